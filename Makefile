@@ -1,0 +1,84 @@
+# mod_authn_apikey: build with apxs, run a demo, test, install.
+#
+#   make            the module (.libs/mod_authn_apikey.so) and htapikey
+#   make run        a demo httpd on 127.0.0.1:$(PORT) with one key
+#   make test       install missing Debian packages, build, run every test
+#   make install    install the module, htapikey and the schemas
+
+APXS    ?= $(shell command -v apxs 2>/dev/null || echo /usr/bin/apxs)
+CC      ?= cc
+PORT    ?= 8080
+WERROR  ?=
+DESTDIR ?=
+BINDIR  ?= /usr/bin
+DATADIR ?= /usr/share/mod_authn_apikey
+
+WARN     = -Wall -Wextra $(if $(WERROR),-Werror)
+APR_CFLAGS = $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) \
+             $(shell apu-1-config --includes 2>/dev/null)
+APR_LIBS = $(shell apu-1-config --link-ld --libs 2>/dev/null) \
+           $(shell apr-1-config --link-ld --libs 2>/dev/null)
+
+MOD_SRC  = mod_authn_apikey.c $(wildcard src/apikey_*.c)
+HDRS     = $(wildcard src/*.h)
+TOOL_SRC = src/htapikey.c src/htapikey_db.c src/apikey_key.c src/apikey_time.c
+SCHEMAS  = $(wildcard conf/schema/*.sql)
+MODULE   = .libs/mod_authn_apikey.so
+UNIT     = build/unit/test_key.t build/unit/test_time.t build/unit/test_source.t
+
+.PHONY: all deps run test test-unit test-httpd install clean
+
+all: $(MODULE) htapikey
+
+$(MODULE): $(MOD_SRC) $(HDRS)
+	$(APXS) -c -o mod_authn_apikey.la -Isrc $(addprefix -Wc$(comma),$(WARN)) \
+	    $(MOD_SRC) -lcrypto >build.log 2>&1 || { cat build.log; exit 1; }
+	@grep -E 'warning:|error:' build.log || true
+
+comma := ,
+
+build/schema.c: scripts/embed-schema.sh $(SCHEMAS)
+	@mkdir -p build
+	sh scripts/embed-schema.sh $(SCHEMAS) >$@.tmp && mv $@.tmp $@
+
+htapikey: $(TOOL_SRC) build/schema.c $(HDRS)
+	$(CC) -g -O2 $(WARN) -Isrc $(APR_CFLAGS) -o $@ $(TOOL_SRC) \
+	    build/schema.c $(APR_LIBS) -lcrypto
+
+build/unit/test_key.t: t/unit/test_key.c src/apikey_key.c $(HDRS)
+build/unit/test_time.t: t/unit/test_time.c src/apikey_time.c $(HDRS)
+build/unit/test_source.t: t/unit/test_source.c src/apikey_source.c $(HDRS)
+$(UNIT):
+	@mkdir -p build/unit
+	$(CC) -g -O1 $(WARN) -Isrc -It/unit -o $@ $(filter %.c,$^) -lcrypto
+
+deps:
+	@sh scripts/deps.sh
+
+run: deps
+	$(MAKE) all
+	sh scripts/run-demo.sh $(PORT)
+
+test-unit: $(UNIT)
+	prove --exec '' $(UNIT)
+
+test-httpd: all
+	sh scripts/run-tests.sh
+
+test: deps
+	$(MAKE) WERROR=1 all $(UNIT)
+	sh scripts/check-docs.sh
+	$(MAKE) test-unit
+	sh scripts/run-tests.sh
+
+install: all
+	$(APXS) -i -n authn_apikey mod_authn_apikey.la
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/schema
+	install -m 755 htapikey $(DESTDIR)$(BINDIR)/htapikey
+	install -m 644 $(SCHEMAS) $(DESTDIR)$(DATADIR)/schema/
+	install -m 644 conf/authn_apikey.load $(DESTDIR)/etc/apache2/mods-available/
+
+clean:
+	rm -rf .libs src/.libs *.la *.lo *.slo src/*.lo src/*.slo *.o src/*.o \
+	    build build.log htapikey t/conf/httpd.conf t/conf/extra.conf \
+	    t/logs t/data t/htdocs/index.html

@@ -1,0 +1,22 @@
+-- mod_authn_apikey key store, SQLite 3.  Created by "htapikey init".
+-- Times are Unix seconds (UTC); NULL means "none".  Only the SHA-256 (or
+-- HMAC-SHA-256) digest of a key is stored, as 64 lower-case hex digits.
+CREATE TABLE IF NOT EXISTS apikey (
+    id          VARCHAR(64)   NOT NULL PRIMARY KEY,
+    digest      CHAR(64)      NOT NULL UNIQUE,
+    owner       VARCHAR(255)  NOT NULL,
+    name        VARCHAR(255),
+    scopes      VARCHAR(1024) NOT NULL DEFAULT '',
+    status      VARCHAR(16)   NOT NULL DEFAULT 'active',
+    created     BIGINT        NOT NULL,
+    updated     BIGINT        NOT NULL,
+    expires     BIGINT,
+    not_before  BIGINT
+);
+CREATE INDEX IF NOT EXISTS apikey_owner ON apikey (owner);
+-- A change marker: htapikey bumps "version" with every change it makes.
+CREATE TABLE IF NOT EXISTS apikey_meta (
+    name        VARCHAR(64)   NOT NULL PRIMARY KEY,
+    value       BIGINT        NOT NULL
+);
+INSERT OR IGNORE INTO apikey_meta (name, value) VALUES ('version', 0);

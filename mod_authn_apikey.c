@@ -1,0 +1,78 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* mod_authn_apikey: API keys for Apache httpd.  This file is the module's
+ * glue only (the directive table and the hooks); the work is in src/. */
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "mod_auth.h"
+
+#include "apikey_authn.h"
+#include "apikey_authz.h"
+#include "apikey_config.h"
+#include "apikey_log.h"
+#include "apikey_store.h"
+
+static const command_rec apikey_cmds[] = {
+    AP_INIT_TAKE_ARGV("AuthAPIKeySource", apikey_config_set_sources, NULL,
+                      OR_AUTHCFG,
+                      "Where API keys are read from, in order: header:NAME, "
+                      "bearer"),
+    {NULL}};
+
+static int apikey_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    if (apikey_store_init() != 0) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                     APIKEY_LOGNO(00009) "mod_authn_apikey needs mod_dbd: "
+                     "add 'LoadModule dbd_module modules/mod_dbd.so'");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+static void apikey_register_hooks(apr_pool_t *p)
+{
+    ap_hook_post_config(apikey_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_authn(apikey_authn_check, NULL, NULL, APR_HOOK_MIDDLE,
+                        AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_note_auth_failure(apikey_authn_note_failure, NULL, NULL,
+                              APR_HOOK_MIDDLE);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "apikey",
+                              AUTHZ_PROVIDER_VERSION, &apikey_authz_any,
+                              AP_AUTH_INTERNAL_PER_CONF);
+}
+
+AP_DECLARE_MODULE(authn_apikey) = {
+    STANDARD20_MODULE_STUFF,
+    apikey_config_dir_create,
+    apikey_config_dir_merge,
+    NULL,
+    NULL,
+    apikey_cmds,
+    apikey_register_hooks,
+#if defined(AP_MODULE_FLAG_NONE)
+    AP_MODULE_FLAG_NONE
+#endif
+};

@@ -1,0 +1,50 @@
+#!/bin/sh
+# Installs the Debian packages that building, running and testing need,
+# only those missing, as root or through sudo.  Quiet when all are present.
+# Services that packages would start (apache2 itself) are kept stopped: the
+# project starts its own private servers and never touches system ones.
+set -e
+PKGS="apache2 apache2-dev libaprutil1-dbd-sqlite3 libapache2-mod-perl2
+      libwww-perl libssl-dev sqlite3 make gcc perl"
+[ -n "$APIKEY_EXTRA_PKGS" ] && PKGS="$PKGS $APIKEY_EXTRA_PKGS"
+
+missing=""
+for p in $PKGS; do
+    st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [ "$st" = "installed" ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" = 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo -n"
+else
+    echo "deps: missing packages:$missing" >&2
+    echo "deps: run as root, or install them with apt-get." >&2
+    exit 1
+fi
+
+echo "deps: installing$missing"
+# policy-rc.d answering 101 stops maintainer scripts from starting services;
+# an existing one is left as it is.
+policy=/usr/sbin/policy-rc.d
+own_policy=""
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+    own_policy=1
+fi
+cleanup() { [ -n "$own_policy" ] && $SUDO rm -f "$policy"; }
+trap cleanup EXIT INT TERM
+
+export DEBIAN_FRONTEND=noninteractive
+# Refresh the package lists only when they are missing or a day old.
+if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+fi
+# shellcheck disable=SC2086
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+    $missing >/dev/null
+echo "deps: done"

@@ -1,0 +1,276 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* AuthType APIKey (see apikey_authn.h).
+ *
+ * The order of checks is the point of this file: everything that can be
+ * decided from the request alone (a key present, one key only, its format
+ * and checksum) is decided before any I/O, so garbage costs no database
+ * query.  Every rejection looks the same to the client; the reason goes to
+ * the error log and to the request record. */
+
+#include "apikey_authn.h"
+#include "apikey_config.h"
+#include "apikey_key.h"
+#include "apikey_log.h"
+#include "apikey_request.h"
+#include "apikey_store.h"
+
+#include "apr_strings.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+
+APLOG_USE_MODULE(authn_apikey);
+
+#define AUTH_TYPE "APIKey"
+
+/* Seconds a client is asked to wait when the key store cannot answer. */
+#define STORE_RETRY_AFTER "5"
+
+static int is_ours(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+
+    return type && !ap_cstr_casecmp(type, AUTH_TYPE);
+}
+
+static const char *challenge_header(const request_rec *r)
+{
+    return r->proxyreq == PROXYREQ_PROXY ? "Proxy-Authenticate"
+                                         : "WWW-Authenticate";
+}
+
+/* AuthName as an RFC 9110 quoted-string. */
+static const char *quoted_realm(request_rec *r)
+{
+    const char *realm = ap_auth_name(r), *p;
+    char *out, *q;
+
+    if (!realm) {
+        return NULL;
+    }
+    if (!strpbrk(realm, "\"\\")) {
+        return realm;
+    }
+    out = q = apr_palloc(r->pool, 2 * strlen(realm) + 1);
+    for (p = realm; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            *q++ = '\\';
+        }
+        *q++ = *p;
+    }
+    *q = '\0';
+    return out;
+}
+
+/* Sets the RFC 6750 challenge.  error is NULL when the request carried no
+ * credentials at all, as section 3.1 asks. */
+static void set_challenge(request_rec *r, const char *error)
+{
+    const char *realm = quoted_realm(r);
+    const char *v = "Bearer";
+
+    if (realm) {
+        v = apr_pstrcat(r->pool, v, " realm=\"", realm, "\"", NULL);
+    }
+    if (error) {
+        v = apr_pstrcat(r->pool, v, realm ? ", " : " ", "error=\"", error,
+                        "\"", NULL);
+    }
+    apr_table_setn(r->err_headers_out, challenge_header(r), v);
+}
+
+static int reject(request_rec *r, apikey_request_t *rq, apikey_result_t why)
+{
+    rq->result = why;
+    if (why == APIKEY_RESULT_CONFLICT) {
+        set_challenge(r, "invalid_request");
+        return HTTP_BAD_REQUEST;
+    }
+    set_challenge(r, why == APIKEY_RESULT_MISSING ? NULL : "invalid_token");
+    return HTTP_UNAUTHORIZED;
+}
+
+/* Finds the key of a request in the configured sources, in order.  Returns
+ * MISSING, CONFLICT (two sources carry different keys) or OK with the key
+ * in *key (of *len bytes) and its source in *src. */
+static apikey_result_t extract(request_rec *r, const apikey_dir_conf_t *conf,
+                               const char **key, size_t *len,
+                               apikey_source_kind_t *src)
+{
+    const apikey_source_t *sources;
+    int i, n, found = 0;
+
+    sources = apikey_config_sources(conf, &n);
+    for (i = 0; i < n; i++) {
+        const char *v = NULL;
+        size_t vlen = 0;
+
+        switch (sources[i].kind) {
+            case APIKEY_SOURCE_HEADER:
+                v = apr_table_get(r->headers_in, sources[i].name);
+                vlen = v ? strlen(v) : 0;
+                break;
+            case APIKEY_SOURCE_BEARER:
+                if (!apikey_bearer_token(
+                        apr_table_get(r->headers_in,
+                                      r->proxyreq == PROXYREQ_PROXY
+                                          ? "Proxy-Authorization"
+                                          : "Authorization"),
+                        &v, &vlen)) {
+                    v = NULL;
+                }
+                break;
+        }
+        if (!v) {
+            continue;
+        }
+        if (!found) {
+            *key = v;
+            *len = vlen;
+            *src = sources[i].kind;
+            found = 1;
+        }
+        else if (vlen != *len || memcmp(v, *key, vlen)) {
+            return APIKEY_RESULT_CONFLICT;
+        }
+    }
+    return found ? APIKEY_RESULT_OK : APIKEY_RESULT_MISSING;
+}
+
+/* The verdict on a key found in the store, at time now. */
+static apikey_result_t judge(const apikey_record_t *rec, long long now)
+{
+    if (strcmp(rec->status, "active")) {
+        return strcmp(rec->status, "revoked") ? APIKEY_RESULT_DISABLED
+                                              : APIKEY_RESULT_REVOKED;
+    }
+    if (rec->has_not_before && now < rec->not_before) {
+        return APIKEY_RESULT_NOT_YET_VALID;
+    }
+    if (rec->has_expires && now >= rec->expires) {
+        return APIKEY_RESULT_EXPIRED;
+    }
+    return APIKEY_RESULT_OK;
+}
+
+/* Makes the key the request's identity, for authz, CGI, SSI and logs. */
+static void admit(request_rec *r, const apikey_record_t *rec)
+{
+    r->user = (char *)rec->id;
+    apr_table_setn(r->subprocess_env, "APIKEY_ID", rec->id);
+    apr_table_setn(r->subprocess_env, "APIKEY_OWNER", rec->owner);
+    apr_table_setn(r->subprocess_env, "APIKEY_SCOPES", rec->scopes);
+}
+
+int apikey_authn_check(request_rec *r)
+{
+    const apikey_dir_conf_t *conf;
+    apikey_request_t *rq;
+    apikey_record_t *rec;
+    apikey_result_t res;
+    char digest[APIKEY_DIGEST_HEX_LEN + 1];
+    const char *key = NULL;
+    size_t len = 0;
+    apr_status_t rv;
+    apikey_key_check_t shape;
+
+    if (!is_ours(r)) {
+        return DECLINED;
+    }
+    r->ap_auth_type = (char *)ap_auth_type(r);
+    rq = apikey_request_get(r);
+
+    /* A subrequest or internal redirect whose configuration differs from
+     * the initial request's reaches us again: reuse the verdict. */
+    if (rq->result == APIKEY_RESULT_OK) {
+        admit(r, rq->key);
+        return OK;
+    }
+    if (rq->result != APIKEY_RESULT_NONE) {
+        return reject(r, rq, rq->result);
+    }
+
+    conf = ap_get_module_config(r->per_dir_config, &authn_apikey_module);
+    res = extract(r, conf, &key, &len, &rq->source);
+    if (res != APIKEY_RESULT_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      APIKEY_LOGNO(00010) "%s",
+                      res == APIKEY_RESULT_MISSING
+                          ? "no API key in the request"
+                          : "the request carries two different API keys");
+        return reject(r, rq, res);
+    }
+
+    shape = apikey_key_check(key, len);
+    if (shape != APIKEY_KEY_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      APIKEY_LOGNO(00011) "malformed API key from %s: %s",
+                      apikey_source_kind_str(rq->source),
+                      apikey_key_check_str(shape));
+        return reject(r, rq, APIKEY_RESULT_MALFORMED);
+    }
+    if (apikey_digest_hex(key, len, digest)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APIKEY_LOGNO(00012) "SHA-256 failed in libcrypto");
+        rq->result = APIKEY_RESULT_ERROR;
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rec = apr_pcalloc(r->pool, sizeof(*rec));
+    rv = apikey_store_lookup(r, digest, rec);
+    apikey_wipe(digest, sizeof(digest));
+    if (rv == APR_NOTFOUND) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      APIKEY_LOGNO(00013) "unknown API key from %s",
+                      apikey_source_kind_str(rq->source));
+        return reject(r, rq, APIKEY_RESULT_UNKNOWN);
+    }
+    if (rv != APR_SUCCESS) {
+        /* Never 401 (the key may be good) and never 200. */
+        rq->result = APIKEY_RESULT_ERROR;
+        apr_table_setn(r->err_headers_out, "Retry-After", STORE_RETRY_AFTER);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    res = judge(rec, (long long)apr_time_sec(r->request_time));
+    if (res != APIKEY_RESULT_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      APIKEY_LOGNO(00014) "API key %s refused: %s (status "
+                      "'%s')",
+                      rec->id, apikey_result_str(res), rec->status);
+        return reject(r, rq, res);
+    }
+
+    rq->result = APIKEY_RESULT_OK;
+    rq->key = rec;
+    admit(r, rec);
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
+                  "API key %s (owner %s) accepted from %s", rec->id,
+                  rec->owner, apikey_source_kind_str(rq->source));
+    return OK;
+}
+
+int apikey_authn_note_failure(request_rec *r, const char *auth_type)
+{
+    if (ap_cstr_casecmp(auth_type, AUTH_TYPE)) {
+        return DECLINED;
+    }
+    set_challenge(r, "invalid_token");
+    return OK;
+}

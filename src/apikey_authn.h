@@ -1,0 +1,31 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* AuthType APIKey: the check_authn hook that finds, checks and looks up
+ * the key of a request, and the challenge sent when it fails. */
+#ifndef APIKEY_AUTHN_H
+#define APIKEY_AUTHN_H
+
+#include "httpd.h"
+
+/* check_authn hook. */
+int apikey_authn_check(request_rec *r);
+
+/* note_auth_failure hook: adds our challenge when authorization refuses a
+ * request that AuthType APIKey authenticated. */
+int apikey_authn_note_failure(request_rec *r, const char *auth_type);
+
+#endif /* APIKEY_AUTHN_H */

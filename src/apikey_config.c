@@ -1,0 +1,102 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* Configuration structures, merge and directive handlers. */
+
+#include "apikey_config.h"
+
+#include "apr_strings.h"
+
+/* AuthAPIKeySource header:X-API-Key bearer */
+static const apikey_source_t default_sources[] = {
+    {APIKEY_SOURCE_HEADER, "X-API-Key"},
+    {APIKEY_SOURCE_BEARER, NULL},
+};
+
+void *apikey_config_dir_create(apr_pool_t *p, char *dir)
+{
+    (void)dir;
+    return apr_pcalloc(p, sizeof(apikey_dir_conf_t));
+}
+
+void *apikey_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
+{
+    const apikey_dir_conf_t *base = basev, *add = addv;
+    apikey_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    /* A list set in the child replaces the parent's, as AuthBasicProvider's
+     * does: appending would let an inner section widen an outer policy. */
+    if (add->sources) {
+        conf->sources = add->sources;
+        conf->nsources = add->nsources;
+    }
+    else {
+        conf->sources = base->sources;
+        conf->nsources = base->nsources;
+    }
+    return conf;
+}
+
+const apikey_source_t *apikey_config_sources(const apikey_dir_conf_t *conf,
+                                             int *n)
+{
+    if (conf && conf->sources) {
+        *n = conf->nsources;
+        return conf->sources;
+    }
+    *n = (int)(sizeof(default_sources) / sizeof(default_sources[0]));
+    return default_sources;
+}
+
+static int same_source(const apikey_source_t *a, const apikey_source_t *b)
+{
+    if (a->kind != b->kind) {
+        return 0;
+    }
+    return a->kind != APIKEY_SOURCE_HEADER || !strcasecmp(a->name, b->name);
+}
+
+const char *apikey_config_set_sources(cmd_parms *cmd, void *mconfig, int argc,
+                                      char *const argv[])
+{
+    apikey_dir_conf_t *conf = mconfig;
+    apikey_source_t *list;
+    int i, j;
+
+    if (argc < 1) {
+        return "AuthAPIKeySource needs at least one source: header:NAME or "
+               "bearer";
+    }
+    list = apr_pcalloc(cmd->pool, sizeof(*list) * (apr_size_t)argc);
+    for (i = 0; i < argc; i++) {
+        const char *err = apikey_source_parse(argv[i], &list[i]);
+
+        if (err) {
+            return apr_psprintf(cmd->pool, "AuthAPIKeySource '%s': %s",
+                                argv[i], err);
+        }
+        for (j = 0; j < i; j++) {
+            if (same_source(&list[i], &list[j])) {
+                return apr_psprintf(cmd->pool,
+                                    "AuthAPIKeySource: '%s' is listed twice",
+                                    argv[i]);
+            }
+        }
+    }
+    conf->sources = list;
+    conf->nsources = argc;
+    return NULL;
+}

@@ -1,0 +1,47 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* Configuration of mod_authn_apikey: the per-directory and per-server
+ * structures, their merge, and the directive handlers. */
+#ifndef APIKEY_CONFIG_H
+#define APIKEY_CONFIG_H
+
+#include "httpd.h"
+#include "http_config.h"
+
+#include "apikey_source.h"
+
+extern module AP_MODULE_DECLARE_DATA authn_apikey_module;
+
+typedef struct {
+    /* Where keys are read from, in order; NULL when not set here (the
+     * default list applies). */
+    const apikey_source_t *sources;
+    int nsources;
+} apikey_dir_conf_t;
+
+void *apikey_config_dir_create(apr_pool_t *p, char *dir);
+void *apikey_config_dir_merge(apr_pool_t *p, void *basev, void *addv);
+
+/* The effective source list of a directory (the default when unset). */
+const apikey_source_t *apikey_config_sources(const apikey_dir_conf_t *conf,
+                                             int *n);
+
+/* Handler of AuthAPIKeySource. */
+const char *apikey_config_set_sources(cmd_parms *cmd, void *mconfig, int argc,
+                                      char *const argv[]);
+
+#endif /* APIKEY_CONFIG_H */

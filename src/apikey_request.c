@@ -1,0 +1,85 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* The per-request record (see apikey_request.h). */
+
+#include "apikey_request.h"
+#include "apikey_config.h"
+
+#include "http_config.h"
+
+const char *apikey_result_str(apikey_result_t result)
+{
+    switch (result) {
+        case APIKEY_RESULT_NONE:
+            return NULL;
+        case APIKEY_RESULT_OK:
+            return "ok";
+        case APIKEY_RESULT_MISSING:
+            return "missing";
+        case APIKEY_RESULT_MALFORMED:
+            return "malformed";
+        case APIKEY_RESULT_UNKNOWN:
+            return "unknown";
+        case APIKEY_RESULT_EXPIRED:
+            return "expired";
+        case APIKEY_RESULT_NOT_YET_VALID:
+            return "not_yet_valid";
+        case APIKEY_RESULT_REVOKED:
+            return "revoked";
+        case APIKEY_RESULT_DISABLED:
+            return "disabled";
+        case APIKEY_RESULT_CONFLICT:
+            return "conflict";
+        case APIKEY_RESULT_ERROR:
+            return "error";
+    }
+    return NULL;
+}
+
+static const request_rec *initial_request(const request_rec *r)
+{
+    for (;;) {
+        if (r->main) {
+            r = r->main;
+        }
+        else if (r->prev) {
+            r = r->prev;
+        }
+        else {
+            return r;
+        }
+    }
+}
+
+apikey_request_t *apikey_request_find(const request_rec *r)
+{
+    return ap_get_module_config(initial_request(r)->request_config,
+                                &authn_apikey_module);
+}
+
+apikey_request_t *apikey_request_get(request_rec *r)
+{
+    request_rec *first = (request_rec *)initial_request(r);
+    apikey_request_t *rq =
+        ap_get_module_config(first->request_config, &authn_apikey_module);
+
+    if (!rq) {
+        rq = apr_pcalloc(first->pool, sizeof(*rq));
+        ap_set_module_config(first->request_config, &authn_apikey_module, rq);
+    }
+    return rq;
+}

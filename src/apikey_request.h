@@ -1,0 +1,69 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* The per-request record: what authentication found, attached once to the
+ * initial request so that authorization, limits and logging read it
+ * instead of looking the key up again. */
+#ifndef APIKEY_REQUEST_H
+#define APIKEY_REQUEST_H
+
+#include "httpd.h"
+
+#include "apikey_source.h"
+
+/* Outcome of a request as far as its key is concerned; the strings are
+ * those of %{result}K. */
+typedef enum {
+    APIKEY_RESULT_NONE = 0, /* not authenticated by us (yet) */
+    APIKEY_RESULT_OK,
+    APIKEY_RESULT_MISSING,
+    APIKEY_RESULT_MALFORMED,
+    APIKEY_RESULT_UNKNOWN,
+    APIKEY_RESULT_EXPIRED,
+    APIKEY_RESULT_NOT_YET_VALID,
+    APIKEY_RESULT_REVOKED,
+    APIKEY_RESULT_DISABLED,
+    APIKEY_RESULT_CONFLICT,
+    APIKEY_RESULT_ERROR
+} apikey_result_t;
+
+/* A key as stored.  Strings live in the request pool. */
+typedef struct {
+    const char *id;
+    const char *owner;
+    const char *scopes; /* space-separated, possibly "" */
+    const char *status;
+    int has_expires, has_not_before;
+    long long expires, not_before; /* Unix seconds */
+} apikey_record_t;
+
+typedef struct {
+    apikey_result_t result;
+    apikey_source_kind_t source;
+    const apikey_record_t *key; /* set when the key was found */
+    int granted;                /* an apikey authz provider granted it */
+} apikey_request_t;
+
+const char *apikey_result_str(apikey_result_t result);
+
+/* The record of r's initial request (walking r->main and r->prev), created
+ * empty when absent. */
+apikey_request_t *apikey_request_get(request_rec *r);
+
+/* The record of r's initial request, or NULL when none was made. */
+apikey_request_t *apikey_request_find(const request_rec *r);
+
+#endif /* APIKEY_REQUEST_H */

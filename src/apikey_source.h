@@ -1,0 +1,53 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* Key sources: the parsing of AuthAPIKeySource values and of the request
+ * values keys arrive in (an Authorization header), pure C so that unit
+ * tests and fuzzers reach them without an httpd. */
+#ifndef APIKEY_SOURCE_H
+#define APIKEY_SOURCE_H
+
+#include <stddef.h>
+
+typedef enum {
+    APIKEY_SOURCE_HEADER = 0, /* header:NAME, the whole value is the key */
+    APIKEY_SOURCE_BEARER      /* Authorization: Bearer <key> */
+} apikey_source_kind_t;
+
+typedef struct {
+    apikey_source_kind_t kind;
+    const char *name; /* header name for APIKEY_SOURCE_HEADER, else NULL */
+} apikey_source_t;
+
+/* Longest header name accepted in header:NAME. */
+#define APIKEY_SOURCE_NAME_MAX 128
+
+/* Parses one AuthAPIKeySource word ("header:X-API-Key", "bearer", case
+ * insensitive keywords).  On success fills *out (out->name points into word)
+ * and returns NULL; otherwise returns a static English message. */
+const char *apikey_source_parse(const char *word, apikey_source_t *out);
+
+/* The source's name as written in logs and %{source}K: "header" or
+ * "bearer". */
+const char *apikey_source_kind_str(apikey_source_kind_t kind);
+
+/* Finds the token of an Authorization value using the Bearer scheme
+ * (matched case-insensitively, RFC 6750 section 2.1).  Returns 1 and the
+ * token's start and length (possibly 0: "Bearer" alone) when the scheme is
+ * Bearer, 0 when it is another scheme or the value is NULL. */
+int apikey_bearer_token(const char *value, const char **tok, size_t *len);
+
+#endif /* APIKEY_SOURCE_H */

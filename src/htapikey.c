@@ -1,0 +1,663 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* htapikey: creates, lists, shows, revokes and deletes API keys in any APR
+ * DBD key store, in the spirit of htpasswd and htdbm. */
+
+#include "apikey_key.h"
+#include "apikey_time.h"
+#include "htapikey_db.h"
+
+#include "apr_general.h"
+#include "apr_strings.h"
+#include "apr_time.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Exit statuses, documented in docs/htapikey.md. */
+#define EXIT_OK       0
+#define EXIT_DB       1
+#define EXIT_USAGE    2
+#define EXIT_NOTFOUND 3
+
+/* Column widths of the schemas in conf/schema/. */
+#define OWNER_MAX  255
+#define NAME_MAX_  255
+#define SCOPES_MAX 1024
+
+typedef struct {
+    const char *driver, *params;
+    int json;
+    const char *command;
+    const char *id; /* the ID operand of show/revoke/... */
+    const char *owner, *name, *scopes, *expires, *not_before, *prefix;
+} options_t;
+
+static const char *progname = "htapikey";
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: %s [-d DRIVER] [-p PARAMS] [--json] COMMAND [ARGS]\n"
+            "\n"
+            "Commands:\n"
+            "  init                        create the key store's tables\n"
+            "  create --owner OWNER [--scopes \"a b\"] [--name LABEL]\n"
+            "         [--expires TIME] [--not-before TIME] [--prefix P]\n"
+            "                              create a key and print it once\n"
+            "  list [--owner OWNER]        list keys (never the keys "
+            "themselves)\n"
+            "  show ID                     show one key's settings\n"
+            "  revoke ID                   revoke a key for good\n"
+            "  disable ID | enable ID      suspend or resume a key\n"
+            "  delete ID                   remove a key's record\n"
+            "\n"
+            "Options:\n"
+            "  -d, --driver DRIVER   APR DBD driver: sqlite3, pgsql, mysql, "
+            "...\n"
+            "                        (default sqlite3, or $HTAPIKEY_DRIVER)\n"
+            "  -p, --params PARAMS   connection parameters as in DBDParams\n"
+            "                        (or $HTAPIKEY_PARAMS)\n"
+            "  --json                machine-readable output\n"
+            "  -h, --help            this help\n"
+            "\n"
+            "TIME is ISO-8601 (2027-01-31, 2027-01-31T12:00:00Z, "
+            "...+02:00), UTC\n"
+            "when no offset is given.\n",
+            progname);
+}
+
+static int fail(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prints "htapikey: <message>" and returns code, the exit status. */
+static int fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", progname);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    if (code == EXIT_USAGE) {
+        fprintf(stderr, "Try '%s --help'.\n", progname);
+    }
+    return code;
+}
+
+/* ---- output ---- */
+
+static void json_string(const char *s)
+{
+    if (!s) {
+        fputs("null", stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (c == '"' || c == '\\') {
+            printf("\\%c", c);
+        }
+        else if (c < 0x20) {
+            printf("\\u%04x", c);
+        }
+        else {
+            putchar(c);
+        }
+    }
+    putchar('"');
+}
+
+/* A stored time as ISO-8601, or NULL. */
+static const char *iso_time(apr_pool_t *p, const char *stored)
+{
+    char buf[APIKEY_TIME_ISO_LEN];
+    long long t;
+
+    if (!stored || apikey_time_parse(stored, &t)) {
+        return stored;
+    }
+    apikey_time_format(t, buf);
+    return apr_pstrdup(p, buf);
+}
+
+static void json_row(apr_pool_t *p, const htapikey_row_t *k)
+{
+    printf("{\"id\":");
+    json_string(k->id);
+    printf(",\"owner\":");
+    json_string(k->owner);
+    printf(",\"name\":");
+    json_string(k->name);
+    printf(",\"scopes\":");
+    json_string(k->scopes ? k->scopes : "");
+    printf(",\"status\":");
+    json_string(k->status);
+    printf(",\"created\":");
+    json_string(iso_time(p, k->created));
+    printf(",\"updated\":");
+    json_string(iso_time(p, k->updated));
+    printf(",\"expires\":");
+    json_string(iso_time(p, k->expires));
+    printf(",\"not_before\":");
+    json_string(iso_time(p, k->not_before));
+    putchar('}');
+}
+
+static void text_row(apr_pool_t *p, const htapikey_row_t *k)
+{
+    printf("id:         %s\n", k->id);
+    printf("owner:      %s\n", k->owner ? k->owner : "");
+    printf("name:       %s\n", k->name ? k->name : "");
+    printf("scopes:     %s\n", k->scopes ? k->scopes : "");
+    printf("status:     %s\n", k->status ? k->status : "");
+    printf("created:    %s\n", k->created ? iso_time(p, k->created) : "");
+    printf("updated:    %s\n", k->updated ? iso_time(p, k->updated) : "");
+    printf("expires:    %s\n", k->expires ? iso_time(p, k->expires) : "never");
+    printf("not before: %s\n",
+           k->not_before ? iso_time(p, k->not_before) : "-");
+}
+
+/* ---- validation ---- */
+
+/* Printable text of at most max bytes, no control characters. */
+static const char *check_text(const char *what, const char *v, size_t max,
+                              int allow_empty)
+{
+    static char msg[160];
+    const unsigned char *p;
+
+    if (!v || (!*v && !allow_empty)) {
+        snprintf(msg, sizeof(msg), "%s must not be empty", what);
+        return msg;
+    }
+    if (strlen(v) > max) {
+        snprintf(msg, sizeof(msg), "%s is longer than %zu bytes", what, max);
+        return msg;
+    }
+    for (p = (const unsigned char *)v; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            snprintf(msg, sizeof(msg), "%s contains a control character",
+                     what);
+            return msg;
+        }
+    }
+    return NULL;
+}
+
+/* Scopes: words separated by single spaces, normalised from any run of
+ * blanks or commas. */
+static const char *normalise_scopes(apr_pool_t *p, const char *in,
+                                    const char **out)
+{
+    char *copy = apr_pstrdup(p, in), *tok, *state = NULL;
+    const char *res = "";
+
+    for (tok = apr_strtok(copy, " \t,", &state); tok;
+         tok = apr_strtok(NULL, " \t,", &state)) {
+        res = *res ? apr_pstrcat(p, res, " ", tok, NULL) : tok;
+    }
+    *out = res;
+    return check_text("--scopes", res, SCOPES_MAX, 1);
+}
+
+/* A Unix time as the decimal text stored in BIGINT columns.  (APR's
+ * formatter knows APR_INT64_T_FMT, not %lld.) */
+static const char *unix_text(apr_pool_t *p, long long t)
+{
+    return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)t);
+}
+
+static const char *now_text(apr_pool_t *p)
+{
+    return unix_text(p, (long long)apr_time_sec(apr_time_now()));
+}
+
+static const char *parse_time_opt(apr_pool_t *p, const char *opt,
+                                  const char *v, const char **out)
+{
+    long long t;
+
+    if (apikey_time_parse_iso8601(v, &t)) {
+        return apr_psprintf(p, "%s '%s' is not an ISO-8601 time such as "
+                            "2027-01-31 or 2027-01-31T12:00:00Z",
+                            opt, v);
+    }
+    *out = unix_text(p, t);
+    return NULL;
+}
+
+/* ---- argument parsing ---- */
+
+/* Matches "--name value" and "--name=value"; *i is advanced past what was
+ * consumed.  Returns 1 on a match, 0 if argv[*i] is another option, -1 if
+ * the value is missing. */
+static int take_value(const char *name, int argc, const char *const *argv,
+                      int *i, const char **value)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+
+    if (strncmp(a, name, n)) {
+        return 0;
+    }
+    if (a[n] == '=') {
+        *value = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0') {
+        return 0;
+    }
+    if (*i + 1 >= argc) {
+        return -1;
+    }
+    *value = argv[++*i];
+    return 1;
+}
+
+static int parse_args(apr_pool_t *p, int argc, const char *const *argv,
+                      options_t *o)
+{
+    static const struct {
+        const char *name, *alias;
+        size_t offset;
+    } valued[] = {
+        {"--driver", "-d", offsetof(options_t, driver)},
+        {"--params", "-p", offsetof(options_t, params)},
+        {"--owner", NULL, offsetof(options_t, owner)},
+        {"--name", NULL, offsetof(options_t, name)},
+        {"--scopes", NULL, offsetof(options_t, scopes)},
+        {"--expires", NULL, offsetof(options_t, expires)},
+        {"--not-before", NULL, offsetof(options_t, not_before)},
+        {"--prefix", NULL, offsetof(options_t, prefix)},
+    };
+    int i;
+
+    (void)p;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        size_t j;
+        int matched = 0;
+
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            exit(EXIT_OK);
+        }
+        if (!strcmp(a, "--json")) {
+            o->json = 1;
+            continue;
+        }
+        for (j = 0; j < sizeof(valued) / sizeof(valued[0]) && !matched; j++) {
+            const char *v = NULL;
+            int rc = take_value(valued[j].name, argc, argv, &i, &v);
+
+            if (rc == 0 && valued[j].alias) {
+                rc = take_value(valued[j].alias, argc, argv, &i, &v);
+            }
+            if (rc < 0) {
+                return fail(EXIT_USAGE, "%s needs a value", a);
+            }
+            if (rc > 0) {
+                *(const char **)((char *)o + valued[j].offset) = v;
+                matched = 1;
+            }
+        }
+        if (matched) {
+            continue;
+        }
+        if (a[0] == '-' && a[1] != '\0') {
+            return fail(EXIT_USAGE, "unknown option '%s'", a);
+        }
+        if (!o->command) {
+            o->command = a;
+        }
+        else if (!o->id) {
+            o->id = a;
+        }
+        else {
+            return fail(EXIT_USAGE, "unexpected argument '%s'", a);
+        }
+    }
+    return EXIT_OK;
+}
+
+/* Refuses options that the command does not take, so that a misplaced
+ * --expires on "list" is an error, not silently ignored. */
+static int only_options(const options_t *o, int owner, int settings,
+                        int id)
+{
+    if (!owner && o->owner) {
+        return fail(EXIT_USAGE, "'%s' does not take --owner", o->command);
+    }
+    if (!settings && (o->name || o->scopes || o->expires || o->not_before
+                      || o->prefix)) {
+        return fail(EXIT_USAGE,
+                    "'%s' does not take --name, --scopes, --expires, "
+                    "--not-before or --prefix",
+                    o->command);
+    }
+    if (id && !o->id) {
+        return fail(EXIT_USAGE, "'%s' needs a key ID", o->command);
+    }
+    if (!id && o->id) {
+        return fail(EXIT_USAGE, "unexpected argument '%s'", o->id);
+    }
+    return EXIT_OK;
+}
+
+/* ---- commands ---- */
+
+static int open_store(apr_pool_t *p, const options_t *o, int must_exist,
+                      htapikey_db_t *db)
+{
+    const char *err;
+
+    if (!o->params) {
+        return fail(EXIT_USAGE, "%s",
+                    "no database: give -p PARAMS (for sqlite3, the file "
+                    "path) or set HTAPIKEY_PARAMS");
+    }
+    err = htapikey_db_open(p, o->driver, o->params, must_exist, db);
+    return err ? fail(EXIT_DB, "%s", err) : EXIT_OK;
+}
+
+static int cmd_init(apr_pool_t *p, const options_t *o)
+{
+    htapikey_db_t db;
+    const char *err;
+    int rc;
+
+    if ((rc = only_options(o, 0, 0, 0)) || (rc = open_store(p, o, 0, &db))) {
+        return rc;
+    }
+    if ((err = htapikey_db_init(&db)) != NULL) {
+        return fail(EXIT_DB, "init failed: %s", err);
+    }
+    if (o->json) {
+        printf("{\"initialised\":true}\n");
+    }
+    else {
+        printf("Key store ready (%s).\n", o->driver);
+    }
+    return EXIT_OK;
+}
+
+static int cmd_create(apr_pool_t *p, const options_t *o)
+{
+    char key[APIKEY_KEY_MAX + 1], id[APIKEY_ID_LEN + 1];
+    char digest[APIKEY_DIGEST_HEX_LEN + 1];
+    const char *prefix = o->prefix ? o->prefix : APIKEY_DEFAULT_PREFIX;
+    const char *err, *now;
+    htapikey_row_t row;
+    htapikey_db_t db;
+    long long exp_t = 0, nb_t = 0;
+    int rc;
+
+    if ((rc = only_options(o, 1, 1, 0))) {
+        return rc;
+    }
+    memset(&row, 0, sizeof(row));
+    if (!o->owner) {
+        return fail(EXIT_USAGE, "%s", "create needs --owner OWNER");
+    }
+    if ((err = check_text("--owner", o->owner, OWNER_MAX, 0))
+        || (o->name && (err = check_text("--name", o->name, NAME_MAX_, 1)))
+        || (err = normalise_scopes(p, o->scopes ? o->scopes : "",
+                                   &row.scopes))
+        || (o->expires
+            && (err = parse_time_opt(p, "--expires", o->expires,
+                                     &row.expires)))
+        || (o->not_before
+            && (err = parse_time_opt(p, "--not-before", o->not_before,
+                                     &row.not_before)))) {
+        return fail(EXIT_USAGE, "%s", err);
+    }
+    if (!apikey_key_prefix_valid(prefix)) {
+        return fail(EXIT_USAGE,
+                    "--prefix '%s' must be 1 to 32 letters, digits or "
+                    "inner underscores",
+                    prefix);
+    }
+    now = now_text(p);
+    if (row.expires) {
+        exp_t = atoll(row.expires);
+        if (exp_t <= atoll(now)) {
+            return fail(EXIT_USAGE, "--expires %s is in the past", o->expires);
+        }
+        if (row.not_before && (nb_t = atoll(row.not_before)) >= exp_t) {
+            return fail(EXIT_USAGE, "%s",
+                        "--not-before must be earlier than --expires");
+        }
+    }
+    if ((rc = open_store(p, o, 1, &db))) {
+        return rc;
+    }
+    if (apikey_key_generate(prefix, key, sizeof(key))
+        || apikey_id_generate(id, sizeof(id))
+        || apikey_digest_hex(key, strlen(key), digest)) {
+        apikey_wipe(key, sizeof(key));
+        return fail(EXIT_DB, "%s", "the random number generator failed");
+    }
+    row.id = id;
+    row.owner = o->owner;
+    row.name = o->name;
+    row.created = row.updated = now;
+    /* The key is printed only once the row is committed: a failure leaves
+     * neither a key without a record nor a record without its key. */
+    err = htapikey_db_insert(&db, &row, digest);
+    if (err) {
+        apikey_wipe(key, sizeof(key));
+        return fail(EXIT_DB, "create failed, no key was made: %s", err);
+    }
+    row.status = "active";
+    if (o->json) {
+        printf("{\"id\":");
+        json_string(id);
+        printf(",\"key\":");
+        json_string(key);
+        printf(",\"owner\":");
+        json_string(row.owner);
+        printf(",\"scopes\":");
+        json_string(row.scopes);
+        printf(",\"expires\":");
+        json_string(iso_time(p, row.expires));
+        printf("}\n");
+    }
+    else {
+        printf("Created key %s for %s.  The key is shown once; store it "
+               "now:\n%s\n",
+               id, row.owner, key);
+    }
+    fflush(stdout);
+    apikey_wipe(key, sizeof(key));
+    return EXIT_OK;
+}
+
+static int cmd_list(apr_pool_t *p, const options_t *o)
+{
+    apr_array_header_t *rows;
+    htapikey_db_t db;
+    const char *err;
+    int rc, i;
+
+    if ((rc = only_options(o, 1, 0, 0)) || (rc = open_store(p, o, 1, &db))) {
+        return rc;
+    }
+    if ((err = htapikey_db_list(&db, o->owner, &rows)) != NULL) {
+        return fail(EXIT_DB, "list failed: %s", err);
+    }
+    if (o->json) {
+        putchar('[');
+        for (i = 0; i < rows->nelts; i++) {
+            if (i) {
+                putchar(',');
+            }
+            json_row(p, &APR_ARRAY_IDX(rows, i, htapikey_row_t));
+        }
+        printf("]\n");
+        return EXIT_OK;
+    }
+    printf("%-12s  %-20s  %-8s  %-20s  %s\n", "ID", "OWNER", "STATUS",
+           "EXPIRES", "SCOPES");
+    for (i = 0; i < rows->nelts; i++) {
+        const htapikey_row_t *k = &APR_ARRAY_IDX(rows, i, htapikey_row_t);
+
+        printf("%-12s  %-20s  %-8s  %-20s  %s\n", k->id, k->owner, k->status,
+               k->expires ? iso_time(p, k->expires) : "never",
+               k->scopes ? k->scopes : "");
+    }
+    return EXIT_OK;
+}
+
+static int cmd_show(apr_pool_t *p, const options_t *o)
+{
+    htapikey_row_t *k;
+    htapikey_db_t db;
+    const char *err;
+    int rc;
+
+    if ((rc = only_options(o, 0, 0, 1)) || (rc = open_store(p, o, 1, &db))) {
+        return rc;
+    }
+    if ((err = htapikey_db_get(&db, o->id, &k)) != NULL) {
+        return fail(EXIT_DB, "show failed: %s", err);
+    }
+    if (!k) {
+        return fail(EXIT_NOTFOUND, "no key with ID '%s'", o->id);
+    }
+    if (o->json) {
+        json_row(p, k);
+        putchar('\n');
+    }
+    else {
+        text_row(p, k);
+    }
+    return EXIT_OK;
+}
+
+/* revoke, disable, enable and delete. */
+static int cmd_change(apr_pool_t *p, const options_t *o, const char *status)
+{
+    const char *err, *now;
+    htapikey_row_t *k;
+    htapikey_db_t db;
+    int rc, found = 0;
+
+    if ((rc = only_options(o, 0, 0, 1)) || (rc = open_store(p, o, 1, &db))) {
+        return rc;
+    }
+    if ((err = htapikey_db_get(&db, o->id, &k)) != NULL) {
+        return fail(EXIT_DB, "%s", err);
+    }
+    if (!k) {
+        return fail(EXIT_NOTFOUND, "no key with ID '%s'", o->id);
+    }
+    /* A revoked key stays revoked: re-enabling a leaked key by mistake is
+     * the error this refuses. */
+    if (status && !strcmp(k->status, "revoked") && strcmp(status, "revoked")) {
+        return fail(EXIT_USAGE,
+                    "key '%s' is revoked; revocation is final (create a "
+                    "new key)",
+                    o->id);
+    }
+    now = now_text(p);
+    err = status ? htapikey_db_set_status(&db, o->id, status, now, &found)
+                 : htapikey_db_delete(&db, o->id, &found);
+    if (err) {
+        return fail(EXIT_DB, "%s failed: %s", o->command, err);
+    }
+    if (!found) {
+        return fail(EXIT_NOTFOUND, "no key with ID '%s'", o->id);
+    }
+    if (o->json) {
+        printf("{\"id\":");
+        json_string(o->id);
+        printf(",\"status\":");
+        json_string(status ? status : "deleted");
+        printf("}\n");
+    }
+    else {
+        printf("Key %s %s.\n", o->id,
+               status ? apr_pstrcat(p, "is now ", status, NULL) : "deleted");
+    }
+    return EXIT_OK;
+}
+
+int main(int argc, const char *const *argv)
+{
+    options_t o;
+    apr_pool_t *p;
+    int rc;
+
+    if (argv[0] && strrchr(argv[0], '/')) {
+        progname = strrchr(argv[0], '/') + 1;
+    }
+    if (apr_app_initialize(&argc, &argv, NULL) != APR_SUCCESS) {
+        fprintf(stderr, "%s: cannot initialise APR\n", progname);
+        return EXIT_DB;
+    }
+    atexit(apr_terminate);
+    apr_pool_create(&p, NULL);
+    if (apr_dbd_init(p) != APR_SUCCESS) {
+        return fail(EXIT_DB, "%s", "cannot initialise APR DBD");
+    }
+
+    memset(&o, 0, sizeof(o));
+    o.driver = getenv("HTAPIKEY_DRIVER");
+    o.params = getenv("HTAPIKEY_PARAMS");
+    if ((rc = parse_args(p, argc, argv, &o)) != EXIT_OK) {
+        return rc;
+    }
+    if (!o.driver || !*o.driver) {
+        o.driver = "sqlite3";
+    }
+    if (!o.command) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(o.command, "init")) {
+        return cmd_init(p, &o);
+    }
+    if (!strcmp(o.command, "create")) {
+        return cmd_create(p, &o);
+    }
+    if (!strcmp(o.command, "list")) {
+        return cmd_list(p, &o);
+    }
+    if (!strcmp(o.command, "show")) {
+        return cmd_show(p, &o);
+    }
+    if (!strcmp(o.command, "revoke")) {
+        return cmd_change(p, &o, "revoked");
+    }
+    if (!strcmp(o.command, "disable")) {
+        return cmd_change(p, &o, "disabled");
+    }
+    if (!strcmp(o.command, "enable")) {
+        return cmd_change(p, &o, "active");
+    }
+    if (!strcmp(o.command, "delete")) {
+        return cmd_change(p, &o, NULL);
+    }
+    return fail(EXIT_USAGE, "unknown command '%s'", o.command);
+}

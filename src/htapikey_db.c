@@ -1,0 +1,293 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* htapikey's key store access (see htapikey_db.h).
+ *
+ * Placeholders follow APR's printf style: %s for text and %lld for BIGINT
+ * columns, because the pgsql driver declares each parameter's SQL type from
+ * its placeholder.  Values are passed as strings; NULL binds SQL NULL. */
+
+#include "htapikey_db.h"
+
+#include "apr_strings.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define KEY_COLUMNS                                                           \
+    "id, owner, name, scopes, status, created, updated, expires, not_before"
+
+static const char *db_error(htapikey_db_t *db, int rv)
+{
+    const char *msg = apr_dbd_error(db->driver, db->handle, rv);
+
+    return msg && *msg ? msg : "unknown database error";
+}
+
+const char *htapikey_db_open(apr_pool_t *p, const char *driver,
+                             const char *params, int must_exist,
+                             htapikey_db_t *db)
+{
+    const char *err = NULL;
+    apr_status_t rv;
+
+    memset(db, 0, sizeof(*db));
+    db->pool = p;
+    db->driver_name = driver;
+    rv = apr_dbd_get_driver(p, driver, &db->driver);
+    if (rv == APR_ENOTIMPL || rv == APR_EDSOOPEN) {
+        return apr_psprintf(p, "no APR DBD driver '%s' (on Debian, install "
+                            "libaprutil1-dbd-%s)",
+                            driver, driver);
+    }
+    if (rv != APR_SUCCESS) {
+        char buf[120];
+        return apr_psprintf(p, "cannot load the APR DBD driver '%s': %s",
+                            driver, apr_strerror(rv, buf, sizeof(buf)));
+    }
+    /* sqlite creates a missing file on open; a typo in the path must not
+     * silently give an empty store. */
+    if (must_exist && !strcmp(driver, "sqlite3")) {
+        struct stat st;
+
+        if (stat(params, &st) != 0) {
+            return apr_psprintf(p, "cannot open %s: %s (create the store "
+                                "with 'htapikey init')",
+                                params, strerror(errno));
+        }
+    }
+    rv = apr_dbd_open_ex(db->driver, p, params, &db->handle, &err);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(p, "cannot connect to the %s database: %s",
+                            driver, err && *err ? err : "(no detail)");
+    }
+    return NULL;
+}
+
+static const char *exec(htapikey_db_t *db, const char *sql)
+{
+    int nrows = 0, rv = apr_dbd_query(db->driver, db->handle, &nrows, sql);
+
+    return rv ? apr_psprintf(db->pool, "%s: %s", db_error(db, rv), sql)
+              : NULL;
+}
+
+const char *htapikey_db_init(htapikey_db_t *db)
+{
+    const char *const *stmt = htapikey_schema(db->driver_name);
+    const char *err;
+
+    if (!stmt) {
+        return apr_psprintf(db->pool, "no schema ships for the '%s' driver; "
+                            "create the tables from conf/schema/ by hand",
+                            db->driver_name);
+    }
+    for (; *stmt; stmt++) {
+        if ((err = exec(db, *stmt)) != NULL) {
+            return err;
+        }
+    }
+    return NULL;
+}
+
+/* Runs a prepared change with nargs string arguments; *nrows gets the
+ * number of rows it touched. */
+static const char *change(htapikey_db_t *db, const char *sql, int *nrows,
+                          int nargs, const char **args)
+{
+    apr_dbd_prepared_t *st = NULL;
+    int rv;
+
+    rv = apr_dbd_prepare(db->driver, db->pool, db->handle, sql, NULL, &st);
+    if (rv == 0) {
+        rv = apr_dbd_pquery(db->driver, db->pool, db->handle, nrows, st,
+                            nargs, args);
+    }
+    return rv ? apr_psprintf(db->pool, "%s", db_error(db, rv)) : NULL;
+}
+
+/* Runs one change and the change-marker bump in one transaction.  The
+ * transaction is rolled back if either fails. */
+static const char *change_and_bump(htapikey_db_t *db, const char *sql,
+                                   int *nrows, int nargs, const char **args)
+{
+    apr_dbd_transaction_t *txn = NULL;
+    const char *err;
+    int rv, bumped = 0;
+
+    rv = apr_dbd_transaction_start(db->driver, db->pool, db->handle, &txn);
+    if (rv) {
+        return apr_psprintf(db->pool, "cannot start a transaction: %s",
+                            db_error(db, rv));
+    }
+    err = change(db, sql, nrows, nargs, args);
+    if (!err && *nrows > 0) {
+        err = change(db,
+                     "UPDATE apikey_meta SET value = value + 1 "
+                     "WHERE name = 'version'",
+                     &bumped, 0, NULL);
+    }
+    if (err) {
+        apr_dbd_transaction_mode_set(db->driver, txn,
+                                     APR_DBD_TRANSACTION_ROLLBACK);
+    }
+    rv = apr_dbd_transaction_end(db->driver, db->pool, txn);
+    if (!err && rv) {
+        err = apr_psprintf(db->pool, "cannot commit: %s", db_error(db, rv));
+    }
+    return err;
+}
+
+const char *htapikey_db_insert(htapikey_db_t *db, const htapikey_row_t *row,
+                               const char *digest_hex)
+{
+    const char *args[9];
+    int nrows = 0;
+
+    args[0] = row->id;
+    args[1] = digest_hex;
+    args[2] = row->owner;
+    args[3] = row->name;
+    args[4] = row->scopes;
+    args[5] = row->created;
+    args[6] = row->updated;
+    args[7] = row->expires;
+    args[8] = row->not_before;
+    return change_and_bump(db,
+                           "INSERT INTO apikey (id, digest, owner, name, "
+                           "scopes, status, created, updated, expires, "
+                           "not_before) VALUES (%s, %s, %s, %s, %s, "
+                           "'active', %lld, %lld, %lld, %lld)",
+                           &nrows, 9, args);
+}
+
+const char *htapikey_db_set_status(htapikey_db_t *db, const char *id,
+                                   const char *status, const char *now,
+                                   int *found)
+{
+    const char *args[3];
+    const char *err;
+    int nrows = 0;
+
+    args[0] = status;
+    args[1] = now;
+    args[2] = id;
+    err = change_and_bump(db,
+                          "UPDATE apikey SET status = %s, updated = %lld "
+                          "WHERE id = %s",
+                          &nrows, 3, args);
+    *found = nrows > 0;
+    return err;
+}
+
+const char *htapikey_db_delete(htapikey_db_t *db, const char *id, int *found)
+{
+    const char *args[1];
+    const char *err;
+    int nrows = 0;
+
+    args[0] = id;
+    err = change_and_bump(db, "DELETE FROM apikey WHERE id = %s", &nrows, 1,
+                          args);
+    *found = nrows > 0;
+    return err;
+}
+
+static const char *entry(htapikey_db_t *db, apr_dbd_row_t *row, int col)
+{
+    const char *v = apr_dbd_get_entry(db->driver, row, col);
+
+    return v ? apr_pstrdup(db->pool, v) : NULL;
+}
+
+/* Runs a key query and collects every row (never breaking out of the
+ * loop: some drivers need the cursor drained). */
+static const char *select_keys(htapikey_db_t *db, const char *sql, int nargs,
+                               const char **args, apr_array_header_t **rows)
+{
+    apr_dbd_prepared_t *st = NULL;
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *r = NULL;
+    const char *err = NULL;
+    int rv;
+
+    *rows = apr_array_make(db->pool, 16, sizeof(htapikey_row_t));
+    rv = apr_dbd_prepare(db->driver, db->pool, db->handle, sql, NULL, &st);
+    if (rv == 0) {
+        rv = apr_dbd_pselect(db->driver, db->pool, db->handle, &res, st, 0,
+                             nargs, args);
+    }
+    if (rv) {
+        return apr_psprintf(db->pool, "%s (is the store initialised? run "
+                            "'htapikey init')",
+                            db_error(db, rv));
+    }
+    for (rv = apr_dbd_get_row(db->driver, db->pool, res, &r, -1); rv != -1;
+         rv = apr_dbd_get_row(db->driver, db->pool, res, &r, -1)) {
+        htapikey_row_t *k;
+
+        if (rv) {
+            if (!err) {
+                err = apr_psprintf(db->pool, "%s", db_error(db, rv));
+            }
+            continue;
+        }
+        k = apr_array_push(*rows);
+        k->id = entry(db, r, 0);
+        k->owner = entry(db, r, 1);
+        k->name = entry(db, r, 2);
+        k->scopes = entry(db, r, 3);
+        k->status = entry(db, r, 4);
+        k->created = entry(db, r, 5);
+        k->updated = entry(db, r, 6);
+        k->expires = entry(db, r, 7);
+        k->not_before = entry(db, r, 8);
+    }
+    return err;
+}
+
+const char *htapikey_db_list(htapikey_db_t *db, const char *owner,
+                             apr_array_header_t **rows)
+{
+    const char *args[1];
+
+    if (owner) {
+        args[0] = owner;
+        return select_keys(db,
+                           "SELECT " KEY_COLUMNS " FROM apikey WHERE owner = "
+                           "%s ORDER BY owner, created, id",
+                           1, args, rows);
+    }
+    return select_keys(db,
+                       "SELECT " KEY_COLUMNS
+                       " FROM apikey ORDER BY owner, created, id",
+                       0, NULL, rows);
+}
+
+const char *htapikey_db_get(htapikey_db_t *db, const char *id,
+                            htapikey_row_t **row)
+{
+    apr_array_header_t *rows;
+    const char *args[1];
+    const char *err;
+
+    args[0] = id;
+    err = select_keys(db, "SELECT " KEY_COLUMNS " FROM apikey WHERE id = %s",
+                      1, args, &rows);
+    *row = !err && rows->nelts > 0 ? (htapikey_row_t *)rows->elts : NULL;
+    return err;
+}

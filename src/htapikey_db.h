@@ -1,0 +1,77 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* htapikey's key store access over APR DBD: any driver APR has (sqlite3,
+ * pgsql, mysql, odbc...), every change in one transaction that also bumps
+ * the change marker the module polls. */
+#ifndef HTAPIKEY_DB_H
+#define HTAPIKEY_DB_H
+
+#include "apr_dbd.h"
+#include "apr_pools.h"
+#include "apr_tables.h"
+
+typedef struct {
+    apr_pool_t *pool;
+    const char *driver_name;
+    const apr_dbd_driver_t *driver;
+    apr_dbd_t *handle;
+} htapikey_db_t;
+
+/* A key as stored, every column as text (NULL for SQL NULL). */
+typedef struct {
+    const char *id, *owner, *name, *scopes, *status;
+    const char *created, *updated, *expires, *not_before;
+} htapikey_row_t;
+
+/* The schema statements of a driver (conf/schema/<driver>.sql), or NULL
+ * when none ships for it.  Generated at build time. */
+const char *const *htapikey_schema(const char *driver);
+
+/* Opens the store.  When must_exist is set and the driver is sqlite3, a
+ * missing database file is an error instead of a new empty database.
+ * Returns NULL or an error message. */
+const char *htapikey_db_open(apr_pool_t *p, const char *driver,
+                             const char *params, int must_exist,
+                             htapikey_db_t *db);
+
+/* Creates the schema (idempotent).  Returns NULL or an error message. */
+const char *htapikey_db_init(htapikey_db_t *db);
+
+/* Inserts a new active key.  times are decimal Unix seconds; name, expires
+ * and not_before may be NULL.  Returns NULL or an error message. */
+const char *htapikey_db_insert(htapikey_db_t *db, const htapikey_row_t *row,
+                               const char *digest_hex);
+
+/* Sets a key's status.  *found tells whether the id exists. */
+const char *htapikey_db_set_status(htapikey_db_t *db, const char *id,
+                                   const char *status, const char *now,
+                                   int *found);
+
+/* Deletes a key.  *found tells whether the id existed. */
+const char *htapikey_db_delete(htapikey_db_t *db, const char *id,
+                               int *found);
+
+/* Every key (of owner, when not NULL), ordered by owner and creation, as an
+ * array of htapikey_row_t. */
+const char *htapikey_db_list(htapikey_db_t *db, const char *owner,
+                             apr_array_header_t **rows);
+
+/* One key by id; *row is NULL when there is none. */
+const char *htapikey_db_get(htapikey_db_t *db, const char *id,
+                            htapikey_row_t **row);
+
+#endif /* HTAPIKEY_DB_H */
