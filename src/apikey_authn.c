@@ -209,11 +209,15 @@ int apikey_authn_check(request_rec *r)
     conf = ap_get_module_config(r->per_dir_config, &authn_apikey_module);
     res = extract(r, conf, &key, &len, &rq->source);
     if (res != APIKEY_RESULT_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      APIKEY_LOGNO(00010) "%s",
-                      res == APIKEY_RESULT_MISSING
-                          ? "no API key in the request"
-                          : "the request carries two different API keys");
+        if (res == APIKEY_RESULT_MISSING) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          APIKEY_LOGNO(00010) "no API key in the request");
+        }
+        else {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          APIKEY_LOGNO(00015) "the request carries two "
+                          "different API keys");
+        }
         return reject(r, rq, res);
     }
 

@@ -62,6 +62,8 @@ static inline void diag(const char *fmt, ...)
 }
 
 static inline int tap_vok(int cond, const char *fmt, va_list ap)
+    TAP_PRINTF(2, 0);
+static inline int tap_vok(int cond, const char *fmt, va_list ap)
 {
     tap_run++;
     if (!cond) {

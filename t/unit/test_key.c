@@ -24,10 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BODY_LEN  (APIKEY_RANDOM_LEN + APIKEY_CHECKSUM_LEN)
-#define N_KEYS    1000
-#define N_STATS   10000
-#define KEY_BUF   (APIKEY_KEY_MAX + 1)
+#define BODY_LEN (APIKEY_RANDOM_LEN + APIKEY_CHECKSUM_LEN)
+#define N_KEYS   1000
+#define N_STATS  10000
+#define KEY_BUF  (APIKEY_KEY_MAX + 1)
 
 static const char b62[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -100,7 +100,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp((const char *)a, (const char *)b);
 }
 
-/* 1 when every string in the sorted-in-place array is distinct. */
+/* 1 when the n strings of width bytes in arr all differ; sorts arr. */
 static int all_distinct(char *arr, size_t n, size_t width)
 {
     size_t i;
@@ -167,7 +167,7 @@ static void test_base62(void)
         memset(out, '#', sizeof(out));                                         \
         apikey_base62_fixed((v), out, 6);                                      \
         out[7] = '\0';                                                         \
-        is_str(out, want "#", "base62_fixed(" what ") is " want);            \
+        is_str(out, want "#", "base62_fixed(" what ") is " want);              \
     } while (0)
 
     B62(0UL, "000000", "0");
@@ -446,8 +446,9 @@ static void test_check_str(void)
 
 static void test_prefix_valid(void)
 {
-    static const char *const good[] = {"ak", "a", "A9", "sk_live", "a__b",
-                                       "0", "abcdefghijklmnopqrstuvwxyz012345"};
+    static const char p32[] = "abcdefghijklmnopqrstuvwxyz012345";
+    static const char *const good[] = {"ak",   "a", "A9", "sk_live",
+                                       "a__b", "0", p32};
     static const struct {
         const char *prefix, *what;
     } bad[] = {
@@ -484,9 +485,8 @@ static int generated_ok(const char *prefix, const char *key)
 {
     size_t plen = strlen(prefix);
 
-    return strlen(key) == plen + 1 + BODY_LEN
-           && !strncmp(key, prefix, plen) && key[plen] == '_'
-           && all_b62(key + plen + 1, BODY_LEN)
+    return strlen(key) == plen + 1 + BODY_LEN && !strncmp(key, prefix, plen)
+           && key[plen] == '_' && all_b62(key + plen + 1, BODY_LEN)
            && apikey_key_check(key, strlen(key)) == APIKEY_KEY_OK;
 }
 

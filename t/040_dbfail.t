@@ -1,0 +1,33 @@
+# A key store that cannot answer gives 503 with Retry-After, never 401
+# (the key may be good) and never 200; the error log says why.  Malformed
+# keys are still refused with 401 there, since they need no look-up.
+use strict;
+use warnings FATAL => 'all';
+
+use Apache::Test;
+use Apache::TestRequest;
+use Apache::TestUtil qw(t_cmp t_start_error_log_watch t_finish_error_log_watch);
+use ApiKeyTest qw(create_key);
+
+plan tests => 12, need(need_module('authn_apikey', 'dbd'), need_lwp);
+
+my $k = create_key(owner => 'dbfail');
+
+for my $vhost (qw(apikey_nodb apikey_notable)) {
+    Apache::TestRequest::module($vhost);
+    t_start_error_log_watch();
+    my $r = GET '/dbfail/index.txt', 'X-API-Key' => $k->{key};
+    ok t_cmp($r->code, 503, "$vhost: 503 for a well-formed key");
+    ok t_cmp($r->header('Retry-After'), '5', "$vhost: Retry-After");
+    ok t_cmp($r->header('WWW-Authenticate'), undef,
+             "$vhost: no challenge (the key was not refused)");
+    my @log = grep { /APIKEY0000[14]/ } t_finish_error_log_watch();
+    ok t_cmp(scalar(@log) > 0, 1, "$vhost: the error log says why");
+
+    $r = GET '/dbfail/index.txt', 'X-API-Key' => 'garbage';
+    ok t_cmp($r->code, 401, "$vhost: a malformed key needs no look-up: 401");
+
+    $r = GET '/dbfail/index.txt';
+    ok t_cmp($r->code, 401, "$vhost: no key: 401");
+}
+Apache::TestRequest::module('default');

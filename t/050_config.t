@@ -1,0 +1,97 @@
+# Configuration mistakes stop httpd at start-up with a message naming the
+# directive and the line, as "apachectl configtest" shows them.
+use strict;
+use warnings FATAL => 'all';
+
+use Apache::Test;
+use Apache::TestUtil;
+use File::Spec;
+use IO::Socket::INET;
+use ApiKeyTest qw(top_dir);
+
+plan tests => 25, need_module('authn_apikey', 'dbd');
+
+my $httpd   = Apache::Test::vars('httpd');
+my $libexec = Apache::Test::config()->apxs('LIBEXECDIR')
+    or die 'apxs -q LIBEXECDIR gave nothing';
+my $logs    = Apache::Test::vars('t_logs');
+my $module  = File::Spec->catfile(top_dir(), '.libs', 'mod_authn_apikey.so');
+
+# Writes a configuration whose last lines are $body and runs httpd on it
+# with @flags.  Returns (exit status, output, line number of $body's first
+# line).
+sub run_httpd {
+    my ($body, %o) = @_;
+    my $conf = File::Spec->catfile($logs, "config-$$.conf");
+    my @head = (
+        "ServerRoot $logs",
+        "ServerName localhost",
+        "PidFile $logs/config-$$.pid",
+        "ErrorLog $logs/config-$$.log",
+        "LoadModule mpm_event_module $libexec/mod_mpm_event.so",
+        "LoadModule authn_core_module $libexec/mod_authn_core.so",
+        "LoadModule authz_core_module $libexec/mod_authz_core.so",
+    );
+    push @head, "LoadModule dbd_module $libexec/mod_dbd.so" unless $o{no_dbd};
+    push @head, "LoadModule authn_apikey_module $module";
+    push @head, @{ $o{extra} || [] };
+    open(my $fh, '>', $conf) or die "$conf: $!";
+    print $fh join("\n", @head, $body), "\n";
+    close $fh;
+    my @cmd = ($httpd, '-f', $conf, @{ $o{flags} || ['-t'] });
+    my $out = `@cmd 2>&1`;
+    my $rc = $? >> 8;
+    unlink $conf;
+    return ($rc, $out, scalar(@head) + 1);
+}
+
+# A well-formed configuration passes.
+my ($rc, $out) = run_httpd(<<'CONF');
+<Location /api>
+    AuthType APIKey
+    AuthAPIKeySource header:X-API-Key bearer
+    Require apikey
+</Location>
+CONF
+ok t_cmp($rc, 0, 'a valid configuration passes configtest');
+ok t_cmp($out, qr/Syntax OK/, 'Syntax OK');
+
+# Each mistake: the status, the directive named, the line named.
+my @bad = (
+    ['AuthAPIKeySource header:X-API-Key cookie:sid',
+     qr/AuthAPIKeySource 'cookie:sid': unknown key source/],
+    ['AuthAPIKeySource bearer header:X-Key BEARER',
+     qr/AuthAPIKeySource: 'BEARER' is listed twice/],
+    ['AuthAPIKeySource header:',
+     qr/AuthAPIKeySource 'header:': header: needs a header name/],
+    ['AuthAPIKeySource header:X(Key)',
+     qr/AuthAPIKeySource 'header:X\(Key\)': header name contains/],
+    ['AuthAPIKeySource header:Authorization',
+     qr/use 'bearer' to read keys from the Authorization header/],
+    ['AuthAPIKeySource',
+     qr/AuthAPIKeySource needs at least one source/],
+    ['Require apikey orders:read',
+     qr/'Require apikey' takes no arguments \(got 'orders:read'\)/],
+);
+for my $case (@bad) {
+    my ($line, $msg) = @$case;
+    my ($rc, $out, $n) = run_httpd("<Location /api>\n$line\n</Location>\n");
+    my $at = $n + 1;
+    ok t_cmp($rc, 1, "refused: $line");
+    ok t_cmp($out, $msg, "message for: $line");
+    ok t_cmp($out, qr/Syntax error on line $at of /, "line $at named");
+}
+
+# Without mod_dbd the module refuses to start (post_config runs only on a
+# real start, so this starts httpd on a free loopback port).
+my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                 Listen => 1) or die "socket: $!";
+my $port = $sock->sockport;
+close $sock;
+($rc, $out) = run_httpd("Listen 127.0.0.1:$port\n", no_dbd => 1,
+                        flags => ['-DFOREGROUND']);
+ok t_cmp($rc != 0 ? 1 : 0, 1, 'httpd does not start without mod_dbd');
+my $log = ApiKeyTest::read_file("$logs/config-$$.log") . $out;
+ok t_cmp($log, qr/APIKEY00009: mod_authn_apikey needs mod_dbd/,
+         'and says mod_dbd is needed');
+unlink "$logs/config-$$.log";

@@ -1,0 +1,188 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* Unit tests for AuthAPIKeySource word parsing and Bearer token extraction
+ * in apikey_source.c. */
+
+#include "apikey_source.h"
+#include "tap.h"
+
+#include <string.h>
+
+/* A value no parse result can hold, to show a field was really written. */
+#define UNSET_KIND ((apikey_source_kind_t)77)
+
+static const char poison[] = "poison";
+
+static void parse_ok(const char *word, apikey_source_kind_t kind,
+                     const char *name)
+{
+    apikey_source_t src;
+    const char *err;
+
+    src.kind = UNSET_KIND;
+    src.name = poison;
+    err = apikey_source_parse(word, &src);
+    ok(err == NULL, "'%s' parses", word);
+    if (err) {
+        diag("error: %s", err);
+        return;
+    }
+    is_int(src.kind, kind, "'%s' is a %s source", word,
+           apikey_source_kind_str(kind));
+    if (name) {
+        /* The header promises name points into word, not at a copy. */
+        ok(src.name == word + strlen(word) - strlen(name)
+               && !strcmp(src.name, name),
+           "'%s' names header %s, inside the word", word, name);
+    }
+    else {
+        ok(src.name == NULL, "'%s' has no header name", word);
+    }
+}
+
+static void parse_err(const char *word, const char *why)
+{
+    apikey_source_t src;
+    const char *err;
+
+    src.kind = UNSET_KIND;
+    src.name = poison;
+    err = apikey_source_parse(word, &src);
+    ok(err != NULL && *err != '\0', "%s is refused with a message", why);
+    if (err == NULL) {
+        diag("accepted as kind %d, name %s", (int)src.kind,
+             src.name ? src.name : "NULL");
+    }
+}
+
+static void test_parse(void)
+{
+    char name[APIKEY_SOURCE_NAME_MAX + 16];
+
+    parse_ok("bearer", APIKEY_SOURCE_BEARER, NULL);
+    parse_ok("BEARER", APIKEY_SOURCE_BEARER, NULL);
+    parse_ok("Bearer", APIKEY_SOURCE_BEARER, NULL);
+    parse_ok("header:X-API-Key", APIKEY_SOURCE_HEADER, "X-API-Key");
+    parse_ok("Header:x-api-key", APIKEY_SOURCE_HEADER, "x-api-key");
+    parse_ok("HEADER:X-Key", APIKEY_SOURCE_HEADER, "X-Key");
+    parse_ok("header:K", APIKEY_SOURCE_HEADER, "K");
+    /* Every RFC 9110 tchar punctuation mark is allowed in a field name. */
+    parse_ok("header:!#$%&'*+-.^_`|~", APIKEY_SOURCE_HEADER, "!#$%&'*+-.^_`|~");
+    /* Names that merely start with "Authorization" are other headers. */
+    parse_ok("header:Authorization-Key", APIKEY_SOURCE_HEADER,
+             "Authorization-Key");
+
+    memcpy(name, "header:", 7);
+    memset(name + 7, 'x', APIKEY_SOURCE_NAME_MAX);
+    name[7 + APIKEY_SOURCE_NAME_MAX] = '\0';
+    parse_ok(name, APIKEY_SOURCE_HEADER, name + 7);
+    name[7 + APIKEY_SOURCE_NAME_MAX] = 'x';
+    name[7 + APIKEY_SOURCE_NAME_MAX + 1] = '\0';
+    parse_err(name, "a name of APIKEY_SOURCE_NAME_MAX + 1 characters");
+
+    parse_err("", "an empty word");
+    parse_err("bogus", "an unknown keyword");
+    parse_err("header:", "'header:' without a name");
+    parse_err("header", "'header' without a colon");
+    parse_err("header:Bad Name", "a name with a space");
+    parse_err("header:X-Key ", "a name with a trailing space");
+    parse_err("header:X\tKey", "a name with a tab");
+    parse_err("header:X:Key", "a name with a colon");
+    parse_err("header:X\"Key", "a name with a quote");
+    parse_err("header:X\r\nKey", "a name with CR LF");
+    parse_err("header:\xc3\x9c-Key", "a name with UTF-8");
+    parse_err("header:Authorization", "header:Authorization");
+    parse_err("header:authorization", "header:authorization");
+    parse_err("HEADER:AUTHORIZATION", "HEADER:AUTHORIZATION");
+    parse_err("query:x", "query:x (not supported yet)");
+    parse_err("basic", "basic (not supported yet)");
+    parse_err("bearer:", "'bearer:'");
+    parse_err("bearer ", "'bearer ' with a trailing space");
+    parse_err(" bearer", "' bearer' with a leading space");
+    parse_err("bearerx", "'bearerx'");
+    parse_err("header :X-Key", "a space before the colon");
+}
+
+static void test_kind_str(void)
+{
+    is_str(apikey_source_kind_str(APIKEY_SOURCE_HEADER), "header",
+           "kind_str of a header source");
+    is_str(apikey_source_kind_str(APIKEY_SOURCE_BEARER), "bearer",
+           "kind_str of a bearer source");
+    ok(apikey_source_kind_str(UNSET_KIND) != NULL,
+       "kind_str of an unknown kind is not NULL");
+}
+
+/* Checks that value carries the Bearer token want, at offset off of value
+ * (so the token is known to point into the value, not a copy). */
+static void bearer_is(const char *value, size_t off, const char *want,
+                      const char *what)
+{
+    const char *tok = NULL;
+    size_t len = (size_t)-1;
+    int rc = apikey_bearer_token(value, &tok, &len);
+
+    ok(rc == 1 && tok == value + off && len == strlen(want)
+           && !memcmp(tok, want, len),
+       "%s: token '%s'", what, want);
+    if (rc != 1 || tok != value + off || len != strlen(want)) {
+        diag("rc %d, offset %ld, len %ld", rc, tok ? (long)(tok - value) : -1L,
+             (long)len);
+    }
+}
+
+static void bearer_not(const char *value, const char *what)
+{
+    const char *tok = NULL;
+    size_t len = 0;
+
+    is_int(apikey_bearer_token(value, &tok, &len), 0, "%s: not Bearer", what);
+}
+
+static void test_bearer(void)
+{
+    bearer_is("Bearer abc", 7, "abc", "Bearer abc");
+    bearer_is("bearer abc", 7, "abc", "lower-case scheme");
+    bearer_is("BEARER   abc  ", 9, "abc",
+              "upper-case scheme, extra and trailing spaces");
+    bearer_is("bEaReR abc", 7, "abc", "mixed-case scheme");
+    bearer_is("Bearer\tabc\t", 7, "abc", "tabs around the token");
+    bearer_is("Bearer", 6, "", "scheme alone");
+    bearer_is("Bearer ", 7, "", "scheme and a space");
+    bearer_is("Bearer \t  ", 10, "", "scheme and only whitespace");
+    bearer_is("  Bearer abc", 9, "abc", "leading spaces");
+    bearer_is("\t Bearer abc", 9, "abc", "leading tab and space");
+    bearer_is("Bearer ak_0123456789abcdefABCDEF-._~+/==", 7,
+              "ak_0123456789abcdefABCDEF-._~+/==", "every b64token character");
+
+    bearer_not("Basic abc", "Basic scheme");
+    bearer_not("Bearerabc", "no space after the scheme");
+    bearer_not("Bearer,abc", "comma after the scheme");
+    bearer_not("Bear abc", "truncated scheme");
+    bearer_not("XBearer abc", "longer scheme");
+    bearer_not("", "empty value");
+    bearer_not("   ", "only spaces");
+    bearer_not(NULL, "NULL value");
+}
+
+int main(void)
+{
+    test_parse();
+    test_kind_str();
+    test_bearer();
+    return done_testing();
+}
