@@ -26,11 +26,16 @@ SCHEMAS  = $(wildcard conf/schema/*.sql)
 MODULE   = .libs/mod_authn_apikey.so
 UNIT     = build/unit/test_key.t build/unit/test_time.t build/unit/test_source.t
 
-.PHONY: all deps run test test-unit test-httpd install clean
+.PHONY: all deps run test test-unit test-httpd install clean FORCE
 
 all: $(MODULE) htapikey
 
-$(MODULE): $(MOD_SRC) $(HDRS)
+# Rebuild when the warning flags change (make test builds with -Werror).
+build/flags: FORCE
+	@mkdir -p build
+	@echo '$(WARN)' | cmp -s - $@ || echo '$(WARN)' >$@
+
+$(MODULE): $(MOD_SRC) $(HDRS) build/flags
 	$(APXS) -c -o mod_authn_apikey.la -Isrc $(addprefix -Wc$(comma),$(WARN)) \
 	    $(MOD_SRC) -lcrypto >build.log 2>&1 || { cat build.log; exit 1; }
 	@grep -E 'warning:|error:' build.log || true
@@ -41,14 +46,14 @@ build/schema.c: scripts/embed-schema.sh $(SCHEMAS)
 	@mkdir -p build
 	sh scripts/embed-schema.sh $(SCHEMAS) >$@.tmp && mv $@.tmp $@
 
-htapikey: $(TOOL_SRC) build/schema.c $(HDRS)
+htapikey: $(TOOL_SRC) build/schema.c $(HDRS) build/flags
 	$(CC) -g -O2 $(WARN) -Isrc $(APR_CFLAGS) -o $@ $(TOOL_SRC) \
 	    build/schema.c $(APR_LIBS) -lcrypto
 
 build/unit/test_key.t: t/unit/test_key.c src/apikey_key.c $(HDRS)
 build/unit/test_time.t: t/unit/test_time.c src/apikey_time.c $(HDRS)
 build/unit/test_source.t: t/unit/test_source.c src/apikey_source.c $(HDRS)
-$(UNIT):
+$(UNIT): build/flags
 	@mkdir -p build/unit
 	$(CC) -g -O1 $(WARN) -Isrc -It/unit -o $@ $(filter %.c,$^) -lcrypto
 

@@ -272,9 +272,15 @@ int apikey_authn_check(request_rec *r)
 
 int apikey_authn_note_failure(request_rec *r, const char *auth_type)
 {
+    const apikey_request_t *rq;
+
     if (ap_cstr_casecmp(auth_type, AUTH_TYPE)) {
         return DECLINED;
     }
-    set_challenge(r, "invalid_token");
+    /* Authorization refused a key that authentication accepted: the token
+     * is fine, so the challenge names no token error. */
+    rq = apikey_request_find(r);
+    set_challenge(r, rq && rq->result == APIKEY_RESULT_OK ? NULL
+                                                          : "invalid_token");
     return OK;
 }

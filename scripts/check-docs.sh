@@ -1,0 +1,38 @@
+#!/bin/sh
+# Fails when the docs and the code disagree: a directive of the command
+# table missing from docs/directives.md, an error-log tag missing from
+# docs/log-messages.md, or a tag used by two messages.
+set -e
+cd "$(dirname "$0")/.."
+fail=0
+
+directives=$(grep -ho 'AP_INIT_[A-Z0-9_]*( *"[A-Za-z]*"' mod_authn_apikey.c src/*.c |
+             sed 's/.*"\(.*\)"/\1/' | sort -u)
+for d in $directives; do
+    if ! grep -q "^## $d\b\|^### $d\b" docs/directives.md; then
+        echo "check-docs: directive $d has no section in docs/directives.md" >&2
+        fail=1
+    fi
+done
+
+tags=$(grep -ho 'APIKEY_LOGNO([0-9]*)' mod_authn_apikey.c src/*.c |
+       sed 's/APIKEY_LOGNO(\([0-9]*\))/\1/')
+dups=$(echo "$tags" | sort | uniq -d)
+if [ -n "$dups" ]; then
+    echo "check-docs: log tags used twice: $dups" >&2
+    fail=1
+fi
+next=$(cat src/log-next-number)
+for t in $(echo "$tags" | sort -u); do
+    if ! grep -q "APIKEY$t" docs/log-messages.md; then
+        echo "check-docs: APIKEY$t is not in docs/log-messages.md" >&2
+        fail=1
+    fi
+    if [ "$(expr "$t" + 0)" -ge "$next" ]; then
+        echo "check-docs: APIKEY$t is not below src/log-next-number ($next)" >&2
+        fail=1
+    fi
+done
+
+[ $fail -eq 0 ] && echo "check-docs: $(echo "$directives" | wc -w) directives and $(echo "$tags" | sort -u | wc -w) log tags documented"
+exit $fail
