@@ -76,12 +76,20 @@ test: deps
 	$(MAKE) test-unit
 	sh scripts/run-tests.sh
 
+# Where Debian's httpd looks: the module beside the others, htapikey beside
+# htpasswd, the .load/.conf pair for a2enmod.
+LIBEXECDIR = $(shell $(APXS) -q LIBEXECDIR)
+SYSCONFDIR = $(shell $(APXS) -q SYSCONFDIR)
+
 install: all
-	$(APXS) -i -n authn_apikey mod_authn_apikey.la
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/schema
+	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(DATADIR)/schema $(DESTDIR)$(SYSCONFDIR)/mods-available
+	$(APXS) -i -S LIBEXECDIR=$(DESTDIR)$(LIBEXECDIR) -n authn_apikey \
+	    mod_authn_apikey.la
 	install -m 755 htapikey $(DESTDIR)$(BINDIR)/htapikey
 	install -m 644 $(SCHEMAS) $(DESTDIR)$(DATADIR)/schema/
-	install -m 644 conf/authn_apikey.load $(DESTDIR)/etc/apache2/mods-available/
+	install -m 644 conf/authn_apikey.load \
+	    $(DESTDIR)$(SYSCONFDIR)/mods-available/authn_apikey.load
 
 clean:
 	rm -rf .libs src/.libs *.la *.lo *.slo src/*.lo src/*.slo *.o src/*.o \

@@ -45,8 +45,9 @@ static int apikey_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)ptemp;
     if (apikey_store_init() != 0) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
-                     APIKEY_LOGNO(00009) "mod_authn_apikey needs mod_dbd: "
-                     "add 'LoadModule dbd_module modules/mod_dbd.so'");
+                     APIKEY_LOGNO(00009) "mod_authn_apikey needs "
+                                         "mod_dbd: add 'LoadModule "
+                                         "dbd_module modules/mod_dbd.so'");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
@@ -64,15 +65,14 @@ static void apikey_register_hooks(apr_pool_t *p)
                               AP_AUTH_INTERNAL_PER_CONF);
 }
 
-AP_DECLARE_MODULE(authn_apikey) = {
-    STANDARD20_MODULE_STUFF,
-    apikey_config_dir_create,
-    apikey_config_dir_merge,
-    NULL,
-    NULL,
-    apikey_cmds,
-    apikey_register_hooks,
+AP_DECLARE_MODULE(authn_apikey) = {STANDARD20_MODULE_STUFF,
+                                   apikey_config_dir_create,
+                                   apikey_config_dir_merge,
+                                   NULL,
+                                   NULL,
+                                   apikey_cmds,
+                                   apikey_register_hooks,
 #if defined(AP_MODULE_FLAG_NONE)
-    AP_MODULE_FLAG_NONE
+                                   AP_MODULE_FLAG_NONE
 #endif
 };

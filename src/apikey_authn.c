@@ -89,8 +89,8 @@ static void set_challenge(request_rec *r, const char *error)
         v = apr_pstrcat(r->pool, v, " realm=\"", realm, "\"", NULL);
     }
     if (error) {
-        v = apr_pstrcat(r->pool, v, realm ? ", " : " ", "error=\"", error,
-                        "\"", NULL);
+        v = apr_pstrcat(r->pool, v, realm ? ", " : " ", "error=\"", error, "\"",
+                        NULL);
     }
     apr_table_setn(r->err_headers_out, challenge_header(r), v);
 }
@@ -216,7 +216,7 @@ int apikey_authn_check(request_rec *r)
         else {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                           APIKEY_LOGNO(00015) "the request carries two "
-                          "different API keys");
+                                              "different API keys");
         }
         return reject(r, rq, res);
     }
@@ -256,7 +256,7 @@ int apikey_authn_check(request_rec *r)
     if (res != APIKEY_RESULT_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       APIKEY_LOGNO(00014) "API key %s refused: %s (status "
-                      "'%s')",
+                                          "'%s')",
                       rec->id, apikey_result_str(res), rec->status);
         return reject(r, rq, res);
     }
@@ -265,8 +265,8 @@ int apikey_authn_check(request_rec *r)
     rq->key = rec;
     admit(r, rec);
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
-                  "API key %s (owner %s) accepted from %s", rec->id,
-                  rec->owner, apikey_source_kind_str(rq->source));
+                  "API key %s (owner %s) accepted from %s", rec->id, rec->owner,
+                  apikey_source_kind_str(rq->source));
     return OK;
 }
 

@@ -85,8 +85,8 @@ const char *apikey_config_set_sources(cmd_parms *cmd, void *mconfig, int argc,
         const char *err = apikey_source_parse(argv[i], &list[i]);
 
         if (err) {
-            return apr_psprintf(cmd->pool, "AuthAPIKeySource '%s': %s",
-                                argv[i], err);
+            return apr_psprintf(cmd->pool, "AuthAPIKeySource '%s': %s", argv[i],
+                                err);
         }
         for (j = 0; j < i; j++) {
             if (same_source(&list[i], &list[j])) {

@@ -30,7 +30,8 @@
 #define APIKEY_CHECKSUM_LEN 6
 #define APIKEY_PREFIX_MAX   32
 /* prefix + '_' + random + checksum */
-#define APIKEY_KEY_MAX (APIKEY_PREFIX_MAX + 1 + APIKEY_RANDOM_LEN + APIKEY_CHECKSUM_LEN)
+#define APIKEY_KEY_MAX                                                         \
+    (APIKEY_PREFIX_MAX + 1 + APIKEY_RANDOM_LEN + APIKEY_CHECKSUM_LEN)
 /* Longest key accepted at all, legacy formats included; longer input is
  * rejected before it is hashed. */
 #define APIKEY_KEY_LEGACY_MAX 512
@@ -41,9 +42,9 @@
 
 typedef enum {
     APIKEY_KEY_OK = 0,
-    APIKEY_KEY_EMPTY,      /* zero length */
-    APIKEY_KEY_TOO_LONG,   /* longer than any key we issue */
-    APIKEY_KEY_BAD_SHAPE,  /* no '_', bad prefix, wrong body length/charset */
+    APIKEY_KEY_EMPTY,     /* zero length */
+    APIKEY_KEY_TOO_LONG,  /* longer than any key we issue */
+    APIKEY_KEY_BAD_SHAPE, /* no '_', bad prefix, wrong body length/charset */
     APIKEY_KEY_BAD_CHECKSUM
 } apikey_key_check_t;
 

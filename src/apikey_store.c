@@ -44,8 +44,8 @@ APLOG_USE_MODULE(authn_apikey);
  * letters and underscores only. */
 #define LOOKUP_LABEL "authn_apikey_lookup"
 
-static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
-static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_open) * dbd_open;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_close) * dbd_close;
 
 int apikey_store_init(void)
 {
@@ -56,8 +56,8 @@ int apikey_store_init(void)
 
 static apr_dbd_prepared_t *lookup_statement(request_rec *r, ap_dbd_t *dbd)
 {
-    apr_dbd_prepared_t *st = apr_hash_get(dbd->prepared, LOOKUP_LABEL,
-                                          APR_HASH_KEY_STRING);
+    apr_dbd_prepared_t *st =
+        apr_hash_get(dbd->prepared, LOOKUP_LABEL, APR_HASH_KEY_STRING);
     int rv;
 
     if (st) {
@@ -69,7 +69,7 @@ static apr_dbd_prepared_t *lookup_statement(request_rec *r, ap_dbd_t *dbd)
     if (rv != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APIKEY_LOGNO(00001) "cannot prepare the key look-up "
-                      "(%s): %s",
+                                          "(%s): %s",
                       APIKEY_STORE_DEFAULT_QUERY,
                       apr_dbd_error(dbd->driver, dbd->handle, rv));
         return NULL;
@@ -99,7 +99,7 @@ static int read_row(request_rec *r, const apr_dbd_driver_t *drv,
     if (!id || !*id) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APIKEY_LOGNO(00008) "a key with an empty id matched; "
-                      "refusing it");
+                                          "refusing it");
         return -1;
     }
     rec->id = apr_pstrdup(r->pool, id);
@@ -119,7 +119,8 @@ static int read_row(request_rec *r, const apr_dbd_driver_t *drv,
     if (rec->has_expires && apikey_time_parse(expires, &rec->expires)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APIKEY_LOGNO(00002) "key %s: unreadable expires value "
-                      "'%s'", rec->id, expires);
+                                          "'%s'",
+                      rec->id, expires);
         return -1;
     }
     rec->has_not_before = not_before && *not_before;
@@ -127,7 +128,8 @@ static int read_row(request_rec *r, const apr_dbd_driver_t *drv,
         && apikey_time_parse(not_before, &rec->not_before)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APIKEY_LOGNO(00003) "key %s: unreadable not_before "
-                      "value '%s'", rec->id, not_before);
+                                          "value '%s'",
+                      rec->id, not_before);
         return -1;
     }
     return 0;
@@ -148,9 +150,10 @@ apr_status_t apikey_store_lookup(request_rec *r, const char *digest_hex,
     dbd = dbd_open(r->pool, r->server);
     if (!dbd) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APIKEY_LOGNO(00004) "no database connection for the "
-                      "key look-up (is DBDriver/DBDParams set for this "
-                      "server, and the database reachable?)");
+                      APIKEY_LOGNO(00004) "no database connection for "
+                                          "the key look-up (is DBDriver "
+                                          "and DBDParams set for this "
+                                          "server, the database up?)");
         return APR_EGENERAL;
     }
     st = lookup_statement(r, dbd);
@@ -173,7 +176,7 @@ apr_status_t apikey_store_lookup(request_rec *r, const char *digest_hex,
         if (rv != 0) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           APIKEY_LOGNO(00006) "reading the key look-up "
-                          "failed: %s",
+                                              "failed: %s",
                           apr_dbd_error(dbd->driver, dbd->handle, rv));
             status = APR_EGENERAL;
             break;
@@ -181,16 +184,17 @@ apr_status_t apikey_store_lookup(request_rec *r, const char *digest_hex,
         if (rows++ == 0) {
             int got = read_row(r, dbd->driver, row, digest_hex, rec);
 
-            status = got == 0 ? APR_SUCCESS
+            status = got == 0  ? APR_SUCCESS
                      : got > 0 ? APR_NOTFOUND
                                : APR_EGENERAL;
         }
     }
     if (rows > 1) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APIKEY_LOGNO(00007) "%d keys share one digest; "
-                      "refusing them (is the digest column unique?)",
-                      rows);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APIKEY_LOGNO(00007) "%d keys share one digest; "
+                                "refusing them (is the digest column unique?)",
+            rows);
         status = APR_EGENERAL;
     }
     dbd_close(r->server, dbd);

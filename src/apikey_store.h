@@ -23,8 +23,8 @@
 #include "apikey_request.h"
 
 /* The default look-up, against the schemas in conf/schema/. */
-#define APIKEY_STORE_DEFAULT_QUERY                                            \
-    "SELECT id, owner, scopes, status, expires, not_before, digest "          \
+#define APIKEY_STORE_DEFAULT_QUERY                                             \
+    "SELECT id, owner, scopes, status, expires, not_before, digest "           \
     "FROM apikey WHERE digest = %s"
 
 /* Retrieves mod_dbd's optional functions.  Returns 0 when mod_dbd is

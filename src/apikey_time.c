@@ -34,8 +34,7 @@ long long apikey_days_from_civil(long long y, unsigned m, unsigned d)
     return era * 146097 + doe - 719468;
 }
 
-void apikey_civil_from_days(long long z, long long *y, unsigned *m,
-                            unsigned *d)
+void apikey_civil_from_days(long long z, long long *y, unsigned *m, unsigned *d)
 {
     long long era, doe, yoe, doy, mp;
 
@@ -172,8 +171,8 @@ void apikey_time_format(long long t, char out[APIKEY_TIME_ISO_LEN])
     }
     apikey_civil_from_days(days, &y, &m, &d);
     if (y < 0 || y > 9999) {
-        snprintf(out, APIKEY_TIME_ISO_LEN, "%s", y < 0 ? "0000-01-01T00:00:00Z"
-                                                       : "9999-12-31T23:59:59Z");
+        snprintf(out, APIKEY_TIME_ISO_LEN, "%s",
+                 y < 0 ? "0000-01-01T00:00:00Z" : "9999-12-31T23:59:59Z");
         return;
     }
     snprintf(out, APIKEY_TIME_ISO_LEN, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ",

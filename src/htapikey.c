@@ -197,8 +197,7 @@ static const char *check_text(const char *what, const char *v, size_t max,
     }
     for (p = (const unsigned char *)v; *p; p++) {
         if (*p < 0x20 || *p == 0x7f) {
-            snprintf(msg, sizeof(msg), "%s contains a control character",
-                     what);
+            snprintf(msg, sizeof(msg), "%s contains a control character", what);
             return msg;
         }
     }
@@ -233,13 +232,14 @@ static const char *now_text(apr_pool_t *p)
     return unix_text(p, (long long)apr_time_sec(apr_time_now()));
 }
 
-static const char *parse_time_opt(apr_pool_t *p, const char *opt,
-                                  const char *v, const char **out)
+static const char *parse_time_opt(apr_pool_t *p, const char *opt, const char *v,
+                                  const char **out)
 {
     long long t;
 
     if (apikey_time_parse_iso8601(v, &t)) {
-        return apr_psprintf(p, "%s '%s' is not an ISO-8601 time such as "
+        return apr_psprintf(p,
+                            "%s '%s' is not an ISO-8601 time such as "
                             "2027-01-31 or 2027-01-31T12:00:00Z",
                             opt, v);
     }
@@ -343,14 +343,13 @@ static int parse_args(apr_pool_t *p, int argc, const char *const *argv,
 
 /* Refuses options that the command does not take, so that a misplaced
  * --expires on "list" is an error, not silently ignored. */
-static int only_options(const options_t *o, int owner, int settings,
-                        int id)
+static int only_options(const options_t *o, int owner, int settings, int id)
 {
     if (!owner && o->owner) {
         return fail(EXIT_USAGE, "'%s' does not take --owner", o->command);
     }
-    if (!settings && (o->name || o->scopes || o->expires || o->not_before
-                      || o->prefix)) {
+    if (!settings
+        && (o->name || o->scopes || o->expires || o->not_before || o->prefix)) {
         return fail(EXIT_USAGE,
                     "'%s' does not take --name, --scopes, --expires, "
                     "--not-before or --prefix",
@@ -422,11 +421,9 @@ static int cmd_create(apr_pool_t *p, const options_t *o)
     }
     if ((err = check_text("--owner", o->owner, OWNER_MAX, 0))
         || (o->name && (err = check_text("--name", o->name, NAME_MAX_, 1)))
-        || (err = normalise_scopes(p, o->scopes ? o->scopes : "",
-                                   &row.scopes))
+        || (err = normalise_scopes(p, o->scopes ? o->scopes : "", &row.scopes))
         || (o->expires
-            && (err = parse_time_opt(p, "--expires", o->expires,
-                                     &row.expires)))
+            && (err = parse_time_opt(p, "--expires", o->expires, &row.expires)))
         || (o->not_before
             && (err = parse_time_opt(p, "--not-before", o->not_before,
                                      &row.not_before)))) {

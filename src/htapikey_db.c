@@ -28,7 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define KEY_COLUMNS                                                           \
+#define KEY_COLUMNS                                                            \
     "id, owner, name, scopes, status, created, updated, expires, not_before"
 
 static const char *db_error(htapikey_db_t *db, int rv)
@@ -50,7 +50,8 @@ const char *htapikey_db_open(apr_pool_t *p, const char *driver,
     db->driver_name = driver;
     rv = apr_dbd_get_driver(p, driver, &db->driver);
     if (rv == APR_ENOTIMPL || rv == APR_EDSOOPEN) {
-        return apr_psprintf(p, "no APR DBD driver '%s' (on Debian, install "
+        return apr_psprintf(p,
+                            "no APR DBD driver '%s' (on Debian, install "
                             "libaprutil1-dbd-%s)",
                             driver, driver);
     }
@@ -65,15 +66,16 @@ const char *htapikey_db_open(apr_pool_t *p, const char *driver,
         struct stat st;
 
         if (stat(params, &st) != 0) {
-            return apr_psprintf(p, "cannot open %s: %s (create the store "
+            return apr_psprintf(p,
+                                "cannot open %s: %s (create the store "
                                 "with 'htapikey init')",
                                 params, strerror(errno));
         }
     }
     rv = apr_dbd_open_ex(db->driver, p, params, &db->handle, &err);
     if (rv != APR_SUCCESS) {
-        return apr_psprintf(p, "cannot connect to the %s database: %s",
-                            driver, err && *err ? err : "(no detail)");
+        return apr_psprintf(p, "cannot connect to the %s database: %s", driver,
+                            err && *err ? err : "(no detail)");
     }
     return NULL;
 }
@@ -82,8 +84,7 @@ static const char *exec(htapikey_db_t *db, const char *sql)
 {
     int nrows = 0, rv = apr_dbd_query(db->driver, db->handle, &nrows, sql);
 
-    return rv ? apr_psprintf(db->pool, "%s: %s", db_error(db, rv), sql)
-              : NULL;
+    return rv ? apr_psprintf(db->pool, "%s: %s", db_error(db, rv), sql) : NULL;
 }
 
 const char *htapikey_db_init(htapikey_db_t *db)
@@ -92,7 +93,8 @@ const char *htapikey_db_init(htapikey_db_t *db)
     const char *err;
 
     if (!stmt) {
-        return apr_psprintf(db->pool, "no schema ships for the '%s' driver; "
+        return apr_psprintf(db->pool,
+                            "no schema ships for the '%s' driver; "
                             "create the tables from conf/schema/ by hand",
                             db->driver_name);
     }
@@ -114,8 +116,8 @@ static const char *change(htapikey_db_t *db, const char *sql, int *nrows,
 
     rv = apr_dbd_prepare(db->driver, db->pool, db->handle, sql, NULL, &st);
     if (rv == 0) {
-        rv = apr_dbd_pquery(db->driver, db->pool, db->handle, nrows, st,
-                            nargs, args);
+        rv = apr_dbd_pquery(db->driver, db->pool, db->handle, nrows, st, nargs,
+                            args);
     }
     return rv ? apr_psprintf(db->pool, "%s", db_error(db, rv)) : NULL;
 }
@@ -232,7 +234,8 @@ static const char *select_keys(htapikey_db_t *db, const char *sql, int nargs,
                              nargs, args);
     }
     if (rv) {
-        return apr_psprintf(db->pool, "%s (is the store initialised? run "
+        return apr_psprintf(db->pool,
+                            "%s (is the store initialised? run "
                             "'htapikey init')",
                             db_error(db, rv));
     }
@@ -272,10 +275,9 @@ const char *htapikey_db_list(htapikey_db_t *db, const char *owner,
                            "%s ORDER BY owner, created, id",
                            1, args, rows);
     }
-    return select_keys(db,
-                       "SELECT " KEY_COLUMNS
-                       " FROM apikey ORDER BY owner, created, id",
-                       0, NULL, rows);
+    return select_keys(
+        db, "SELECT " KEY_COLUMNS " FROM apikey ORDER BY owner, created, id", 0,
+        NULL, rows);
 }
 
 const char *htapikey_db_get(htapikey_db_t *db, const char *id,
@@ -286,8 +288,8 @@ const char *htapikey_db_get(htapikey_db_t *db, const char *id,
     const char *err;
 
     args[0] = id;
-    err = select_keys(db, "SELECT " KEY_COLUMNS " FROM apikey WHERE id = %s",
-                      1, args, &rows);
+    err = select_keys(db, "SELECT " KEY_COLUMNS " FROM apikey WHERE id = %s", 1,
+                      args, &rows);
     *row = !err && rows->nelts > 0 ? (htapikey_row_t *)rows->elts : NULL;
     return err;
 }

@@ -62,8 +62,7 @@ const char *htapikey_db_set_status(htapikey_db_t *db, const char *id,
                                    int *found);
 
 /* Deletes a key.  *found tells whether the id existed. */
-const char *htapikey_db_delete(htapikey_db_t *db, const char *id,
-                               int *found);
+const char *htapikey_db_delete(htapikey_db_t *db, const char *id, int *found);
 
 /* Every key (of owner, when not NULL), ordered by owner and creation, as an
  * array of htapikey_row_t. */
