@@ -77,7 +77,7 @@ test: deps
 	sh scripts/run-tests.sh
 
 # Where Debian's httpd looks: the module beside the others, htapikey beside
-# htpasswd, the .load/.conf pair for a2enmod.
+# htpasswd, the .load file for a2enmod.
 LIBEXECDIR = $(shell $(APXS) -q LIBEXECDIR)
 SYSCONFDIR = $(shell $(APXS) -q SYSCONFDIR)
 

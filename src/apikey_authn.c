@@ -55,34 +55,12 @@ static const char *challenge_header(const request_rec *r)
                                          : "WWW-Authenticate";
 }
 
-/* AuthName as an RFC 9110 quoted-string. */
-static const char *quoted_realm(request_rec *r)
-{
-    const char *realm = ap_auth_name(r), *p;
-    char *out, *q;
-
-    if (!realm) {
-        return NULL;
-    }
-    if (!strpbrk(realm, "\"\\")) {
-        return realm;
-    }
-    out = q = apr_palloc(r->pool, 2 * strlen(realm) + 1);
-    for (p = realm; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            *q++ = '\\';
-        }
-        *q++ = *p;
-    }
-    *q = '\0';
-    return out;
-}
-
 /* Sets the RFC 6750 challenge.  error is NULL when the request carried no
  * credentials at all, as section 3.1 asks. */
 static void set_challenge(request_rec *r, const char *error)
 {
-    const char *realm = quoted_realm(r);
+    /* mod_authn_core hands AuthName over with its quotes escaped. */
+    const char *realm = ap_auth_name(r);
     const char *v = "Bearer";
 
     if (realm) {
@@ -95,15 +73,27 @@ static void set_challenge(request_rec *r, const char *error)
     apr_table_setn(r->err_headers_out, challenge_header(r), v);
 }
 
+/* Records a verdict other than OK and answers it: 400 for two keys, 503
+ * when the store could not answer (never 401: the key may be good), 401
+ * with the same challenge for every other reason. */
 static int reject(request_rec *r, apikey_request_t *rq, apikey_result_t why)
 {
     rq->result = why;
-    if (why == APIKEY_RESULT_CONFLICT) {
-        set_challenge(r, "invalid_request");
-        return HTTP_BAD_REQUEST;
+    switch (why) {
+        case APIKEY_RESULT_CONFLICT:
+            set_challenge(r, "invalid_request");
+            return HTTP_BAD_REQUEST;
+        case APIKEY_RESULT_ERROR:
+            apr_table_setn(r->err_headers_out, "Retry-After",
+                           STORE_RETRY_AFTER);
+            return HTTP_SERVICE_UNAVAILABLE;
+        case APIKEY_RESULT_MISSING:
+            set_challenge(r, NULL);
+            return HTTP_UNAUTHORIZED;
+        default:
+            set_challenge(r, "invalid_token");
+            return HTTP_UNAUTHORIZED;
     }
-    set_challenge(r, why == APIKEY_RESULT_MISSING ? NULL : "invalid_token");
-    return HTTP_UNAUTHORIZED;
 }
 
 /* Finds the key of a request in the configured sources, in order.  Returns
@@ -232,8 +222,7 @@ int apikey_authn_check(request_rec *r)
     if (apikey_digest_hex(key, len, digest)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APIKEY_LOGNO(00012) "SHA-256 failed in libcrypto");
-        rq->result = APIKEY_RESULT_ERROR;
-        return HTTP_INTERNAL_SERVER_ERROR;
+        return reject(r, rq, APIKEY_RESULT_ERROR);
     }
 
     rec = apr_pcalloc(r->pool, sizeof(*rec));
@@ -246,10 +235,7 @@ int apikey_authn_check(request_rec *r)
         return reject(r, rq, APIKEY_RESULT_UNKNOWN);
     }
     if (rv != APR_SUCCESS) {
-        /* Never 401 (the key may be good) and never 200. */
-        rq->result = APIKEY_RESULT_ERROR;
-        apr_table_setn(r->err_headers_out, "Retry-After", STORE_RETRY_AFTER);
-        return HTTP_SERVICE_UNAVAILABLE;
+        return reject(r, rq, APIKEY_RESULT_ERROR);
     }
 
     res = judge(rec, (long long)apr_time_sec(r->request_time));

@@ -53,8 +53,10 @@ const char *apikey_source_parse(const char *word, apikey_source_t *out)
         if (p - name > APIKEY_SOURCE_NAME_MAX) {
             return "header name is too long";
         }
-        if (!strcasecmp(name, "Authorization")) {
-            return "use 'bearer' to read keys from the Authorization header";
+        if (!strcasecmp(name, "Authorization")
+            || !strcasecmp(name, "Proxy-Authorization")) {
+            return "use 'bearer' to read keys from the Authorization "
+                   "header";
         }
         out->kind = APIKEY_SOURCE_HEADER;
         out->name = name;

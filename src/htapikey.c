@@ -584,6 +584,13 @@ static int cmd_change(apr_pool_t *p, const options_t *o, const char *status)
         return fail(EXIT_DB, "%s failed: %s", o->command, err);
     }
     if (!found) {
+        /* Gone, or revoked by someone else since we looked. */
+        if (status && !htapikey_db_get(&db, o->id, &k) && k) {
+            return fail(EXIT_USAGE,
+                        "key '%s' was revoked meanwhile; "
+                        "revocation is final",
+                        o->id);
+        }
         return fail(EXIT_NOTFOUND, "no key with ID '%s'", o->id);
     }
     if (o->json) {

@@ -142,6 +142,12 @@ static const char *change_and_bump(htapikey_db_t *db, const char *sql,
                      "UPDATE apikey_meta SET value = value + 1 "
                      "WHERE name = 'version'",
                      &bumped, 0, NULL);
+        /* Servers poll the marker to see changes: a change they could
+         * not see is refused rather than made silently. */
+        if (!err && bumped != 1) {
+            err = "the change marker (apikey_meta row 'version') is "
+                  "missing; run 'htapikey init' to restore it";
+        }
     }
     if (err) {
         apr_dbd_transaction_mode_set(db->driver, txn,
@@ -181,17 +187,21 @@ const char *htapikey_db_set_status(htapikey_db_t *db, const char *id,
                                    const char *status, const char *now,
                                    int *found)
 {
-    const char *args[3];
+    const char *args[4];
     const char *err;
     int nrows = 0;
 
     args[0] = status;
     args[1] = now;
     args[2] = id;
+    args[3] = status;
+    /* Only "revoked" may overwrite "revoked": checked in the statement
+     * itself, so a revoke racing an enable is never undone. */
     err = change_and_bump(db,
                           "UPDATE apikey SET status = %s, updated = %lld "
-                          "WHERE id = %s",
-                          &nrows, 3, args);
+                          "WHERE id = %s AND (status <> 'revoked' OR "
+                          "%s = 'revoked')",
+                          &nrows, 4, args);
     *found = nrows > 0;
     return err;
 }

@@ -56,7 +56,9 @@ const char *htapikey_db_init(htapikey_db_t *db);
 const char *htapikey_db_insert(htapikey_db_t *db, const htapikey_row_t *row,
                                const char *digest_hex);
 
-/* Sets a key's status.  *found tells whether the id exists. */
+/* Sets a key's status.  *found tells whether a row changed: 0 when the id
+ * does not exist, or when the key is revoked (only "revoked" overwrites
+ * "revoked"). */
 const char *htapikey_db_set_status(htapikey_db_t *db, const char *id,
                                    const char *status, const char *now,
                                    int *found);

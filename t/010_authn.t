@@ -8,7 +8,7 @@ use Apache::TestRequest;
 use Apache::TestUtil;
 use ApiKeyTest qw(create_key htapikey bad_checksum random_wellformed_key);
 
-plan tests => 31, need(need_module('authn_apikey', 'dbd'), need_lwp);
+plan tests => 32, need(need_module('authn_apikey', 'dbd'), need_lwp);
 
 my $url    = '/authn/index.txt';
 my $good   = create_key(owner => 'alice', scopes => 'read write');
@@ -97,3 +97,8 @@ ok t_cmp($r->code, 401, 'default header not read where sources are set');
 $r = GET '/norealm/index.txt', 'X-API-Key' => 'junk';
 ok t_cmp($r->header('WWW-Authenticate'), 'Bearer error="invalid_token"',
          'challenge without AuthName');
+
+# Quotes in AuthName are escaped exactly once.
+$r = GET '/quoted/index.txt';
+ok t_cmp($r->header('WWW-Authenticate'), 'Bearer realm="say \\"hi\\""',
+         'quotes in AuthName escaped once');

@@ -10,7 +10,7 @@ use Apache::TestUtil;
 use File::Spec;
 use ApiKeyTest qw(htapikey key_store);
 
-plan tests => 30, need(need_module('authn_apikey', 'dbd'), need_lwp);
+plan tests => 35, need(need_module('authn_apikey', 'dbd'), need_lwp);
 
 my $url = '/lifecycle/index.txt';
 sub code_with { (GET $url, 'X-API-Key' => shift)->code }
@@ -78,3 +78,22 @@ my $missing = File::Spec->catfile(File::Spec->tmpdir, "apikey-missing-$$.db");
 ($rc, $out, $err) = htapikey('-p', $missing, 'list');
 ok t_cmp($rc, 1, 'list on a missing database exits 1');
 ok t_cmp((-e $missing ? 1 : 0), 0, 'and creates no file');
+
+# Without its change marker a store refuses changes (servers could not see
+# them) and keeps none; init restores the marker.
+my $scratch = File::Spec->catfile(Apache::Test::vars('t_logs'),
+                                  "marker-$$.db");
+htapikey('-p', $scratch, 'init');
+system('sqlite3', $scratch, 'DELETE FROM apikey_meta') == 0
+    or die 'sqlite3 failed';
+($rc, $out, $err) = htapikey('-p', $scratch, '--json', 'create',
+                             '--owner', 'm');
+ok t_cmp($rc, 1, 'create without the change marker fails');
+ok t_cmp($out, '', 'and prints no key');
+ok t_cmp($err, qr/change marker/, 'and says why');
+ok t_cmp((htapikey('-p', $scratch, '--json', 'list'))[1], "[]\n",
+         'and leaves no row behind');
+htapikey('-p', $scratch, 'init');
+($rc) = htapikey('-p', $scratch, 'create', '--owner', 'm');
+ok t_cmp($rc, 0, 'init restores the marker');
+unlink $scratch;

@@ -9,7 +9,7 @@ use Apache::TestRequest;
 use Apache::TestUtil qw(t_cmp t_start_error_log_watch t_finish_error_log_watch);
 use ApiKeyTest qw(create_key);
 
-plan tests => 12, need(need_module('authn_apikey', 'dbd'), need_lwp);
+plan tests => 15, need(need_module('authn_apikey', 'dbd'), need_lwp);
 
 my $k = create_key(owner => 'dbfail');
 
@@ -30,4 +30,11 @@ for my $vhost (qw(apikey_nodb apikey_notable)) {
     $r = GET '/dbfail/index.txt';
     ok t_cmp($r->code, 401, "$vhost: no key: 401");
 }
+# The verdict is reused by an internal redirect to an ErrorDocument in
+# another AuthType APIKey section: still 503, never a 401.
+Apache::TestRequest::module('apikey_nodb');
+my $r = GET '/dbfail/with-errdoc/index.txt', 'X-API-Key' => $k->{key};
+ok t_cmp($r->code, 503, 'ErrorDocument under AuthType APIKey: still 503');
+ok t_cmp($r->header('Retry-After'), '5', 'with Retry-After');
+ok t_cmp($r->header('WWW-Authenticate'), undef, 'and no challenge');
 Apache::TestRequest::module('default');

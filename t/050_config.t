@@ -9,7 +9,7 @@ use File::Spec;
 use IO::Socket::INET;
 use ApiKeyTest qw(top_dir);
 
-plan tests => 25, need_module('authn_apikey', 'dbd');
+plan tests => 28, need_module('authn_apikey', 'dbd');
 
 my $httpd   = Apache::Test::vars('httpd');
 my $libexec = Apache::Test::config()->apxs('LIBEXECDIR')
@@ -67,6 +67,8 @@ my @bad = (
     ['AuthAPIKeySource header:X(Key)',
      qr/AuthAPIKeySource 'header:X\(Key\)': header name contains/],
     ['AuthAPIKeySource header:Authorization',
+     qr/use 'bearer' to read keys from the Authorization header/],
+    ['AuthAPIKeySource header:proxy-authorization',
      qr/use 'bearer' to read keys from the Authorization header/],
     ['AuthAPIKeySource',
      qr/AuthAPIKeySource needs at least one source/],
