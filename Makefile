@@ -73,8 +73,7 @@ test-httpd: all
 test: deps
 	$(MAKE) WERROR=1 all $(UNIT)
 	sh scripts/check-docs.sh
-	$(MAKE) test-unit
-	sh scripts/run-tests.sh
+	sh scripts/test-all.sh
 
 # Where Debian's httpd looks: the module beside the others, htapikey beside
 # htpasswd, the .load file for a2enmod.
