@@ -35,6 +35,13 @@ static const command_rec apikey_cmds[] = {
                       OR_AUTHCFG,
                       "Where API keys are read from, in order: header:NAME, "
                       "bearer"),
+    AP_INIT_FLAG("AuthAPIKeyRequireTLS", apikey_config_set_require_tls, NULL,
+                 OR_AUTHCFG,
+                 "Refuse keys sent over plain HTTP (On in .htaccess only)"),
+    AP_INIT_TAKE_ARGV("AuthAPIKeyTenant", apikey_config_set_tenants, NULL,
+                      RSRC_CONF | ACCESS_CONF,
+                      "Owners (or owner prefixes ending in *) whose keys are "
+                      "valid here"),
     {NULL}};
 
 static int apikey_post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -50,6 +57,7 @@ static int apikey_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                          "dbd_module modules/mod_dbd.so'");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    apikey_authn_init();
     return OK;
 }
 
@@ -60,8 +68,19 @@ static void apikey_register_hooks(apr_pool_t *p)
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(apikey_authn_note_failure, NULL, NULL,
                               APR_HOOK_MIDDLE);
+    ap_hook_check_authz(apikey_authz_forbid, NULL, NULL, APR_HOOK_REALLY_FIRST,
+                        AP_AUTH_INTERNAL_PER_CONF);
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "apikey",
                               AUTHZ_PROVIDER_VERSION, &apikey_authz_any,
+                              AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "apikey-scope",
+                              AUTHZ_PROVIDER_VERSION, &apikey_authz_scope,
+                              AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "apikey-id",
+                              AUTHZ_PROVIDER_VERSION, &apikey_authz_id,
+                              AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "apikey-owner",
+                              AUTHZ_PROVIDER_VERSION, &apikey_authz_owner,
                               AP_AUTH_INTERNAL_PER_CONF);
 }
 

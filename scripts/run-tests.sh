@@ -41,6 +41,9 @@ mkdir -p build
     echo "LoadModule dbd_module $LIBEXECDIR/mod_dbd.so"
     echo "LoadModule include_module $LIBEXECDIR/mod_include.so"
     echo "LoadModule headers_module $LIBEXECDIR/mod_headers.so"
+    echo "LoadModule rewrite_module $LIBEXECDIR/mod_rewrite.so"
+    echo "LoadModule remoteip_module $LIBEXECDIR/mod_remoteip.so"
+    echo "LoadModule ssl_module $LIBEXECDIR/mod_ssl.so"
     if $HTTPD -V 2>/dev/null | grep -q 'threaded:.*yes'; then
         echo "LoadModule cgid_module $LIBEXECDIR/mod_cgid.so"
     else
@@ -49,10 +52,14 @@ mkdir -p build
     echo "LoadModule authn_apikey_module $TOP/.libs/mod_authn_apikey.so"
 } >build/test-modules.conf
 
-# A fresh key store; the tests create their keys with htapikey.
+# Fresh key stores (the main one, and a tenant's own); the tests create
+# their keys with htapikey.  A throwaway certificate for the TLS tests.
 rm -rf t/data
-mkdir -p t/data
+mkdir -p t/data/tls
 ./htapikey -p t/data/keys.db init >/dev/null
+./htapikey -p t/data/tenant.db init >/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+    -keyout t/data/tls/key.pem -out t/data/tls/cert.pem 2>/dev/null
 
 export APIKEY_TOP="$TOP"
 perl t/TEST.PL -clean >/dev/null 2>&1 || true

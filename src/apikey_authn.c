@@ -26,6 +26,7 @@
 #include "apikey_config.h"
 #include "apikey_key.h"
 #include "apikey_log.h"
+#include "apikey_match.h"
 #include "apikey_request.h"
 #include "apikey_store.h"
 
@@ -34,6 +35,8 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "http_ssl.h"
+#include "mod_ssl.h"
 
 APLOG_USE_MODULE(authn_apikey);
 
@@ -42,7 +45,7 @@ APLOG_USE_MODULE(authn_apikey);
 /* Seconds a client is asked to wait when the key store cannot answer. */
 #define STORE_RETRY_AFTER "5"
 
-static int is_ours(request_rec *r)
+int apikey_authn_is_ours(request_rec *r)
 {
     const char *type = ap_auth_type(r);
 
@@ -55,9 +58,8 @@ static const char *challenge_header(const request_rec *r)
                                          : "WWW-Authenticate";
 }
 
-/* Sets the RFC 6750 challenge.  error is NULL when the request carried no
- * credentials at all, as section 3.1 asks. */
-static void set_challenge(request_rec *r, const char *error)
+void apikey_authn_challenge(request_rec *r, const char *error,
+                            const char *scope)
 {
     /* mod_authn_core hands AuthName over with its quotes escaped. */
     const char *realm = ap_auth_name(r);
@@ -70,12 +72,26 @@ static void set_challenge(request_rec *r, const char *error)
         v = apr_pstrcat(r->pool, v, realm ? ", " : " ", "error=\"", error, "\"",
                         NULL);
     }
+    if (scope) {
+        v = apr_pstrcat(r->pool, v, ", scope=\"", scope, "\"", NULL);
+    }
     apr_table_setn(r->err_headers_out, challenge_header(r), v);
 }
 
+void apikey_authn_challenge_clear(request_rec *r)
+{
+    apr_table_unset(r->err_headers_out, challenge_header(r));
+}
+
+static void set_challenge(request_rec *r, const char *error)
+{
+    apikey_authn_challenge(r, error, NULL);
+}
+
 /* Records a verdict other than OK and answers it: 400 for two keys, 503
- * when the store could not answer (never 401: the key may be good), 401
- * with the same challenge for every other reason. */
+ * when the store could not answer (never 401: the key may be good), 403
+ * for TLS and the key's own restrictions, 401 with the same challenge for
+ * every other reason. */
 static int reject(request_rec *r, apikey_request_t *rq, apikey_result_t why)
 {
     rq->result = why;
@@ -90,6 +106,17 @@ static int reject(request_rec *r, apikey_request_t *rq, apikey_result_t why)
         case APIKEY_RESULT_MISSING:
             set_challenge(r, NULL);
             return HTTP_UNAUTHORIZED;
+        case APIKEY_RESULT_TLS_REQUIRED:
+            ap_custom_response(r, HTTP_FORBIDDEN,
+                               "API keys must be sent over HTTPS; this "
+                               "request used plain HTTP.\n");
+            return HTTP_FORBIDDEN;
+        case APIKEY_RESULT_IP_DENIED:
+        case APIKEY_RESULT_REFERER_DENIED:
+        case APIKEY_RESULT_METHOD_DENIED:
+            /* The key is good but not for this request: retrying with it
+             * cannot help, so no challenge. */
+            return HTTP_FORBIDDEN;
         default:
             set_challenge(r, "invalid_token");
             return HTTP_UNAUTHORIZED;
@@ -159,6 +186,51 @@ static apikey_result_t judge(const apikey_record_t *rec, long long now)
     return APIKEY_RESULT_OK;
 }
 
+static APR_OPTIONAL_FN_TYPE(ssl_is_https) * is_https;
+
+void apikey_authn_init(void)
+{
+    is_https = APR_RETRIEVE_OPTIONAL_FN(ssl_is_https);
+}
+
+/* Did the request arrive over TLS?  Behind a TLS-terminating proxy the
+ * admin marks trusted requests with HTTPS=on (see docs/directives.md). */
+static int over_tls(request_rec *r)
+{
+    const char *env = apr_table_get(r->subprocess_env, "HTTPS");
+
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 102)
+    if (ap_ssl_conn_is_ssl(r->connection)) {
+        return 1;
+    }
+#else
+    if (is_https && is_https(r->connection)) {
+        return 1;
+    }
+#endif
+    return env && !ap_cstr_casecmp(env, "on");
+}
+
+/* The key's own restrictions against this request: method, client
+ * network (as mod_remoteip leaves it) and referer. */
+static apikey_result_t restrict_key(request_rec *r, const apikey_record_t *rec)
+{
+    if (rec->allow_method
+        && !apikey_list_has(rec->allow_method, r->method, 0)) {
+        return APIKEY_RESULT_METHOD_DENIED;
+    }
+    if (rec->allow_ip
+        && !apikey_ip_allowed(rec->allow_ip, r->useragent_addr, r->pool)) {
+        return APIKEY_RESULT_IP_DENIED;
+    }
+    if (rec->allow_referer
+        && !apikey_referer_allowed(rec->allow_referer,
+                                   apr_table_get(r->headers_in, "Referer"))) {
+        return APIKEY_RESULT_REFERER_DENIED;
+    }
+    return APIKEY_RESULT_OK;
+}
+
 /* Makes the key the request's identity, for authz, CGI, SSI and logs. */
 static void admit(request_rec *r, const apikey_record_t *rec)
 {
@@ -180,15 +252,16 @@ int apikey_authn_check(request_rec *r)
     apr_status_t rv;
     apikey_key_check_t shape;
 
-    if (!is_ours(r)) {
+    if (!apikey_authn_is_ours(r)) {
         return DECLINED;
     }
     r->ap_auth_type = (char *)ap_auth_type(r);
     rq = apikey_request_get(r);
 
     /* A subrequest or internal redirect whose configuration differs from
-     * the initial request's reaches us again: reuse the verdict. */
-    if (rq->result == APIKEY_RESULT_OK) {
+     * the initial request's reaches us again: reuse the verdict.  rq->key
+     * is set once authentication accepted the key. */
+    if (rq->key) {
         admit(r, rq->key);
         return OK;
     }
@@ -197,6 +270,13 @@ int apikey_authn_check(request_rec *r)
     }
 
     conf = ap_get_module_config(r->per_dir_config, &authn_apikey_module);
+    if (conf->require_tls == 1 && !over_tls(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      APIKEY_LOGNO(00016) "refused: AuthAPIKeyRequireTLS is "
+                                          "on and the request came over "
+                                          "plain HTTP");
+        return reject(r, rq, APIKEY_RESULT_TLS_REQUIRED);
+    }
     res = extract(r, conf, &key, &len, &rq->source);
     if (res != APIKEY_RESULT_OK) {
         if (res == APIKEY_RESULT_MISSING) {
@@ -238,7 +318,18 @@ int apikey_authn_check(request_rec *r)
         return reject(r, rq, APIKEY_RESULT_ERROR);
     }
 
+    /* Another tenant's key is, here, no key at all. */
+    if (!apikey_config_tenant_ok(conf, rec->owner)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      APIKEY_LOGNO(00017) "API key %s refused: its owner is "
+                                          "not among this AuthAPIKeyTenant",
+                      rec->id);
+        return reject(r, rq, APIKEY_RESULT_UNKNOWN);
+    }
     res = judge(rec, (long long)apr_time_sec(r->request_time));
+    if (res == APIKEY_RESULT_OK) {
+        res = restrict_key(r, rec);
+    }
     if (res != APIKEY_RESULT_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       APIKEY_LOGNO(00014) "API key %s refused: %s (status "
@@ -266,7 +357,6 @@ int apikey_authn_note_failure(request_rec *r, const char *auth_type)
     /* Authorization refused a key that authentication accepted: the token
      * is fine, so the challenge names no token error. */
     rq = apikey_request_find(r);
-    set_challenge(r, rq && rq->result == APIKEY_RESULT_OK ? NULL
-                                                          : "invalid_token");
+    set_challenge(r, rq && rq->key ? NULL : "invalid_token");
     return OK;
 }

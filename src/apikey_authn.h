@@ -21,6 +21,20 @@
 
 #include "httpd.h"
 
+/* 1 when the request's AuthType is APIKey. */
+int apikey_authn_is_ours(request_rec *r);
+
+/* Sets our RFC 6750 challenge (WWW-Authenticate, or Proxy-Authenticate for
+ * proxy requests): error and scope are left out when NULL. */
+void apikey_authn_challenge(request_rec *r, const char *error,
+                            const char *scope);
+
+/* Removes our challenge. */
+void apikey_authn_challenge_clear(request_rec *r);
+
+/* Retrieves mod_ssl's optional function (post_config). */
+void apikey_authn_init(void);
+
 /* check_authn hook. */
 int apikey_authn_check(request_rec *r);
 

@@ -14,13 +14,29 @@
  * limitations under the License.
  */
 
-/* Require apikey (see apikey_authz.h).  The provider reads the record that
- * authentication attached to the request; it never looks a key up. */
+/* The Require apikey family (see apikey_authz.h).  Providers read the record
+ * that authentication attached to the request; they never look a key up.
+ * Arguments are split and checked once, at configuration time. */
 
 #include "apikey_authz.h"
+#include "apikey_authn.h"
+#include "apikey_match.h"
 #include "apikey_request.h"
 
 #include "apr_strings.h"
+#include "http_core.h"
+#include "http_request.h"
+
+/* The key this request authenticated with, or NULL.  Providers return
+ * AUTHZ_DENIED_NO_USER before authentication (mod_authz_core's user-less
+ * pass) so that authentication runs. */
+static const apikey_record_t *authenticated_key(request_rec *r,
+                                                apikey_request_t **rq)
+{
+    *rq = apikey_request_find(r);
+    /* r->user may come from another AuthType: only our keys count. */
+    return *rq ? (*rq)->key : NULL;
+}
 
 static authz_status check_any(request_rec *r, const char *require_line,
                               const void *parsed)
@@ -29,13 +45,10 @@ static authz_status check_any(request_rec *r, const char *require_line,
 
     (void)require_line;
     (void)parsed;
-    /* Before authentication: ask for it (mod_authz_core's first pass). */
     if (!r->user) {
         return AUTHZ_DENIED_NO_USER;
     }
-    rq = apikey_request_find(r);
-    /* r->user may come from another AuthType; only our keys count. */
-    if (!rq || rq->result != APIKEY_RESULT_OK) {
+    if (!authenticated_key(r, &rq)) {
         return AUTHZ_DENIED;
     }
     rq->granted = 1;
@@ -48,7 +61,8 @@ static const char *parse_any(cmd_parms *cmd, const char *require_line,
     (void)parsed;
     if (require_line && *require_line) {
         return apr_psprintf(cmd->pool,
-                            "'Require apikey' takes no arguments (got '%s')",
+                            "'Require apikey' takes no arguments (got '%s'); "
+                            "for scopes use 'Require apikey-scope'",
                             require_line);
     }
     return NULL;
@@ -58,3 +72,165 @@ const authz_provider apikey_authz_any = {
     &check_any,
     &parse_any,
 };
+
+/* ---- lists: apikey-scope, apikey-id, apikey-owner ---- */
+
+/* What a provider compares its words with. */
+typedef enum { BY_SCOPE, BY_ID, BY_OWNER } match_by_t;
+
+typedef struct {
+    match_by_t by;
+    apr_array_header_t *words; /* const char * */
+    const char *joined;        /* the words, space-separated */
+} word_list_t;
+
+static const char *check_word(match_by_t by, const char *w)
+{
+    const unsigned char *p = (const unsigned char *)w;
+
+    if (by == BY_SCOPE) {
+        return apikey_scope_check(w);
+    }
+    for (; *p; p++) {
+        if (*p < ' ' || *p == 0x7f) {
+            return "contains a control character";
+        }
+    }
+    return NULL;
+}
+
+static const char *parse_words(cmd_parms *cmd, const char *require_line,
+                               const void **parsed, match_by_t by,
+                               const char *what)
+{
+    word_list_t *list = apr_pcalloc(cmd->pool, sizeof(*list));
+    const char *line = require_line, *w;
+
+    list->by = by;
+    list->words = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    list->joined = "";
+    while (*(w = ap_getword_conf(cmd->pool, &line))) {
+        const char *err = check_word(by, w);
+
+        if (err) {
+            return apr_psprintf(cmd->pool, "Require apikey-%s '%s': %s", what,
+                                w, err);
+        }
+        APR_ARRAY_PUSH(list->words, const char *) = w;
+        list->joined = *list->joined
+                           ? apr_pstrcat(cmd->pool, list->joined, " ", w, NULL)
+                           : w;
+    }
+    if (list->words->nelts == 0) {
+        return apr_psprintf(cmd->pool,
+                            "Require apikey-%s needs at least one "
+                            "%s",
+                            what, what);
+    }
+    *parsed = list;
+    return NULL;
+}
+
+static authz_status check_words(request_rec *r, const void *parsed)
+{
+    const word_list_t *list = parsed;
+    const apikey_record_t *key;
+    apikey_request_t *rq;
+    int i;
+
+    if (!r->user) {
+        return AUTHZ_DENIED_NO_USER;
+    }
+    if (!(key = authenticated_key(r, &rq))) {
+        return AUTHZ_DENIED;
+    }
+    for (i = 0; i < list->words->nelts; i++) {
+        const char *w = APR_ARRAY_IDX(list->words, i, const char *);
+        int hit = list->by == BY_SCOPE   ? apikey_scope_has(key->scopes, w)
+                  : list->by == BY_OWNER ? !strcmp(key->owner, w)
+                                         : !strcmp(key->id, w);
+        if (hit) {
+            rq->granted = 1;
+            return AUTHZ_GRANTED;
+        }
+    }
+    if (list->by == BY_SCOPE) {
+        /* Remembered for the insufficient_scope challenge, should the
+         * request be refused in the end. */
+        rq->missing_scopes = rq->missing_scopes
+                                 ? apr_pstrcat(r->pool, rq->missing_scopes, " ",
+                                               list->joined, NULL)
+                                 : list->joined;
+    }
+    return AUTHZ_DENIED;
+}
+
+static authz_status check_list(request_rec *r, const char *require_line,
+                               const void *parsed)
+{
+    (void)require_line;
+    return check_words(r, parsed);
+}
+
+static const char *parse_scope(cmd_parms *cmd, const char *require_line,
+                               const void **parsed)
+{
+    return parse_words(cmd, require_line, parsed, BY_SCOPE, "scope");
+}
+
+static const char *parse_id(cmd_parms *cmd, const char *require_line,
+                            const void **parsed)
+{
+    return parse_words(cmd, require_line, parsed, BY_ID, "id");
+}
+
+static const char *parse_owner(cmd_parms *cmd, const char *require_line,
+                               const void **parsed)
+{
+    return parse_words(cmd, require_line, parsed, BY_OWNER, "owner");
+}
+
+const authz_provider apikey_authz_scope = {&check_list, &parse_scope};
+const authz_provider apikey_authz_id = {&check_list, &parse_id};
+const authz_provider apikey_authz_owner = {&check_list, &parse_owner};
+
+/* ---- 403 for a valid key ----
+ *
+ * mod_authz_core answers an authenticated request that its Require lines
+ * refuse with 401 (403 only under AuthzSendForbiddenOnFailure).  For a
+ * bearer key that is the wrong answer: the key is valid, sending it again
+ * cannot help, and RFC 6750 asks for 403 with error="insufficient_scope"
+ * when a scope was missing.  No provider can return a status, so this hook
+ * runs first in the auth_checker phase, runs the rest of the phase exactly
+ * as httpd's RUN_FIRST would (mod_authz_core's hook among them), and turns
+ * the refusal of a key we accepted into 403. */
+int apikey_authz_forbid(request_rec *r)
+{
+    apr_array_header_t *hooks;
+    const ap_LINK_auth_checker_t *h;
+    apikey_request_t *rq;
+    int i, rv = DECLINED;
+
+    if (!apikey_authn_is_ours(r)) {
+        return DECLINED;
+    }
+    hooks = ap_hook_get_auth_checker();
+    h = (const ap_LINK_auth_checker_t *)hooks->elts;
+    for (i = 0; i < hooks->nelts && rv == DECLINED; i++) {
+        if (h[i].pFunc != apikey_authz_forbid) {
+            rv = h[i].pFunc(r);
+        }
+    }
+    if ((rv != HTTP_UNAUTHORIZED && rv != HTTP_FORBIDDEN) || !r->user
+        || !authenticated_key(r, &rq)) {
+        return rv;
+    }
+    if (rq->missing_scopes) {
+        rq->result = APIKEY_RESULT_INSUFFICIENT_SCOPE;
+        apikey_authn_challenge(r, "insufficient_scope", rq->missing_scopes);
+    }
+    else {
+        apikey_authn_challenge_clear(r);
+    }
+    return HTTP_FORBIDDEN;
+}

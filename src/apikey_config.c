@@ -28,8 +28,11 @@ static const apikey_source_t default_sources[] = {
 
 void *apikey_config_dir_create(apr_pool_t *p, char *dir)
 {
+    apikey_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
     (void)dir;
-    return apr_pcalloc(p, sizeof(apikey_dir_conf_t));
+    conf->require_tls = -1;
+    return conf;
 }
 
 void *apikey_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
@@ -47,6 +50,9 @@ void *apikey_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
         conf->sources = base->sources;
         conf->nsources = base->nsources;
     }
+    conf->require_tls =
+        add->require_tls != -1 ? add->require_tls : base->require_tls;
+    conf->tenants = add->tenants ? add->tenants : base->tenants;
     return conf;
 }
 
@@ -99,4 +105,63 @@ const char *apikey_config_set_sources(cmd_parms *cmd, void *mconfig, int argc,
     conf->sources = list;
     conf->nsources = argc;
     return NULL;
+}
+
+const char *apikey_config_set_require_tls(cmd_parms *cmd, void *mconfig, int on)
+{
+    apikey_dir_conf_t *conf = mconfig;
+
+    /* A tenant may ask for TLS, never waive what the server requires. */
+    if (!on && ap_check_cmd_context(cmd, NOT_IN_HTACCESS) != NULL) {
+        return "AuthAPIKeyRequireTLS Off is not allowed in .htaccess";
+    }
+    conf->require_tls = on;
+    return NULL;
+}
+
+const char *apikey_config_set_tenants(cmd_parms *cmd, void *mconfig, int argc,
+                                      char *const argv[])
+{
+    apikey_dir_conf_t *conf = mconfig;
+    int i;
+
+    if (argc < 1) {
+        return "AuthAPIKeyTenant needs at least one owner (or owner "
+               "prefix ending in '*')";
+    }
+    conf->tenants = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    for (i = 0; i < argc; i++) {
+        const char *star = strchr(argv[i], '*');
+
+        if (star && star[1] != '\0') {
+            return apr_psprintf(cmd->pool,
+                                "AuthAPIKeyTenant '%s': '*' may only end an "
+                                "owner prefix, as in 'shop42-*'",
+                                argv[i]);
+        }
+        if (star == argv[i]) {
+            return "AuthAPIKeyTenant '*' would admit every owner; leave the "
+                   "directive out instead";
+        }
+        APR_ARRAY_PUSH(conf->tenants, const char *) = argv[i];
+    }
+    return NULL;
+}
+
+int apikey_config_tenant_ok(const apikey_dir_conf_t *conf, const char *owner)
+{
+    int i;
+
+    if (!conf->tenants) {
+        return 1;
+    }
+    for (i = 0; i < conf->tenants->nelts; i++) {
+        const char *t = APR_ARRAY_IDX(conf->tenants, i, const char *);
+        size_t n = strlen(t);
+
+        if (t[n - 1] == '*' ? !strncmp(owner, t, n - 1) : !strcmp(owner, t)) {
+            return 1;
+        }
+    }
+    return 0;
 }

@@ -21,6 +21,7 @@
 
 #include "httpd.h"
 #include "http_config.h"
+#include "apr_tables.h"
 
 #include "apikey_source.h"
 
@@ -31,6 +32,11 @@ typedef struct {
      * default list applies). */
     const apikey_source_t *sources;
     int nsources;
+    /* AuthAPIKeyRequireTLS: 1 on, 0 off, -1 not set here (off). */
+    int require_tls;
+    /* AuthAPIKeyTenant: the owners whose keys are valid here; NULL when
+     * not set (any owner). */
+    apr_array_header_t *tenants;
 } apikey_dir_conf_t;
 
 void *apikey_config_dir_create(apr_pool_t *p, char *dir);
@@ -43,5 +49,16 @@ const apikey_source_t *apikey_config_sources(const apikey_dir_conf_t *conf,
 /* Handler of AuthAPIKeySource. */
 const char *apikey_config_set_sources(cmd_parms *cmd, void *mconfig, int argc,
                                       char *const argv[]);
+
+/* Handler of AuthAPIKeyRequireTLS. */
+const char *apikey_config_set_require_tls(cmd_parms *cmd, void *mconfig,
+                                          int on);
+
+/* Handler of AuthAPIKeyTenant. */
+const char *apikey_config_set_tenants(cmd_parms *cmd, void *mconfig, int argc,
+                                      char *const argv[]);
+
+/* 1 when owner may use keys under conf's AuthAPIKeyTenant. */
+int apikey_config_tenant_ok(const apikey_dir_conf_t *conf, const char *owner);
 
 #endif /* APIKEY_CONFIG_H */

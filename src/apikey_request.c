@@ -44,6 +44,16 @@ const char *apikey_result_str(apikey_result_t result)
             return "disabled";
         case APIKEY_RESULT_CONFLICT:
             return "conflict";
+        case APIKEY_RESULT_IP_DENIED:
+            return "ip_denied";
+        case APIKEY_RESULT_REFERER_DENIED:
+            return "referer_denied";
+        case APIKEY_RESULT_METHOD_DENIED:
+            return "method_denied";
+        case APIKEY_RESULT_TLS_REQUIRED:
+            return "tls_required";
+        case APIKEY_RESULT_INSUFFICIENT_SCOPE:
+            return "insufficient_scope";
         case APIKEY_RESULT_ERROR:
             return "error";
     }

@@ -37,6 +37,11 @@ typedef enum {
     APIKEY_RESULT_REVOKED,
     APIKEY_RESULT_DISABLED,
     APIKEY_RESULT_CONFLICT,
+    APIKEY_RESULT_IP_DENIED,
+    APIKEY_RESULT_REFERER_DENIED,
+    APIKEY_RESULT_METHOD_DENIED,
+    APIKEY_RESULT_TLS_REQUIRED,
+    APIKEY_RESULT_INSUFFICIENT_SCOPE,
     APIKEY_RESULT_ERROR
 } apikey_result_t;
 
@@ -48,13 +53,18 @@ typedef struct {
     const char *status;
     int has_expires, has_not_before;
     long long expires, not_before; /* Unix seconds */
+    /* Restrictions, comma-separated, NULL for none. */
+    const char *allow_ip, *allow_referer, *allow_method;
 } apikey_record_t;
 
 typedef struct {
     apikey_result_t result;
     apikey_source_kind_t source;
-    const apikey_record_t *key; /* set when the key was found */
+    const apikey_record_t *key; /* set once authentication accepted it */
     int granted;                /* an apikey authz provider granted it */
+    /* Scopes that an apikey-scope line asked for and the key lacked,
+     * space-separated, for the insufficient_scope challenge. */
+    const char *missing_scopes;
 } apikey_request_t;
 
 const char *apikey_result_str(apikey_result_t result);

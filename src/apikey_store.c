@@ -78,34 +78,101 @@ static apr_dbd_prepared_t *lookup_statement(request_rec *r, ap_dbd_t *dbd)
     return st;
 }
 
+/* The columns we read, found by name in the result, so that a look-up
+ * may select them in any order (and, for legacy schemas, leave some out). */
+enum {
+    COL_ID,
+    COL_OWNER,
+    COL_SCOPES,
+    COL_STATUS,
+    COL_EXPIRES,
+    COL_NOT_BEFORE,
+    COL_DIGEST,
+    COL_ALLOW_IP,
+    COL_ALLOW_REFERER,
+    COL_ALLOW_METHOD,
+    NCOLS
+};
+static const char *const column_names[NCOLS] = {
+    "id",         "owner",  "scopes",   "status",        "expires",
+    "not_before", "digest", "allow_ip", "allow_referer", "allow_method"};
+
+static void map_columns(const apr_dbd_driver_t *drv, apr_dbd_results_t *res,
+                        int col[NCOLS])
+{
+    int i, c, n = apr_dbd_num_cols(drv, res);
+
+    for (c = 0; c < NCOLS; c++) {
+        col[c] = -1;
+    }
+    for (i = 0; i < n; i++) {
+        const char *name = apr_dbd_get_name(drv, res, i);
+
+        for (c = 0; name && c < NCOLS; c++) {
+            if (col[c] < 0 && !strcasecmp(name, column_names[c])) {
+                col[c] = i;
+                break;
+            }
+        }
+    }
+}
+
+/* A column's value copied to the request pool; NULL when the column is
+ * absent, SQL NULL or, if empty_is_null, empty. */
+static const char *column(request_rec *r, const apr_dbd_driver_t *drv,
+                          apr_dbd_row_t *row, int idx, int empty_is_null)
+{
+    const char *v = idx < 0 ? NULL : apr_dbd_get_entry(drv, row, idx);
+
+    if (!v || (empty_is_null && !*v)) {
+        return NULL;
+    }
+    return apr_pstrdup(r->pool, v);
+}
+
+/* Reads a time column; returns 0, or -1 (logged) when unreadable. */
+static int time_column(request_rec *r, const char *id, const char *what,
+                       const char *v, int *has, long long *out)
+{
+    *has = v != NULL;
+    if (v && apikey_time_parse(v, out)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APIKEY_LOGNO(00002) "key %s: unreadable %s value '%s'",
+                      id, what, v);
+        return -1;
+    }
+    return 0;
+}
+
 /* Copies one result row into rec.  Returns 0, 1 when the row's digest is
  * not the one asked for, or -1 when a column does not hold what the schema
  * says. */
 static int read_row(request_rec *r, const apr_dbd_driver_t *drv,
-                    apr_dbd_row_t *row, const char *digest_hex,
-                    apikey_record_t *rec)
+                    apr_dbd_row_t *row, const int col[NCOLS],
+                    const char *digest_hex, apikey_record_t *rec)
 {
-    const char *id = apr_dbd_get_entry(drv, row, 0);
-    const char *expires = apr_dbd_get_entry(drv, row, 4);
-    const char *not_before = apr_dbd_get_entry(drv, row, 5);
-    const char *digest = apr_dbd_get_entry(drv, row, 6);
+    const char *digest = column(r, drv, row, col[COL_DIGEST], 0);
 
     /* The database matched the digest already; comparing again in
      * constant time guards against collations that fold case or pad. */
-    if (!digest || strlen(digest) != APIKEY_DIGEST_HEX_LEN
-        || !apikey_equal_ct(digest, digest_hex, APIKEY_DIGEST_HEX_LEN)) {
+    if (col[COL_DIGEST] >= 0
+        && (!digest || strlen(digest) != APIKEY_DIGEST_HEX_LEN
+            || !apikey_equal_ct(digest, digest_hex, APIKEY_DIGEST_HEX_LEN))) {
         return 1;
     }
-    if (!id || !*id) {
+    rec->id = column(r, drv, row, col[COL_ID], 1);
+    if (!rec->id) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APIKEY_LOGNO(00008) "a key with an empty id matched; "
+                      APIKEY_LOGNO(00008) "a key without an id matched; "
                                           "refusing it");
         return -1;
     }
-    rec->id = apr_pstrdup(r->pool, id);
-    rec->owner = apr_pstrdup(r->pool, apr_dbd_get_entry(drv, row, 1));
-    rec->scopes = apr_pstrdup(r->pool, apr_dbd_get_entry(drv, row, 2));
-    rec->status = apr_pstrdup(r->pool, apr_dbd_get_entry(drv, row, 3));
+    rec->owner = column(r, drv, row, col[COL_OWNER], 0);
+    rec->scopes = column(r, drv, row, col[COL_SCOPES], 0);
+    rec->status = column(r, drv, row, col[COL_STATUS], 1);
+    rec->allow_ip = column(r, drv, row, col[COL_ALLOW_IP], 1);
+    rec->allow_referer = column(r, drv, row, col[COL_ALLOW_REFERER], 1);
+    rec->allow_method = column(r, drv, row, col[COL_ALLOW_METHOD], 1);
     if (!rec->owner) {
         rec->owner = "";
     }
@@ -115,21 +182,12 @@ static int read_row(request_rec *r, const apr_dbd_driver_t *drv,
     if (!rec->status) {
         rec->status = "active";
     }
-    rec->has_expires = expires && *expires;
-    if (rec->has_expires && apikey_time_parse(expires, &rec->expires)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APIKEY_LOGNO(00002) "key %s: unreadable expires value "
-                                          "'%s'",
-                      rec->id, expires);
-        return -1;
-    }
-    rec->has_not_before = not_before && *not_before;
-    if (rec->has_not_before
-        && apikey_time_parse(not_before, &rec->not_before)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APIKEY_LOGNO(00003) "key %s: unreadable not_before "
-                                          "value '%s'",
-                      rec->id, not_before);
+    if (time_column(r, rec->id, "expires",
+                    column(r, drv, row, col[COL_EXPIRES], 1), &rec->has_expires,
+                    &rec->expires)
+        || time_column(r, rec->id, "not_before",
+                       column(r, drv, row, col[COL_NOT_BEFORE], 1),
+                       &rec->has_not_before, &rec->not_before)) {
         return -1;
     }
     return 0;
@@ -143,6 +201,7 @@ apr_status_t apikey_store_lookup(request_rec *r, const char *digest_hex,
     apr_dbd_prepared_t *st;
     apr_status_t status = APR_NOTFOUND;
     ap_dbd_t *dbd;
+    int col[NCOLS];
     int rv, rows = 0;
 
     /* Opened and closed around the look-up, not tied to the request: a
@@ -182,7 +241,10 @@ apr_status_t apikey_store_lookup(request_rec *r, const char *digest_hex,
             break;
         }
         if (rows++ == 0) {
-            int got = read_row(r, dbd->driver, row, digest_hex, rec);
+            int got;
+
+            map_columns(dbd->driver, res, col);
+            got = read_row(r, dbd->driver, row, col, digest_hex, rec);
 
             status = got == 0  ? APR_SUCCESS
                      : got > 0 ? APR_NOTFOUND

@@ -24,8 +24,8 @@
 
 /* The default look-up, against the schemas in conf/schema/. */
 #define APIKEY_STORE_DEFAULT_QUERY                                             \
-    "SELECT id, owner, scopes, status, expires, not_before, digest "           \
-    "FROM apikey WHERE digest = %s"
+    "SELECT id, owner, scopes, status, expires, not_before, digest, "          \
+    "allow_ip, allow_referer, allow_method FROM apikey WHERE digest = %s"
 
 /* Retrieves mod_dbd's optional functions.  Returns 0 when mod_dbd is
  * loaded, -1 when it is not. */

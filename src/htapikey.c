@@ -18,6 +18,7 @@
  * DBD key store, in the spirit of htpasswd and htdbm. */
 
 #include "apikey_key.h"
+#include "apikey_match.h"
 #include "apikey_time.h"
 #include "htapikey_db.h"
 
@@ -48,6 +49,7 @@ typedef struct {
     const char *command;
     const char *id; /* the ID operand of show/revoke/... */
     const char *owner, *name, *scopes, *expires, *not_before, *prefix;
+    const char *allow_ip, *allow_referer, *allow_method;
 } options_t;
 
 static const char *progname = "htapikey";
@@ -59,9 +61,9 @@ static void usage(FILE *out)
             "\n"
             "Commands:\n"
             "  init                        create the key store's tables\n"
-            "  create --owner OWNER [--scopes \"a b\"] [--name LABEL]\n"
-            "         [--expires TIME] [--not-before TIME] [--prefix P]\n"
+            "  create --owner OWNER [SETTINGS] [--prefix P]\n"
             "                              create a key and print it once\n"
+            "  update ID SETTINGS          change a key's settings\n"
             "  list [--owner OWNER]        list keys (never the keys "
             "themselves)\n"
             "  show ID                     show one key's settings\n"
@@ -77,6 +79,17 @@ static void usage(FILE *out)
             "                        (or $HTAPIKEY_PARAMS)\n"
             "  --json                machine-readable output\n"
             "  -h, --help            this help\n"
+            "\n"
+            "Settings (create and update):\n"
+            "  --owner OWNER --name LABEL --scopes \"a b\"\n"
+            "  --expires TIME --not-before TIME\n"
+            "  --allow-ip LIST        client networks, e.g. "
+            "192.0.2.0/24,2001:db8::/32\n"
+            "  --allow-referer LIST   referer hosts, e.g. "
+            "example.com,*.example.com\n"
+            "  --allow-method LIST    HTTP methods, e.g. GET,HEAD\n"
+            "  For update, 'none' clears --name, --expires, --not-before and "
+            "--allow-*.\n"
             "\n"
             "TIME is ISO-8601 (2027-01-31, 2027-01-31T12:00:00Z, "
             "...+02:00), UTC\n"
@@ -161,6 +174,12 @@ static void json_row(apr_pool_t *p, const htapikey_row_t *k)
     json_string(iso_time(p, k->expires));
     printf(",\"not_before\":");
     json_string(iso_time(p, k->not_before));
+    printf(",\"allow_ip\":");
+    json_string(k->allow_ip);
+    printf(",\"allow_referer\":");
+    json_string(k->allow_referer);
+    printf(",\"allow_method\":");
+    json_string(k->allow_method);
     putchar('}');
 }
 
@@ -176,6 +195,9 @@ static void text_row(apr_pool_t *p, const htapikey_row_t *k)
     printf("expires:    %s\n", k->expires ? iso_time(p, k->expires) : "never");
     printf("not before: %s\n",
            k->not_before ? iso_time(p, k->not_before) : "-");
+    printf("allow ip:   %s\n", k->allow_ip ? k->allow_ip : "any");
+    printf("allow ref.: %s\n", k->allow_referer ? k->allow_referer : "any");
+    printf("allow meth: %s\n", k->allow_method ? k->allow_method : "any");
 }
 
 /* ---- validation ---- */
@@ -214,6 +236,11 @@ static const char *normalise_scopes(apr_pool_t *p, const char *in,
 
     for (tok = apr_strtok(copy, " \t,", &state); tok;
          tok = apr_strtok(NULL, " \t,", &state)) {
+        const char *err = apikey_scope_check(tok);
+
+        if (err) {
+            return apr_psprintf(p, "--scopes '%s': %s", tok, err);
+        }
         res = *res ? apr_pstrcat(p, res, " ", tok, NULL) : tok;
     }
     *out = res;
@@ -290,6 +317,9 @@ static int parse_args(apr_pool_t *p, int argc, const char *const *argv,
         {"--expires", NULL, offsetof(options_t, expires)},
         {"--not-before", NULL, offsetof(options_t, not_before)},
         {"--prefix", NULL, offsetof(options_t, prefix)},
+        {"--allow-ip", NULL, offsetof(options_t, allow_ip)},
+        {"--allow-referer", NULL, offsetof(options_t, allow_referer)},
+        {"--allow-method", NULL, offsetof(options_t, allow_method)},
     };
     int i;
 
@@ -349,10 +379,11 @@ static int only_options(const options_t *o, int owner, int settings, int id)
         return fail(EXIT_USAGE, "'%s' does not take --owner", o->command);
     }
     if (!settings
-        && (o->name || o->scopes || o->expires || o->not_before || o->prefix)) {
+        && (o->name || o->scopes || o->expires || o->not_before || o->prefix
+            || o->allow_ip || o->allow_referer || o->allow_method)) {
         return fail(EXIT_USAGE,
                     "'%s' does not take --name, --scopes, --expires, "
-                    "--not-before or --prefix",
+                    "--not-before, --allow-* or --prefix",
                     o->command);
     }
     if (id && !o->id) {
@@ -401,50 +432,132 @@ static int cmd_init(apr_pool_t *p, const options_t *o)
     return EXIT_OK;
 }
 
+/* An optional setting that update may clear with "none". */
+static int clears(const options_t *o, const char *v)
+{
+    return v && !strcmp(o->command, "update") && !strcmp(v, "none");
+}
+
+/* A comma-separated restriction list, checked and with blanks removed. */
+static const char *restriction(apr_pool_t *p, const options_t *o,
+                               const char *opt, const char *v, const char **out)
+{
+    char bad[APIKEY_HOST_MAX + 1] = "";
+    const char *err;
+    char *copy, *tok, *state = NULL;
+    const char *res = "";
+
+    if (!v) {
+        return NULL;
+    }
+    if (clears(o, v)) {
+        *out = htapikey_db_null;
+        return NULL;
+    }
+    err = !strcmp(opt, "--allow-ip")        ? apikey_networks_check(v, p, bad)
+          : !strcmp(opt, "--allow-referer") ? apikey_referers_check(v, bad)
+                                            : apikey_methods_check(v, bad);
+    if (err) {
+        return *bad ? apr_psprintf(p, "%s '%s': %s", opt, bad, err)
+                    : apr_psprintf(p, "%s: %s", opt, err);
+    }
+    copy = apr_pstrdup(p, v);
+    for (tok = apr_strtok(copy, " \t,", &state); tok;
+         tok = apr_strtok(NULL, " \t,", &state)) {
+        res = *res ? apr_pstrcat(p, res, ",", tok, NULL) : tok;
+    }
+    *out = res;
+    return check_text(opt, res, 1024, 0);
+}
+
+/* Checks the settings of create and update and puts them in row as the
+ * store keeps them.  Returns NULL or a message. */
+static const char *settings(apr_pool_t *p, const options_t *o,
+                            htapikey_row_t *row)
+{
+    const char *err, *now = now_text(p);
+
+    if (o->owner && (err = check_text("--owner", o->owner, OWNER_MAX, 0))) {
+        return err;
+    }
+    row->owner = o->owner;
+    if (clears(o, o->name)) {
+        row->name = htapikey_db_null;
+    }
+    else if (o->name) {
+        if ((err = check_text("--name", o->name, NAME_MAX_, 1))) {
+            return err;
+        }
+        row->name = o->name;
+    }
+    if (o->scopes && (err = normalise_scopes(p, o->scopes, &row->scopes))) {
+        return err;
+    }
+    if (clears(o, o->expires)) {
+        row->expires = htapikey_db_null;
+    }
+    else if (o->expires) {
+        if ((err = parse_time_opt(p, "--expires", o->expires, &row->expires))) {
+            return err;
+        }
+        if (atoll(row->expires) <= atoll(now)) {
+            return apr_psprintf(p,
+                                "--expires %s is in the past (use "
+                                "disable or revoke to stop a key now)",
+                                o->expires);
+        }
+    }
+    if (clears(o, o->not_before)) {
+        row->not_before = htapikey_db_null;
+    }
+    else if (o->not_before
+             && (err = parse_time_opt(p, "--not-before", o->not_before,
+                                      &row->not_before))) {
+        return err;
+    }
+    if (o->expires && o->not_before && row->expires != htapikey_db_null
+        && row->not_before != htapikey_db_null
+        && atoll(row->not_before) >= atoll(row->expires)) {
+        return "--not-before must be earlier than --expires";
+    }
+    if ((err = restriction(p, o, "--allow-ip", o->allow_ip, &row->allow_ip))
+        || (err = restriction(p, o, "--allow-referer", o->allow_referer,
+                              &row->allow_referer))
+        || (err = restriction(p, o, "--allow-method", o->allow_method,
+                              &row->allow_method))) {
+        return err;
+    }
+    return NULL;
+}
+
 static int cmd_create(apr_pool_t *p, const options_t *o)
 {
     char key[APIKEY_KEY_MAX + 1], id[APIKEY_ID_LEN + 1];
     char digest[APIKEY_DIGEST_HEX_LEN + 1];
     const char *prefix = o->prefix ? o->prefix : APIKEY_DEFAULT_PREFIX;
-    const char *err, *now;
+    const char *err;
     htapikey_row_t row;
     htapikey_db_t db;
-    long long exp_t = 0, nb_t = 0;
     int rc;
 
     if ((rc = only_options(o, 1, 1, 0))) {
         return rc;
     }
-    memset(&row, 0, sizeof(row));
     if (!o->owner) {
         return fail(EXIT_USAGE, "%s", "create needs --owner OWNER");
     }
-    if ((err = check_text("--owner", o->owner, OWNER_MAX, 0))
-        || (o->name && (err = check_text("--name", o->name, NAME_MAX_, 1)))
-        || (err = normalise_scopes(p, o->scopes ? o->scopes : "", &row.scopes))
-        || (o->expires
-            && (err = parse_time_opt(p, "--expires", o->expires, &row.expires)))
-        || (o->not_before
-            && (err = parse_time_opt(p, "--not-before", o->not_before,
-                                     &row.not_before)))) {
+    memset(&row, 0, sizeof(row));
+    if ((err = settings(p, o, &row))) {
         return fail(EXIT_USAGE, "%s", err);
+    }
+    if (!row.scopes) {
+        row.scopes = "";
     }
     if (!apikey_key_prefix_valid(prefix)) {
         return fail(EXIT_USAGE,
                     "--prefix '%s' must be 1 to 32 letters, digits or "
                     "inner underscores",
                     prefix);
-    }
-    now = now_text(p);
-    if (row.expires) {
-        exp_t = atoll(row.expires);
-        if (exp_t <= atoll(now)) {
-            return fail(EXIT_USAGE, "--expires %s is in the past", o->expires);
-        }
-        if (row.not_before && (nb_t = atoll(row.not_before)) >= exp_t) {
-            return fail(EXIT_USAGE, "%s",
-                        "--not-before must be earlier than --expires");
-        }
     }
     if ((rc = open_store(p, o, 1, &db))) {
         return rc;
@@ -456,17 +569,19 @@ static int cmd_create(apr_pool_t *p, const options_t *o)
         return fail(EXIT_DB, "%s", "the random number generator failed");
     }
     row.id = id;
-    row.owner = o->owner;
-    row.name = o->name;
-    row.created = row.updated = now;
+    row.created = row.updated = now_text(p);
     /* The key is printed only once the row is committed: a failure leaves
      * neither a key without a record nor a record without its key. */
     err = htapikey_db_insert(&db, &row, digest);
+    apikey_wipe(digest, sizeof(digest));
     if (err) {
         apikey_wipe(key, sizeof(key));
-        return fail(EXIT_DB, "create failed, no key was made: %s", err);
+        return fail(EXIT_DB, "create failed, no key was made: %s%s", err,
+                    strstr(err, "column") ? " (a store made by an older "
+                                            "htapikey is upgraded by "
+                                            "'htapikey init')"
+                                          : "");
     }
-    row.status = "active";
     if (o->json) {
         printf("{\"id\":");
         json_string(id);
@@ -487,6 +602,52 @@ static int cmd_create(apr_pool_t *p, const options_t *o)
     }
     fflush(stdout);
     apikey_wipe(key, sizeof(key));
+    return EXIT_OK;
+}
+
+static int cmd_update(apr_pool_t *p, const options_t *o)
+{
+    htapikey_row_t row, *k;
+    htapikey_db_t db;
+    const char *err;
+    int rc, found = 0;
+
+    if ((rc = only_options(o, 1, 1, 1))) {
+        return rc;
+    }
+    if (o->prefix) {
+        return fail(EXIT_USAGE, "%s",
+                    "update cannot change a key's prefix (rotate instead)");
+    }
+    memset(&row, 0, sizeof(row));
+    if ((err = settings(p, o, &row))) {
+        return fail(EXIT_USAGE, "%s", err);
+    }
+    if (!row.owner && !row.name && !row.scopes && !row.expires
+        && !row.not_before && !row.allow_ip && !row.allow_referer
+        && !row.allow_method) {
+        return fail(EXIT_USAGE, "%s", "update needs at least one setting");
+    }
+    if ((rc = open_store(p, o, 1, &db))) {
+        return rc;
+    }
+    if ((err = htapikey_db_update(&db, o->id, &row, now_text(p), &found))) {
+        return fail(EXIT_DB, "update failed: %s", err);
+    }
+    if (!found) {
+        return fail(EXIT_NOTFOUND, "no key with ID '%s'", o->id);
+    }
+    if ((err = htapikey_db_get(&db, o->id, &k)) || !k) {
+        return fail(EXIT_DB, "updated, but cannot read the key back: %s",
+                    err ? err : "gone");
+    }
+    if (o->json) {
+        json_row(p, k);
+        putchar('\n');
+    }
+    else {
+        text_row(p, k);
+    }
     return EXIT_OK;
 }
 
@@ -644,6 +805,9 @@ int main(int argc, const char *const *argv)
     }
     if (!strcmp(o.command, "create")) {
         return cmd_create(p, &o);
+    }
+    if (!strcmp(o.command, "update")) {
+        return cmd_update(p, &o);
     }
     if (!strcmp(o.command, "list")) {
         return cmd_list(p, &o);

@@ -29,7 +29,20 @@
 #include <sys/stat.h>
 
 #define KEY_COLUMNS                                                            \
-    "id, owner, name, scopes, status, created, updated, expires, not_before"
+    "id, owner, name, scopes, status, created, updated, expires, "             \
+    "not_before, allow_ip, allow_referer, allow_method"
+
+const char htapikey_db_null[] = "(null)";
+
+/* Columns added after the first schema, with their SQL type; init adds the
+ * ones a store lacks.  New columns are always nullable. */
+static const struct {
+    const char *name, *type;
+} added_columns[] = {
+    {"allow_ip", "VARCHAR(1024)"},
+    {"allow_referer", "VARCHAR(1024)"},
+    {"allow_method", "VARCHAR(1024)"},
+};
 
 static const char *db_error(htapikey_db_t *db, int rv)
 {
@@ -91,6 +104,7 @@ const char *htapikey_db_init(htapikey_db_t *db)
 {
     const char *const *stmt = htapikey_schema(db->driver_name);
     const char *err;
+    size_t i;
 
     if (!stmt) {
         return apr_psprintf(db->pool,
@@ -100,6 +114,28 @@ const char *htapikey_db_init(htapikey_db_t *db)
     }
     for (; *stmt; stmt++) {
         if ((err = exec(db, *stmt)) != NULL) {
+            return err;
+        }
+    }
+    for (i = 0; i < sizeof(added_columns) / sizeof(added_columns[0]); i++) {
+        apr_dbd_results_t *res = NULL;
+        apr_dbd_row_t *row = NULL;
+        const char *probe =
+            apr_psprintf(db->pool, "SELECT %s FROM apikey WHERE 1 = 0",
+                         added_columns[i].name);
+
+        if (apr_dbd_select(db->driver, db->pool, db->handle, &res, probe, 0)
+            == 0) {
+            while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
+            }
+            continue;
+        }
+        err = exec(db,
+                   apr_psprintf(db->pool,
+                                "ALTER TABLE apikey ADD COLUMN "
+                                "%s %s",
+                                added_columns[i].name, added_columns[i].type));
+        if (err) {
             return err;
         }
     }
@@ -163,7 +199,7 @@ static const char *change_and_bump(htapikey_db_t *db, const char *sql,
 const char *htapikey_db_insert(htapikey_db_t *db, const htapikey_row_t *row,
                                const char *digest_hex)
 {
-    const char *args[9];
+    const char *args[12];
     int nrows = 0;
 
     args[0] = row->id;
@@ -175,12 +211,54 @@ const char *htapikey_db_insert(htapikey_db_t *db, const htapikey_row_t *row,
     args[6] = row->updated;
     args[7] = row->expires;
     args[8] = row->not_before;
+    args[9] = row->allow_ip;
+    args[10] = row->allow_referer;
+    args[11] = row->allow_method;
     return change_and_bump(db,
                            "INSERT INTO apikey (id, digest, owner, name, "
                            "scopes, status, created, updated, expires, "
-                           "not_before) VALUES (%s, %s, %s, %s, %s, "
-                           "'active', %lld, %lld, %lld, %lld)",
-                           &nrows, 9, args);
+                           "not_before, allow_ip, allow_referer, "
+                           "allow_method) VALUES (%s, %s, %s, %s, %s, "
+                           "'active', %lld, %lld, %lld, %lld, %s, %s, %s)",
+                           &nrows, 12, args);
+}
+
+const char *htapikey_db_update(htapikey_db_t *db, const char *id,
+                               const htapikey_row_t *changes, const char *now,
+                               int *found)
+{
+    const struct {
+        const char *column, *value, *placeholder;
+    } cols[] = {
+        {"owner", changes->owner, "%s"},
+        {"name", changes->name, "%s"},
+        {"scopes", changes->scopes, "%s"},
+        {"expires", changes->expires, "%lld"},
+        {"not_before", changes->not_before, "%lld"},
+        {"allow_ip", changes->allow_ip, "%s"},
+        {"allow_referer", changes->allow_referer, "%s"},
+        {"allow_method", changes->allow_method, "%s"},
+    };
+    const char *args[sizeof(cols) / sizeof(cols[0]) + 2];
+    const char *sql = "UPDATE apikey SET updated = %lld", *err;
+    int nargs = 0, nrows = 0;
+    size_t i;
+
+    args[nargs++] = now;
+    for (i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+        if (!cols[i].value) {
+            continue;
+        }
+        sql = apr_pstrcat(db->pool, sql, ", ", cols[i].column, " = ",
+                          cols[i].placeholder, NULL);
+        args[nargs++] =
+            cols[i].value == htapikey_db_null ? NULL : cols[i].value;
+    }
+    sql = apr_pstrcat(db->pool, sql, " WHERE id = %s", NULL);
+    args[nargs++] = id;
+    err = change_and_bump(db, sql, &nrows, nargs, args);
+    *found = nrows > 0;
+    return err;
 }
 
 const char *htapikey_db_set_status(htapikey_db_t *db, const char *id,
@@ -269,6 +347,9 @@ static const char *select_keys(htapikey_db_t *db, const char *sql, int nargs,
         k->updated = entry(db, r, 6);
         k->expires = entry(db, r, 7);
         k->not_before = entry(db, r, 8);
+        k->allow_ip = entry(db, r, 9);
+        k->allow_referer = entry(db, r, 10);
+        k->allow_method = entry(db, r, 11);
     }
     return err;
 }

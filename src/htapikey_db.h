@@ -35,7 +35,11 @@ typedef struct {
 typedef struct {
     const char *id, *owner, *name, *scopes, *status;
     const char *created, *updated, *expires, *not_before;
+    const char *allow_ip, *allow_referer, *allow_method;
 } htapikey_row_t;
+
+/* In the changes given to htapikey_db_update: set this column to NULL. */
+extern const char htapikey_db_null[];
 
 /* The schema statements of a driver (conf/schema/<driver>.sql), or NULL
  * when none ships for it.  Generated at build time. */
@@ -48,13 +52,21 @@ const char *htapikey_db_open(apr_pool_t *p, const char *driver,
                              const char *params, int must_exist,
                              htapikey_db_t *db);
 
-/* Creates the schema (idempotent).  Returns NULL or an error message. */
+/* Creates the schema, and adds the columns that a store made by an older
+ * htapikey lacks (idempotent).  Returns NULL or an error message. */
 const char *htapikey_db_init(htapikey_db_t *db);
 
 /* Inserts a new active key.  times are decimal Unix seconds; name, expires
  * and not_before may be NULL.  Returns NULL or an error message. */
 const char *htapikey_db_insert(htapikey_db_t *db, const htapikey_row_t *row,
                                const char *digest_hex);
+
+/* Updates the columns of changes that are not NULL (htapikey_db_null sets
+ * a column to SQL NULL) and "updated" to now.  *found tells whether the id
+ * exists. */
+const char *htapikey_db_update(htapikey_db_t *db, const char *id,
+                               const htapikey_row_t *changes, const char *now,
+                               int *found);
 
 /* Sets a key's status.  *found tells whether a row changed: 0 when the id
  * does not exist, or when the key is revoked (only "revoked" overwrites

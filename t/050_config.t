@@ -73,7 +73,7 @@ my @bad = (
     ['AuthAPIKeySource',
      qr/AuthAPIKeySource needs at least one source/],
     ['Require apikey orders:read',
-     qr/'Require apikey' takes no arguments \(got 'orders:read'\)/],
+     qr/'Require apikey' takes no arguments \(got 'orders:read'\); for scopes use 'Require apikey-scope'/],
 );
 for my $case (@bad) {
     my ($line, $msg) = @$case;

@@ -13,6 +13,10 @@ CREATE TABLE IF NOT EXISTS apikey (
     updated     BIGINT        NOT NULL,
     expires     BIGINT,
     not_before  BIGINT,
+    -- Restrictions, comma-separated; NULL means none.
+    allow_ip      VARCHAR(1024),
+    allow_referer VARCHAR(1024),
+    allow_method  VARCHAR(1024),
     INDEX apikey_owner (owner)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 -- A change marker: htapikey bumps "version" with every change it makes.

@@ -11,7 +11,11 @@ CREATE TABLE IF NOT EXISTS apikey (
     created     BIGINT        NOT NULL,
     updated     BIGINT        NOT NULL,
     expires     BIGINT,
-    not_before  BIGINT
+    not_before  BIGINT,
+    -- Restrictions, comma-separated; NULL means none.
+    allow_ip      VARCHAR(1024),
+    allow_referer VARCHAR(1024),
+    allow_method  VARCHAR(1024)
 );
 CREATE INDEX IF NOT EXISTS apikey_owner ON apikey (owner);
 -- A change marker: htapikey bumps "version" with every change it makes.

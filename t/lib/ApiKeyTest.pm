@@ -9,8 +9,8 @@ use Apache::Test ();
 use Exporter 'import';
 use File::Spec;
 
-our @EXPORT_OK = qw(htapikey create_key key_store top_dir bad_checksum
-                    random_wellformed_key read_file);
+our @EXPORT_OK = qw(htapikey create_key insert_key key_store top_dir
+                    bad_checksum random_wellformed_key read_file);
 
 sub top_dir {
     return $ENV{APIKEY_TOP}
@@ -67,6 +67,25 @@ sub create_key {
     my ($key) = $out =~ /"key":"([^"]+)"/;
     die "unexpected htapikey output: $out" unless $id && $key;
     return { id => $id, key => $key };
+}
+
+# Stores a fresh well-formed key under a fixed id (for Require apikey-id
+# lines, which are fixed when httpd starts), as htapikey would: the digest
+# only.  Columns are given as a hash (owner, scopes, ...).  Returns the key.
+sub insert_key {
+    my ($id, %col) = @_;
+    require Digest::SHA;
+    my $key = random_wellformed_key();
+    %col = (owner => 'test', scopes => '', status => 'active', %col,
+            id => $id, digest => Digest::SHA::sha256_hex($key),
+            created => time, updated => time);
+    my @names = sort keys %col;
+    my $sql = sprintf("DELETE FROM apikey WHERE id = '%s'; "
+                      . "INSERT INTO apikey (%s) VALUES (%s)", $id,
+                      join(',', @names),
+                      join(',', map { "'" . $col{$_} . "'" } @names));
+    system('sqlite3', key_store(), $sql) == 0 or die "sqlite3: $sql";
+    return $key;
 }
 
 # The key with one checksum character changed.

@@ -1,0 +1,348 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* Matching a key's restrictions against a request (see apikey_match.h). */
+
+#include "apikey_match.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "apr_strings.h"
+
+/* Calls fn on each item of a comma-separated list, blanks trimmed, until
+ * fn returns non-zero; returns that value, or 0. */
+static int each_item(const char *list, int (*fn)(const char *, size_t, void *),
+                     void *ctx)
+{
+    const char *p = list;
+
+    while (p && *p) {
+        const char *end = strchr(p, ','), *s = p, *e;
+        int rc;
+
+        if (!end) {
+            end = p + strlen(p);
+        }
+        e = end;
+        while (s < e && (*s == ' ' || *s == '\t')) {
+            s++;
+        }
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t')) {
+            e--;
+        }
+        if (e > s && (rc = fn(s, (size_t)(e - s), ctx)) != 0) {
+            return rc;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+int apikey_scope_has(const char *scopes, const char *scope)
+{
+    size_t n = strlen(scope);
+    const char *p = scopes;
+
+    if (!scopes || n == 0) {
+        return 0;
+    }
+    while ((p = strstr(p, scope)) != NULL) {
+        int starts = p == scopes || p[-1] == ' ';
+        int ends = p[n] == '\0' || p[n] == ' ';
+
+        if (starts && ends) {
+            return 1;
+        }
+        p += 1;
+    }
+    return 0;
+}
+
+struct find_ctx {
+    const char *item;
+    size_t len;
+    int nocase;
+};
+
+static int find_item(const char *s, size_t n, void *ctx)
+{
+    const struct find_ctx *f = ctx;
+
+    if (n != f->len) {
+        return 0;
+    }
+    return f->nocase ? !strncasecmp(s, f->item, n) : !strncmp(s, f->item, n);
+}
+
+int apikey_list_has(const char *list, const char *item, int nocase)
+{
+    struct find_ctx f;
+
+    f.item = item;
+    f.len = strlen(item);
+    f.nocase = nocase;
+    return list && f.len && each_item(list, find_item, &f);
+}
+
+/* Host pattern against a host, both of given lengths. */
+static int host_match_n(const char *pat, size_t plen, const char *host,
+                        size_t hlen)
+{
+    if (plen == 1 && pat[0] == '*') {
+        return 1;
+    }
+    if (plen > 2 && pat[0] == '*' && pat[1] == '.') {
+        /* "*.example.com": a name ending in ".example.com", longer than it. */
+        size_t slen = plen - 1;
+        return hlen > slen && !strncasecmp(host + hlen - slen, pat + 1, slen);
+    }
+    return plen == hlen && !strncasecmp(pat, host, plen);
+}
+
+int apikey_host_match(const char *pattern, const char *host)
+{
+    return pattern && host
+           && host_match_n(pattern, strlen(pattern), host, strlen(host));
+}
+
+int apikey_url_host(const char *url, char *out, size_t outlen)
+{
+    const char *p, *start, *end;
+    size_t n, i;
+
+    if (!url || !(p = strstr(url, "://"))) {
+        return -1;
+    }
+    start = p + 3;
+    end = start + strcspn(start, "/?#");
+    /* Drop userinfo: the host follows the last '@' of the authority. */
+    for (p = start; p < end; p++) {
+        if (*p == '@') {
+            start = p + 1;
+        }
+    }
+    if (*start == '[') {
+        const char *close = memchr(start, ']', (size_t)(end - start));
+        if (!close) {
+            return -1;
+        }
+        start++;
+        end = close;
+    }
+    else {
+        const char *colon = memchr(start, ':', (size_t)(end - start));
+        if (colon) {
+            end = colon;
+        }
+    }
+    n = (size_t)(end - start);
+    if (n == 0 || n >= outlen || n > APIKEY_HOST_MAX) {
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)start[i];
+        if (c <= ' ' || c == 0x7f) {
+            return -1;
+        }
+        out[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+static int match_host_item(const char *s, size_t n, void *ctx)
+{
+    const char *host = ctx;
+
+    return host_match_n(s, n, host, strlen(host));
+}
+
+int apikey_referer_allowed(const char *patterns, const char *referer)
+{
+    char host[APIKEY_HOST_MAX + 1];
+
+    if (!referer || apikey_url_host(referer, host, sizeof(host))) {
+        return 0;
+    }
+    return each_item(patterns, match_host_item, host);
+}
+
+struct ip_ctx {
+    apr_sockaddr_t *addr;
+    apr_pool_t *p;
+    char *bad;
+};
+
+/* Parses "network[/bits]" of n bytes into a subnet. */
+static apr_status_t subnet(const char *s, size_t n, apr_pool_t *p,
+                           apr_ipsubnet_t **out)
+{
+    char buf[64];
+    char *slash;
+
+    if (n >= sizeof(buf)) {
+        return APR_EINVAL;
+    }
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    slash = strchr(buf, '/');
+    if (slash) {
+        *slash++ = '\0';
+        if (!*slash || strspn(slash, "0123456789") != strlen(slash)) {
+            return APR_EINVAL;
+        }
+    }
+    return apr_ipsubnet_create(out, buf, slash, p);
+}
+
+static int match_ip_item(const char *s, size_t n, void *ctx)
+{
+    struct ip_ctx *c = ctx;
+    apr_ipsubnet_t *net;
+
+    return subnet(s, n, c->p, &net) == APR_SUCCESS
+           && apr_ipsubnet_test(net, c->addr);
+}
+
+int apikey_ip_allowed(const char *networks, apr_sockaddr_t *addr, apr_pool_t *p)
+{
+    struct ip_ctx c;
+
+    c.addr = addr;
+    c.p = p;
+    c.bad = NULL;
+    return networks && addr && each_item(networks, match_ip_item, &c);
+}
+
+/* ---- validation ---- */
+
+static void copy_bad(char *bad, const char *s, size_t n)
+{
+    if (n > APIKEY_HOST_MAX) {
+        n = APIKEY_HOST_MAX;
+    }
+    memcpy(bad, s, n);
+    bad[n] = '\0';
+}
+
+static int check_ip_item(const char *s, size_t n, void *ctx)
+{
+    struct ip_ctx *c = ctx;
+    apr_ipsubnet_t *net;
+
+    if (subnet(s, n, c->p, &net) != APR_SUCCESS) {
+        copy_bad(c->bad, s, n);
+        return 1;
+    }
+    return 0;
+}
+
+static int nonempty_items(const char *list)
+{
+    return list && strspn(list, " \t,") < strlen(list);
+}
+
+const char *apikey_networks_check(const char *list, apr_pool_t *p, char *bad)
+{
+    struct ip_ctx c;
+
+    c.addr = NULL;
+    c.p = p;
+    c.bad = bad;
+    if (!nonempty_items(list)) {
+        return "the list is empty";
+    }
+    return each_item(list, check_ip_item, &c)
+               ? "not an IPv4 or IPv6 address or network (a.b.c.d/bits, "
+                 "x:y::/bits)"
+               : NULL;
+}
+
+static int check_host_item(const char *s, size_t n, void *ctx)
+{
+    size_t i = 0;
+
+    if (n == 1 && s[0] == '*') {
+        return 0;
+    }
+    if (n > 2 && s[0] == '*' && s[1] == '.') {
+        i = 2;
+    }
+    if (i == n || n > APIKEY_HOST_MAX) {
+        copy_bad(ctx, s, n);
+        return 1;
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':'
+              || c == '_')) {
+            copy_bad(ctx, s, n);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *apikey_referers_check(const char *list, char *bad)
+{
+    if (!nonempty_items(list)) {
+        return "the list is empty";
+    }
+    return each_item(list, check_host_item, bad)
+               ? "not a host name pattern (example.com, *.example.com, *)"
+               : NULL;
+}
+
+static int check_method_item(const char *s, size_t n, void *ctx)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (!(s[i] >= 'A' && s[i] <= 'Z') && s[i] != '-' && s[i] != '_') {
+            copy_bad(ctx, s, n);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *apikey_methods_check(const char *list, char *bad)
+{
+    if (!nonempty_items(list)) {
+        return "the list is empty";
+    }
+    return each_item(list, check_method_item, bad)
+               ? "not an HTTP method in capitals (GET, POST, ...)"
+               : NULL;
+}
+
+const char *apikey_scope_check(const char *scope)
+{
+    const unsigned char *p = (const unsigned char *)scope;
+
+    if (!*p) {
+        return "a scope cannot be empty";
+    }
+    for (; *p; p++) {
+        if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\' || *p == ',') {
+            return "a scope is printable ASCII without blanks, quotes, "
+                   "backslashes or commas";
+        }
+    }
+    return NULL;
+}

@@ -1,0 +1,68 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* Matching a key's restrictions against a request: scopes, HTTP methods,
+ * referer host patterns and client networks.  No request_rec here, so unit
+ * tests and fuzzers reach every parser; the CIDR part uses APR's subnet
+ * code.  Lists are stored comma-separated (spaces allowed around items);
+ * scopes space-separated. */
+#ifndef APIKEY_MATCH_H
+#define APIKEY_MATCH_H
+
+#include <stddef.h>
+
+#include "apr_network_io.h"
+#include "apr_pools.h"
+
+/* Longest host name taken from a Referer. */
+#define APIKEY_HOST_MAX 255
+
+/* 1 when the space-separated list scopes holds scope exactly. */
+int apikey_scope_has(const char *scopes, const char *scope);
+
+/* 1 when the comma-separated list holds item (case-insensitively when
+ * nocase is set). */
+int apikey_list_has(const char *list, const char *item, int nocase);
+
+/* 1 when host matches pattern: an exact host name (case-insensitive),
+ * "*.example.com" for any name below example.com (not example.com itself),
+ * or "*" for any host. */
+int apikey_host_match(const char *pattern, const char *host);
+
+/* Copies the lower-cased host of an absolute URL ("https://a.b:8443/x")
+ * into out.  Returns 0, or -1 when there is no host or it does not fit. */
+int apikey_url_host(const char *url, char *out, size_t outlen);
+
+/* 1 when the Referer value's host matches one of the comma-separated
+ * patterns; 0 when it matches none, or referer is NULL or has no host. */
+int apikey_referer_allowed(const char *patterns, const char *referer);
+
+/* 1 when addr lies in one of the comma-separated networks ("192.0.2.0/24",
+ * "2001:db8::/32", "198.51.100.7"); 0 otherwise or on an unparsable item
+ * (the list was checked when it was stored). */
+int apikey_ip_allowed(const char *networks, apr_sockaddr_t *addr,
+                      apr_pool_t *p);
+
+/* Validation of stored lists, for htapikey: NULL when valid, else a static
+ * English message.  *bad is set to the offending item (into a buffer of
+ * APIKEY_HOST_MAX + 1 bytes). */
+const char *apikey_networks_check(const char *list, apr_pool_t *p, char *bad);
+const char *apikey_referers_check(const char *list, char *bad);
+const char *apikey_methods_check(const char *list, char *bad);
+/* A scope: printable ASCII, no blanks, quotes, backslashes or commas. */
+const char *apikey_scope_check(const char *scope);
+
+#endif /* APIKEY_MATCH_H */
