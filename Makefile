@@ -25,7 +25,8 @@ TOOL_SRC = src/htapikey.c src/htapikey_db.c src/apikey_key.c src/apikey_time.c \
            src/apikey_match.c
 SCHEMAS  = $(wildcard conf/schema/*.sql)
 MODULE   = .libs/mod_authn_apikey.so
-UNIT     = build/unit/test_key.t build/unit/test_time.t build/unit/test_source.t
+UNIT     = build/unit/test_key.t build/unit/test_time.t \
+           build/unit/test_source.t build/unit/test_match.t
 
 .PHONY: all deps run test test-unit test-httpd install clean FORCE
 
@@ -54,9 +55,11 @@ htapikey: $(TOOL_SRC) build/schema.c $(HDRS) build/flags
 build/unit/test_key.t: t/unit/test_key.c src/apikey_key.c $(HDRS)
 build/unit/test_time.t: t/unit/test_time.c src/apikey_time.c $(HDRS)
 build/unit/test_source.t: t/unit/test_source.c src/apikey_source.c $(HDRS)
+build/unit/test_match.t: t/unit/test_match.c src/apikey_match.c $(HDRS)
 $(UNIT): build/flags
 	@mkdir -p build/unit
-	$(CC) -g -O1 $(WARN) -Isrc -It/unit -o $@ $(filter %.c,$^) -lcrypto
+	$(CC) -g -O1 $(WARN) -Isrc -It/unit $(APR_CFLAGS) -o $@ $(filter %.c,$^) \
+	    $(APR_LIBS) -lcrypto
 
 deps:
 	@sh scripts/deps.sh

@@ -13,8 +13,7 @@ suite() {
     [ "$(cat "$log.rc")" = 0 ] || status=1
 }
 
-suite prove --exec '' build/unit/test_key.t build/unit/test_time.t \
-    build/unit/test_source.t
+suite prove --exec '' build/unit/*.t
 suite sh scripts/run-tests.sh
 
 total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log" |

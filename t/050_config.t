@@ -9,7 +9,7 @@ use File::Spec;
 use IO::Socket::INET;
 use ApiKeyTest qw(top_dir);
 
-plan tests => 28, need_module('authn_apikey', 'dbd');
+plan tests => 49, need_module('authn_apikey', 'dbd');
 
 my $httpd   = Apache::Test::vars('httpd');
 my $libexec = Apache::Test::config()->apxs('LIBEXECDIR')
@@ -72,6 +72,20 @@ my @bad = (
      qr/use 'bearer' to read keys from the Authorization header/],
     ['AuthAPIKeySource',
      qr/AuthAPIKeySource needs at least one source/],
+    ['Require apikey-scope',
+     qr/Require apikey-scope needs at least one scope/],
+    ['Require apikey-scope orders:read a,b',
+     qr/Require apikey-scope 'a,b': a scope is printable ASCII without blanks/],
+    ['Require apikey-owner',
+     qr/Require apikey-owner needs at least one owner/],
+    ['Require apikey-id',
+     qr/Require apikey-id needs at least one id/],
+    ['AuthAPIKeyTenant *',
+     qr/AuthAPIKeyTenant '\*' would admit every owner/],
+    ['AuthAPIKeyTenant shop*42',
+     qr/AuthAPIKeyTenant 'shop\*42': '\*' may only end an owner prefix/],
+    ['AuthAPIKeyRequireTLS maybe',
+     qr/AuthAPIKeyRequireTLS must be On or Off/],
     ['Require apikey orders:read',
      qr/'Require apikey' takes no arguments \(got 'orders:read'\); for scopes use 'Require apikey-scope'/],
 );
