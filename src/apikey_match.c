@@ -124,11 +124,26 @@ int apikey_url_host(const char *url, char *out, size_t outlen)
     const char *p, *start, *end;
     size_t n, i;
 
-    if (!url || !(p = strstr(url, "://"))) {
+    if (!url) {
+        return -1;
+    }
+    /* RFC 3986 scheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then
+     * "://".  A relative reference has no host, even when its query holds
+     * a URL. */
+    p = url;
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))) {
+        return -1;
+    }
+    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+           || (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == '.') {
+        p++;
+    }
+    if (strncmp(p, "://", 3)) {
         return -1;
     }
     start = p + 3;
-    end = start + strcspn(start, "/?#");
+    /* Browsers end the authority at '\' too, as at '/'. */
+    end = start + strcspn(start, "/?#\\");
     /* Drop userinfo: the host follows the last '@' of the authority. */
     for (p = start; p < end; p++) {
         if (*p == '@') {
@@ -137,7 +152,8 @@ int apikey_url_host(const char *url, char *out, size_t outlen)
     }
     if (*start == '[') {
         const char *close = memchr(start, ']', (size_t)(end - start));
-        if (!close) {
+        /* After the literal: the end of the authority, or a port. */
+        if (!close || (close + 1 < end && close[1] != ':')) {
             return -1;
         }
         start++;
@@ -272,9 +288,33 @@ const char *apikey_networks_check(const char *list, apr_pool_t *p, char *bad)
                : NULL;
 }
 
+/* An IPv6 literal as a Referer host gives it: hex digits, dots and at
+ * least two colons. */
+static int ipv6_literal(const char *s, size_t n)
+{
+    size_t i, colons = 0;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == ':') {
+            colons++;
+        }
+        else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
+                   || (c >= 'A' && c <= 'F') || c == '.')) {
+            return 0;
+        }
+    }
+    return colons >= 2;
+}
+
 static int check_host_item(const char *s, size_t n, void *ctx)
 {
     size_t i = 0;
+
+    if (ipv6_literal(s, n)) {
+        return 0;
+    }
 
     if (n == 1 && s[0] == '*') {
         return 0;
@@ -288,9 +328,10 @@ static int check_host_item(const char *s, size_t n, void *ctx)
     }
     for (; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        /* No ':' but in an IPv6 literal: the host taken from a Referer
+         * never has a port. */
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':'
-              || c == '_')) {
+              || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_')) {
             copy_bad(ctx, s, n);
             return 1;
         }
