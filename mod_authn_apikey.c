@@ -61,8 +61,21 @@ static int apikey_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+/* The Require providers: Require apikey, apikey-scope, apikey-id... */
+static const struct {
+    const char *name;
+    const authz_provider *provider;
+} apikey_providers[] = {
+    {"apikey", &apikey_authz_any},
+    {"apikey-scope", &apikey_authz_scope},
+    {"apikey-id", &apikey_authz_id},
+    {"apikey-owner", &apikey_authz_owner},
+};
+
 static void apikey_register_hooks(apr_pool_t *p)
 {
+    size_t i;
+
     ap_hook_post_config(apikey_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_authn(apikey_authn_check, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
@@ -70,18 +83,13 @@ static void apikey_register_hooks(apr_pool_t *p)
                               APR_HOOK_MIDDLE);
     ap_hook_check_authz(apikey_authz_forbid, NULL, NULL, APR_HOOK_REALLY_FIRST,
                         AP_AUTH_INTERNAL_PER_CONF);
-    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "apikey",
-                              AUTHZ_PROVIDER_VERSION, &apikey_authz_any,
-                              AP_AUTH_INTERNAL_PER_CONF);
-    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "apikey-scope",
-                              AUTHZ_PROVIDER_VERSION, &apikey_authz_scope,
-                              AP_AUTH_INTERNAL_PER_CONF);
-    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "apikey-id",
-                              AUTHZ_PROVIDER_VERSION, &apikey_authz_id,
-                              AP_AUTH_INTERNAL_PER_CONF);
-    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "apikey-owner",
-                              AUTHZ_PROVIDER_VERSION, &apikey_authz_owner,
-                              AP_AUTH_INTERNAL_PER_CONF);
+    for (i = 0; i < sizeof(apikey_providers) / sizeof(apikey_providers[0]);
+         i++) {
+        ap_register_auth_provider(
+            p, AUTHZ_PROVIDER_GROUP, apikey_providers[i].name,
+            AUTHZ_PROVIDER_VERSION, apikey_providers[i].provider,
+            AP_AUTH_INTERNAL_PER_CONF);
+    }
 }
 
 AP_DECLARE_MODULE(authn_apikey) = {STANDARD20_MODULE_STUFF,

@@ -267,9 +267,16 @@ static int check_ip_item(const char *s, size_t n, void *ctx)
     return 0;
 }
 
-static int nonempty_items(const char *list)
+/* Runs an item checker over a list that must hold at least one item;
+ * returns NULL, "the list is empty", or what (the checker filled bad). */
+static const char *check_items(const char *list,
+                               int (*fn)(const char *, size_t, void *),
+                               void *ctx, const char *what)
 {
-    return list && strspn(list, " \t,") < strlen(list);
+    if (!list || strspn(list, " \t,") == strlen(list)) {
+        return "the list is empty";
+    }
+    return each_item(list, fn, ctx) ? what : NULL;
 }
 
 const char *apikey_networks_check(const char *list, apr_pool_t *p, char *bad)
@@ -279,13 +286,9 @@ const char *apikey_networks_check(const char *list, apr_pool_t *p, char *bad)
     c.addr = NULL;
     c.p = p;
     c.bad = bad;
-    if (!nonempty_items(list)) {
-        return "the list is empty";
-    }
-    return each_item(list, check_ip_item, &c)
-               ? "not an IPv4 or IPv6 address or network (a.b.c.d/bits, "
-                 "x:y::/bits)"
-               : NULL;
+    return check_items(list, check_ip_item, &c,
+                       "not an IPv4 or IPv6 address or network (a.b.c.d/bits, "
+                       "x:y::/bits)");
 }
 
 /* An IPv6 literal as a Referer host gives it: hex digits, dots and at
@@ -341,12 +344,9 @@ static int check_host_item(const char *s, size_t n, void *ctx)
 
 const char *apikey_referers_check(const char *list, char *bad)
 {
-    if (!nonempty_items(list)) {
-        return "the list is empty";
-    }
-    return each_item(list, check_host_item, bad)
-               ? "not a host name pattern (example.com, *.example.com, *)"
-               : NULL;
+    return check_items(list, check_host_item, bad,
+                       "not a host name pattern (example.com, *.example.com, "
+                       "*)");
 }
 
 static int check_method_item(const char *s, size_t n, void *ctx)
@@ -364,12 +364,8 @@ static int check_method_item(const char *s, size_t n, void *ctx)
 
 const char *apikey_methods_check(const char *list, char *bad)
 {
-    if (!nonempty_items(list)) {
-        return "the list is empty";
-    }
-    return each_item(list, check_method_item, bad)
-               ? "not an HTTP method in capitals (GET, POST, ...)"
-               : NULL;
+    return check_items(list, check_method_item, bad,
+                       "not an HTTP method in capitals (GET, POST, ...)");
 }
 
 const char *apikey_scope_check(const char *scope)

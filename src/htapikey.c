@@ -18,9 +18,8 @@
  * DBD key store, in the spirit of htpasswd and htdbm. */
 
 #include "apikey_key.h"
-#include "apikey_match.h"
 #include "apikey_time.h"
-#include "htapikey_db.h"
+#include "htapikey.h"
 
 #include "apr_general.h"
 #include "apr_strings.h"
@@ -31,26 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Exit statuses, documented in docs/htapikey.md. */
-#define EXIT_OK       0
-#define EXIT_DB       1
-#define EXIT_USAGE    2
-#define EXIT_NOTFOUND 3
-
-/* Column widths of the schemas in conf/schema/. */
-#define OWNER_MAX  255
-#define NAME_MAX_  255
-#define SCOPES_MAX 1024
-
-typedef struct {
-    const char *driver, *params;
-    int json;
-    const char *command;
-    const char *id; /* the ID operand of show/revoke/... */
-    const char *owner, *name, *scopes, *expires, *not_before, *prefix;
-    const char *allow_ip, *allow_referer, *allow_method;
-} options_t;
 
 static const char *progname = "htapikey";
 
@@ -116,164 +95,6 @@ static int fail(int code, const char *fmt, ...)
     return code;
 }
 
-/* ---- output ---- */
-
-static void json_string(const char *s)
-{
-    if (!s) {
-        fputs("null", stdout);
-        return;
-    }
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if (c == '"' || c == '\\') {
-            printf("\\%c", c);
-        }
-        else if (c < 0x20) {
-            printf("\\u%04x", c);
-        }
-        else {
-            putchar(c);
-        }
-    }
-    putchar('"');
-}
-
-/* A stored time as ISO-8601, or NULL. */
-static const char *iso_time(apr_pool_t *p, const char *stored)
-{
-    char buf[APIKEY_TIME_ISO_LEN];
-    long long t;
-
-    if (!stored || apikey_time_parse(stored, &t)) {
-        return stored;
-    }
-    apikey_time_format(t, buf);
-    return apr_pstrdup(p, buf);
-}
-
-static void json_row(apr_pool_t *p, const htapikey_row_t *k)
-{
-    printf("{\"id\":");
-    json_string(k->id);
-    printf(",\"owner\":");
-    json_string(k->owner);
-    printf(",\"name\":");
-    json_string(k->name);
-    printf(",\"scopes\":");
-    json_string(k->scopes ? k->scopes : "");
-    printf(",\"status\":");
-    json_string(k->status);
-    printf(",\"created\":");
-    json_string(iso_time(p, k->created));
-    printf(",\"updated\":");
-    json_string(iso_time(p, k->updated));
-    printf(",\"expires\":");
-    json_string(iso_time(p, k->expires));
-    printf(",\"not_before\":");
-    json_string(iso_time(p, k->not_before));
-    printf(",\"allow_ip\":");
-    json_string(k->allow_ip);
-    printf(",\"allow_referer\":");
-    json_string(k->allow_referer);
-    printf(",\"allow_method\":");
-    json_string(k->allow_method);
-    putchar('}');
-}
-
-static void text_row(apr_pool_t *p, const htapikey_row_t *k)
-{
-    printf("id:         %s\n", k->id);
-    printf("owner:      %s\n", k->owner ? k->owner : "");
-    printf("name:       %s\n", k->name ? k->name : "");
-    printf("scopes:     %s\n", k->scopes ? k->scopes : "");
-    printf("status:     %s\n", k->status ? k->status : "");
-    printf("created:    %s\n", k->created ? iso_time(p, k->created) : "");
-    printf("updated:    %s\n", k->updated ? iso_time(p, k->updated) : "");
-    printf("expires:    %s\n", k->expires ? iso_time(p, k->expires) : "never");
-    printf("not before: %s\n",
-           k->not_before ? iso_time(p, k->not_before) : "-");
-    printf("allow ip:   %s\n", k->allow_ip ? k->allow_ip : "any");
-    printf("allow ref.: %s\n", k->allow_referer ? k->allow_referer : "any");
-    printf("allow meth: %s\n", k->allow_method ? k->allow_method : "any");
-}
-
-/* ---- validation ---- */
-
-/* Printable text of at most max bytes, no control characters. */
-static const char *check_text(const char *what, const char *v, size_t max,
-                              int allow_empty)
-{
-    static char msg[160];
-    const unsigned char *p;
-
-    if (!v || (!*v && !allow_empty)) {
-        snprintf(msg, sizeof(msg), "%s must not be empty", what);
-        return msg;
-    }
-    if (strlen(v) > max) {
-        snprintf(msg, sizeof(msg), "%s is longer than %zu bytes", what, max);
-        return msg;
-    }
-    for (p = (const unsigned char *)v; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            snprintf(msg, sizeof(msg), "%s contains a control character", what);
-            return msg;
-        }
-    }
-    return NULL;
-}
-
-/* Scopes: words separated by single spaces, normalised from any run of
- * blanks or commas. */
-static const char *normalise_scopes(apr_pool_t *p, const char *in,
-                                    const char **out)
-{
-    char *copy = apr_pstrdup(p, in), *tok, *state = NULL;
-    const char *res = "";
-
-    for (tok = apr_strtok(copy, " \t,", &state); tok;
-         tok = apr_strtok(NULL, " \t,", &state)) {
-        const char *err = apikey_scope_check(tok);
-
-        if (err) {
-            return apr_psprintf(p, "--scopes '%s': %s", tok, err);
-        }
-        res = *res ? apr_pstrcat(p, res, " ", tok, NULL) : tok;
-    }
-    *out = res;
-    return check_text("--scopes", res, SCOPES_MAX, 1);
-}
-
-/* A Unix time as the decimal text stored in BIGINT columns.  (APR's
- * formatter knows APR_INT64_T_FMT, not %lld.) */
-static const char *unix_text(apr_pool_t *p, long long t)
-{
-    return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)t);
-}
-
-static const char *now_text(apr_pool_t *p)
-{
-    return unix_text(p, (long long)apr_time_sec(apr_time_now()));
-}
-
-static const char *parse_time_opt(apr_pool_t *p, const char *opt, const char *v,
-                                  const char **out)
-{
-    long long t;
-
-    if (apikey_time_parse_iso8601(v, &t)) {
-        return apr_psprintf(p,
-                            "%s '%s' is not an ISO-8601 time such as "
-                            "2027-01-31 or 2027-01-31T12:00:00Z",
-                            opt, v);
-    }
-    *out = unix_text(p, t);
-    return NULL;
-}
-
 /* ---- argument parsing ---- */
 
 /* Matches "--name value" and "--name=value"; *i is advanced past what was
@@ -303,23 +124,23 @@ static int take_value(const char *name, int argc, const char *const *argv,
 }
 
 static int parse_args(apr_pool_t *p, int argc, const char *const *argv,
-                      options_t *o)
+                      htapikey_options_t *o)
 {
     static const struct {
         const char *name, *alias;
         size_t offset;
     } valued[] = {
-        {"--driver", "-d", offsetof(options_t, driver)},
-        {"--params", "-p", offsetof(options_t, params)},
-        {"--owner", NULL, offsetof(options_t, owner)},
-        {"--name", NULL, offsetof(options_t, name)},
-        {"--scopes", NULL, offsetof(options_t, scopes)},
-        {"--expires", NULL, offsetof(options_t, expires)},
-        {"--not-before", NULL, offsetof(options_t, not_before)},
-        {"--prefix", NULL, offsetof(options_t, prefix)},
-        {"--allow-ip", NULL, offsetof(options_t, allow_ip)},
-        {"--allow-referer", NULL, offsetof(options_t, allow_referer)},
-        {"--allow-method", NULL, offsetof(options_t, allow_method)},
+        {"--driver", "-d", offsetof(htapikey_options_t, driver)},
+        {"--params", "-p", offsetof(htapikey_options_t, params)},
+        {"--owner", NULL, offsetof(htapikey_options_t, owner)},
+        {"--name", NULL, offsetof(htapikey_options_t, name)},
+        {"--scopes", NULL, offsetof(htapikey_options_t, scopes)},
+        {"--expires", NULL, offsetof(htapikey_options_t, expires)},
+        {"--not-before", NULL, offsetof(htapikey_options_t, not_before)},
+        {"--prefix", NULL, offsetof(htapikey_options_t, prefix)},
+        {"--allow-ip", NULL, offsetof(htapikey_options_t, allow_ip)},
+        {"--allow-referer", NULL, offsetof(htapikey_options_t, allow_referer)},
+        {"--allow-method", NULL, offsetof(htapikey_options_t, allow_method)},
     };
     int i;
 
@@ -373,7 +194,8 @@ static int parse_args(apr_pool_t *p, int argc, const char *const *argv,
 
 /* Refuses options that the command does not take, so that a misplaced
  * --expires on "list" is an error, not silently ignored. */
-static int only_options(const options_t *o, int owner, int settings, int id)
+static int only_options(const htapikey_options_t *o, int owner, int settings,
+                        int id)
 {
     if (!owner && o->owner) {
         return fail(EXIT_USAGE, "'%s' does not take --owner", o->command);
@@ -397,8 +219,8 @@ static int only_options(const options_t *o, int owner, int settings, int id)
 
 /* ---- commands ---- */
 
-static int open_store(apr_pool_t *p, const options_t *o, int must_exist,
-                      htapikey_db_t *db)
+static int open_store(apr_pool_t *p, const htapikey_options_t *o,
+                      int must_exist, htapikey_db_t *db)
 {
     const char *err;
 
@@ -411,7 +233,7 @@ static int open_store(apr_pool_t *p, const options_t *o, int must_exist,
     return err ? fail(EXIT_DB, "%s", err) : EXIT_OK;
 }
 
-static int cmd_init(apr_pool_t *p, const options_t *o)
+static int cmd_init(apr_pool_t *p, const htapikey_options_t *o)
 {
     htapikey_db_t db;
     const char *err;
@@ -432,105 +254,7 @@ static int cmd_init(apr_pool_t *p, const options_t *o)
     return EXIT_OK;
 }
 
-/* An optional setting that update may clear with "none". */
-static int clears(const options_t *o, const char *v)
-{
-    return v && !strcmp(o->command, "update") && !strcmp(v, "none");
-}
-
-/* A comma-separated restriction list, checked and with blanks removed. */
-static const char *restriction(apr_pool_t *p, const options_t *o,
-                               const char *opt, const char *v, const char **out)
-{
-    char bad[APIKEY_HOST_MAX + 1] = "";
-    const char *err;
-    char *copy, *tok, *state = NULL;
-    const char *res = "";
-
-    if (!v) {
-        return NULL;
-    }
-    if (clears(o, v)) {
-        *out = htapikey_db_null;
-        return NULL;
-    }
-    err = !strcmp(opt, "--allow-ip")        ? apikey_networks_check(v, p, bad)
-          : !strcmp(opt, "--allow-referer") ? apikey_referers_check(v, bad)
-                                            : apikey_methods_check(v, bad);
-    if (err) {
-        return *bad ? apr_psprintf(p, "%s '%s': %s", opt, bad, err)
-                    : apr_psprintf(p, "%s: %s", opt, err);
-    }
-    copy = apr_pstrdup(p, v);
-    for (tok = apr_strtok(copy, " \t,", &state); tok;
-         tok = apr_strtok(NULL, " \t,", &state)) {
-        res = *res ? apr_pstrcat(p, res, ",", tok, NULL) : tok;
-    }
-    *out = res;
-    return check_text(opt, res, 1024, 0);
-}
-
-/* Checks the settings of create and update and puts them in row as the
- * store keeps them.  Returns NULL or a message. */
-static const char *settings(apr_pool_t *p, const options_t *o,
-                            htapikey_row_t *row)
-{
-    const char *err, *now = now_text(p);
-
-    if (o->owner && (err = check_text("--owner", o->owner, OWNER_MAX, 0))) {
-        return err;
-    }
-    row->owner = o->owner;
-    if (clears(o, o->name)) {
-        row->name = htapikey_db_null;
-    }
-    else if (o->name) {
-        if ((err = check_text("--name", o->name, NAME_MAX_, 1))) {
-            return err;
-        }
-        row->name = o->name;
-    }
-    if (o->scopes && (err = normalise_scopes(p, o->scopes, &row->scopes))) {
-        return err;
-    }
-    if (clears(o, o->expires)) {
-        row->expires = htapikey_db_null;
-    }
-    else if (o->expires) {
-        if ((err = parse_time_opt(p, "--expires", o->expires, &row->expires))) {
-            return err;
-        }
-        if (atoll(row->expires) <= atoll(now)) {
-            return apr_psprintf(p,
-                                "--expires %s is in the past (use "
-                                "disable or revoke to stop a key now)",
-                                o->expires);
-        }
-    }
-    if (clears(o, o->not_before)) {
-        row->not_before = htapikey_db_null;
-    }
-    else if (o->not_before
-             && (err = parse_time_opt(p, "--not-before", o->not_before,
-                                      &row->not_before))) {
-        return err;
-    }
-    if (o->expires && o->not_before && row->expires != htapikey_db_null
-        && row->not_before != htapikey_db_null
-        && atoll(row->not_before) >= atoll(row->expires)) {
-        return "--not-before must be earlier than --expires";
-    }
-    if ((err = restriction(p, o, "--allow-ip", o->allow_ip, &row->allow_ip))
-        || (err = restriction(p, o, "--allow-referer", o->allow_referer,
-                              &row->allow_referer))
-        || (err = restriction(p, o, "--allow-method", o->allow_method,
-                              &row->allow_method))) {
-        return err;
-    }
-    return NULL;
-}
-
-static int cmd_create(apr_pool_t *p, const options_t *o)
+static int cmd_create(apr_pool_t *p, const htapikey_options_t *o)
 {
     char key[APIKEY_KEY_MAX + 1], id[APIKEY_ID_LEN + 1];
     char digest[APIKEY_DIGEST_HEX_LEN + 1];
@@ -547,7 +271,7 @@ static int cmd_create(apr_pool_t *p, const options_t *o)
         return fail(EXIT_USAGE, "%s", "create needs --owner OWNER");
     }
     memset(&row, 0, sizeof(row));
-    if ((err = settings(p, o, &row))) {
+    if ((err = htapikey_settings(p, o, &row))) {
         return fail(EXIT_USAGE, "%s", err);
     }
     if (!row.scopes) {
@@ -569,7 +293,7 @@ static int cmd_create(apr_pool_t *p, const options_t *o)
         return fail(EXIT_DB, "%s", "the random number generator failed");
     }
     row.id = id;
-    row.created = row.updated = now_text(p);
+    row.created = row.updated = htapikey_now(p);
     /* The key is printed only once the row is committed: a failure leaves
      * neither a key without a record nor a record without its key. */
     err = htapikey_db_insert(&db, &row, digest);
@@ -584,15 +308,15 @@ static int cmd_create(apr_pool_t *p, const options_t *o)
     }
     if (o->json) {
         printf("{\"id\":");
-        json_string(id);
+        htapikey_json_string(id);
         printf(",\"key\":");
-        json_string(key);
+        htapikey_json_string(key);
         printf(",\"owner\":");
-        json_string(row.owner);
+        htapikey_json_string(row.owner);
         printf(",\"scopes\":");
-        json_string(row.scopes);
+        htapikey_json_string(row.scopes);
         printf(",\"expires\":");
-        json_string(iso_time(p, row.expires));
+        htapikey_json_string(htapikey_iso_time(p, row.expires));
         printf("}\n");
     }
     else {
@@ -605,7 +329,7 @@ static int cmd_create(apr_pool_t *p, const options_t *o)
     return EXIT_OK;
 }
 
-static int cmd_update(apr_pool_t *p, const options_t *o)
+static int cmd_update(apr_pool_t *p, const htapikey_options_t *o)
 {
     htapikey_row_t row, *k;
     htapikey_db_t db;
@@ -620,7 +344,7 @@ static int cmd_update(apr_pool_t *p, const options_t *o)
                     "update cannot change a key's prefix (rotate instead)");
     }
     memset(&row, 0, sizeof(row));
-    if ((err = settings(p, o, &row))) {
+    if ((err = htapikey_settings(p, o, &row))) {
         return fail(EXIT_USAGE, "%s", err);
     }
     if (!row.owner && !row.name && !row.scopes && !row.expires
@@ -631,7 +355,7 @@ static int cmd_update(apr_pool_t *p, const options_t *o)
     if ((rc = open_store(p, o, 1, &db))) {
         return rc;
     }
-    if ((err = htapikey_db_update(&db, o->id, &row, now_text(p), &found))) {
+    if ((err = htapikey_db_update(&db, o->id, &row, htapikey_now(p), &found))) {
         return fail(EXIT_DB, "update failed: %s", err);
     }
     if (!found) {
@@ -641,22 +365,16 @@ static int cmd_update(apr_pool_t *p, const options_t *o)
         return fail(EXIT_DB, "updated, but cannot read the key back: %s",
                     err ? err : "gone");
     }
-    if (o->json) {
-        json_row(p, k);
-        putchar('\n');
-    }
-    else {
-        text_row(p, k);
-    }
+    htapikey_print_key(p, o->json, k);
     return EXIT_OK;
 }
 
-static int cmd_list(apr_pool_t *p, const options_t *o)
+static int cmd_list(apr_pool_t *p, const htapikey_options_t *o)
 {
     apr_array_header_t *rows;
     htapikey_db_t db;
     const char *err;
-    int rc, i;
+    int rc;
 
     if ((rc = only_options(o, 1, 0, 0)) || (rc = open_store(p, o, 1, &db))) {
         return rc;
@@ -664,30 +382,11 @@ static int cmd_list(apr_pool_t *p, const options_t *o)
     if ((err = htapikey_db_list(&db, o->owner, &rows)) != NULL) {
         return fail(EXIT_DB, "list failed: %s", err);
     }
-    if (o->json) {
-        putchar('[');
-        for (i = 0; i < rows->nelts; i++) {
-            if (i) {
-                putchar(',');
-            }
-            json_row(p, &APR_ARRAY_IDX(rows, i, htapikey_row_t));
-        }
-        printf("]\n");
-        return EXIT_OK;
-    }
-    printf("%-12s  %-20s  %-8s  %-20s  %s\n", "ID", "OWNER", "STATUS",
-           "EXPIRES", "SCOPES");
-    for (i = 0; i < rows->nelts; i++) {
-        const htapikey_row_t *k = &APR_ARRAY_IDX(rows, i, htapikey_row_t);
-
-        printf("%-12s  %-20s  %-8s  %-20s  %s\n", k->id, k->owner, k->status,
-               k->expires ? iso_time(p, k->expires) : "never",
-               k->scopes ? k->scopes : "");
-    }
+    htapikey_print_list(p, o->json, rows);
     return EXIT_OK;
 }
 
-static int cmd_show(apr_pool_t *p, const options_t *o)
+static int cmd_show(apr_pool_t *p, const htapikey_options_t *o)
 {
     htapikey_row_t *k;
     htapikey_db_t db;
@@ -703,18 +402,13 @@ static int cmd_show(apr_pool_t *p, const options_t *o)
     if (!k) {
         return fail(EXIT_NOTFOUND, "no key with ID '%s'", o->id);
     }
-    if (o->json) {
-        json_row(p, k);
-        putchar('\n');
-    }
-    else {
-        text_row(p, k);
-    }
+    htapikey_print_key(p, o->json, k);
     return EXIT_OK;
 }
 
 /* revoke, disable, enable and delete. */
-static int cmd_change(apr_pool_t *p, const options_t *o, const char *status)
+static int cmd_change(apr_pool_t *p, const htapikey_options_t *o,
+                      const char *status)
 {
     const char *err, *now;
     htapikey_row_t *k;
@@ -738,7 +432,7 @@ static int cmd_change(apr_pool_t *p, const options_t *o, const char *status)
                     "new key)",
                     o->id);
     }
-    now = now_text(p);
+    now = htapikey_now(p);
     err = status ? htapikey_db_set_status(&db, o->id, status, now, &found)
                  : htapikey_db_delete(&db, o->id, &found);
     if (err) {
@@ -756,9 +450,9 @@ static int cmd_change(apr_pool_t *p, const options_t *o, const char *status)
     }
     if (o->json) {
         printf("{\"id\":");
-        json_string(o->id);
+        htapikey_json_string(o->id);
         printf(",\"status\":");
-        json_string(status ? status : "deleted");
+        htapikey_json_string(status ? status : "deleted");
         printf("}\n");
     }
     else {
@@ -770,7 +464,7 @@ static int cmd_change(apr_pool_t *p, const options_t *o, const char *status)
 
 int main(int argc, const char *const *argv)
 {
-    options_t o;
+    htapikey_options_t o;
     apr_pool_t *p;
     int rc;
 

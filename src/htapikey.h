@@ -1,0 +1,57 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* htapikey's parts: the options of a command line, the check of key
+ * settings, and the output. */
+#ifndef HTAPIKEY_H
+#define HTAPIKEY_H
+
+#include "apr_pools.h"
+#include "apr_tables.h"
+
+#include "htapikey_db.h"
+
+/* Exit statuses, documented in docs/htapikey.md. */
+#define EXIT_OK       0
+#define EXIT_DB       1
+#define EXIT_USAGE    2
+#define EXIT_NOTFOUND 3
+
+typedef struct {
+    const char *driver, *params;
+    int json;
+    const char *command;
+    const char *id; /* the ID operand of show/revoke/... */
+    const char *owner, *name, *scopes, *expires, *not_before, *prefix;
+    const char *allow_ip, *allow_referer, *allow_method;
+} htapikey_options_t;
+
+/* The key settings of create and update, checked, as the store keeps them
+ * (htapikey_db_null for "none" in update).  Returns NULL or a message. */
+const char *htapikey_settings(apr_pool_t *p, const htapikey_options_t *o,
+                              htapikey_row_t *row);
+
+/* The current time as stored: decimal Unix seconds. */
+const char *htapikey_now(apr_pool_t *p);
+
+/* Output on stdout. */
+void htapikey_json_string(const char *s);
+const char *htapikey_iso_time(apr_pool_t *p, const char *stored);
+void htapikey_print_key(apr_pool_t *p, int json, const htapikey_row_t *k);
+void htapikey_print_list(apr_pool_t *p, int json,
+                         const apr_array_header_t *rows);
+
+#endif /* HTAPIKEY_H */

@@ -1,0 +1,205 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* htapikey's key settings: the checks of --owner, --scopes, --expires,
+ * --allow-* and the rest, turning them into what the store keeps. */
+
+#include "htapikey.h"
+#include "apikey_match.h"
+#include "apikey_time.h"
+
+#include "apr_strings.h"
+#include "apr_time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Column widths of the schemas in conf/schema/. */
+#define OWNER_MAX       255
+#define NAME_MAX_       255
+#define SCOPES_MAX      1024
+#define RESTRICTION_MAX 1024
+
+/* Printable text of at most max bytes, no control characters. */
+static const char *check_text(const char *what, const char *v, size_t max,
+                              int allow_empty)
+{
+    static char msg[160];
+    const unsigned char *p;
+
+    if (!v || (!*v && !allow_empty)) {
+        snprintf(msg, sizeof(msg), "%s must not be empty", what);
+        return msg;
+    }
+    if (strlen(v) > max) {
+        snprintf(msg, sizeof(msg), "%s is longer than %zu bytes", what, max);
+        return msg;
+    }
+    for (p = (const unsigned char *)v; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            snprintf(msg, sizeof(msg), "%s contains a control character", what);
+            return msg;
+        }
+    }
+    return NULL;
+}
+
+/* Scopes: words separated by single spaces, normalised from any run of
+ * blanks or commas. */
+static const char *normalise_scopes(apr_pool_t *p, const char *in,
+                                    const char **out)
+{
+    char *copy = apr_pstrdup(p, in), *tok, *state = NULL;
+    const char *res = "";
+
+    for (tok = apr_strtok(copy, " \t,", &state); tok;
+         tok = apr_strtok(NULL, " \t,", &state)) {
+        const char *err = apikey_scope_check(tok);
+
+        if (err) {
+            return apr_psprintf(p, "--scopes '%s': %s", tok, err);
+        }
+        res = *res ? apr_pstrcat(p, res, " ", tok, NULL) : tok;
+    }
+    *out = res;
+    return check_text("--scopes", res, SCOPES_MAX, 1);
+}
+
+/* A Unix time as the decimal text stored in BIGINT columns.  (APR's
+ * formatter knows APR_INT64_T_FMT, not %lld.) */
+static const char *unix_text(apr_pool_t *p, long long t)
+{
+    return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)t);
+}
+
+const char *htapikey_now(apr_pool_t *p)
+{
+    return unix_text(p, (long long)apr_time_sec(apr_time_now()));
+}
+
+static const char *parse_time_opt(apr_pool_t *p, const char *opt, const char *v,
+                                  const char **out)
+{
+    long long t;
+
+    if (apikey_time_parse_iso8601(v, &t)) {
+        return apr_psprintf(p,
+                            "%s '%s' is not an ISO-8601 time such as "
+                            "2027-01-31 or 2027-01-31T12:00:00Z",
+                            opt, v);
+    }
+    *out = unix_text(p, t);
+    return NULL;
+}
+
+/* An optional setting that update may clear with "none". */
+static int clears(const htapikey_options_t *o, const char *v)
+{
+    return v && !strcmp(o->command, "update") && !strcmp(v, "none");
+}
+
+/* A comma-separated restriction list, checked and with blanks removed. */
+static const char *restriction(apr_pool_t *p, const htapikey_options_t *o,
+                               const char *opt, const char *v, const char **out)
+{
+    char bad[APIKEY_HOST_MAX + 1] = "";
+    const char *err;
+    char *copy, *tok, *state = NULL;
+    const char *res = "";
+
+    if (!v) {
+        return NULL;
+    }
+    if (clears(o, v)) {
+        *out = htapikey_db_null;
+        return NULL;
+    }
+    err = !strcmp(opt, "--allow-ip")        ? apikey_networks_check(v, p, bad)
+          : !strcmp(opt, "--allow-referer") ? apikey_referers_check(v, bad)
+                                            : apikey_methods_check(v, bad);
+    if (err) {
+        return *bad ? apr_psprintf(p, "%s '%s': %s", opt, bad, err)
+                    : apr_psprintf(p, "%s: %s", opt, err);
+    }
+    copy = apr_pstrdup(p, v);
+    for (tok = apr_strtok(copy, " \t,", &state); tok;
+         tok = apr_strtok(NULL, " \t,", &state)) {
+        res = *res ? apr_pstrcat(p, res, ",", tok, NULL) : tok;
+    }
+    *out = res;
+    return check_text(opt, res, RESTRICTION_MAX, 0);
+}
+
+/* Checks the settings of create and update and puts them in row as the
+ * store keeps them.  Returns NULL or a message. */
+const char *htapikey_settings(apr_pool_t *p, const htapikey_options_t *o,
+                              htapikey_row_t *row)
+{
+    const char *err, *now = htapikey_now(p);
+
+    if (o->owner && (err = check_text("--owner", o->owner, OWNER_MAX, 0))) {
+        return err;
+    }
+    row->owner = o->owner;
+    if (clears(o, o->name)) {
+        row->name = htapikey_db_null;
+    }
+    else if (o->name) {
+        if ((err = check_text("--name", o->name, NAME_MAX_, 1))) {
+            return err;
+        }
+        row->name = o->name;
+    }
+    if (o->scopes && (err = normalise_scopes(p, o->scopes, &row->scopes))) {
+        return err;
+    }
+    if (clears(o, o->expires)) {
+        row->expires = htapikey_db_null;
+    }
+    else if (o->expires) {
+        if ((err = parse_time_opt(p, "--expires", o->expires, &row->expires))) {
+            return err;
+        }
+        if (atoll(row->expires) <= atoll(now)) {
+            return apr_psprintf(p,
+                                "--expires %s is in the past (use "
+                                "disable or revoke to stop a key now)",
+                                o->expires);
+        }
+    }
+    if (clears(o, o->not_before)) {
+        row->not_before = htapikey_db_null;
+    }
+    else if (o->not_before
+             && (err = parse_time_opt(p, "--not-before", o->not_before,
+                                      &row->not_before))) {
+        return err;
+    }
+    if (o->expires && o->not_before && row->expires != htapikey_db_null
+        && row->not_before != htapikey_db_null
+        && atoll(row->not_before) >= atoll(row->expires)) {
+        return "--not-before must be earlier than --expires";
+    }
+    if ((err = restriction(p, o, "--allow-ip", o->allow_ip, &row->allow_ip))
+        || (err = restriction(p, o, "--allow-referer", o->allow_referer,
+                              &row->allow_referer))
+        || (err = restriction(p, o, "--allow-method", o->allow_method,
+                              &row->allow_method))) {
+        return err;
+    }
+    return NULL;
+}
