@@ -22,7 +22,8 @@ APR_LIBS = $(shell apu-1-config --link-ld --libs 2>/dev/null) \
 MOD_SRC  = mod_authn_apikey.c $(wildcard src/apikey_*.c)
 HDRS     = $(wildcard src/*.h) t/unit/tap.h
 TOOL_SRC = src/htapikey.c src/htapikey_db.c src/htapikey_out.c \
-           src/htapikey_settings.c src/apikey_key.c src/apikey_time.c \
+           src/htapikey_settings.c src/apikey_key.c src/apikey_pepper.c \
+           src/apikey_time.c \
            src/apikey_match.c
 SCHEMAS  = $(wildcard conf/schema/*.sql)
 MODULE   = .libs/mod_authn_apikey.so

@@ -38,6 +38,12 @@ static const command_rec apikey_cmds[] = {
     AP_INIT_FLAG("AuthAPIKeyRequireTLS", apikey_config_set_require_tls, NULL,
                  OR_AUTHCFG,
                  "Refuse keys sent over plain HTTP (On in .htaccess only)"),
+    AP_INIT_TAKE12("AuthAPIKeyHash", apikey_config_set_hash, NULL, RSRC_CONF,
+                   "How keys are stored: sha256, or hmac-sha256 PEPPER-FILE"),
+    AP_INIT_TAKE1("AuthAPIKeyFormat", apikey_config_set_format, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "checksum (reject malformed keys before any I/O) or any "
+                  "(legacy keys)"),
     AP_INIT_TAKE_ARGV("AuthAPIKeyTenant", apikey_config_set_tenants, NULL,
                       RSRC_CONF | ACCESS_CONF,
                       "Owners (or owner prefixes ending in *) whose keys are "
@@ -92,14 +98,13 @@ static void apikey_register_hooks(apr_pool_t *p)
     }
 }
 
-AP_DECLARE_MODULE(authn_apikey) = {STANDARD20_MODULE_STUFF,
-                                   apikey_config_dir_create,
-                                   apikey_config_dir_merge,
-                                   NULL,
-                                   NULL,
-                                   apikey_cmds,
-                                   apikey_register_hooks,
+/* clang-format off: the module record in httpd's own layout */
+AP_DECLARE_MODULE(authn_apikey) = {
+    STANDARD20_MODULE_STUFF,  apikey_config_dir_create, apikey_config_dir_merge,
+    apikey_config_srv_create, apikey_config_srv_merge,  apikey_cmds,
+    apikey_register_hooks,
 #if defined(AP_MODULE_FLAG_NONE)
-                                   AP_MODULE_FLAG_NONE
+    AP_MODULE_FLAG_NONE
 #endif
 };
+/* clang-format on */

@@ -58,6 +58,9 @@ rm -rf t/data
 mkdir -p t/data/tls
 ./htapikey -p t/data/keys.db init >/dev/null
 ./htapikey -p t/data/tenant.db init >/dev/null
+# The pepper of the HMAC tests, private to the test user.
+head -c 32 /dev/urandom | base64 >t/data/pepper
+chmod 600 t/data/pepper
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
     -keyout t/data/tls/key.pem -out t/data/tls/cert.pem 2>/dev/null
 

@@ -243,6 +243,7 @@ static void admit(request_rec *r, const apikey_record_t *rec)
 int apikey_authn_check(request_rec *r)
 {
     const apikey_dir_conf_t *conf;
+    const apikey_srv_conf_t *srv;
     apikey_request_t *rq;
     apikey_record_t *rec;
     apikey_result_t res;
@@ -291,7 +292,8 @@ int apikey_authn_check(request_rec *r)
         return reject(r, rq, res);
     }
 
-    shape = apikey_key_check(key, len);
+    shape = conf->any_format == 1 ? apikey_key_check_legacy(key, len)
+                                  : apikey_key_check(key, len);
     if (shape != APIKEY_KEY_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       APIKEY_LOGNO(00011) "malformed API key from %s: %s",
@@ -299,7 +301,8 @@ int apikey_authn_check(request_rec *r)
                       apikey_key_check_str(shape));
         return reject(r, rq, APIKEY_RESULT_MALFORMED);
     }
-    if (apikey_digest_hex(key, len, digest)) {
+    srv = ap_get_module_config(r->server->module_config, &authn_apikey_module);
+    if (apikey_digest_hex(srv->pepper, srv->pepper_len, key, len, digest)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APIKEY_LOGNO(00012) "SHA-256 failed in libcrypto");
         return reject(r, rq, APIKEY_RESULT_ERROR);

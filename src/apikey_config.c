@@ -17,8 +17,10 @@
 /* Configuration structures, merge and directive handlers. */
 
 #include "apikey_config.h"
+#include "apikey_pepper.h"
 
 #include "apr_strings.h"
+#include "http_config.h"
 
 /* AuthAPIKeySource header:X-API-Key bearer */
 static const apikey_source_t default_sources[] = {
@@ -26,12 +28,67 @@ static const apikey_source_t default_sources[] = {
     {APIKEY_SOURCE_BEARER, NULL},
 };
 
+void *apikey_config_srv_create(apr_pool_t *p, server_rec *s)
+{
+    (void)s;
+    return apr_pcalloc(p, sizeof(apikey_srv_conf_t));
+}
+
+void *apikey_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
+{
+    const apikey_srv_conf_t *base = basev, *add = addv;
+    apikey_srv_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    *conf = add->hash_set ? *add : *base;
+    conf->hash_set = add->hash_set || base->hash_set;
+    return conf;
+}
+
+const char *apikey_config_set_hash(cmd_parms *cmd, void *mconfig,
+                                   const char *how, const char *file)
+{
+    apikey_srv_conf_t *conf =
+        ap_get_module_config(cmd->server->module_config, &authn_apikey_module);
+    unsigned char *buf;
+    char msg[256];
+    const char *err;
+
+    (void)mconfig;
+    conf->hash_set = 1;
+    if (!strcasecmp(how, "sha256")) {
+        if (file) {
+            return "AuthAPIKeyHash sha256 takes no file";
+        }
+        conf->pepper = NULL;
+        conf->pepper_len = 0;
+        return NULL;
+    }
+    if (strcasecmp(how, "hmac-sha256")) {
+        return apr_psprintf(cmd->pool,
+                            "AuthAPIKeyHash '%s': expected sha256 "
+                            "or hmac-sha256 FILE",
+                            how);
+    }
+    if (!file) {
+        return "AuthAPIKeyHash hmac-sha256 needs the pepper FILE";
+    }
+    file = ap_server_root_relative(cmd->pool, file);
+    buf = apr_palloc(cmd->pool, APIKEY_PEPPER_MAX);
+    err = apikey_pepper_load(file, buf, &conf->pepper_len, msg, sizeof(msg));
+    if (err) {
+        return apr_pstrcat(cmd->pool, "AuthAPIKeyHash: ", err, NULL);
+    }
+    conf->pepper = buf;
+    return NULL;
+}
+
 void *apikey_config_dir_create(apr_pool_t *p, char *dir)
 {
     apikey_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
     (void)dir;
     conf->require_tls = -1;
+    conf->any_format = -1;
     return conf;
 }
 
@@ -53,7 +110,29 @@ void *apikey_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     conf->require_tls =
         add->require_tls != -1 ? add->require_tls : base->require_tls;
     conf->tenants = add->tenants ? add->tenants : base->tenants;
+    conf->any_format =
+        add->any_format != -1 ? add->any_format : base->any_format;
     return conf;
+}
+
+const char *apikey_config_set_format(cmd_parms *cmd, void *mconfig,
+                                     const char *format)
+{
+    apikey_dir_conf_t *conf = mconfig;
+
+    if (!strcasecmp(format, "checksum")) {
+        conf->any_format = 0;
+    }
+    else if (!strcasecmp(format, "any")) {
+        conf->any_format = 1;
+    }
+    else {
+        return apr_psprintf(cmd->pool,
+                            "AuthAPIKeyFormat '%s': expected "
+                            "checksum or any",
+                            format);
+    }
+    return NULL;
 }
 
 const apikey_source_t *apikey_config_sources(const apikey_dir_conf_t *conf,

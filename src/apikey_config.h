@@ -27,6 +27,22 @@
 
 extern module AP_MODULE_DECLARE_DATA authn_apikey_module;
 
+/* Server settings: what a tenant's .htaccess must not reach. */
+typedef struct {
+    /* AuthAPIKeyHash: the pepper of HMAC-SHA-256 digests, or NULL for
+     * SHA-256. */
+    const unsigned char *pepper;
+    size_t pepper_len;
+    int hash_set;
+} apikey_srv_conf_t;
+
+void *apikey_config_srv_create(apr_pool_t *p, server_rec *s);
+void *apikey_config_srv_merge(apr_pool_t *p, void *basev, void *addv);
+
+/* Handler of AuthAPIKeyHash. */
+const char *apikey_config_set_hash(cmd_parms *cmd, void *mconfig,
+                                   const char *how, const char *file);
+
 typedef struct {
     /* Where keys are read from, in order; NULL when not set here (the
      * default list applies). */
@@ -37,6 +53,9 @@ typedef struct {
     /* AuthAPIKeyTenant: the owners whose keys are valid here; NULL when
      * not set (any owner). */
     apr_array_header_t *tenants;
+    /* AuthAPIKeyFormat any: 1 accepts keys without prefix or checksum; 0
+     * checks them; -1 not set here (check). */
+    int any_format;
 } apikey_dir_conf_t;
 
 void *apikey_config_dir_create(apr_pool_t *p, char *dir);
@@ -57,6 +76,10 @@ const char *apikey_config_set_require_tls(cmd_parms *cmd, void *mconfig,
 /* Handler of AuthAPIKeyTenant. */
 const char *apikey_config_set_tenants(cmd_parms *cmd, void *mconfig, int argc,
                                       char *const argv[]);
+
+/* Handler of AuthAPIKeyFormat. */
+const char *apikey_config_set_format(cmd_parms *cmd, void *mconfig,
+                                     const char *format);
 
 /* 1 when owner may use keys under conf's AuthAPIKeyTenant. */
 int apikey_config_tenant_ok(const apikey_dir_conf_t *conf, const char *owner);

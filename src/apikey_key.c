@@ -22,6 +22,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 static const char base62[] =
@@ -178,6 +179,26 @@ apikey_key_check_t apikey_key_check(const char *key, size_t len)
     return APIKEY_KEY_OK;
 }
 
+apikey_key_check_t apikey_key_check_legacy(const char *key, size_t len)
+{
+    size_t i;
+
+    if (len == 0) {
+        return APIKEY_KEY_EMPTY;
+    }
+    if (len > APIKEY_KEY_LEGACY_MAX) {
+        return APIKEY_KEY_TOO_LONG;
+    }
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)key[i];
+
+        if (c <= ' ' || c >= 0x7f) {
+            return APIKEY_KEY_BAD_SHAPE;
+        }
+    }
+    return APIKEY_KEY_OK;
+}
+
 const char *apikey_key_check_str(apikey_key_check_t rc)
 {
     switch (rc) {
@@ -188,7 +209,7 @@ const char *apikey_key_check_str(apikey_key_check_t rc)
         case APIKEY_KEY_TOO_LONG:
             return "key too long";
         case APIKEY_KEY_BAD_SHAPE:
-            return "not in the <prefix>_<body> key format";
+            return "not in the key format";
         case APIKEY_KEY_BAD_CHECKSUM:
             return "bad checksum";
     }
@@ -252,14 +273,23 @@ int apikey_id_generate(char *out, size_t outlen)
     return 0;
 }
 
-int apikey_digest_hex(const char *key, size_t len, char *hex)
+int apikey_digest_hex(const unsigned char *pepper, size_t pepper_len,
+                      const char *key, size_t len, char *hex)
 {
     static const char xdigit[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0, i;
+    int ok;
 
-    if (EVP_Digest(key, len, md, &mdlen, EVP_sha256(), NULL) != 1
-        || mdlen != APIKEY_DIGEST_LEN) {
+    if (pepper) {
+        ok = HMAC(EVP_sha256(), pepper, (int)pepper_len,
+                  (const unsigned char *)key, len, md, &mdlen)
+             != NULL;
+    }
+    else {
+        ok = EVP_Digest(key, len, md, &mdlen, EVP_sha256(), NULL) == 1;
+    }
+    if (!ok || mdlen != APIKEY_DIGEST_LEN) {
         return -1;
     }
     for (i = 0; i < mdlen; i++) {

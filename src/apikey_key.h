@@ -56,6 +56,11 @@ int apikey_key_prefix_valid(const char *prefix);
  * against the format and its checksum, without any I/O. */
 apikey_key_check_t apikey_key_check(const char *key, size_t len);
 
+/* The check of AuthAPIKeyFormat any, for legacy keys: 1 to
+ * APIKEY_KEY_LEGACY_MAX visible ASCII characters (no blanks, no control
+ * characters), nothing else assumed. */
+apikey_key_check_t apikey_key_check_legacy(const char *key, size_t len);
+
 /* A short English phrase for a check result, for logs and the tool. */
 const char *apikey_key_check_str(apikey_key_check_t rc);
 
@@ -68,9 +73,12 @@ int apikey_key_generate(const char *prefix, char *out, size_t outlen);
  * out (at least APIKEY_ID_LEN + 1 bytes).  Returns 0 or -1. */
 int apikey_id_generate(char *out, size_t outlen);
 
-/* SHA-256 of key as lower-case hex into hex (APIKEY_DIGEST_HEX_LEN + 1
- * bytes, NUL-terminated).  Returns 0 or -1. */
-int apikey_digest_hex(const char *key, size_t len, char *hex);
+/* The stored digest of a key as lower-case hex into hex
+ * (APIKEY_DIGEST_HEX_LEN + 1 bytes, NUL-terminated): SHA-256 of the key, or
+ * HMAC-SHA-256 keyed with the pepper when pepper is not NULL.  Returns 0 or
+ * -1. */
+int apikey_digest_hex(const unsigned char *pepper, size_t pepper_len,
+                      const char *key, size_t len, char *hex);
 
 /* Compares two equal-length byte strings in constant time: 1 when equal. */
 int apikey_equal_ct(const void *a, const void *b, size_t len);

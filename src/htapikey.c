@@ -18,6 +18,7 @@
  * DBD key store, in the spirit of htpasswd and htdbm. */
 
 #include "apikey_key.h"
+#include "apikey_pepper.h"
 #include "apikey_time.h"
 #include "htapikey.h"
 
@@ -56,6 +57,10 @@ static void usage(FILE *out)
             "                        (default sqlite3, or $HTAPIKEY_DRIVER)\n"
             "  -p, --params PARAMS   connection parameters as in DBDParams\n"
             "                        (or $HTAPIKEY_PARAMS)\n"
+            "  --pepper FILE         HMAC-SHA-256 digests keyed with FILE, as "
+            "the\n"
+            "                        server's AuthAPIKeyHash hmac-sha256 FILE\n"
+            "                        (or $HTAPIKEY_PEPPER_FILE)\n"
             "  --json                machine-readable output\n"
             "  -h, --help            this help\n"
             "\n"
@@ -141,6 +146,7 @@ static int parse_args(apr_pool_t *p, int argc, const char *const *argv,
         {"--allow-ip", NULL, offsetof(htapikey_options_t, allow_ip)},
         {"--allow-referer", NULL, offsetof(htapikey_options_t, allow_referer)},
         {"--allow-method", NULL, offsetof(htapikey_options_t, allow_method)},
+        {"--pepper", NULL, offsetof(htapikey_options_t, pepper_file)},
     };
     int i;
 
@@ -288,7 +294,8 @@ static int cmd_create(apr_pool_t *p, const htapikey_options_t *o)
     }
     if (apikey_key_generate(prefix, key, sizeof(key))
         || apikey_id_generate(id, sizeof(id))
-        || apikey_digest_hex(key, strlen(key), digest)) {
+        || apikey_digest_hex(o->pepper, o->pepper_len, key, strlen(key),
+                             digest)) {
         apikey_wipe(key, sizeof(key));
         return fail(EXIT_DB, "%s", "the random number generator failed");
     }
@@ -489,6 +496,19 @@ int main(int argc, const char *const *argv)
     }
     if (!o.driver || !*o.driver) {
         o.driver = "sqlite3";
+    }
+    if (!o.pepper_file) {
+        o.pepper_file = getenv("HTAPIKEY_PEPPER_FILE");
+    }
+    if (o.pepper_file && *o.pepper_file) {
+        unsigned char *buf = apr_palloc(p, APIKEY_PEPPER_MAX);
+        char msg[256];
+
+        if (apikey_pepper_load(o.pepper_file, buf, &o.pepper_len, msg,
+                               sizeof(msg))) {
+            return fail(EXIT_USAGE, "%s", msg);
+        }
+        o.pepper = buf;
     }
     if (!o.command) {
         usage(stderr);

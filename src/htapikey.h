@@ -37,6 +37,10 @@ typedef struct {
     const char *id; /* the ID operand of show/revoke/... */
     const char *owner, *name, *scopes, *expires, *not_before, *prefix;
     const char *allow_ip, *allow_referer, *allow_method;
+    /* --pepper FILE: HMAC-SHA-256 digests, as AuthAPIKeyHash hmac-sha256 */
+    const char *pepper_file;
+    const unsigned char *pepper;
+    size_t pepper_len;
 } htapikey_options_t;
 
 /* The key settings of create and update, checked, as the store keeps them

@@ -10,7 +10,7 @@ use Exporter 'import';
 use File::Spec;
 
 our @EXPORT_OK = qw(htapikey create_key insert_key key_store top_dir
-                    bad_checksum random_wellformed_key read_file);
+                    bad_checksum random_wellformed_key read_file run_httpd);
 
 sub top_dir {
     return $ENV{APIKEY_TOP}
@@ -47,6 +47,43 @@ sub htapikey {
     return ($rc, $out // '', $stderr);
 }
 
+# Runs httpd on a configuration made of a small preamble (our module, mod_dbd
+# unless no_dbd, lines in extra) and $body, with flags (default -t).
+# Returns (exit status, output and error log, line number of $body's first
+# line).
+sub run_httpd {
+    my ($body, %o) = @_;
+    my $logs    = Apache::Test::vars('t_logs');
+    my $libexec = Apache::Test::config()->apxs('LIBEXECDIR')
+        or die 'apxs -q LIBEXECDIR gave nothing';
+    my $module  = File::Spec->catfile(top_dir(), '.libs',
+                                      'mod_authn_apikey.so');
+    my $conf = File::Spec->catfile($logs, "config-$$.conf");
+    my $log  = File::Spec->catfile($logs, "config-$$.log");
+    my @head = (
+        "ServerRoot $logs",
+        "ServerName localhost",
+        "PidFile $logs/config-$$.pid",
+        "ErrorLog $log",
+        "LoadModule mpm_event_module $libexec/mod_mpm_event.so",
+        "LoadModule authn_core_module $libexec/mod_authn_core.so",
+        "LoadModule authz_core_module $libexec/mod_authz_core.so",
+    );
+    push @head, "LoadModule dbd_module $libexec/mod_dbd.so" unless $o{no_dbd};
+    push @head, "LoadModule authn_apikey_module $module";
+    push @head, @{ $o{extra} || [] };
+    open(my $fh, '>', $conf) or die "$conf: $!";
+    print $fh join("\n", @head, $body), "\n";
+    close $fh;
+    my @cmd = (Apache::Test::vars('httpd'), '-f', $conf,
+               @{ $o{flags} || ['-t'] });
+    my $out = `@cmd 2>&1`;
+    my $rc = $? >> 8;
+    $out .= read_file($log);
+    unlink $conf, $log;
+    return ($rc, $out, scalar(@head) + 1);
+}
+
 sub read_file {
     my $path = shift;
     open(my $fh, '<', $path) or return '';
@@ -71,11 +108,12 @@ sub create_key {
 
 # Stores a fresh well-formed key under a fixed id (for Require apikey-id
 # lines, which are fixed when httpd starts), as htapikey would: the digest
-# only.  Columns are given as a hash (owner, scopes, ...).  Returns the key.
+# only.  Columns are given as a hash (owner, scopes, ...); key => K stores
+# that key instead (a legacy one, say).  Returns the key.
 sub insert_key {
     my ($id, %col) = @_;
     require Digest::SHA;
-    my $key = random_wellformed_key();
+    my $key = delete $col{key} // random_wellformed_key();
     %col = (owner => 'test', scopes => '', status => 'active', %col,
             id => $id, digest => Digest::SHA::sha256_hex($key),
             created => time, updated => time);

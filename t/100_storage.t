@@ -1,0 +1,72 @@
+# Storage options: AuthAPIKeyHash hmac-sha256 with a pepper file (httpd
+# and htapikey agree; httpd refuses a missing or exposed pepper at
+# start-up), and AuthAPIKeyFormat any for legacy keys.
+use strict;
+use warnings FATAL => 'all';
+
+use Apache::Test;
+use Apache::TestRequest;
+use Apache::TestUtil;
+use File::Spec;
+use ApiKeyTest qw(create_key htapikey insert_key run_httpd);
+
+plan tests => 20, need(need_module('authn_apikey', 'dbd'), need_lwp);
+
+my $data   = File::Spec->catfile(Apache::Test::vars('serverroot'), 'data');
+my $pepper = File::Spec->catfile($data, 'pepper');
+
+# A key digested with the pepper, and one without.
+my ($rc, $out, $err) = htapikey('--pepper', $pepper, '--json', 'create',
+                                '--owner', 'peppered');
+ok t_cmp($rc, 0, 'htapikey --pepper create');
+my ($hkey) = $out =~ /"key":"([^"]+)"/;
+my $plain = create_key(owner => 'plain');
+
+Apache::TestRequest::module('apikey_pepper');
+ok t_cmp((GET '/pepper/index.txt', 'X-API-Key' => $hkey)->code, 200,
+         'hmac-sha256 server: a peppered key works');
+ok t_cmp((GET '/pepper/index.txt', 'X-API-Key' => $plain->{key})->code, 401,
+         'hmac-sha256 server: a SHA-256 key is unknown');
+Apache::TestRequest::module('default');
+ok t_cmp((GET '/pepper/index.txt', 'X-API-Key' => $hkey)->code, 401,
+         'sha256 server: a peppered key is unknown');
+ok t_cmp((GET '/pepper/index.txt', 'X-API-Key' => $plain->{key})->code, 200,
+         'sha256 server: a SHA-256 key works');
+
+# htapikey refuses an exposed or short pepper, and makes no key.
+my $exposed = File::Spec->catfile($data, "exposed-pepper-$$");
+open(my $fh, '>', $exposed) or die $!;
+print $fh "0123456789abcdef0123456789abcdef\n";
+close $fh;
+chmod 0644, $exposed;
+($rc, $out, $err) = htapikey('--pepper', $exposed, 'create', '--owner', 'x');
+ok t_cmp($rc, 2, 'htapikey: a world-readable pepper is refused');
+ok t_cmp($err, qr/readable or writable by others \(mode 0644\)/,
+         'and says why');
+ok t_cmp($out, '', 'no key printed');
+
+# httpd refuses the same at start-up, naming the line.
+for my $case (
+    ["AuthAPIKeyHash hmac-sha256 $exposed",
+     qr/readable or writable by others/],
+    ["AuthAPIKeyHash hmac-sha256 $data/no-such-pepper",
+     qr/cannot open the pepper file .*no-such-pepper: No such file/],
+    ["AuthAPIKeyHash hmac-sha256", qr/needs the pepper FILE/],
+    ["AuthAPIKeyHash md5", qr/AuthAPIKeyHash 'md5': expected sha256/],
+    ["<Location /x>\nAuthAPIKeyFormat loose\n</Location>",
+     qr/AuthAPIKeyFormat 'loose': expected checksum or any/],
+) {
+    my ($line, $why) = @$case;
+    my ($rc, $out, $n) = run_httpd($line);
+    ok t_cmp($rc, 1, "refused at start-up: $line");
+    ok t_cmp($out, $why, "message for: $line");
+}
+unlink $exposed;
+
+# Legacy keys: any visible ASCII, looked up by digest.
+my $legacy = insert_key('legacy-0001', owner => 'old-system',
+                        key => 'LEGACY-Key.2015/abc=');
+ok t_cmp((GET '/legacy/index.txt', 'X-API-Key' => $legacy)->code, 200,
+         'AuthAPIKeyFormat any: a legacy key works');
+ok t_cmp((GET '/authn/index.txt', 'X-API-Key' => $legacy)->code, 401,
+         'AuthAPIKeyFormat checksum (default): refused before any look-up');
