@@ -28,13 +28,14 @@
 #include "apikey_authz.h"
 #include "apikey_config.h"
 #include "apikey_log.h"
+#include "apikey_provider.h"
 #include "apikey_store.h"
 
 static const command_rec apikey_cmds[] = {
     AP_INIT_TAKE_ARGV("AuthAPIKeySource", apikey_config_set_sources, NULL,
                       OR_AUTHCFG,
                       "Where API keys are read from, in order: header:NAME, "
-                      "bearer"),
+                      "bearer, query:NAME, basic"),
     AP_INIT_FLAG("AuthAPIKeyRequireTLS", apikey_config_set_require_tls, NULL,
                  OR_AUTHCFG,
                  "Refuse keys sent over plain HTTP (On in .htaccess only)"),
@@ -44,6 +45,16 @@ static const command_rec apikey_cmds[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "checksum (reject malformed keys before any I/O) or any "
                   "(legacy keys)"),
+    AP_INIT_FLAG("AuthAPIKeyHideCredentials", ap_set_flag_slot,
+                 (void *)APR_OFFSETOF(apikey_dir_conf_t, hide_credentials),
+                 OR_AUTHCFG,
+                 "Remove the key from headers, query and request line before "
+                 "handlers and backends see it (default On)"),
+    AP_INIT_FLAG("AuthAPIKeyIdentityHeaders", ap_set_flag_slot,
+                 (void *)APR_OFFSETOF(apikey_dir_conf_t, identity_headers),
+                 OR_AUTHCFG,
+                 "Pass X-APIKey-Id, -Owner and -Scopes request headers to "
+                 "backends (default Off)"),
     AP_INIT_TAKE_ARGV("AuthAPIKeyTenant", apikey_config_set_tenants, NULL,
                       RSRC_CONF | ACCESS_CONF,
                       "Owners (or owner prefixes ending in *) whose keys are "
@@ -89,6 +100,9 @@ static void apikey_register_hooks(apr_pool_t *p)
                               APR_HOOK_MIDDLE);
     ap_hook_check_authz(apikey_authz_forbid, NULL, NULL, APR_HOOK_REALLY_FIRST,
                         AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHN_PROVIDER_GROUP, "apikey",
+                              AUTHN_PROVIDER_VERSION, &apikey_authn_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
     for (i = 0; i < sizeof(apikey_providers) / sizeof(apikey_providers[0]);
          i++) {
         ap_register_auth_provider(

@@ -18,7 +18,7 @@ suite sh scripts/run-tests.sh
 
 total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log" |
         awk '{ s += $1 } END { print s + 0 }')
-failed=$(sed -n 's/.* \([0-9]*\)\/[0-9]* subtests failed.*/\1/p' "$log" |
+failed=$(sed -n 's/.*Tests: [0-9]* Failed: \([0-9]*\)).*/\1/p' "$log" |
          awk '{ s += $1 } END { print s + 0 }')
 rm -f "$log" "$log.rc"
 # A suite that died before its tests ran counted nothing: count it as one

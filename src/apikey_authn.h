@@ -21,6 +21,8 @@
 
 #include "httpd.h"
 
+#include "apikey_config.h"
+
 /* 1 when the request's AuthType is APIKey. */
 int apikey_authn_is_ours(request_rec *r);
 
@@ -31,6 +33,14 @@ void apikey_authn_challenge(request_rec *r, const char *error,
 
 /* Removes our challenge. */
 void apikey_authn_challenge_clear(request_rec *r);
+
+/* 1 when the request came over TLS, or the server's configuration set
+ * HTTPS=on for it (a TLS-terminating proxy in front). */
+int apikey_authn_over_tls(request_rec *r);
+
+/* 0, logged, when AuthAPIKeyRequireTLS is on and the request came over
+ * plain HTTP; 1 otherwise. */
+int apikey_authn_tls_ok(request_rec *r, const apikey_dir_conf_t *conf);
 
 /* Retrieves mod_ssl's optional function (post_config). */
 void apikey_authn_init(void);

@@ -89,6 +89,8 @@ void *apikey_config_dir_create(apr_pool_t *p, char *dir)
     (void)dir;
     conf->require_tls = -1;
     conf->any_format = -1;
+    conf->hide_credentials = -1;
+    conf->identity_headers = -1;
     return conf;
 }
 
@@ -112,6 +114,12 @@ void *apikey_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     conf->tenants = add->tenants ? add->tenants : base->tenants;
     conf->any_format =
         add->any_format != -1 ? add->any_format : base->any_format;
+    conf->hide_credentials = add->hide_credentials != -1
+                                 ? add->hide_credentials
+                                 : base->hide_credentials;
+    conf->identity_headers = add->identity_headers != -1
+                                 ? add->identity_headers
+                                 : base->identity_headers;
     return conf;
 }
 

@@ -56,6 +56,10 @@ typedef struct {
     /* AuthAPIKeyFormat any: 1 accepts keys without prefix or checksum; 0
      * checks them; -1 not set here (check). */
     int any_format;
+    /* AuthAPIKeyHideCredentials (default on) and AuthAPIKeyIdentityHeaders
+     * (default off): 1, 0, or -1 when not set here. */
+    int hide_credentials;
+    int identity_headers;
 } apikey_dir_conf_t;
 
 void *apikey_config_dir_create(apr_pool_t *p, char *dir);

@@ -31,11 +31,42 @@ static int tchar(unsigned char c)
     return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
+/* Characters of a query parameter name we accept in query:NAME. */
+static int param_char(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z')
+           || (c >= 'a' && c <= 'z') || c == '_' || c == '-' || c == '.'
+           || c == '~';
+}
+
 const char *apikey_source_parse(const char *word, apikey_source_t *out)
 {
+    out->name = NULL;
     if (!strcasecmp(word, "bearer")) {
         out->kind = APIKEY_SOURCE_BEARER;
-        out->name = NULL;
+        return NULL;
+    }
+    if (!strcasecmp(word, "basic")) {
+        out->kind = APIKEY_SOURCE_BASIC;
+        return NULL;
+    }
+    if (!strncasecmp(word, "query:", 6)) {
+        const char *name = word + 6, *p;
+
+        if (!*name) {
+            return "query: needs a parameter name, as in query:api_key";
+        }
+        for (p = name; *p; p++) {
+            if (!param_char((unsigned char)*p)) {
+                return "parameter name may hold letters, digits and "
+                       "_ - . ~ only";
+            }
+        }
+        if (p - name > APIKEY_SOURCE_NAME_MAX) {
+            return "parameter name is too long";
+        }
+        out->kind = APIKEY_SOURCE_QUERY;
+        out->name = name;
         return NULL;
     }
     if (!strncasecmp(word, "header:", 7)) {
@@ -62,7 +93,8 @@ const char *apikey_source_parse(const char *word, apikey_source_t *out)
         out->name = name;
         return NULL;
     }
-    return "unknown key source; expected header:NAME or bearer";
+    return "unknown key source; expected header:NAME, bearer, query:NAME "
+           "or basic";
 }
 
 const char *apikey_source_kind_str(apikey_source_kind_t kind)
@@ -72,6 +104,10 @@ const char *apikey_source_kind_str(apikey_source_kind_t kind)
             return "header";
         case APIKEY_SOURCE_BEARER:
             return "bearer";
+        case APIKEY_SOURCE_QUERY:
+            return "query";
+        case APIKEY_SOURCE_BASIC:
+            return "basic";
     }
     return "-";
 }
@@ -101,4 +137,119 @@ int apikey_bearer_token(const char *value, const char **tok, size_t *len)
     *tok = p;
     *len = (size_t)(end - p);
     return 1;
+}
+
+/* The next parameter of a query string: its name [*p, *eq) and value
+ * [*eq + 1, *end) (*eq == *end when there is no '='). */
+static int next_param(const char **p, const char **eq, const char **end)
+{
+    const char *s = *p;
+
+    if (!*s) {
+        return 0;
+    }
+    *end = s + strcspn(s, "&;");
+    *eq = memchr(s, '=', (size_t)(*end - s));
+    if (!*eq) {
+        *eq = *end;
+    }
+    return 1;
+}
+
+static const char *after(const char *end)
+{
+    return *end ? end + 1 : end;
+}
+
+int apikey_query_param(const char *args, const char *name, const char **val,
+                       size_t *len)
+{
+    size_t n = strlen(name);
+    const char *p = args, *eq, *end;
+    int found = 0;
+
+    for (; p && next_param(&p, &eq, &end); p = after(end)) {
+        const char *v = eq < end ? eq + 1 : end;
+        size_t vlen = (size_t)(end - v);
+
+        if ((size_t)(eq - p) != n || strncmp(p, name, n)) {
+            continue;
+        }
+        if (!found) {
+            *val = v;
+            *len = vlen;
+            found = 1;
+        }
+        else if (vlen != *len || memcmp(v, *val, vlen)) {
+            return -1;
+        }
+    }
+    return found;
+}
+
+size_t apikey_query_strip(const char *args, const char *name, char *out)
+{
+    size_t n = strlen(name), w = 0;
+    const char *p = args, *eq, *end;
+
+    for (; p && next_param(&p, &eq, &end); p = after(end)) {
+        if ((size_t)(eq - p) == n && !strncmp(p, name, n)) {
+            continue;
+        }
+        if (end > p) {
+            if (w) {
+                out[w++] = '&';
+            }
+            memcpy(out + w, p, (size_t)(end - p));
+            w += (size_t)(end - p);
+        }
+    }
+    out[w] = '\0';
+    return w;
+}
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+long apikey_url_decode(const char *in, size_t len, char *out)
+{
+    size_t i, w = 0;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)in[i];
+
+        if (c == '%') {
+            int hi, lo;
+
+            /* Two hex digits must follow. */
+            if (i + 2 >= len) {
+                return -1;
+            }
+            hi = hexval((unsigned char)in[i + 1]);
+            lo = hexval((unsigned char)in[i + 2]);
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+                return -1;
+            }
+            out[w++] = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        else if (c == '\0') {
+            return -1;
+        }
+        else {
+            out[w++] = c == '+' ? ' ' : (char)c;
+        }
+    }
+    return (long)w;
 }

@@ -24,24 +24,28 @@
 
 typedef enum {
     APIKEY_SOURCE_HEADER = 0, /* header:NAME, the whole value is the key */
-    APIKEY_SOURCE_BEARER      /* Authorization: Bearer <key> */
+    APIKEY_SOURCE_BEARER,     /* Authorization: Bearer <key> */
+    APIKEY_SOURCE_QUERY,      /* query:NAME, a query-string parameter */
+    APIKEY_SOURCE_BASIC       /* Authorization: Basic, key as password or as
+                               * user with an empty password */
 } apikey_source_kind_t;
 
 typedef struct {
     apikey_source_kind_t kind;
-    const char *name; /* header name for APIKEY_SOURCE_HEADER, else NULL */
+    const char *name; /* header or parameter name, else NULL */
 } apikey_source_t;
 
 /* Longest header name accepted in header:NAME. */
 #define APIKEY_SOURCE_NAME_MAX 128
 
-/* Parses one AuthAPIKeySource word ("header:X-API-Key", "bearer", case
- * insensitive keywords).  On success fills *out (out->name points into word)
- * and returns NULL; otherwise returns a static English message. */
+/* Parses one AuthAPIKeySource word ("header:X-API-Key", "bearer",
+ * "query:api_key", "basic"; keywords case-insensitive).  On success fills
+ * *out (out->name points into word) and returns NULL; otherwise returns a
+ * static English message. */
 const char *apikey_source_parse(const char *word, apikey_source_t *out);
 
-/* The source's name as written in logs and %{source}K: "header" or
- * "bearer". */
+/* The source's name as written in logs and %{source}K: "header",
+ * "bearer", "query" or "basic". */
 const char *apikey_source_kind_str(apikey_source_kind_t kind);
 
 /* Finds the token of an Authorization value using the Bearer scheme
@@ -49,5 +53,22 @@ const char *apikey_source_kind_str(apikey_source_kind_t kind);
  * token's start and length (possibly 0: "Bearer" alone) when the scheme is
  * Bearer, 0 when it is another scheme or the value is NULL. */
 int apikey_bearer_token(const char *value, const char **tok, size_t *len);
+
+/* Finds parameter name in a query string (args, without '?'; '&' or ';'
+ * separated).  Returns 0 when absent; 1 with the first value, still
+ * URL-encoded, in *val (of *len bytes) when every occurrence has the same
+ * value; -1 when it occurs with different values. */
+int apikey_query_param(const char *args, const char *name, const char **val,
+                       size_t *len);
+
+/* Copies args into out (at least strlen(args) + 1 bytes) without any
+ * occurrence of parameter name, keeping the other parameters and their
+ * order.  Returns the length written. */
+size_t apikey_query_strip(const char *args, const char *name, char *out);
+
+/* Decodes a URL-encoded value of len bytes ('+' is a blank) into out (at
+ * least len bytes).  Returns the decoded length, or -1 for a bad escape or
+ * an encoded NUL (%00), which no key may hold. */
+long apikey_url_decode(const char *in, size_t len, char *out);
 
 #endif /* APIKEY_SOURCE_H */

@@ -108,13 +108,70 @@ static void test_parse(void)
     parse_err("header:Authorization", "header:Authorization");
     parse_err("header:authorization", "header:authorization");
     parse_err("HEADER:AUTHORIZATION", "HEADER:AUTHORIZATION");
-    parse_err("query:x", "query:x (not supported yet)");
-    parse_err("basic", "basic (not supported yet)");
+    parse_err("query:", "'query:' without a name");
+    parse_err("query:a b", "a parameter name with a space");
+    parse_err("query:a&b", "a parameter name with '&'");
+    parse_err("query:a=b", "a parameter name with '='");
+    parse_err("basic:x", "'basic:x'");
+    parse_err("header:Proxy-Authorization", "header:Proxy-Authorization");
     parse_err("bearer:", "'bearer:'");
     parse_err("bearer ", "'bearer ' with a trailing space");
     parse_err(" bearer", "' bearer' with a leading space");
     parse_err("bearerx", "'bearerx'");
     parse_err("header :X-Key", "a space before the colon");
+}
+
+/* query:NAME and basic; the query-string helpers. */
+static void test_query_and_basic(void)
+{
+    apikey_source_t src;
+    const char *v = NULL;
+    size_t len = 0;
+    char out[128], dec[64];
+
+    ok(apikey_source_parse("query:api_key", &src) == NULL
+           && src.kind == APIKEY_SOURCE_QUERY && !strcmp(src.name, "api_key"),
+       "query:api_key");
+    ok(apikey_source_parse("QUERY:k.e-y~", &src) == NULL
+           && src.kind == APIKEY_SOURCE_QUERY && !strcmp(src.name, "k.e-y~"),
+       "QUERY:k.e-y~ (keyword case-insensitive)");
+    ok(apikey_source_parse("Basic", &src) == NULL
+           && src.kind == APIKEY_SOURCE_BASIC && src.name == NULL,
+       "Basic");
+    is_str(apikey_source_kind_str(APIKEY_SOURCE_QUERY), "query", "query name");
+    is_str(apikey_source_kind_str(APIKEY_SOURCE_BASIC), "basic", "basic name");
+
+    is_int(apikey_query_param("a=1&k=v&b=2", "k", &v, &len), 1, "k found");
+    ok(len == 1 && !strncmp(v, "v", 1), "k's value");
+    is_int(apikey_query_param("a=1;k=v", "k", &v, &len), 1, "';' separates");
+    is_int(apikey_query_param("kk=1&xk=2", "k", &v, &len), 0,
+           "no partial name match");
+    is_int(apikey_query_param("k=v&k=v", "k", &v, &len), 1,
+           "twice, same value");
+    is_int(apikey_query_param("k=v&k=w", "k", &v, &len), -1,
+           "twice, different values");
+    is_int(apikey_query_param("k", "k", &v, &len), 1, "name without '='");
+    ok(len == 0, "and an empty value");
+    is_int(apikey_query_param("", "k", &v, &len), 0, "empty query");
+    is_int(apikey_query_param(NULL, "k", &v, &len), 0, "no query");
+
+    apikey_query_strip("a=1&k=v&b=2", "k", out);
+    is_str(out, "a=1&b=2", "strip from the middle");
+    apikey_query_strip("k=v", "k", out);
+    is_str(out, "", "strip the only parameter");
+    apikey_query_strip("k=v&k=w&x", "k", out);
+    is_str(out, "x", "strip every occurrence");
+    apikey_query_strip("a=1&&kk=2&", "k", out);
+    is_str(out, "a=1&kk=2", "keep others, drop empty items");
+
+    is_int((int)apikey_url_decode("ak%5Fx+y", 8, dec), 6, "decode length");
+    dec[6] = '\0';
+    is_str(dec, "ak_x y", "%%5F and '+'");
+    is_int((int)apikey_url_decode("a%00b", 5, dec), -1, "%%00 refused");
+    is_int((int)apikey_url_decode("a%0", 3, dec), -1, "truncated escape");
+    is_int((int)apikey_url_decode("a%zz", 4, dec), -1, "bad hex");
+    is_int((int)apikey_url_decode("%252F", 5, dec), 3,
+           "double encoding decodes once");
 }
 
 static void test_kind_str(void)
@@ -183,6 +240,7 @@ int main(void)
 {
     test_parse();
     test_kind_str();
+    test_query_and_basic();
     test_bearer();
     return done_testing();
 }

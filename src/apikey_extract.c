@@ -1,0 +1,269 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* Key extraction and hiding (see apikey_extract.h). */
+
+#include "apikey_extract.h"
+
+#include "apr_strings.h"
+#include "http_protocol.h"
+
+/* The identity headers this module may set: a client's own are dropped. */
+static const char *const identity_headers[] = {"X-APIKey-Id", "X-APIKey-Owner",
+                                               "X-APIKey-Scopes"};
+
+static const char *authorization_header(const request_rec *r)
+{
+    return r->proxyreq == PROXYREQ_PROXY ? "Proxy-Authorization"
+                                         : "Authorization";
+}
+
+/* httpd joins a header sent twice into "a, b".  Returns 1 with the key in
+ * *v (of *len bytes) when every part is the same key (after an optional
+ * scheme word such as "Bearer "), -1 when they differ.  A single value is
+ * returned unchanged: keys never hold ", ". */
+static int one_value(const char **v, size_t *len, const char *scheme)
+{
+    const char *s = *v, *end = *v + *len, *comma;
+    size_t first = 0, slen = scheme ? strlen(scheme) : 0;
+    int parts = 0;
+
+    while (s < end) {
+        const char *part;
+        size_t plen;
+
+        comma = memchr(s, ',', (size_t)(end - s));
+        part = s;
+        plen = (size_t)((comma ? comma : end) - s);
+        while (plen && (*part == ' ' || *part == '\t')) {
+            part++;
+            plen--;
+        }
+        if (parts && slen && plen > slen && !strncasecmp(part, scheme, slen)
+            && (part[slen] == ' ' || part[slen] == '\t')) {
+            part += slen + 1;
+            plen -= slen + 1;
+            while (plen && (*part == ' ' || *part == '\t')) {
+                part++;
+                plen--;
+            }
+        }
+        if (!parts) {
+            *v = part;
+            first = plen;
+        }
+        else if (plen != first || memcmp(part, *v, plen)) {
+            return -1;
+        }
+        parts++;
+        if (!comma) {
+            break;
+        }
+        s = comma + 1;
+    }
+    *len = first;
+    return 1;
+}
+
+/* The key a source carries: 1 found, 0 absent, -1 conflict, -2 malformed
+ * (a query value that does not decode). */
+static int read_source(request_rec *r, const apikey_source_t *src,
+                       const char **v, size_t *len)
+{
+    const char *user = NULL, *pw = NULL;
+    long n;
+    char *buf;
+
+    switch (src->kind) {
+        case APIKEY_SOURCE_HEADER:
+            if (!(*v = apr_table_get(r->headers_in, src->name))) {
+                return 0;
+            }
+            *len = strlen(*v);
+            return one_value(v, len, NULL);
+        case APIKEY_SOURCE_BEARER:
+            if (!apikey_bearer_token(
+                    apr_table_get(r->headers_in, authorization_header(r)), v,
+                    len)) {
+                return 0;
+            }
+            return one_value(v, len, "Bearer");
+        case APIKEY_SOURCE_BASIC:
+            /* Stripe's way: the key as the user and no password, or the
+             * key as the password whatever the user. */
+            if (ap_get_basic_auth_components(r, &user, &pw) != APR_SUCCESS) {
+                return 0;
+            }
+            *v = *pw ? pw : user;
+            *len = strlen(*v);
+            return 1;
+        case APIKEY_SOURCE_QUERY:
+            switch (apikey_query_param(r->args, src->name, v, len)) {
+                case 0:
+                    return 0;
+                case -1:
+                    return -1;
+            }
+            buf = apr_palloc(r->pool, *len + 1);
+            if ((n = apikey_url_decode(*v, *len, buf)) < 0) {
+                return -2;
+            }
+            buf[n] = '\0';
+            *v = buf;
+            *len = (size_t)n;
+            return 1;
+    }
+    return 0;
+}
+
+apikey_result_t apikey_extract(request_rec *r, const apikey_dir_conf_t *conf,
+                               apikey_found_t *found)
+{
+    const apikey_source_t *sources;
+    int i, n, have = 0;
+
+    sources = apikey_config_sources(conf, &n);
+    for (i = 0; i < n; i++) {
+        const char *v = NULL;
+        size_t len = 0;
+        int rc = read_source(r, &sources[i], &v, &len);
+
+        if (rc == 0) {
+            continue;
+        }
+        if (rc == -1) {
+            return APIKEY_RESULT_CONFLICT;
+        }
+        if (rc == -2) {
+            found->source = sources[i].kind;
+            return APIKEY_RESULT_MALFORMED;
+        }
+        if (!have) {
+            found->key = v;
+            found->len = len;
+            found->source = sources[i].kind;
+            have = 1;
+        }
+        else if (len != found->len || memcmp(v, found->key, len)) {
+            return APIKEY_RESULT_CONFLICT;
+        }
+    }
+    return have ? APIKEY_RESULT_OK : APIKEY_RESULT_MISSING;
+}
+
+/* Removes parameter name from a request target's query ("/p?a=1&k=2"),
+ * returning the target unchanged when it has none. */
+static char *strip_target(apr_pool_t *p, const char *target, size_t tlen,
+                          const char *name)
+{
+    const char *q = memchr(target, '?', tlen);
+    size_t head;
+    char *out, *args;
+
+    if (!q) {
+        return apr_pstrmemdup(p, target, tlen);
+    }
+    head = (size_t)(q - target);
+    args = apr_pstrmemdup(p, q + 1, tlen - head - 1);
+    out = apr_palloc(p, tlen + 1);
+    memcpy(out, target, head);
+    /* "?" only when parameters are left. */
+    out[head] = apikey_query_strip(args, name, out + head + 1) ? '?' : '\0';
+    return out;
+}
+
+/* The query source leaves traces in r->args (QUERY_STRING), the parsed
+ * and unparsed URI, the request line (CGI's REQUEST_URI and %r come from
+ * it) and, for proxy requests, r->filename. */
+static void hide_query(request_rec *r, const char *name)
+{
+    const char *sp1, *sp2, *v;
+    size_t vlen;
+    char *args;
+
+    if (!r->args || apikey_query_param(r->args, name, &v, &vlen) == 0) {
+        return;
+    }
+    args = apr_palloc(r->pool, strlen(r->args) + 1);
+    r->args = apikey_query_strip(r->args, name, args) ? args : NULL;
+    r->parsed_uri.query = r->args;
+    if (r->unparsed_uri) {
+        r->unparsed_uri = strip_target(r->pool, r->unparsed_uri,
+                                       strlen(r->unparsed_uri), name);
+    }
+    if (r->the_request && (sp1 = strchr(r->the_request, ' ')) != NULL) {
+        sp1++;
+        sp2 = strchr(sp1, ' ');
+        r->the_request = apr_pstrcat(
+            r->pool,
+            apr_pstrmemdup(r->pool, r->the_request,
+                           (size_t)(sp1 - r->the_request)),
+            strip_target(r->pool, sp1, sp2 ? (size_t)(sp2 - sp1) : strlen(sp1),
+                         name),
+            sp2 ? sp2 : "", NULL);
+    }
+    if (r->filename && !strncmp(r->filename, "proxy:", 6)) {
+        r->filename =
+            strip_target(r->pool, r->filename, strlen(r->filename), name);
+    }
+}
+
+void apikey_extract_hide(request_rec *r, const apikey_dir_conf_t *conf)
+{
+    const apikey_source_t *sources;
+    const char *authz = apr_table_get(r->headers_in, authorization_header(r));
+    const char *tok;
+    size_t len, i;
+    int k, n;
+
+    for (i = 0; i < sizeof(identity_headers) / sizeof(identity_headers[0]);
+         i++) {
+        apr_table_unset(r->headers_in, identity_headers[i]);
+    }
+    if (conf->hide_credentials == 0) {
+        return;
+    }
+    sources = apikey_config_sources(conf, &n);
+    for (k = 0; k < n; k++) {
+        switch (sources[k].kind) {
+            case APIKEY_SOURCE_HEADER:
+                apr_table_unset(r->headers_in, sources[k].name);
+                break;
+            case APIKEY_SOURCE_BEARER:
+                /* Only our scheme: other credentials are not ours to
+                 * drop. */
+                if (apikey_bearer_token(authz, &tok, &len)) {
+                    apr_table_unset(r->headers_in, authorization_header(r));
+                }
+                break;
+            case APIKEY_SOURCE_BASIC:
+                if (authz && !strncasecmp(authz, "Basic", 5)) {
+                    apr_table_unset(r->headers_in, authorization_header(r));
+                }
+                break;
+            case APIKEY_SOURCE_QUERY:
+                hide_query(r, sources[k].name);
+                break;
+        }
+    }
+}
+
+void apikey_extract_identity(request_rec *r, const apikey_record_t *rec)
+{
+    apr_table_setn(r->headers_in, identity_headers[0], rec->id);
+    apr_table_setn(r->headers_in, identity_headers[1], rec->owner);
+    apr_table_setn(r->headers_in, identity_headers[2], rec->scopes);
+}

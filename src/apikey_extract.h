@@ -1,0 +1,50 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* Finding a request's key in the sources AuthAPIKeySource lists, and
+ * hiding it from everything that runs after authentication. */
+#ifndef APIKEY_EXTRACT_H
+#define APIKEY_EXTRACT_H
+
+#include "httpd.h"
+
+#include "apikey_config.h"
+#include "apikey_request.h"
+
+typedef struct {
+    const char *key; /* not NUL-terminated necessarily */
+    size_t len;
+    apikey_source_kind_t source;
+} apikey_found_t;
+
+/* Looks for the key in every configured source.  Returns MISSING, CONFLICT
+ * (two sources, or one header or parameter given twice, with different
+ * keys), MALFORMED (a query value that does not decode), or OK with the
+ * key in *found (from the first source that has it). */
+apikey_result_t apikey_extract(request_rec *r, const apikey_dir_conf_t *conf,
+                               apikey_found_t *found);
+
+/* Removes the key from every configured source (headers, Authorization,
+ * the query string and the request line), and any X-APIKey-* identity
+ * header the client sent, so that no handler, CGI, PHP or proxied backend
+ * sees them.  Called once the key was read, whatever the verdict. */
+void apikey_extract_hide(request_rec *r, const apikey_dir_conf_t *conf);
+
+/* Sets the X-APIKey-Id, -Owner and -Scopes request headers for backends
+ * (AuthAPIKeyIdentityHeaders On). */
+void apikey_extract_identity(request_rec *r, const apikey_record_t *rec);
+
+#endif /* APIKEY_EXTRACT_H */

@@ -1,0 +1,152 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* Key verification (see apikey_verify.h).
+ *
+ * The order of checks is the point of this file: the format and checksum
+ * are decided from the key alone, before any I/O, so garbage costs no
+ * database query.  Every refusal is logged here, with its reason and the
+ * key id when there is one, never the key. */
+
+#include "apikey_verify.h"
+#include "apikey_extract.h"
+#include "apikey_key.h"
+#include "apikey_log.h"
+#include "apikey_match.h"
+#include "apikey_store.h"
+
+#include "http_log.h"
+
+APLOG_USE_MODULE(authn_apikey);
+
+/* The verdict on a key found in the store, at time now. */
+static apikey_result_t judge(const apikey_record_t *rec, long long now)
+{
+    if (strcmp(rec->status, "active")) {
+        return strcmp(rec->status, "revoked") ? APIKEY_RESULT_DISABLED
+                                              : APIKEY_RESULT_REVOKED;
+    }
+    if (rec->has_not_before && now < rec->not_before) {
+        return APIKEY_RESULT_NOT_YET_VALID;
+    }
+    if (rec->has_expires && now >= rec->expires) {
+        return APIKEY_RESULT_EXPIRED;
+    }
+    return APIKEY_RESULT_OK;
+}
+
+/* The key's own restrictions against this request: method, client
+ * network (as mod_remoteip leaves it) and referer. */
+static apikey_result_t restrict_key(request_rec *r, const apikey_record_t *rec)
+{
+    if (rec->allow_method
+        && !apikey_list_has(rec->allow_method, r->method, 0)) {
+        return APIKEY_RESULT_METHOD_DENIED;
+    }
+    if (rec->allow_ip
+        && !apikey_ip_allowed(rec->allow_ip, r->useragent_addr, r->pool)) {
+        return APIKEY_RESULT_IP_DENIED;
+    }
+    if (rec->allow_referer
+        && !apikey_referer_allowed(rec->allow_referer,
+                                   apr_table_get(r->headers_in, "Referer"))) {
+        return APIKEY_RESULT_REFERER_DENIED;
+    }
+    return APIKEY_RESULT_OK;
+}
+
+static apikey_result_t verdict(apikey_request_t *rq, apikey_result_t res)
+{
+    rq->result = res;
+    return res;
+}
+
+apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
+                              const char *key, size_t len, apikey_request_t *rq)
+{
+    const apikey_srv_conf_t *srv;
+    char digest[APIKEY_DIGEST_HEX_LEN + 1];
+    apikey_key_check_t shape;
+    apikey_record_t *rec;
+    apikey_result_t res;
+    apr_status_t rv;
+
+    shape = conf->any_format == 1 ? apikey_key_check_legacy(key, len)
+                                  : apikey_key_check(key, len);
+    if (shape != APIKEY_KEY_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      APIKEY_LOGNO(00011) "malformed API key from %s: %s",
+                      apikey_source_kind_str(rq->source),
+                      apikey_key_check_str(shape));
+        return verdict(rq, APIKEY_RESULT_MALFORMED);
+    }
+    srv = ap_get_module_config(r->server->module_config, &authn_apikey_module);
+    if (apikey_digest_hex(srv->pepper, srv->pepper_len, key, len, digest)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APIKEY_LOGNO(00012) "SHA-256 failed in libcrypto");
+        return verdict(rq, APIKEY_RESULT_ERROR);
+    }
+
+    rec = apr_pcalloc(r->pool, sizeof(*rec));
+    rv = apikey_store_lookup(r, digest, rec);
+    apikey_wipe(digest, sizeof(digest));
+    if (rv == APR_NOTFOUND) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      APIKEY_LOGNO(00013) "unknown API key from %s",
+                      apikey_source_kind_str(rq->source));
+        return verdict(rq, APIKEY_RESULT_UNKNOWN);
+    }
+    if (rv != APR_SUCCESS) {
+        return verdict(rq, APIKEY_RESULT_ERROR);
+    }
+
+    /* Another tenant's key is, here, no key at all. */
+    if (!apikey_config_tenant_ok(conf, rec->owner)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      APIKEY_LOGNO(00017) "API key %s refused: its owner is "
+                                          "not among this AuthAPIKeyTenant",
+                      rec->id);
+        return verdict(rq, APIKEY_RESULT_UNKNOWN);
+    }
+    res = judge(rec, (long long)apr_time_sec(r->request_time));
+    if (res == APIKEY_RESULT_OK) {
+        res = restrict_key(r, rec);
+    }
+    if (res != APIKEY_RESULT_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      APIKEY_LOGNO(00014) "API key %s refused: %s (status "
+                                          "'%s')",
+                      rec->id, apikey_result_str(res), rec->status);
+        return verdict(rq, res);
+    }
+    rq->key = rec;
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
+                  "API key %s (owner %s) accepted from %s", rec->id, rec->owner,
+                  apikey_source_kind_str(rq->source));
+    return verdict(rq, APIKEY_RESULT_OK);
+}
+
+void apikey_verify_admit(request_rec *r, const apikey_dir_conf_t *conf,
+                         const apikey_record_t *rec)
+{
+    r->user = (char *)rec->id;
+    apr_table_setn(r->subprocess_env, "APIKEY_ID", rec->id);
+    apr_table_setn(r->subprocess_env, "APIKEY_OWNER", rec->owner);
+    apr_table_setn(r->subprocess_env, "APIKEY_SCOPES", rec->scopes);
+    if (conf->identity_headers == 1) {
+        apikey_extract_identity(r, rec);
+    }
+}

@@ -1,0 +1,41 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* Verifying a presented key: format, digest, look-up, tenant, status and
+ * the key's own restrictions.  Shared by AuthType APIKey and the apikey
+ * authn provider (AuthBasicProvider apikey). */
+#ifndef APIKEY_VERIFY_H
+#define APIKEY_VERIFY_H
+
+#include "httpd.h"
+
+#include "apikey_config.h"
+#include "apikey_request.h"
+
+/* Verifies key (len bytes) for r.  Records the verdict in rq->result and,
+ * when the key is accepted, the key in rq->key; logs the reason of any
+ * refusal.  ERROR means the store could not answer. */
+apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
+                              const char *key, size_t len,
+                              apikey_request_t *rq);
+
+/* Makes an accepted key the request's identity: r->user, the APIKEY_*
+ * environment and, with AuthAPIKeyIdentityHeaders On, the X-APIKey-*
+ * request headers. */
+void apikey_verify_admit(request_rec *r, const apikey_dir_conf_t *conf,
+                         const apikey_record_t *rec);
+
+#endif /* APIKEY_VERIFY_H */
