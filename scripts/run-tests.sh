@@ -44,6 +44,8 @@ mkdir -p build
     echo "LoadModule rewrite_module $LIBEXECDIR/mod_rewrite.so"
     echo "LoadModule remoteip_module $LIBEXECDIR/mod_remoteip.so"
     echo "LoadModule ssl_module $LIBEXECDIR/mod_ssl.so"
+    echo "LoadModule proxy_module $LIBEXECDIR/mod_proxy.so"
+    echo "LoadModule proxy_http_module $LIBEXECDIR/mod_proxy_http.so"
     if $HTTPD -V 2>/dev/null | grep -q 'threaded:.*yes'; then
         echo "LoadModule cgid_module $LIBEXECDIR/mod_cgid.so"
     else
