@@ -170,8 +170,8 @@ const char *apikey_config_set_sources(cmd_parms *cmd, void *mconfig, int argc,
     int i, j;
 
     if (argc < 1) {
-        return "AuthAPIKeySource needs at least one source: header:NAME or "
-               "bearer";
+        return "AuthAPIKeySource needs at least one source: header:NAME, "
+               "bearer, query:NAME or basic";
     }
     list = apr_pcalloc(cmd->pool, sizeof(*list) * (apr_size_t)argc);
     for (i = 0; i < argc; i++) {

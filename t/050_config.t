@@ -36,7 +36,7 @@ my @bad = (
     ['AuthAPIKeySource header:proxy-authorization',
      qr/use 'bearer' to read keys from the Authorization header/],
     ['AuthAPIKeySource',
-     qr/AuthAPIKeySource needs at least one source/],
+     qr/AuthAPIKeySource needs at least one source: header:NAME, bearer, query:NAME or basic/],
     ['Require apikey-scope',
      qr/Require apikey-scope needs at least one scope/],
     ['Require apikey-scope orders:read a,b',
