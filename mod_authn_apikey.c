@@ -41,6 +41,10 @@ static const command_rec apikey_cmds[] = {
                  "Refuse keys sent over plain HTTP (On in .htaccess only)"),
     AP_INIT_TAKE12("AuthAPIKeyHash", apikey_config_set_hash, NULL, RSRC_CONF,
                    "How keys are stored: sha256, or hmac-sha256 PEPPER-FILE"),
+    AP_INIT_TAKE1("AuthAPIKeyQuery", apikey_config_set_query, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Look-up SQL for a legacy schema, with one %s for the "
+                  "key's digest"),
     AP_INIT_TAKE1("AuthAPIKeyFormat", apikey_config_set_format, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "checksum (reject malformed keys before any I/O) or any "
@@ -60,6 +64,15 @@ static const command_rec apikey_cmds[] = {
                       "Owners (or owner prefixes ending in *) whose keys are "
                       "valid here"),
     {NULL}};
+
+static int apikey_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                             apr_pool_t *ptemp)
+{
+    (void)plog;
+    (void)ptemp;
+    apikey_store_reset(pconf);
+    return OK;
+}
 
 static int apikey_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
@@ -93,6 +106,7 @@ static void apikey_register_hooks(apr_pool_t *p)
 {
     size_t i;
 
+    ap_hook_pre_config(apikey_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(apikey_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_authn(apikey_authn_check, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);

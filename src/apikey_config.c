@@ -18,6 +18,7 @@
 
 #include "apikey_config.h"
 #include "apikey_pepper.h"
+#include "apikey_store.h"
 
 #include "apr_strings.h"
 #include "http_config.h"
@@ -120,6 +121,7 @@ void *apikey_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     conf->identity_headers = add->identity_headers != -1
                                  ? add->identity_headers
                                  : base->identity_headers;
+    conf->query = add->query ? add->query : base->query;
     return conf;
 }
 
@@ -251,4 +253,18 @@ int apikey_config_tenant_ok(const apikey_dir_conf_t *conf, const char *owner)
         }
     }
     return 0;
+}
+
+const char *apikey_config_set_query(cmd_parms *cmd, void *mconfig,
+                                    const char *sql)
+{
+    apikey_dir_conf_t *conf = mconfig;
+    const apikey_query_t *q;
+    const char *err = apikey_store_query(cmd->pool, sql, &q);
+
+    if (err) {
+        return err;
+    }
+    conf->query = q;
+    return NULL;
 }

@@ -60,6 +60,8 @@ typedef struct {
      * (default off): 1, 0, or -1 when not set here. */
     int hide_credentials;
     int identity_headers;
+    /* AuthAPIKeyQuery, or NULL for the default look-up. */
+    const struct apikey_query_t *query;
 } apikey_dir_conf_t;
 
 void *apikey_config_dir_create(apr_pool_t *p, char *dir);
@@ -80,6 +82,10 @@ const char *apikey_config_set_require_tls(cmd_parms *cmd, void *mconfig,
 /* Handler of AuthAPIKeyTenant. */
 const char *apikey_config_set_tenants(cmd_parms *cmd, void *mconfig, int argc,
                                       char *const argv[]);
+
+/* Handler of AuthAPIKeyQuery. */
+const char *apikey_config_set_query(cmd_parms *cmd, void *mconfig,
+                                    const char *sql);
 
 /* Handler of AuthAPIKeyFormat. */
 const char *apikey_config_set_format(cmd_parms *cmd, void *mconfig,

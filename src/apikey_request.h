@@ -45,6 +45,9 @@ typedef enum {
     APIKEY_RESULT_ERROR
 } apikey_result_t;
 
+/* Most extra columns of a look-up exported to the environment. */
+#define APIKEY_EXTRA_MAX 16
+
 /* A key as stored.  Strings live in the request pool. */
 typedef struct {
     const char *id;
@@ -55,6 +58,11 @@ typedef struct {
     long long expires, not_before; /* Unix seconds */
     /* Restrictions, comma-separated, NULL for none. */
     const char *allow_ip, *allow_referer, *allow_method;
+    /* Columns of an AuthAPIKeyQuery the module does not know, exported as
+     * APIKEY_<COLUMN>. */
+    int nextra;
+    const char *extra_env[APIKEY_EXTRA_MAX];
+    const char *extra_value[APIKEY_EXTRA_MAX];
 } apikey_record_t;
 
 typedef struct {

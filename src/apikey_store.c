@@ -32,6 +32,7 @@
 
 #include "apr_dbd.h"
 #include "apr_hash.h"
+#include "apr_lib.h"
 #include "apr_optional.h"
 #include "apr_strings.h"
 #include "http_log.h"
@@ -39,10 +40,51 @@
 
 APLOG_USE_MODULE(authn_apikey);
 
-/* Label of our statement in a connection's prepared-statement hash.  The
- * pgsql driver uses it as an SQL identifier (PREPARE <label>), so it holds
- * letters and underscores only. */
-#define LOOKUP_LABEL "authn_apikey_lookup"
+/* Labels name our statements in a connection's prepared-statement hash.
+ * The pgsql driver uses them as SQL identifiers (PREPARE <label>), so they
+ * hold letters, digits and underscores only. */
+const apikey_query_t apikey_store_default_query = {APIKEY_STORE_DEFAULT_QUERY,
+                                                   "authn_apikey_lookup"};
+
+/* AuthAPIKeyQuery SQL -> its query, so that the same SQL is prepared once
+ * a connection however many sections use it.  Lives in pconf. */
+static apr_hash_t *queries;
+
+void apikey_store_reset(apr_pool_t *pconf)
+{
+    queries = apr_hash_make(pconf);
+}
+
+const char *apikey_store_query(apr_pool_t *p, const char *sql,
+                               const apikey_query_t **out)
+{
+    const char *c;
+    apikey_query_t *q;
+    int args = 0;
+
+    /* APR's placeholders are printf-like: exactly one, the digest, and
+     * %% for a literal percent sign. */
+    for (c = sql; (c = strchr(c, '%')) != NULL; c++) {
+        if (c[1] == '%') {
+            c++;
+        }
+        else {
+            args++;
+        }
+    }
+    if (args != 1 || !strstr(sql, "%s")) {
+        return "AuthAPIKeyQuery needs exactly one %s, the key's digest "
+               "(write %% for a literal percent sign)";
+    }
+    if ((q = apr_hash_get(queries, sql, APR_HASH_KEY_STRING)) == NULL) {
+        q = apr_palloc(p, sizeof(*q));
+        q->sql = apr_pstrdup(p, sql);
+        q->label = apr_psprintf(p, "authn_apikey_q%u", apr_hash_count(queries));
+        apr_hash_set(queries, q->sql, APR_HASH_KEY_STRING, q);
+    }
+    *out = q;
+    return NULL;
+}
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_open) * dbd_open;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_close) * dbd_close;
@@ -54,27 +96,27 @@ int apikey_store_init(void)
     return dbd_open && dbd_close ? 0 : -1;
 }
 
-static apr_dbd_prepared_t *lookup_statement(request_rec *r, ap_dbd_t *dbd)
+static apr_dbd_prepared_t *lookup_statement(request_rec *r, ap_dbd_t *dbd,
+                                            const apikey_query_t *q)
 {
     apr_dbd_prepared_t *st =
-        apr_hash_get(dbd->prepared, LOOKUP_LABEL, APR_HASH_KEY_STRING);
+        apr_hash_get(dbd->prepared, q->label, APR_HASH_KEY_STRING);
     int rv;
 
     if (st) {
         return st;
     }
     /* dbd->pool lives as long as the connection, as the statement must. */
-    rv = apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle,
-                         APIKEY_STORE_DEFAULT_QUERY, LOOKUP_LABEL, &st);
+    rv = apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, q->sql, q->label,
+                         &st);
     if (rv != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APIKEY_LOGNO(00001) "cannot prepare the key look-up "
                                           "(%s): %s",
-                      APIKEY_STORE_DEFAULT_QUERY,
-                      apr_dbd_error(dbd->driver, dbd->handle, rv));
+                      q->sql, apr_dbd_error(dbd->driver, dbd->handle, rv));
         return NULL;
     }
-    apr_hash_set(dbd->prepared, LOOKUP_LABEL, APR_HASH_KEY_STRING, st);
+    apr_hash_set(dbd->prepared, q->label, APR_HASH_KEY_STRING, st);
     return st;
 }
 
@@ -97,22 +139,50 @@ static const char *const column_names[NCOLS] = {
     "id",         "owner",  "scopes",   "status",        "expires",
     "not_before", "digest", "allow_ip", "allow_referer", "allow_method"};
 
-static void map_columns(const apr_dbd_driver_t *drv, apr_dbd_results_t *res,
-                        int col[NCOLS])
+/* Where each known column is in the result (-1: absent), and the others,
+ * exported as APIKEY_<COLUMN>. */
+typedef struct {
+    int col[NCOLS];
+    int nextra;
+    int extra[APIKEY_EXTRA_MAX];
+    const char *extra_env[APIKEY_EXTRA_MAX];
+} columns_t;
+
+/* "APIKEY_" and the column name in capitals, other characters as '_'. */
+static const char *env_name(apr_pool_t *p, const char *column)
+{
+    char *name = apr_pstrcat(p, "APIKEY_", column, NULL), *c;
+
+    for (c = name + 7; *c; c++) {
+        *c = apr_isalnum(*c) ? (char)apr_toupper(*c) : '_';
+    }
+    return name;
+}
+
+static void map_columns(request_rec *r, const apr_dbd_driver_t *drv,
+                        apr_dbd_results_t *res, columns_t *m)
 {
     int i, c, n = apr_dbd_num_cols(drv, res);
 
     for (c = 0; c < NCOLS; c++) {
-        col[c] = -1;
+        m->col[c] = -1;
     }
+    m->nextra = 0;
     for (i = 0; i < n; i++) {
         const char *name = apr_dbd_get_name(drv, res, i);
 
-        for (c = 0; name && c < NCOLS; c++) {
-            if (col[c] < 0 && !strcasecmp(name, column_names[c])) {
-                col[c] = i;
+        if (!name) {
+            continue;
+        }
+        for (c = 0; c < NCOLS; c++) {
+            if (m->col[c] < 0 && !strcasecmp(name, column_names[c])) {
+                m->col[c] = i;
                 break;
             }
+        }
+        if (c == NCOLS && m->nextra < APIKEY_EXTRA_MAX) {
+            m->extra[m->nextra] = i;
+            m->extra_env[m->nextra++] = env_name(r->pool, name);
         }
     }
 }
@@ -148,9 +218,12 @@ static int time_column(request_rec *r, const char *id, const char *what,
  * not the one asked for, or -1 when a column does not hold what the schema
  * says. */
 static int read_row(request_rec *r, const apr_dbd_driver_t *drv,
-                    apr_dbd_row_t *row, const int col[NCOLS],
+                    apr_dbd_row_t *row, const columns_t *m,
                     const char *digest_hex, apikey_record_t *rec)
 {
+    const int *col = m->col;
+    int i;
+
     const char *digest = column(r, drv, row, col[COL_DIGEST], 0);
 
     /* The database matched the digest already; comparing again in
@@ -182,6 +255,13 @@ static int read_row(request_rec *r, const apr_dbd_driver_t *drv,
     if (!rec->status) {
         rec->status = "active";
     }
+    rec->nextra = m->nextra;
+    for (i = 0; i < m->nextra; i++) {
+        const char *v = column(r, drv, row, m->extra[i], 0);
+
+        rec->extra_env[i] = m->extra_env[i];
+        rec->extra_value[i] = v ? v : "";
+    }
     if (time_column(r, rec->id, "expires",
                     column(r, drv, row, col[COL_EXPIRES], 1), &rec->has_expires,
                     &rec->expires)
@@ -193,15 +273,15 @@ static int read_row(request_rec *r, const apr_dbd_driver_t *drv,
     return 0;
 }
 
-apr_status_t apikey_store_lookup(request_rec *r, const char *digest_hex,
-                                 apikey_record_t *rec)
+apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
+                                 const char *digest_hex, apikey_record_t *rec)
 {
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
     apr_dbd_prepared_t *st;
     apr_status_t status = APR_NOTFOUND;
     ap_dbd_t *dbd;
-    int col[NCOLS];
+    columns_t cols;
     int rv, rows = 0;
 
     /* Opened and closed around the look-up, not tied to the request: a
@@ -215,7 +295,7 @@ apr_status_t apikey_store_lookup(request_rec *r, const char *digest_hex,
                                           "server, the database up?)");
         return APR_EGENERAL;
     }
-    st = lookup_statement(r, dbd);
+    st = lookup_statement(r, dbd, query);
     if (!st) {
         dbd_close(r->server, dbd);
         return APR_EGENERAL;
@@ -243,8 +323,8 @@ apr_status_t apikey_store_lookup(request_rec *r, const char *digest_hex,
         if (rows++ == 0) {
             int got;
 
-            map_columns(dbd->driver, res, col);
-            got = read_row(r, dbd->driver, row, col, digest_hex, rec);
+            map_columns(r, dbd->driver, res, &cols);
+            got = read_row(r, dbd->driver, row, &cols, digest_hex, rec);
 
             status = got == 0  ? APR_SUCCESS
                      : got > 0 ? APR_NOTFOUND

@@ -27,14 +27,34 @@
     "SELECT id, owner, scopes, status, expires, not_before, digest, "          \
     "allow_ip, allow_referer, allow_method FROM apikey WHERE digest = %s"
 
+/* A look-up statement: its SQL and the label it is prepared under on each
+ * pooled connection. */
+typedef struct apikey_query_t {
+    const char *sql;
+    const char *label;
+} apikey_query_t;
+
+/* The default look-up. */
+extern const apikey_query_t apikey_store_default_query;
+
+/* Checks a look-up SQL (AuthAPIKeyQuery) and gives it a label, the same
+ * for the same SQL: NULL and *out, or an English message.  Allocates from
+ * p, which lives until the next restart. */
+const char *apikey_store_query(apr_pool_t *p, const char *sql,
+                               const apikey_query_t **out);
+
+/* Forgets the labels of the previous configuration (pre_config). */
+void apikey_store_reset(apr_pool_t *pconf);
+
 /* Retrieves mod_dbd's optional functions.  Returns 0 when mod_dbd is
  * loaded, -1 when it is not. */
 int apikey_store_init(void);
 
-/* Looks up the key whose digest (lower-case hex) is digest_hex.
- * APR_SUCCESS: *rec is filled from the request pool.  APR_NOTFOUND: no such
+/* Looks up the key whose digest (lower-case hex) is digest_hex with query.
+ * APR_SUCCESS: *rec is filled from the request pool (columns the module
+ * does not know go to rec->extra).  APR_NOTFOUND: no such
  * key.  Anything else: the database could not answer (already logged). */
-apr_status_t apikey_store_lookup(request_rec *r, const char *digest_hex,
-                                 apikey_record_t *rec);
+apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
+                                 const char *digest_hex, apikey_record_t *rec);
 
 #endif /* APIKEY_STORE_H */

@@ -101,7 +101,9 @@ apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
     }
 
     rec = apr_pcalloc(r->pool, sizeof(*rec));
-    rv = apikey_store_lookup(r, digest, rec);
+    rv = apikey_store_lookup(
+        r, conf->query ? conf->query : &apikey_store_default_query, digest,
+        rec);
     apikey_wipe(digest, sizeof(digest));
     if (rv == APR_NOTFOUND) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
@@ -142,10 +144,16 @@ apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
 void apikey_verify_admit(request_rec *r, const apikey_dir_conf_t *conf,
                          const apikey_record_t *rec)
 {
+    int i;
+
     r->user = (char *)rec->id;
     apr_table_setn(r->subprocess_env, "APIKEY_ID", rec->id);
     apr_table_setn(r->subprocess_env, "APIKEY_OWNER", rec->owner);
     apr_table_setn(r->subprocess_env, "APIKEY_SCOPES", rec->scopes);
+    for (i = 0; i < rec->nextra; i++) {
+        apr_table_setn(r->subprocess_env, rec->extra_env[i],
+                       rec->extra_value[i]);
+    }
     if (conf->identity_headers == 1) {
         apikey_extract_identity(r, rec);
     }
