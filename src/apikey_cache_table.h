@@ -1,0 +1,91 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* The look-up cache's table: fixed-size slots in one block of memory that
+ * every child shares, read without any lock.
+ *
+ * Each slot carries a sequence number, odd while a writer fills it.  A
+ * reader copies the slot and keeps the copy only if the number was even and
+ * unchanged across the copy (a seqlock), so a reader never blocks and never
+ * sees a torn entry; a writer claims a slot with one compare-and-swap and
+ * gives up when it is taken.  A global generation number invalidates every
+ * entry at once (a key revoked or changed in the database).  No httpd here,
+ * so unit tests can hammer it from forked processes. */
+#ifndef APIKEY_CACHE_TABLE_H
+#define APIKEY_CACHE_TABLE_H
+
+#include "apr.h"
+
+#include "apikey_key.h"
+
+#define APIKEY_CACHE_SLOT_SIZE 1024
+#define APIKEY_CACHE_WAYS      4
+#define APIKEY_CACHE_DATA_MAX                                                  \
+    (APIKEY_CACHE_SLOT_SIZE - 32 - APIKEY_DIGEST_HEX_LEN)
+#define APIKEY_CACHE_SEED_LEN 16
+
+typedef struct apikey_cache_table_t apikey_cache_table_t;
+
+typedef enum {
+    APIKEY_CACHE_MISS = 0,
+    APIKEY_CACHE_HIT,     /* a key, its data copied out */
+    APIKEY_CACHE_NEGATIVE /* known to be absent from the store */
+} apikey_cache_answer_t;
+
+/* Bytes needed for nslots slots (rounded up to whole buckets) and the
+ * state of nservers servers. */
+apr_size_t apikey_cache_table_size(unsigned nslots, unsigned nservers);
+
+/* Lays a table out in mem (size bytes from apikey_cache_table_size, zeroed
+ * or not).  seed keys the slot hash, so that keys cannot be chosen to
+ * collide.  Returns the table, or NULL when size is too small. */
+apikey_cache_table_t *
+apikey_cache_table_init(void *mem, apr_size_t size, unsigned nslots,
+                        unsigned nservers,
+                        const unsigned char seed[APIKEY_CACHE_SEED_LEN]);
+
+/* Looks digest (hex) up in scope at time now (any clock, the same as
+ * put's).  On a hit copies the entry's data into data (at least
+ * APIKEY_CACHE_DATA_MAX bytes) and its length into *len. */
+apikey_cache_answer_t apikey_cache_table_get(apikey_cache_table_t *t,
+                                             apr_uint64_t scope,
+                                             const char *digest,
+                                             apr_int64_t now, char *data,
+                                             apr_size_t *len);
+
+/* Stores an entry valid until expires: data of len bytes (at most
+ * APIKEY_CACHE_DATA_MAX), or, when negative, the absence of the key.  A
+ * negative entry never evicts a live positive one.  Returns 1 when stored,
+ * 0 when the slot was busy, the data too long or no slot could be given. */
+int apikey_cache_table_put(apikey_cache_table_t *t, apr_uint64_t scope,
+                           const char *digest, apr_int64_t now,
+                           apr_int64_t expires, const char *data,
+                           apr_size_t len, int negative);
+
+/* Invalidates every entry. */
+void apikey_cache_table_invalidate(apikey_cache_table_t *t);
+
+/* Per-server state for the change-marker poller: whether requests used the
+ * server's key store, and the last marker seen there. */
+void apikey_cache_table_mark_used(apikey_cache_table_t *t, unsigned server);
+int apikey_cache_table_used(apikey_cache_table_t *t, unsigned server);
+
+/* Records a server's change marker; returns 1 when it differs from the one
+ * recorded before (or none was), 0 when unchanged. */
+int apikey_cache_table_marker(apikey_cache_table_t *t, unsigned server,
+                              apr_int64_t marker);
+
+#endif /* APIKEY_CACHE_TABLE_H */
