@@ -19,6 +19,7 @@
 
 #include "httpd.h"
 #include "http_config.h"
+#include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
@@ -27,8 +28,10 @@
 #include "apikey_authn.h"
 #include "apikey_authz.h"
 #include "apikey_config.h"
+#include "apikey_cache.h"
 #include "apikey_log.h"
 #include "apikey_provider.h"
+#include "apikey_refresh.h"
 #include "apikey_store.h"
 
 static const command_rec apikey_cmds[] = {
@@ -45,6 +48,15 @@ static const command_rec apikey_cmds[] = {
                   RSRC_CONF | ACCESS_CONF,
                   "Look-up SQL for a legacy schema, with one %s for the "
                   "key's digest"),
+    AP_INIT_TAKE12("AuthAPIKeyCacheTimeout", apikey_config_set_cache_timeout,
+                   NULL, RSRC_CONF,
+                   "How long found keys (and, with negative=S, unknown keys) "
+                   "are cached; 0: no cache"),
+    AP_INIT_TAKE1("AuthAPIKeyCacheSize", apikey_config_set_cache_size, NULL,
+                  RSRC_CONF, "Keys the look-up cache holds (0: no cache)"),
+    AP_INIT_TAKE1("AuthAPIKeyRefresh", apikey_config_set_refresh, NULL,
+                  RSRC_CONF,
+                  "How often the store's change marker is polled (0: never)"),
     AP_INIT_TAKE1("AuthAPIKeyFormat", apikey_config_set_format, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "checksum (reject malformed keys before any I/O) or any "
@@ -77,7 +89,6 @@ static int apikey_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 static int apikey_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
 {
-    (void)pconf;
     (void)plog;
     (void)ptemp;
     if (apikey_store_init() != 0) {
@@ -88,6 +99,15 @@ static int apikey_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     apikey_authn_init();
+    /* Shared memory and the poller belong to the real pass, not the dry
+     * run that precedes it at start-up. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    if (apikey_cache_init(pconf, s) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    apikey_refresh_init(pconf, s);
     return OK;
 }
 
@@ -104,10 +124,13 @@ static const struct {
 
 static void apikey_register_hooks(apr_pool_t *p)
 {
+    static const char *const watchdog_after[] = {"mod_watchdog.c", NULL};
     size_t i;
 
     ap_hook_pre_config(apikey_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_post_config(apikey_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Before mod_watchdog's post_config, which starts what is registered. */
+    ap_hook_post_config(apikey_post_config, NULL, watchdog_after,
+                        APR_HOOK_MIDDLE);
     ap_hook_check_authn(apikey_authn_check, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(apikey_authn_note_failure, NULL, NULL,

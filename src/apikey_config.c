@@ -19,6 +19,7 @@
 #include "apikey_config.h"
 #include "apikey_pepper.h"
 #include "apikey_store.h"
+#include "apikey_time.h"
 
 #include "apr_strings.h"
 #include "http_config.h"
@@ -31,8 +32,14 @@ static const apikey_source_t default_sources[] = {
 
 void *apikey_config_srv_create(apr_pool_t *p, server_rec *s)
 {
+    apikey_srv_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
     (void)s;
-    return apr_pcalloc(p, sizeof(apikey_srv_conf_t));
+    conf->cache_ttl = APIKEY_CACHE_TTL;
+    conf->cache_negative_ttl = APIKEY_CACHE_NEGATIVE_TTL;
+    conf->cache_entries = APIKEY_CACHE_ENTRIES;
+    conf->refresh = APIKEY_REFRESH;
+    return conf;
 }
 
 void *apikey_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
@@ -40,16 +47,123 @@ void *apikey_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
     const apikey_srv_conf_t *base = basev, *add = addv;
     apikey_srv_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
-    *conf = add->hash_set ? *add : *base;
+    if (add->hash_set) {
+        conf->pepper = add->pepper;
+        conf->pepper_len = add->pepper_len;
+    }
+    else {
+        conf->pepper = base->pepper;
+        conf->pepper_len = base->pepper_len;
+    }
     conf->hash_set = add->hash_set || base->hash_set;
+    if (add->cache_ttl_set) {
+        conf->cache_ttl = add->cache_ttl;
+        conf->cache_negative_ttl = add->cache_negative_ttl;
+    }
+    else {
+        conf->cache_ttl = base->cache_ttl;
+        conf->cache_negative_ttl = base->cache_negative_ttl;
+    }
+    conf->cache_ttl_set = add->cache_ttl_set || base->cache_ttl_set;
+    /* Global settings are read from the main server only. */
+    conf->cache_entries = base->cache_entries;
+    conf->refresh = base->refresh;
     return conf;
+}
+
+static apikey_srv_conf_t *srv_conf(cmd_parms *cmd)
+{
+    return ap_get_module_config(cmd->server->module_config,
+                                &authn_apikey_module);
+}
+
+/* Seconds, or a duration with a unit ("500ms", "2s", "5m"). */
+static const char *duration(cmd_parms *cmd, const char *what, const char *v,
+                            apr_interval_time_t *out)
+{
+    long long usec;
+
+    if (apikey_duration_parse(v, &usec)) {
+        return apr_psprintf(cmd->pool,
+                            "%s '%s': expected seconds, or a "
+                            "number with ms, s, m or h",
+                            what, v);
+    }
+    *out = (apr_interval_time_t)usec;
+    return NULL;
+}
+
+const char *apikey_config_set_cache_timeout(cmd_parms *cmd, void *mconfig,
+                                            const char *ttl,
+                                            const char *negative)
+{
+    apikey_srv_conf_t *conf = srv_conf(cmd);
+    const char *err;
+
+    (void)mconfig;
+    if ((err =
+             duration(cmd, "AuthAPIKeyCacheTimeout", ttl, &conf->cache_ttl))) {
+        return err;
+    }
+    /* Not-found keys are kept no longer than found ones by default. */
+    conf->cache_negative_ttl = conf->cache_ttl < APIKEY_CACHE_NEGATIVE_TTL
+                                   ? conf->cache_ttl
+                                   : APIKEY_CACHE_NEGATIVE_TTL;
+    if (negative) {
+        if (strncasecmp(negative, "negative=", 9)) {
+            return apr_psprintf(cmd->pool,
+                                "AuthAPIKeyCacheTimeout '%s': "
+                                "expected negative=SECONDS",
+                                negative);
+        }
+        if ((err = duration(cmd, "AuthAPIKeyCacheTimeout negative",
+                            negative + 9, &conf->cache_negative_ttl))) {
+            return err;
+        }
+    }
+    conf->cache_ttl_set = 1;
+    return NULL;
+}
+
+const char *apikey_config_set_cache_size(cmd_parms *cmd, void *mconfig,
+                                         const char *entries)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end;
+    long n;
+
+    (void)mconfig;
+    if (err) {
+        return err;
+    }
+    n = strtol(entries, &end, 10);
+    if (*end || end == entries || n < 0 || n > 16 * 1024 * 1024) {
+        return apr_psprintf(cmd->pool,
+                            "AuthAPIKeyCacheSize '%s': expected "
+                            "a number of keys from 0 (no cache) to 16777216",
+                            entries);
+    }
+    srv_conf(cmd)->cache_entries = (int)n;
+    return NULL;
+}
+
+const char *apikey_config_set_refresh(cmd_parms *cmd, void *mconfig,
+                                      const char *interval)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)mconfig;
+    if (err) {
+        return err;
+    }
+    return duration(cmd, "AuthAPIKeyRefresh", interval,
+                    &srv_conf(cmd)->refresh);
 }
 
 const char *apikey_config_set_hash(cmd_parms *cmd, void *mconfig,
                                    const char *how, const char *file)
 {
-    apikey_srv_conf_t *conf =
-        ap_get_module_config(cmd->server->module_config, &authn_apikey_module);
+    apikey_srv_conf_t *conf = srv_conf(cmd);
     unsigned char *buf;
     char msg[256];
     const char *err;

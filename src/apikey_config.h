@@ -27,6 +27,12 @@
 
 extern module AP_MODULE_DECLARE_DATA authn_apikey_module;
 
+/* Defaults of the look-up cache. */
+#define APIKEY_CACHE_TTL          apr_time_from_sec(60)
+#define APIKEY_CACHE_NEGATIVE_TTL apr_time_from_sec(10)
+#define APIKEY_CACHE_ENTRIES      4096
+#define APIKEY_REFRESH            apr_time_from_sec(2)
+
 /* Server settings: what a tenant's .htaccess must not reach. */
 typedef struct {
     /* AuthAPIKeyHash: the pepper of HMAC-SHA-256 digests, or NULL for
@@ -34,10 +40,30 @@ typedef struct {
     const unsigned char *pepper;
     size_t pepper_len;
     int hash_set;
+    /* AuthAPIKeyCacheTimeout: how long found and not-found keys are
+     * cached (0: not cached). */
+    apr_interval_time_t cache_ttl, cache_negative_ttl;
+    int cache_ttl_set;
+    /* The server's place in the server list, for the cache (post_config). */
+    unsigned index;
+    /* Global only (main server): AuthAPIKeyCacheSize in entries (0: no
+     * cache) and AuthAPIKeyRefresh (0: no polling). */
+    int cache_entries;
+    apr_interval_time_t refresh;
 } apikey_srv_conf_t;
 
 void *apikey_config_srv_create(apr_pool_t *p, server_rec *s);
 void *apikey_config_srv_merge(apr_pool_t *p, void *basev, void *addv);
+
+/* Handlers of AuthAPIKeyCacheTimeout, AuthAPIKeyCacheSize and
+ * AuthAPIKeyRefresh. */
+const char *apikey_config_set_cache_timeout(cmd_parms *cmd, void *mconfig,
+                                            const char *ttl,
+                                            const char *negative);
+const char *apikey_config_set_cache_size(cmd_parms *cmd, void *mconfig,
+                                         const char *entries);
+const char *apikey_config_set_refresh(cmd_parms *cmd, void *mconfig,
+                                      const char *interval);
 
 /* Handler of AuthAPIKeyHash. */
 const char *apikey_config_set_hash(cmd_parms *cmd, void *mconfig,

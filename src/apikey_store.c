@@ -96,19 +96,32 @@ int apikey_store_init(void)
     return dbd_open && dbd_close ? 0 : -1;
 }
 
-static apr_dbd_prepared_t *lookup_statement(request_rec *r, ap_dbd_t *dbd,
-                                            const apikey_query_t *q)
+/* The statement of q on this connection, prepared at its first use there.
+ * Returns 0 or the driver's error code. */
+static int prepare_once(ap_dbd_t *dbd, const apikey_query_t *q,
+                        apr_dbd_prepared_t **st)
 {
-    apr_dbd_prepared_t *st =
-        apr_hash_get(dbd->prepared, q->label, APR_HASH_KEY_STRING);
     int rv;
 
-    if (st) {
-        return st;
+    *st = apr_hash_get(dbd->prepared, q->label, APR_HASH_KEY_STRING);
+    if (*st) {
+        return 0;
     }
     /* dbd->pool lives as long as the connection, as the statement must. */
     rv = apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, q->sql, q->label,
-                         &st);
+                         st);
+    if (rv == 0) {
+        apr_hash_set(dbd->prepared, q->label, APR_HASH_KEY_STRING, *st);
+    }
+    return rv;
+}
+
+static apr_dbd_prepared_t *lookup_statement(request_rec *r, ap_dbd_t *dbd,
+                                            const apikey_query_t *q)
+{
+    apr_dbd_prepared_t *st;
+    int rv = prepare_once(dbd, q, &st);
+
     if (rv != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APIKEY_LOGNO(00001) "cannot prepare the key look-up "
@@ -116,7 +129,6 @@ static apr_dbd_prepared_t *lookup_statement(request_rec *r, ap_dbd_t *dbd,
                       q->sql, apr_dbd_error(dbd->driver, dbd->handle, rv));
         return NULL;
     }
-    apr_hash_set(dbd->prepared, q->label, APR_HASH_KEY_STRING, st);
     return st;
 }
 
@@ -295,6 +307,8 @@ apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
                                           "server, the database up?)");
         return APR_EGENERAL;
     }
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
+                  "looking the key up in the store (%s)", query->label);
     st = lookup_statement(r, dbd, query);
     if (!st) {
         dbd_close(r->server, dbd);
@@ -340,5 +354,52 @@ apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
         status = APR_EGENERAL;
     }
     dbd_close(r->server, dbd);
+    return status;
+}
+
+/* The change marker htapikey bumps with every change. */
+static const apikey_query_t marker_query = {
+    "SELECT value FROM apikey_meta WHERE name = 'version'",
+    "authn_apikey_marker"};
+
+apr_status_t apikey_store_marker(server_rec *s, apr_pool_t *p,
+                                 apr_int64_t *marker, const char **err)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    apr_dbd_prepared_t *st;
+    apr_status_t status = APR_NOTFOUND;
+    ap_dbd_t *dbd;
+    int rv;
+
+    *err = "the change marker (apikey_meta row 'version') is missing";
+    if (!(dbd = dbd_open(p, s))) {
+        *err = "no database connection";
+        return APR_EGENERAL;
+    }
+    rv = prepare_once(dbd, &marker_query, &st);
+    if (rv == 0) {
+        rv = apr_dbd_pvselect(dbd->driver, p, dbd->handle, &res, st, 0, NULL);
+    }
+    if (rv != 0) {
+        *err = apr_pstrdup(p, apr_dbd_error(dbd->driver, dbd->handle, rv));
+        dbd_close(s, dbd);
+        return APR_EGENERAL;
+    }
+    for (rv = apr_dbd_get_row(dbd->driver, p, res, &row, -1); rv != -1;
+         rv = apr_dbd_get_row(dbd->driver, p, res, &row, -1)) {
+        const char *v = rv == 0 ? apr_dbd_get_entry(dbd->driver, row, 0) : NULL;
+
+        if (rv != 0) {
+            *err = apr_pstrdup(p, apr_dbd_error(dbd->driver, dbd->handle, rv));
+            status = APR_EGENERAL;
+            break;
+        }
+        if (v && status == APR_NOTFOUND) {
+            *marker = apr_atoi64(v);
+            status = APR_SUCCESS;
+        }
+    }
+    dbd_close(s, dbd);
     return status;
 }

@@ -57,4 +57,10 @@ int apikey_store_init(void);
 apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
                                  const char *digest_hex, apikey_record_t *rec);
 
+/* Reads the store's change marker (apikey_meta 'version') through s's
+ * database, from the change-marker poller.  APR_SUCCESS with *marker, or
+ * an error with a message in *err (allocated from p). */
+apr_status_t apikey_store_marker(server_rec *s, apr_pool_t *p,
+                                 apr_int64_t *marker, const char **err);
+
 #endif /* APIKEY_STORE_H */

@@ -19,6 +19,7 @@
 #include "apikey_time.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /* Howard Hinnant's days_from_civil: exact for every proleptic Gregorian
  * date, no tables, no time zone. */
@@ -177,4 +178,36 @@ void apikey_time_format(long long t, char out[APIKEY_TIME_ISO_LEN])
     }
     snprintf(out, APIKEY_TIME_ISO_LEN, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ",
              y, m, d, rem / 3600, rem / 60 % 60, rem % 60);
+}
+
+int apikey_duration_parse(const char *s, long long *usec)
+{
+    static const struct {
+        const char *unit;
+        long long usec;
+    } units[] = {{"", 1000000LL},   {"s", 1000000LL},    {"ms", 1000LL},
+                 {"m", 60000000LL}, {"h", 3600000000LL}, {"d", 86400000000LL}};
+    const long long max = 10LL * 366 * 86400000000LL;
+    long long n = 0;
+    size_t i;
+
+    if (!s || *s < '0' || *s > '9') {
+        return -1;
+    }
+    while (*s >= '0' && *s <= '9') {
+        n = n * 10 + (*s++ - '0');
+        if (n > max / 1000) {
+            return -1;
+        }
+    }
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (!strcmp(s, units[i].unit)) {
+            if (n > max / units[i].usec) {
+                return -1;
+            }
+            *usec = n * units[i].usec;
+            return 0;
+        }
+    }
+    return -1;
 }

@@ -45,4 +45,10 @@ int apikey_time_parse(const char *s, long long *out);
 /* Formats a Unix time as "YYYY-MM-DDTHH:MM:SSZ". */
 void apikey_time_format(long long t, char out[APIKEY_TIME_ISO_LEN]);
 
+/* Parses a duration: a number of seconds, or a number with one unit of
+ * ms, s, m, h or d ("500ms", "30s", "15m", "24h", "7d").  Returns 0 and
+ * the duration in microseconds, or -1 (no number, unknown unit, or more
+ * than ten years). */
+int apikey_duration_parse(const char *s, long long *usec);
+
 #endif /* APIKEY_TIME_H */

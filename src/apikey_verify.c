@@ -22,6 +22,7 @@
  * key id when there is one, never the key. */
 
 #include "apikey_verify.h"
+#include "apikey_cache.h"
 #include "apikey_extract.h"
 #include "apikey_key.h"
 #include "apikey_log.h"
@@ -80,6 +81,7 @@ apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
     const apikey_srv_conf_t *srv;
     char digest[APIKEY_DIGEST_HEX_LEN + 1];
     apikey_key_check_t shape;
+    const apikey_query_t *query;
     apikey_record_t *rec;
     apikey_result_t res;
     apr_status_t rv;
@@ -101,9 +103,23 @@ apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
     }
 
     rec = apr_pcalloc(r->pool, sizeof(*rec));
-    rv = apikey_store_lookup(
-        r, conf->query ? conf->query : &apikey_store_default_query, digest,
-        rec);
+    query = conf->query ? conf->query : &apikey_store_default_query;
+    apikey_cache_mark_used(srv);
+    switch (apikey_cache_get(r, srv, query, digest, rec)) {
+        case APIKEY_CACHE_HIT:
+            rv = APR_SUCCESS;
+            break;
+        case APIKEY_CACHE_NEGATIVE:
+            rv = APR_NOTFOUND;
+            break;
+        default:
+            rv = apikey_store_lookup(r, query, digest, rec);
+            /* The store's answers are cached; its failures never are. */
+            if (rv == APR_SUCCESS || rv == APR_NOTFOUND) {
+                apikey_cache_put(r, srv, query, digest,
+                                 rv == APR_SUCCESS ? rec : NULL);
+            }
+    }
     apikey_wipe(digest, sizeof(digest));
     if (rv == APR_NOTFOUND) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,

@@ -1,0 +1,55 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* The look-up cache: the table of apikey_cache_table.c in anonymous shared
+ * memory that every child inherits, holding what the store answered for a
+ * digest (the key's record, or "no such key") so that a known key costs no
+ * database query and no lock. */
+#ifndef APIKEY_CACHE_H
+#define APIKEY_CACHE_H
+
+#include "httpd.h"
+
+#include "apikey_cache_table.h"
+#include "apikey_config.h"
+#include "apikey_request.h"
+#include "apikey_store.h"
+
+/* Numbers the servers and creates the table (real post_config pass only;
+ * AuthAPIKeyCacheSize 0 makes none).  A new table per generation: a
+ * restart starts cold. */
+apr_status_t apikey_cache_init(apr_pool_t *pconf, server_rec *s);
+
+/* The table, or NULL when there is none. */
+apikey_cache_table_t *apikey_cache_table(void);
+
+/* What the cache knows of a digest under query: HIT fills *rec from the
+ * request pool, NEGATIVE means the store has no such key. */
+apikey_cache_answer_t apikey_cache_get(request_rec *r,
+                                       const apikey_srv_conf_t *srv,
+                                       const apikey_query_t *query,
+                                       const char *digest,
+                                       apikey_record_t *rec);
+
+/* Remembers the store's answer: rec, or NULL for "no such key". */
+void apikey_cache_put(request_rec *r, const apikey_srv_conf_t *srv,
+                      const apikey_query_t *query, const char *digest,
+                      const apikey_record_t *rec);
+
+/* Tells the change-marker poller that this server's store is in use. */
+void apikey_cache_mark_used(const apikey_srv_conf_t *srv);
+
+#endif /* APIKEY_CACHE_H */
