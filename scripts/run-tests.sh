@@ -60,6 +60,7 @@ rm -rf t/data
 mkdir -p t/data/tls
 ./htapikey -p t/data/keys.db init >/dev/null
 ./htapikey -p t/data/tenant.db init >/dev/null
+./htapikey -p t/data/cache.db init >/dev/null
 # The pepper of the HMAC tests, private to the test user.
 head -c 32 /dev/urandom | base64 >t/data/pepper
 chmod 600 t/data/pepper
