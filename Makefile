@@ -28,7 +28,8 @@ TOOL_SRC = src/htapikey.c src/htapikey_db.c src/htapikey_out.c \
 SCHEMAS  = $(wildcard conf/schema/*.sql)
 MODULE   = .libs/mod_authn_apikey.so
 UNIT     = build/unit/test_key.t build/unit/test_time.t \
-           build/unit/test_source.t build/unit/test_match.t
+           build/unit/test_source.t build/unit/test_match.t \
+           build/unit/test_cache_table.t
 
 .PHONY: all deps run test test-unit test-httpd install clean FORCE
 
@@ -58,6 +59,8 @@ build/unit/test_key.t: t/unit/test_key.c src/apikey_key.c $(HDRS)
 build/unit/test_time.t: t/unit/test_time.c src/apikey_time.c $(HDRS)
 build/unit/test_source.t: t/unit/test_source.c src/apikey_source.c $(HDRS)
 build/unit/test_match.t: t/unit/test_match.c src/apikey_match.c $(HDRS)
+build/unit/test_cache_table.t: t/unit/test_cache_table.c \
+    src/apikey_cache_table.c $(HDRS)
 $(UNIT): build/flags
 	@mkdir -p build/unit
 	$(CC) -g -O1 $(WARN) -Isrc -It/unit $(APR_CFLAGS) -o $@ $(filter %.c,$^) \

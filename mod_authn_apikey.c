@@ -154,8 +154,9 @@ AP_DECLARE_MODULE(authn_apikey) = {
     STANDARD20_MODULE_STUFF,  apikey_config_dir_create, apikey_config_dir_merge,
     apikey_config_srv_create, apikey_config_srv_merge,  apikey_cmds,
     apikey_register_hooks,
-#if defined(AP_MODULE_FLAG_NONE)
-    AP_MODULE_FLAG_NONE
-#endif
+    /* Every virtual host gets a server config of its own, even without a
+     * directive of ours: the cache tells stores apart by it, and a host
+     * with its own DBDParams must never be answered from another's. */
+    AP_MODULE_FLAG_ALWAYS_MERGE
 };
 /* clang-format on */

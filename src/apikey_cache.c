@@ -205,7 +205,8 @@ static int unpack(apr_pool_t *pool, const char *data, apr_size_t len,
 apikey_cache_answer_t apikey_cache_get(request_rec *r,
                                        const apikey_srv_conf_t *srv,
                                        const apikey_query_t *query,
-                                       const char *digest, apikey_record_t *rec)
+                                       const char *digest, apikey_record_t *rec,
+                                       apr_uint32_t *gen)
 {
     char data[APIKEY_CACHE_DATA_MAX];
     apr_size_t len = 0;
@@ -214,6 +215,9 @@ apikey_cache_answer_t apikey_cache_get(request_rec *r,
     if (!table || srv->cache_ttl <= 0) {
         return APIKEY_CACHE_MISS;
     }
+    /* Before the look-up that a miss leads to: an invalidation that comes
+     * while the store answers makes that answer stale at once. */
+    *gen = apikey_cache_table_generation(table);
     ans = apikey_cache_table_get(table, scope_of(srv, query), digest,
                                  apr_time_now(), data, &len);
     if (ans == APIKEY_CACHE_HIT && unpack(r->pool, data, len, rec)) {
@@ -228,7 +232,7 @@ apikey_cache_answer_t apikey_cache_get(request_rec *r,
 
 void apikey_cache_put(request_rec *r, const apikey_srv_conf_t *srv,
                       const apikey_query_t *query, const char *digest,
-                      const apikey_record_t *rec)
+                      apr_uint32_t gen, const apikey_record_t *rec)
 {
     char data[APIKEY_CACHE_DATA_MAX];
     apr_interval_time_t ttl = rec ? srv->cache_ttl : srv->cache_negative_ttl;
@@ -242,8 +246,8 @@ void apikey_cache_put(request_rec *r, const apikey_srv_conf_t *srv,
     if (rec && (len = pack(rec, data)) == 0) {
         return;
     }
-    apikey_cache_table_put(table, scope_of(srv, query), digest, now, now + ttl,
-                           data, len, rec == NULL);
+    apikey_cache_table_put(table, scope_of(srv, query), digest, gen, now,
+                           now + ttl, data, len, rec == NULL);
 }
 
 void apikey_cache_mark_used(const apikey_srv_conf_t *srv)

@@ -37,17 +37,19 @@ apr_status_t apikey_cache_init(apr_pool_t *pconf, server_rec *s);
 apikey_cache_table_t *apikey_cache_table(void);
 
 /* What the cache knows of a digest under query: HIT fills *rec from the
- * request pool, NEGATIVE means the store has no such key. */
+ * request pool, NEGATIVE means the store has no such key.  *gen gets the
+ * generation to hand to apikey_cache_put after asking the store. */
 apikey_cache_answer_t apikey_cache_get(request_rec *r,
                                        const apikey_srv_conf_t *srv,
                                        const apikey_query_t *query,
-                                       const char *digest,
-                                       apikey_record_t *rec);
+                                       const char *digest, apikey_record_t *rec,
+                                       apr_uint32_t *gen);
 
-/* Remembers the store's answer: rec, or NULL for "no such key". */
+/* Remembers the store's answer, as of generation gen (from
+ * apikey_cache_get): rec, or NULL for "no such key". */
 void apikey_cache_put(request_rec *r, const apikey_srv_conf_t *srv,
                       const apikey_query_t *query, const char *digest,
-                      const apikey_record_t *rec);
+                      apr_uint32_t gen, const apikey_record_t *rec);
 
 /* Tells the change-marker poller that this server's store is in use. */
 void apikey_cache_mark_used(const apikey_srv_conf_t *srv);

@@ -76,13 +76,18 @@ static slot_t *bucket(apikey_cache_table_t *t, apr_uint64_t scope,
     return slots + (h % t->nbuckets) * APIKEY_CACHE_WAYS;
 }
 
+static apr_uint32_t buckets_for(unsigned nslots)
+{
+    apr_size_t b =
+        ((apr_size_t)nslots + APIKEY_CACHE_WAYS - 1) / APIKEY_CACHE_WAYS;
+
+    return b ? (apr_uint32_t)b : 1;
+}
+
 apr_size_t apikey_cache_table_size(unsigned nslots, unsigned nservers)
 {
-    apr_size_t buckets = (nslots + APIKEY_CACHE_WAYS - 1) / APIKEY_CACHE_WAYS;
+    apr_size_t buckets = buckets_for(nslots);
 
-    if (buckets == 0) {
-        buckets = 1;
-    }
     return sizeof(apikey_cache_table_t) + nservers * sizeof(server_state_t)
            + buckets * APIKEY_CACHE_WAYS * sizeof(slot_t);
 }
@@ -98,10 +103,7 @@ apikey_cache_table_init(void *mem, apr_size_t size, unsigned nslots,
         return NULL;
     }
     memset(mem, 0, size);
-    t->nbuckets = (nslots + APIKEY_CACHE_WAYS - 1) / APIKEY_CACHE_WAYS;
-    if (t->nbuckets == 0) {
-        t->nbuckets = 1;
-    }
+    t->nbuckets = buckets_for(nslots);
     t->nservers = nservers;
     memcpy(t->seed, seed, APIKEY_CACHE_SEED_LEN);
     t->generation = 1;
@@ -157,8 +159,16 @@ apikey_cache_answer_t apikey_cache_table_get(apikey_cache_table_t *t,
 
 /* Picks the slot of a bucket to (over)write: the key's own, a free, stale or
  * expired one, else the entry that expires first; negatives go first and a
- * negative entry never displaces a live positive one.  Reads are racy: the
- * choice is a hint, the write itself is claimed by compare-and-swap. */
+ * negative entry never displaces a live positive one.  Busy slots (odd
+ * sequence: being written, or left so by a writer killed mid-write) are
+ * never picked, so a dead writer costs its one slot, not the bucket.
+ * Reads are racy: the choice is a hint, the write itself is claimed by
+ * compare-and-swap. */
+static int busy(slot_t *s)
+{
+    return (int)(__atomic_load_n(&s->seq, __ATOMIC_RELAXED) & 1);
+}
+
 static slot_t *victim(slot_t *b, apr_uint64_t scope, const char *digest,
                       apr_uint32_t gen, apr_int64_t now, int negative)
 {
@@ -176,6 +186,9 @@ static slot_t *victim(slot_t *b, apr_uint64_t scope, const char *digest,
     for (w = 0; w < APIKEY_CACHE_WAYS; w++) {
         slot_t *s = b + w;
 
+        if (busy(s)) {
+            continue;
+        }
         if (s->expires == 0 || s->generation != gen || now >= s->expires) {
             return s;
         }
@@ -184,6 +197,9 @@ static slot_t *victim(slot_t *b, apr_uint64_t scope, const char *digest,
         slot_t *s = b + w;
         int s_neg = s->negative;
 
+        if (busy(s)) {
+            continue;
+        }
         if (negative && !s_neg) {
             continue;
         }
@@ -196,13 +212,16 @@ static slot_t *victim(slot_t *b, apr_uint64_t scope, const char *digest,
     return best;
 }
 
-int apikey_cache_table_put(apikey_cache_table_t *t, apr_uint64_t scope,
-                           const char *digest, apr_int64_t now,
-                           apr_int64_t expires, const char *data,
-                           apr_size_t len, int negative)
+apr_uint32_t apikey_cache_table_generation(apikey_cache_table_t *t)
 {
-    apr_uint32_t gen =
-        (apr_uint32_t)__atomic_load_n(&t->generation, __ATOMIC_ACQUIRE);
+    return (apr_uint32_t)__atomic_load_n(&t->generation, __ATOMIC_ACQUIRE);
+}
+
+int apikey_cache_table_put(apikey_cache_table_t *t, apr_uint64_t scope,
+                           const char *digest, apr_uint32_t gen,
+                           apr_int64_t now, apr_int64_t expires,
+                           const char *data, apr_size_t len, int negative)
+{
     slot_t *s;
     apr_uint64_t seq;
 

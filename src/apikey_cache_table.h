@@ -66,14 +66,20 @@ apikey_cache_answer_t apikey_cache_table_get(apikey_cache_table_t *t,
                                              apr_int64_t now, char *data,
                                              apr_size_t *len);
 
-/* Stores an entry valid until expires: data of len bytes (at most
- * APIKEY_CACHE_DATA_MAX), or, when negative, the absence of the key.  A
- * negative entry never evicts a live positive one.  Returns 1 when stored,
- * 0 when the slot was busy, the data too long or no slot could be given. */
+/* The current generation.  Read it before asking the store and give it to
+ * apikey_cache_table_put: an answer fetched before an invalidation is then
+ * never served after it. */
+apr_uint32_t apikey_cache_table_generation(apikey_cache_table_t *t);
+
+/* Stores an entry valid until expires, as of generation gen: data of len
+ * bytes (at most APIKEY_CACHE_DATA_MAX), or, when negative, the absence of
+ * the key.  A negative entry never evicts a live positive one.  Returns 1
+ * when stored, 0 when the slot was busy, the data too long or no slot
+ * could be given. */
 int apikey_cache_table_put(apikey_cache_table_t *t, apr_uint64_t scope,
-                           const char *digest, apr_int64_t now,
-                           apr_int64_t expires, const char *data,
-                           apr_size_t len, int negative);
+                           const char *digest, apr_uint32_t gen,
+                           apr_int64_t now, apr_int64_t expires,
+                           const char *data, apr_size_t len, int negative);
 
 /* Invalidates every entry. */
 void apikey_cache_table_invalidate(apikey_cache_table_t *t);

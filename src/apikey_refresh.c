@@ -78,13 +78,11 @@ static apr_status_t poll_markers(int state, void *data, apr_pool_t *pool)
         }
         if (apikey_cache_table_marker(t, srv->index, marker)) {
             apikey_cache_table_invalidate(t);
-            ap_log_error(
-                APLOG_MARK, APLOG_DEBUG, 0, sp,
-                APIKEY_LOGNO(
-                    00022) "key store changed (marker %" APR_INT64_T_FMT
-                           "): look-up "
-                           "cache invalidated",
-                marker);
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, sp,
+                         APIKEY_LOGNO(00022) "key store of server %u "
+                                             "changed (marker %" APR_INT64_T_FMT
+                                             "): look-up cache invalidated",
+                         srv->index, marker);
         }
     }
     apr_pool_destroy(p);

@@ -116,20 +116,36 @@ static int prepare_once(ap_dbd_t *dbd, const apikey_query_t *q,
     return rv;
 }
 
-static apr_dbd_prepared_t *lookup_statement(request_rec *r, ap_dbd_t *dbd,
-                                            const apikey_query_t *q)
+/* Runs q with one text argument (none when arg is NULL).  A statement
+ * prepared on a connection fails for good once the schema changes under it
+ * (APR's sqlite3 driver uses the legacy sqlite3_prepare): on a failure the
+ * statement is prepared afresh and run once more.  The new one has no label,
+ * since the pgsql driver would refuse to PREPARE the same name twice.
+ * Returns 0, or the driver's error with *prepare_failed telling whether
+ * the statement could not even be prepared. */
+static int run_query(ap_dbd_t *dbd, apr_pool_t *p, const apikey_query_t *q,
+                     const char *arg, apr_dbd_results_t **res,
+                     int *prepare_failed)
 {
     apr_dbd_prepared_t *st;
-    int rv = prepare_once(dbd, q, &st);
+    int rv;
 
-    if (rv != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APIKEY_LOGNO(00001) "cannot prepare the key look-up "
-                                          "(%s): %s",
-                      q->sql, apr_dbd_error(dbd->driver, dbd->handle, rv));
-        return NULL;
+    *prepare_failed = 0;
+    if ((rv = prepare_once(dbd, q, &st)) != 0) {
+        *prepare_failed = 1;
+        return rv;
     }
-    return st;
+    *res = NULL;
+    rv = apr_dbd_pvselect(dbd->driver, p, dbd->handle, res, st, 0, arg, NULL);
+    if (rv == 0
+        || apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, q->sql, NULL,
+                           &st)
+               != 0) {
+        return rv;
+    }
+    apr_hash_set(dbd->prepared, q->label, APR_HASH_KEY_STRING, st);
+    *res = NULL;
+    return apr_dbd_pvselect(dbd->driver, p, dbd->handle, res, st, 0, arg, NULL);
 }
 
 /* The columns we read, found by name in the result, so that a look-up
@@ -290,11 +306,10 @@ apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
 {
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
-    apr_dbd_prepared_t *st;
     apr_status_t status = APR_NOTFOUND;
     ap_dbd_t *dbd;
     columns_t cols;
-    int rv, rows = 0;
+    int rv, rows = 0, unprepared;
 
     /* Opened and closed around the look-up, not tied to the request: a
      * long CGI or proxied response must not hold a pooled connection. */
@@ -309,17 +324,19 @@ apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
     }
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
                   "looking the key up in the store (%s)", query->label);
-    st = lookup_statement(r, dbd, query);
-    if (!st) {
-        dbd_close(r->server, dbd);
-        return APR_EGENERAL;
+    rv = run_query(dbd, r->pool, query, digest_hex, &res, &unprepared);
+    if (rv != 0 && unprepared) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APIKEY_LOGNO(00001) "cannot prepare the key look-up "
+                                          "(%s): %s",
+                      query->sql, apr_dbd_error(dbd->driver, dbd->handle, rv));
     }
-    rv = apr_dbd_pvselect(dbd->driver, r->pool, dbd->handle, &res, st, 0,
-                          digest_hex, NULL);
-    if (rv != 0) {
+    else if (rv != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APIKEY_LOGNO(00005) "key look-up failed: %s",
                       apr_dbd_error(dbd->driver, dbd->handle, rv));
+    }
+    if (rv != 0) {
         dbd_close(r->server, dbd);
         return APR_EGENERAL;
     }
@@ -367,20 +384,16 @@ apr_status_t apikey_store_marker(server_rec *s, apr_pool_t *p,
 {
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
-    apr_dbd_prepared_t *st;
     apr_status_t status = APR_NOTFOUND;
     ap_dbd_t *dbd;
-    int rv;
+    int rv, unprepared;
 
     *err = "the change marker (apikey_meta row 'version') is missing";
     if (!(dbd = dbd_open(p, s))) {
         *err = "no database connection";
         return APR_EGENERAL;
     }
-    rv = prepare_once(dbd, &marker_query, &st);
-    if (rv == 0) {
-        rv = apr_dbd_pvselect(dbd->driver, p, dbd->handle, &res, st, 0, NULL);
-    }
+    rv = run_query(dbd, p, &marker_query, NULL, &res, &unprepared);
     if (rv != 0) {
         *err = apr_pstrdup(p, apr_dbd_error(dbd->driver, dbd->handle, rv));
         dbd_close(s, dbd);

@@ -82,6 +82,7 @@ apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
     char digest[APIKEY_DIGEST_HEX_LEN + 1];
     apikey_key_check_t shape;
     const apikey_query_t *query;
+    apr_uint32_t gen = 0;
     apikey_record_t *rec;
     apikey_result_t res;
     apr_status_t rv;
@@ -105,7 +106,7 @@ apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
     rec = apr_pcalloc(r->pool, sizeof(*rec));
     query = conf->query ? conf->query : &apikey_store_default_query;
     apikey_cache_mark_used(srv);
-    switch (apikey_cache_get(r, srv, query, digest, rec)) {
+    switch (apikey_cache_get(r, srv, query, digest, rec, &gen)) {
         case APIKEY_CACHE_HIT:
             rv = APR_SUCCESS;
             break;
@@ -116,7 +117,7 @@ apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
             rv = apikey_store_lookup(r, query, digest, rec);
             /* The store's answers are cached; its failures never are. */
             if (rv == APR_SUCCESS || rv == APR_NOTFOUND) {
-                apikey_cache_put(r, srv, query, digest,
+                apikey_cache_put(r, srv, query, digest, gen,
                                  rv == APR_SUCCESS ? rec : NULL);
             }
     }

@@ -7,9 +7,9 @@ use warnings FATAL => 'all';
 use Apache::Test;
 use Apache::TestRequest;
 use Apache::TestUtil qw(t_cmp t_start_error_log_watch t_finish_error_log_watch);
-use ApiKeyTest qw(create_key);
+use ApiKeyTest qw(create_key key_store);
 
-plan tests => 15, need(need_module('authn_apikey', 'dbd'), need_lwp);
+plan tests => 18, need(need_module('authn_apikey', 'dbd'), need_lwp);
 
 my $k = create_key(owner => 'dbfail');
 
@@ -38,3 +38,24 @@ ok t_cmp($r->code, 503, 'ErrorDocument under AuthType APIKey: still 503');
 ok t_cmp($r->header('Retry-After'), '5', 'with Retry-After');
 ok t_cmp($r->header('WWW-Authenticate'), undef, 'and no challenge');
 Apache::TestRequest::module('default');
+
+# A schema change under pooled connections (an upgrade adding a column,
+# say) must not leave their prepared look-ups failing: APR's sqlite3
+# driver keeps statements that fail for good after one.
+my $url = '/authn/index.txt';
+my $fresh = create_key(owner => 'schema');
+my $codes = '';
+$codes .= (GET $url, 'X-API-Key' => $fresh->{key})->code for 1..6;
+ok t_cmp($codes, '200' x 6, 'keys work over the pooled connections');
+system('sqlite3', key_store(),
+       'CREATE TABLE IF NOT EXISTS schema_change_probe (x INTEGER); '
+       . 'ALTER TABLE schema_change_probe ADD COLUMN y INTEGER;') == 0
+    or die 'sqlite3 failed';
+$codes = '';
+$codes .= (GET $url, 'X-API-Key' => $fresh->{key})->code for 1..6;
+ok t_cmp($codes, '200' x 6, 'and still after a schema change');
+system('sqlite3', key_store(), 'DROP TABLE schema_change_probe;') == 0
+    or die 'sqlite3 failed';
+$codes = '';
+$codes .= (GET $url, 'X-API-Key' => $fresh->{key})->code for 1..6;
+ok t_cmp($codes, '200' x 6, 'and after another');

@@ -206,13 +206,17 @@ static int put_key(apikey_cache_table_t *t, unsigned i, apr_int64_t now,
     char buf[APIKEY_CACHE_DATA_MAX];
 
     entry_fill(buf, i, 1, len, i, expires);
-    return apikey_cache_table_put(t, 1, digests[i], now, expires, buf, len, 0);
+    return apikey_cache_table_put(t, 1, digests[i],
+                                  apikey_cache_table_generation(t), now,
+                                  expires, buf, len, 0);
 }
 
 static int put_neg(apikey_cache_table_t *t, unsigned i, apr_int64_t now,
                    apr_int64_t expires)
 {
-    return apikey_cache_table_put(t, 1, digests[i], now, expires, NULL, 0, 1);
+    return apikey_cache_table_put(t, 1, digests[i],
+                                  apikey_cache_table_generation(t), now,
+                                  expires, NULL, 0, 1);
 }
 
 /* What key i answers at now: HIT only with its own, valid data. */
@@ -333,26 +337,33 @@ static void test_get_put(void)
     is_int(get(t, 1, digests[0], 100, data, &len), APIKEY_CACHE_MISS,
            "an empty table misses");
 
-    is_int(apikey_cache_table_put(t, 1, digests[0], 100, 200, "hello", 5, 0), 1,
-           "put of 5 bytes");
+    is_int(apikey_cache_table_put(t, 1, digests[0],
+                                  apikey_cache_table_generation(t), 100, 200,
+                                  "hello", 5, 0),
+           1, "put of 5 bytes");
     ok(get(t, 1, digests[0], 100, data, &len) == APIKEY_CACHE_HIT && len == 5
            && !memcmp(data, "hello", 5),
        "get hits with the same 5 bytes");
 
-    is_int(apikey_cache_table_put(t, 1, digests[1], 100, 200, NULL, 0, 1), 1,
-           "negative put");
+    is_int(apikey_cache_table_put(t, 1, digests[1],
+                                  apikey_cache_table_generation(t), 100, 200,
+                                  NULL, 0, 1),
+           1, "negative put");
     ok(get(t, 1, digests[1], 100, data, &len) == APIKEY_CACHE_NEGATIVE
            && len == 0,
        "get answers NEGATIVE with length 0");
 
-    is_int(apikey_cache_table_put(t, 1, digests[2], 100, 200, "", 0, 0), 1,
-           "positive put of 0 bytes");
+    is_int(apikey_cache_table_put(t, 1, digests[2],
+                                  apikey_cache_table_generation(t), 100, 200,
+                                  "", 0, 0),
+           1, "positive put of 0 bytes");
     ok(get(t, 1, digests[2], 100, data, &len) == APIKEY_CACHE_HIT && len == 0,
        "get hits with length 0");
 
     entry_fill(buf, 3, 1, APIKEY_CACHE_DATA_MAX, 3, 200);
-    is_int(apikey_cache_table_put(t, 1, digests[3], 100, 200, buf,
-                                  APIKEY_CACHE_DATA_MAX, 0),
+    is_int(apikey_cache_table_put(t, 1, digests[3],
+                                  apikey_cache_table_generation(t), 100, 200,
+                                  buf, APIKEY_CACHE_DATA_MAX, 0),
            1, "put of APIKEY_CACHE_DATA_MAX (%d) bytes", APIKEY_CACHE_DATA_MAX);
     ok(get(t, 1, digests[3], 100, data, &len) == APIKEY_CACHE_HIT
            && len == APIKEY_CACHE_DATA_MAX
@@ -360,13 +371,16 @@ static void test_get_put(void)
        "get returns all of them");
 
     memset(buf, 'x', sizeof(buf));
-    is_int(apikey_cache_table_put(t, 1, digests[4], 100, 200, buf,
-                                  APIKEY_CACHE_DATA_MAX + 1, 0),
+    is_int(apikey_cache_table_put(t, 1, digests[4],
+                                  apikey_cache_table_generation(t), 100, 200,
+                                  buf, APIKEY_CACHE_DATA_MAX + 1, 0),
            0, "put of APIKEY_CACHE_DATA_MAX + 1 bytes is refused");
     is_int(get(t, 1, digests[4], 100, data, &len), APIKEY_CACHE_MISS,
            "and the key misses");
-    is_int(apikey_cache_table_put(t, 1, digests[5], 100, 200, "x", 1, 1), 0,
-           "a negative put with data is refused");
+    is_int(apikey_cache_table_put(t, 1, digests[5],
+                                  apikey_cache_table_generation(t), 100, 200,
+                                  "x", 1, 1),
+           0, "a negative put with data is refused");
     is_int(get(t, 1, digests[5], 100, data, &len), APIKEY_CACHE_MISS,
            "and the key misses");
 
@@ -378,8 +392,10 @@ static void test_get_put(void)
     near[APIKEY_DIGEST_HEX_LEN - 1] ^= 1;
     is_int(get(t, 1, near, 100, data, &len), APIKEY_CACHE_MISS,
            "a digest differing in its last digit misses");
-    is_int(apikey_cache_table_put(t, 2, digests[0], 100, 200, "other", 5, 0), 1,
-           "put of the same digest in scope 2");
+    is_int(apikey_cache_table_put(t, 2, digests[0],
+                                  apikey_cache_table_generation(t), 100, 200,
+                                  "other", 5, 0),
+           1, "put of the same digest in scope 2");
     ok(get(t, 2, digests[0], 100, data, &len) == APIKEY_CACHE_HIT && len == 5
            && !memcmp(data, "other", 5),
        "scope 2 answers its own data");
@@ -387,13 +403,17 @@ static void test_get_put(void)
            && !memcmp(data, "hello", 5),
        "scope 1 still answers its own");
 
-    is_int(apikey_cache_table_put(t, 1, digests[0], 100, 300, "changed!", 8, 0),
+    is_int(apikey_cache_table_put(t, 1, digests[0],
+                                  apikey_cache_table_generation(t), 100, 300,
+                                  "changed!", 8, 0),
            1, "put over an existing key");
     ok(get(t, 1, digests[0], 100, data, &len) == APIKEY_CACHE_HIT && len == 8
            && !memcmp(data, "changed!", 8),
        "get returns the new data");
-    is_int(apikey_cache_table_put(t, 1, digests[0], 100, 300, "ab", 2, 0), 1,
-           "put of shorter data over it");
+    is_int(apikey_cache_table_put(t, 1, digests[0],
+                                  apikey_cache_table_generation(t), 100, 300,
+                                  "ab", 2, 0),
+           1, "put of shorter data over it");
     ok(get(t, 1, digests[0], 100, data, &len) == APIKEY_CACHE_HIT && len == 2
            && !memcmp(data, "ab", 2),
        "get returns the shorter data");
@@ -408,8 +428,10 @@ static void test_get_put(void)
            "a negative entry expires too");
     is_int(get(t, 1, digests[0], 50, data, &len), APIKEY_CACHE_HIT,
            "any clock: an earlier now hits");
-    is_int(apikey_cache_table_put(t, 1, digests[6], 100, 100, "x", 1, 0), 1,
-           "put of an entry already expired");
+    is_int(apikey_cache_table_put(t, 1, digests[6],
+                                  apikey_cache_table_generation(t), 100, 100,
+                                  "x", 1, 0),
+           1, "put of an entry already expired");
     is_int(get(t, 1, digests[6], 100, data, &len), APIKEY_CACHE_MISS,
            "never hits at its own now");
     free(mem);
@@ -708,15 +730,17 @@ static int torture_child(apikey_cache_table_t *t, torture_shared_t *sh, int id,
 
             c.puts++;
             if (absent(i)) {
-                stored = apikey_cache_table_put(t, scope, digests[i], now,
-                                                expires, NULL, 0, 1);
+                stored = apikey_cache_table_put(
+                    t, scope, digests[i], apikey_cache_table_generation(t), now,
+                    expires, NULL, 0, 1);
             }
             else {
                 apr_size_t len = 1 + rnd(&state) % APIKEY_CACHE_DATA_MAX;
 
                 entry_fill(buf, i, scope, len, rnd(&state), expires);
-                stored = apikey_cache_table_put(t, scope, digests[i], now,
-                                                expires, buf, len, 0);
+                stored = apikey_cache_table_put(
+                    t, scope, digests[i], apikey_cache_table_generation(t), now,
+                    expires, buf, len, 0);
             }
             c.stored += stored == 1;
         }
@@ -810,8 +834,9 @@ static void torture(const char *what, unsigned invalidate_one_in)
             apr_size_t len;
 
             entry_fill(buf, i, s, 100, i, now + 1);
-            if (apikey_cache_table_put(t, s, digests[i], now, now + 1, buf, 100,
-                                       0)) {
+            if (apikey_cache_table_put(t, s, digests[i],
+                                       apikey_cache_table_generation(t), now,
+                                       now + 1, buf, 100, 0)) {
                 ans = get(t, s, digests[i], now, data, &len);
                 n += ans == APIKEY_CACHE_HIT && len == 100
                      && !memcmp(data, buf, len);
@@ -848,7 +873,9 @@ static void put_forever(apikey_cache_table_t *t, unsigned i,
         apr_int64_t expires = 1000000 + (apr_int64_t)n;
 
         entry_fill(buf, i, 1, len, rnd(&state), expires);
-        apikey_cache_table_put(t, 1, digests[i], 100, expires, buf, len, 0);
+        apikey_cache_table_put(t, 1, digests[i],
+                               apikey_cache_table_generation(t), 100, expires,
+                               buf, len, 0);
         __atomic_store_n(progress, n, __ATOMIC_RELEASE);
         if (n % 1024 == 0 && seconds() > end) {
             _exit(0);
@@ -1007,6 +1034,32 @@ static void test_dead_slot_costs_one_slot(void)
     munmap(progress, sizeof(*progress));
 }
 
+/* An answer fetched from the store before an invalidation and stored after
+ * it, under the generation read before the fetch, is never served. */
+static void test_put_after_invalidate(void)
+{
+    unsigned char seed[APIKEY_CACHE_SEED_LEN] = {7};
+    apr_size_t size = apikey_cache_table_size(16, 1), len = 0;
+    void *mem = malloc(size);
+    apikey_cache_table_t *t = apikey_cache_table_init(mem, size, 16, 1, seed);
+    char data[APIKEY_CACHE_DATA_MAX];
+    apr_uint32_t before = apikey_cache_table_generation(t);
+
+    apikey_cache_table_invalidate(t); /* a revocation lands meanwhile */
+    is_int(
+        apikey_cache_table_put(t, 1, digests[0], before, 100, 200, "old", 3, 0),
+        1, "put of an answer fetched before the invalidation");
+    is_int(apikey_cache_table_get(t, 1, digests[0], 150, data, &len),
+           APIKEY_CACHE_MISS, "is never served after it");
+    is_int(apikey_cache_table_put(t, 1, digests[0],
+                                  apikey_cache_table_generation(t), 100, 200,
+                                  "new", 3, 0),
+           1, "a fresh answer");
+    is_int(apikey_cache_table_get(t, 1, digests[0], 150, data, &len),
+           APIKEY_CACHE_HIT, "is");
+    free(mem);
+}
+
 int main(void)
 {
     const char *env = getenv("APIKEY_TORTURE_SCALE");
@@ -1024,5 +1077,6 @@ int main(void)
     torture("with invalidations", 2000);
     test_killed_writer();
     test_dead_slot_costs_one_slot();
+    test_put_after_invalidate();
     return done_testing();
 }

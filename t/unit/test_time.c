@@ -451,6 +451,31 @@ static void test_gmtime(void)
     against_gmtime(-2208988800LL, 0, 1000);
 }
 
+/* Durations of AuthAPIKeyRefresh, AuthAPIKeyCacheTimeout and --grace. */
+static void test_duration(void)
+{
+    long long us = -1;
+
+    ok(apikey_duration_parse("2", &us) == 0 && us == 2000000LL, "2");
+    ok(apikey_duration_parse("500ms", &us) == 0 && us == 500000LL, "500ms");
+    ok(apikey_duration_parse("30s", &us) == 0 && us == 30000000LL, "30s");
+    ok(apikey_duration_parse("15m", &us) == 0 && us == 900000000LL, "15m");
+    ok(apikey_duration_parse("24h", &us) == 0 && us == 86400000000LL, "24h");
+    ok(apikey_duration_parse("7d", &us) == 0 && us == 604800000000LL, "7d");
+    ok(apikey_duration_parse("0", &us) == 0 && us == 0, "0");
+    ok(apikey_duration_parse("", &us) == -1, "empty");
+    ok(apikey_duration_parse("s", &us) == -1, "unit alone");
+    ok(apikey_duration_parse("-1", &us) == -1, "negative");
+    ok(apikey_duration_parse("1.5s", &us) == -1, "fraction");
+    ok(apikey_duration_parse("2 s", &us) == -1, "blank before unit");
+    ok(apikey_duration_parse("2w", &us) == -1, "unknown unit");
+    ok(apikey_duration_parse("3660d", &us) == 0, "ten years");
+    ok(apikey_duration_parse("99999999999999999999", &us) == -1,
+       "overflow refused");
+    ok(apikey_duration_parse("4000d", &us) == -1, "over ten years");
+    ok(apikey_duration_parse(NULL, &us) == -1, "NULL");
+}
+
 int main(void)
 {
     test_civil();
@@ -460,5 +485,6 @@ int main(void)
     test_format();
     test_round_trip();
     test_gmtime();
+    test_duration();
     return done_testing();
 }
