@@ -92,14 +92,17 @@ static apr_uint64_t scope_of(const apikey_srv_conf_t *srv,
 
 /* Packing: three bytes (version, flags, number of extra columns), then
  * NUL-terminated strings: id, owner, scopes, status, expires, not_before,
- * allow_ip, allow_referer, allow_method, then name and value of each extra
- * column.  Unpacking points the record into one copy of the block. */
-#define PACK_VERSION     1
+ * allow_ip, allow_referer, allow_method, grace_until, replaced_by, then
+ * name and value of each extra column.  Unpacking points the record into one
+ * copy of the block. */
+#define PACK_VERSION     2
 #define HAS_EXPIRES      0x01
 #define HAS_NOT_BEFORE   0x02
 #define HAS_ALLOW_IP     0x04
 #define HAS_ALLOW_REF    0x08
 #define HAS_ALLOW_METHOD 0x10
+#define HAS_GRACE_UNTIL  0x20
+#define HAS_REPLACED_BY  0x40
 
 static int put_str(char *buf, apr_size_t *at, const char *s)
 {
@@ -115,7 +118,7 @@ static int put_str(char *buf, apr_size_t *at, const char *s)
 
 static apr_size_t pack(const apikey_record_t *rec, char *buf)
 {
-    char expires[24] = "", not_before[24] = "";
+    char expires[24] = "", not_before[24] = "", grace_until[24] = "";
     apr_size_t at = 3;
     int i, bad = 0;
 
@@ -124,11 +127,17 @@ static apr_size_t pack(const apikey_record_t *rec, char *buf)
                     | (rec->has_not_before ? HAS_NOT_BEFORE : 0)
                     | (rec->allow_ip ? HAS_ALLOW_IP : 0)
                     | (rec->allow_referer ? HAS_ALLOW_REF : 0)
-                    | (rec->allow_method ? HAS_ALLOW_METHOD : 0));
+                    | (rec->allow_method ? HAS_ALLOW_METHOD : 0)
+                    | (rec->has_grace_until ? HAS_GRACE_UNTIL : 0)
+                    | (rec->replaced_by ? HAS_REPLACED_BY : 0));
     buf[2] = (char)rec->nextra;
     if (rec->has_expires) {
         apr_snprintf(expires, sizeof(expires), "%" APR_INT64_T_FMT,
                      (apr_int64_t)rec->expires);
+    }
+    if (rec->has_grace_until) {
+        apr_snprintf(grace_until, sizeof(grace_until), "%" APR_INT64_T_FMT,
+                     (apr_int64_t)rec->grace_until);
     }
     if (rec->has_not_before) {
         apr_snprintf(not_before, sizeof(not_before), "%" APR_INT64_T_FMT,
@@ -139,7 +148,9 @@ static apr_size_t pack(const apikey_record_t *rec, char *buf)
            | put_str(buf, &at, expires) | put_str(buf, &at, not_before)
            | put_str(buf, &at, rec->allow_ip)
            | put_str(buf, &at, rec->allow_referer)
-           | put_str(buf, &at, rec->allow_method);
+           | put_str(buf, &at, rec->allow_method)
+           | put_str(buf, &at, grace_until)
+           | put_str(buf, &at, rec->replaced_by);
     for (i = 0; i < rec->nextra && !bad; i++) {
         bad |= put_str(buf, &at, rec->extra_env[i])
                | put_str(buf, &at, rec->extra_value[i]);
@@ -163,7 +174,7 @@ static const char *next_str(const char **p, const char *end)
 static int unpack(apr_pool_t *pool, const char *data, apr_size_t len,
                   apikey_record_t *rec)
 {
-    const char *p, *end, *f[9];
+    const char *p, *end, *f[11];
     int i, flags;
 
     if (len < 3 || data[0] != PACK_VERSION) {
@@ -177,7 +188,7 @@ static int unpack(apr_pool_t *pool, const char *data, apr_size_t len,
         return -1;
     }
     p += 3;
-    for (i = 0; i < 9; i++) {
+    for (i = 0; i < 11; i++) {
         if (!(f[i] = next_str(&p, end))) {
             return -1;
         }
@@ -193,6 +204,9 @@ static int unpack(apr_pool_t *pool, const char *data, apr_size_t len,
     rec->allow_ip = flags & HAS_ALLOW_IP ? f[6] : NULL;
     rec->allow_referer = flags & HAS_ALLOW_REF ? f[7] : NULL;
     rec->allow_method = flags & HAS_ALLOW_METHOD ? f[8] : NULL;
+    rec->has_grace_until = (flags & HAS_GRACE_UNTIL) != 0;
+    rec->grace_until = rec->has_grace_until ? apr_atoi64(f[9]) : 0;
+    rec->replaced_by = flags & HAS_REPLACED_BY ? f[10] : NULL;
     for (i = 0; i < rec->nextra; i++) {
         if (!(rec->extra_env[i] = next_str(&p, end))
             || !(rec->extra_value[i] = next_str(&p, end))) {

@@ -58,6 +58,10 @@ typedef struct {
     long long expires, not_before; /* Unix seconds */
     /* Restrictions, comma-separated, NULL for none. */
     const char *allow_ip, *allow_referer, *allow_method;
+    /* Rotation: the key replacing this one, and when this one stops. */
+    const char *replaced_by;
+    int has_grace_until;
+    long long grace_until;
     /* Columns of an AuthAPIKeyQuery the module does not know, exported as
      * APIKEY_<COLUMN>. */
     int nextra;

@@ -161,11 +161,14 @@ enum {
     COL_ALLOW_IP,
     COL_ALLOW_REFERER,
     COL_ALLOW_METHOD,
+    COL_GRACE_UNTIL,
+    COL_REPLACED_BY,
     NCOLS
 };
 static const char *const column_names[NCOLS] = {
-    "id",         "owner",  "scopes",   "status",        "expires",
-    "not_before", "digest", "allow_ip", "allow_referer", "allow_method"};
+    "id",          "owner",      "scopes",   "status",        "expires",
+    "not_before",  "digest",     "allow_ip", "allow_referer", "allow_method",
+    "grace_until", "replaced_by"};
 
 /* Where each known column is in the result (-1: absent), and the others,
  * exported as APIKEY_<COLUMN>. */
@@ -274,6 +277,7 @@ static int read_row(request_rec *r, const apr_dbd_driver_t *drv,
     rec->allow_ip = column(r, drv, row, col[COL_ALLOW_IP], 1);
     rec->allow_referer = column(r, drv, row, col[COL_ALLOW_REFERER], 1);
     rec->allow_method = column(r, drv, row, col[COL_ALLOW_METHOD], 1);
+    rec->replaced_by = column(r, drv, row, col[COL_REPLACED_BY], 1);
     if (!rec->owner) {
         rec->owner = "";
     }
@@ -295,7 +299,10 @@ static int read_row(request_rec *r, const apr_dbd_driver_t *drv,
                     &rec->expires)
         || time_column(r, rec->id, "not_before",
                        column(r, drv, row, col[COL_NOT_BEFORE], 1),
-                       &rec->has_not_before, &rec->not_before)) {
+                       &rec->has_not_before, &rec->not_before)
+        || time_column(r, rec->id, "grace_until",
+                       column(r, drv, row, col[COL_GRACE_UNTIL], 1),
+                       &rec->has_grace_until, &rec->grace_until)) {
         return -1;
     }
     return 0;

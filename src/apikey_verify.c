@@ -29,6 +29,8 @@
 #include "apikey_match.h"
 #include "apikey_store.h"
 
+#include "apr_date.h"
+#include "apr_strings.h"
 #include "http_log.h"
 
 APLOG_USE_MODULE(authn_apikey);
@@ -44,6 +46,10 @@ static apikey_result_t judge(const apikey_record_t *rec, long long now)
         return APIKEY_RESULT_NOT_YET_VALID;
     }
     if (rec->has_expires && now >= rec->expires) {
+        return APIKEY_RESULT_EXPIRED;
+    }
+    /* A rotated key's grace period is over: it has expired. */
+    if (rec->has_grace_until && now >= rec->grace_until) {
         return APIKEY_RESULT_EXPIRED;
     }
     return APIKEY_RESULT_OK;
@@ -173,5 +179,16 @@ void apikey_verify_admit(request_rec *r, const apikey_dir_conf_t *conf,
     }
     if (conf->identity_headers == 1) {
         apikey_extract_identity(r, rec);
+    }
+    /* The client's key is being replaced: say by which, and until when it
+     * works (a documented header, also on error responses). */
+    if (rec->has_grace_until) {
+        char date[APR_RFC822_DATE_LEN];
+
+        apr_rfc822_date(date, apr_time_from_sec(rec->grace_until));
+        apr_table_setn(
+            r->err_headers_out, "API-Key-Rotation",
+            apr_psprintf(r->pool, "replaced-by=\"%s\", sunset=\"%s\"",
+                         rec->replaced_by ? rec->replaced_by : "", date));
     }
 }

@@ -20,6 +20,7 @@
 #include "apikey_key.h"
 #include "apikey_pepper.h"
 #include "apikey_time.h"
+#include "apikey_time.h"
 #include "htapikey.h"
 
 #include "apr_general.h"
@@ -44,6 +45,10 @@ static void usage(FILE *out)
             "  create --owner OWNER [SETTINGS] [--prefix P]\n"
             "                              create a key and print it once\n"
             "  update ID SETTINGS          change a key's settings\n"
+            "  rotate ID --grace DURATION  a new key with the same settings; "
+            "the old\n"
+            "                              one works DURATION longer (30m, "
+            "24h, 7d, 0)\n"
             "  list [--owner OWNER]        list keys (never the keys "
             "themselves)\n"
             "  show ID                     show one key's settings\n"
@@ -147,6 +152,7 @@ static int parse_args(apr_pool_t *p, int argc, const char *const *argv,
         {"--allow-referer", NULL, offsetof(htapikey_options_t, allow_referer)},
         {"--allow-method", NULL, offsetof(htapikey_options_t, allow_method)},
         {"--pepper", NULL, offsetof(htapikey_options_t, pepper_file)},
+        {"--grace", NULL, offsetof(htapikey_options_t, grace)},
     };
     int i;
 
@@ -203,6 +209,9 @@ static int parse_args(apr_pool_t *p, int argc, const char *const *argv,
 static int only_options(const htapikey_options_t *o, int owner, int settings,
                         int id)
 {
+    if (o->grace && strcmp(o->command, "rotate")) {
+        return fail(EXIT_USAGE, "'%s' does not take --grace", o->command);
+    }
     if (!owner && o->owner) {
         return fail(EXIT_USAGE, "'%s' does not take --owner", o->command);
     }
@@ -330,6 +339,97 @@ static int cmd_create(apr_pool_t *p, const htapikey_options_t *o)
         printf("Created key %s for %s.  The key is shown once; store it "
                "now:\n%s\n",
                id, row.owner, key);
+    }
+    fflush(stdout);
+    apikey_wipe(key, sizeof(key));
+    return EXIT_OK;
+}
+
+static int cmd_rotate(apr_pool_t *p, const htapikey_options_t *o)
+{
+    char key[APIKEY_KEY_MAX + 1], id[APIKEY_ID_LEN + 1];
+    char digest[APIKEY_DIGEST_HEX_LEN + 1], until_iso[APIKEY_TIME_ISO_LEN];
+    const char *prefix = o->prefix ? o->prefix : APIKEY_DEFAULT_PREFIX;
+    const char *err, *now = htapikey_now(p), *until;
+    htapikey_row_t row, *old;
+    htapikey_db_t db;
+    long long grace_us, until_s;
+    int rc;
+
+    if ((rc = only_options(o, 0, 0, 1))) {
+        return rc;
+    }
+    if (!o->grace) {
+        return fail(EXIT_USAGE, "%s",
+                    "rotate needs --grace DURATION: how long the old key "
+                    "keeps working (0 to stop it now)");
+    }
+    if (apikey_duration_parse(o->grace, &grace_us)) {
+        return fail(EXIT_USAGE,
+                    "--grace '%s': expected a duration such as 0, 30m, 24h "
+                    "or 7d",
+                    o->grace);
+    }
+    if (!apikey_key_prefix_valid(prefix)) {
+        return fail(EXIT_USAGE, "--prefix '%s' is not a valid key prefix",
+                    prefix);
+    }
+    if ((rc = open_store(p, o, 1, &db))) {
+        return rc;
+    }
+    if ((err = htapikey_db_get(&db, o->id, &old)) != NULL) {
+        return fail(EXIT_DB, "%s", err);
+    }
+    if (!old) {
+        return fail(EXIT_NOTFOUND, "no key with ID '%s'", o->id);
+    }
+    if (old->replaced_by) {
+        return fail(EXIT_USAGE, "key '%s' was already rotated into '%s'", o->id,
+                    old->replaced_by);
+    }
+    if (strcmp(old->status, "active")) {
+        return fail(EXIT_USAGE,
+                    "key '%s' is %s; only an active key is "
+                    "rotated",
+                    o->id, old->status);
+    }
+    /* The new key has the old one's settings; only its secret differs. */
+    row = *old;
+    row.grace_until = row.replaced_by = NULL;
+    if (apikey_key_generate(prefix, key, sizeof(key))
+        || apikey_id_generate(id, sizeof(id))
+        || apikey_digest_hex(o->pepper, o->pepper_len, key, strlen(key),
+                             digest)) {
+        apikey_wipe(key, sizeof(key));
+        return fail(EXIT_DB, "%s", "the random number generator failed");
+    }
+    row.id = id;
+    row.created = row.updated = now;
+    /* Seconds, rounded up: a grace of 500ms still gives the old key one. */
+    until_s = atoll(now) + (grace_us + 999999) / 1000000;
+    until = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)until_s);
+    err = htapikey_db_rotate(&db, o->id, &row, digest, until, now);
+    apikey_wipe(digest, sizeof(digest));
+    if (err) {
+        apikey_wipe(key, sizeof(key));
+        return fail(EXIT_DB, "rotate failed, no key was made: %s", err);
+    }
+    apikey_time_format(until_s, until_iso);
+    if (o->json) {
+        printf("{\"id\":");
+        htapikey_json_string(id);
+        printf(",\"key\":");
+        htapikey_json_string(key);
+        printf(",\"replaces\":");
+        htapikey_json_string(o->id);
+        printf(",\"grace_until\":");
+        htapikey_json_string(until_iso);
+        printf("}\n");
+    }
+    else {
+        printf("Created key %s to replace %s, which works until %s.  The key "
+               "is shown once; store it now:\n%s\n",
+               id, o->id, until_iso, key);
     }
     fflush(stdout);
     apikey_wipe(key, sizeof(key));
@@ -519,6 +619,9 @@ int main(int argc, const char *const *argv)
     }
     if (!strcmp(o.command, "create")) {
         return cmd_create(p, &o);
+    }
+    if (!strcmp(o.command, "rotate")) {
+        return cmd_rotate(p, &o);
     }
     if (!strcmp(o.command, "update")) {
         return cmd_update(p, &o);

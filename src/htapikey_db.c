@@ -30,7 +30,8 @@
 
 #define KEY_COLUMNS                                                            \
     "id, owner, name, scopes, status, created, updated, expires, "             \
-    "not_before, allow_ip, allow_referer, allow_method"
+    "not_before, allow_ip, allow_referer, allow_method, grace_until, "         \
+    "replaced_by"
 
 const char htapikey_db_null[] = "(null)";
 
@@ -39,9 +40,9 @@ const char htapikey_db_null[] = "(null)";
 static const struct {
     const char *name, *type;
 } added_columns[] = {
-    {"allow_ip", "VARCHAR(1024)"},
-    {"allow_referer", "VARCHAR(1024)"},
-    {"allow_method", "VARCHAR(1024)"},
+    {"allow_ip", "VARCHAR(1024)"},     {"allow_referer", "VARCHAR(1024)"},
+    {"allow_method", "VARCHAR(1024)"}, {"grace_until", "BIGINT"},
+    {"replaced_by", "VARCHAR(64)"},
 };
 
 static const char *db_error(htapikey_db_t *db, int rv)
@@ -158,21 +159,41 @@ static const char *change(htapikey_db_t *db, const char *sql, int *nrows,
     return rv ? apr_psprintf(db->pool, "%s", db_error(db, rv)) : NULL;
 }
 
-/* Runs one change and the change-marker bump in one transaction.  The
- * transaction is rolled back if either fails. */
-static const char *change_and_bump(htapikey_db_t *db, const char *sql,
-                                   int *nrows, int nargs, const char **args)
+/* One statement of a transaction: its SQL and arguments, and whether it
+ * must change exactly one row (else the whole transaction is undone). */
+typedef struct {
+    const char *sql;
+    int nargs;
+    const char **args;
+    int must_change_one;
+} change_t;
+
+/* Runs the changes and the change-marker bump in one transaction, rolled
+ * back if any fails.  *nrows gets the rows the first change touched; the
+ * marker is bumped only when it touched any. */
+static const char *changes_and_bump(htapikey_db_t *db, const change_t *c, int n,
+                                    int *nrows)
 {
     apr_dbd_transaction_t *txn = NULL;
-    const char *err;
-    int rv, bumped = 0;
+    const char *err = NULL;
+    int rv, i, bumped = 0;
 
     rv = apr_dbd_transaction_start(db->driver, db->pool, db->handle, &txn);
     if (rv) {
         return apr_psprintf(db->pool, "cannot start a transaction: %s",
                             db_error(db, rv));
     }
-    err = change(db, sql, nrows, nargs, args);
+    for (i = 0; i < n && !err; i++) {
+        int rows = 0;
+
+        err = change(db, c[i].sql, &rows, c[i].nargs, c[i].args);
+        if (i == 0) {
+            *nrows = rows;
+        }
+        if (!err && c[i].must_change_one && rows != 1) {
+            err = "the key changed meanwhile; nothing was done";
+        }
+    }
     if (!err && *nrows > 0) {
         err = change(db,
                      "UPDATE apikey_meta SET value = value + 1 "
@@ -196,12 +217,27 @@ static const char *change_and_bump(htapikey_db_t *db, const char *sql,
     return err;
 }
 
-const char *htapikey_db_insert(htapikey_db_t *db, const htapikey_row_t *row,
-                               const char *digest_hex)
+static const char *change_and_bump(htapikey_db_t *db, const char *sql,
+                                   int *nrows, int nargs, const char **args)
 {
-    const char *args[12];
-    int nrows = 0;
+    change_t c;
 
+    c.sql = sql;
+    c.nargs = nargs;
+    c.args = args;
+    c.must_change_one = 0;
+    return changes_and_bump(db, &c, 1, nrows);
+}
+
+#define INSERT_KEY                                                             \
+    "INSERT INTO apikey (id, digest, owner, name, scopes, status, created, "   \
+    "updated, expires, not_before, allow_ip, allow_referer, allow_method) "    \
+    "VALUES (%s, %s, %s, %s, %s, 'active', %lld, %lld, %lld, %lld, %s, %s, "   \
+    "%s)"
+
+static void insert_args(const htapikey_row_t *row, const char *digest_hex,
+                        const char *args[12])
+{
     args[0] = row->id;
     args[1] = digest_hex;
     args[2] = row->owner;
@@ -214,13 +250,45 @@ const char *htapikey_db_insert(htapikey_db_t *db, const htapikey_row_t *row,
     args[9] = row->allow_ip;
     args[10] = row->allow_referer;
     args[11] = row->allow_method;
-    return change_and_bump(db,
-                           "INSERT INTO apikey (id, digest, owner, name, "
-                           "scopes, status, created, updated, expires, "
-                           "not_before, allow_ip, allow_referer, "
-                           "allow_method) VALUES (%s, %s, %s, %s, %s, "
-                           "'active', %lld, %lld, %lld, %lld, %s, %s, %s)",
-                           &nrows, 12, args);
+}
+
+const char *htapikey_db_insert(htapikey_db_t *db, const htapikey_row_t *row,
+                               const char *digest_hex)
+{
+    const char *args[12];
+    int nrows = 0;
+
+    insert_args(row, digest_hex, args);
+    return change_and_bump(db, INSERT_KEY, &nrows, 12, args);
+}
+
+const char *htapikey_db_rotate(htapikey_db_t *db, const char *old_id,
+                               const htapikey_row_t *row,
+                               const char *digest_hex, const char *grace_until,
+                               const char *now)
+{
+    const char *ins[12], *upd[4];
+    change_t c[2];
+    int nrows = 0;
+
+    insert_args(row, digest_hex, ins);
+    upd[0] = grace_until;
+    upd[1] = row->id;
+    upd[2] = now;
+    upd[3] = old_id;
+    c[0].sql = INSERT_KEY;
+    c[0].nargs = 12;
+    c[0].args = ins;
+    c[0].must_change_one = 1;
+    /* Only an active key not already being replaced: checked in the
+     * statement, so two rotations at once cannot both win. */
+    c[1].sql = "UPDATE apikey SET grace_until = %lld, replaced_by = %s, "
+               "updated = %lld WHERE id = %s AND status = 'active' AND "
+               "replaced_by IS NULL";
+    c[1].nargs = 4;
+    c[1].args = upd;
+    c[1].must_change_one = 1;
+    return changes_and_bump(db, c, 2, &nrows);
 }
 
 const char *htapikey_db_update(htapikey_db_t *db, const char *id,
@@ -350,6 +418,8 @@ static const char *select_keys(htapikey_db_t *db, const char *sql, int nargs,
         k->allow_ip = entry(db, r, 9);
         k->allow_referer = entry(db, r, 10);
         k->allow_method = entry(db, r, 11);
+        k->grace_until = entry(db, r, 12);
+        k->replaced_by = entry(db, r, 13);
     }
     return err;
 }

@@ -36,6 +36,7 @@ typedef struct {
     const char *id, *owner, *name, *scopes, *status;
     const char *created, *updated, *expires, *not_before;
     const char *allow_ip, *allow_referer, *allow_method;
+    const char *grace_until, *replaced_by; /* set on a rotated key */
 } htapikey_row_t;
 
 /* In the changes given to htapikey_db_update: set this column to NULL. */
@@ -60,6 +61,15 @@ const char *htapikey_db_init(htapikey_db_t *db);
  * and not_before may be NULL.  Returns NULL or an error message. */
 const char *htapikey_db_insert(htapikey_db_t *db, const htapikey_row_t *row,
                                const char *digest_hex);
+
+/* Rotates old_id: inserts row (a new active key, digest_hex) and marks the
+ * old key as replaced by it, valid until grace_until, in one transaction.
+ * Fails, changing nothing, unless the old key is active and not already
+ * rotated. */
+const char *htapikey_db_rotate(htapikey_db_t *db, const char *old_id,
+                               const htapikey_row_t *row,
+                               const char *digest_hex, const char *grace_until,
+                               const char *now);
 
 /* Updates the columns of changes that are not NULL (htapikey_db_null sets
  * a column to SQL NULL) and "updated" to now.  *found tells whether the id

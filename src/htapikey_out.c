@@ -85,6 +85,10 @@ static void json_row(apr_pool_t *p, const htapikey_row_t *k)
     htapikey_json_string(k->allow_referer);
     printf(",\"allow_method\":");
     htapikey_json_string(k->allow_method);
+    printf(",\"grace_until\":");
+    htapikey_json_string(htapikey_iso_time(p, k->grace_until));
+    printf(",\"replaced_by\":");
+    htapikey_json_string(k->replaced_by);
     putchar('}');
 }
 
@@ -106,6 +110,10 @@ static void text_row(apr_pool_t *p, const htapikey_row_t *k)
     printf("allow ip:   %s\n", k->allow_ip ? k->allow_ip : "any");
     printf("allow ref.: %s\n", k->allow_referer ? k->allow_referer : "any");
     printf("allow meth: %s\n", k->allow_method ? k->allow_method : "any");
+    if (k->replaced_by) {
+        printf("replaced by: %s, works until %s\n", k->replaced_by,
+               htapikey_iso_time(p, k->grace_until));
+    }
 }
 
 void htapikey_print_key(apr_pool_t *p, int json, const htapikey_row_t *k)

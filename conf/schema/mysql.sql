@@ -17,6 +17,9 @@ CREATE TABLE IF NOT EXISTS apikey (
     allow_ip      VARCHAR(1024),
     allow_referer VARCHAR(1024),
     allow_method  VARCHAR(1024),
+    -- Rotation: the key that replaces this one, and when this one stops.
+    grace_until   BIGINT,
+    replaced_by   VARCHAR(64),
     INDEX apikey_owner (owner)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 -- A change marker: htapikey bumps "version" with every change it makes.

@@ -15,7 +15,10 @@ CREATE TABLE IF NOT EXISTS apikey (
     -- Restrictions, comma-separated; NULL means none.
     allow_ip      VARCHAR(1024),
     allow_referer VARCHAR(1024),
-    allow_method  VARCHAR(1024)
+    allow_method  VARCHAR(1024),
+    -- Rotation: the key that replaces this one, and when this one stops.
+    grace_until   BIGINT,
+    replaced_by   VARCHAR(64)
 );
 CREATE INDEX IF NOT EXISTS apikey_owner ON apikey (owner);
 -- A change marker: htapikey bumps "version" with every change it makes.

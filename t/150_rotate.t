@@ -1,0 +1,75 @@
+# htapikey rotate: a new key with the old one's settings; both work during
+# the grace period, the old one's responses saying it is being replaced;
+# only the new one after it.
+use strict;
+use warnings FATAL => 'all';
+
+use Apache::Test;
+use Apache::TestRequest;
+use Apache::TestUtil;
+use Time::HiRes qw(time sleep);
+use ApiKeyTest qw(create_key htapikey);
+
+plan tests => 19, need(need_module('authn_apikey', 'dbd'), need_lwp);
+
+my $url = '/authn/index.txt';
+my $old = create_key(owner => 'rot', scopes => 'x y',
+                     'allow-method' => 'GET,HEAD');
+
+my ($rc, $out, $err) = htapikey('--json', 'rotate', $old->{id},
+                                '--grace', '3s');
+ok t_cmp($rc, 0, 'rotate --grace 3s');
+my ($new_id)  = $out =~ /"id":"([^"]+)"/;
+my ($new_key) = $out =~ /"key":"([^"]+)"/;
+ok t_cmp($out, qr/"replaces":"\Q$old->{id}\E"/, 'names the key it replaces');
+my $rotated_at = time;
+
+($rc, $out) = htapikey('--json', 'show', $new_id);
+ok t_cmp($out, qr/"owner":"rot".*"scopes":"x y".*"allow_method":"GET,HEAD"/,
+         'the new key has the old one\'s settings');
+($rc, $out) = htapikey('--json', 'show', $old->{id});
+ok t_cmp($out, qr/"replaced_by":"\Q$new_id\E"/, 'the old key says by which');
+
+my $r = GET $url, 'X-API-Key' => $old->{key};
+ok t_cmp($r->code, 200, 'during the grace period: the old key works');
+ok t_cmp($r->header('API-Key-Rotation'),
+         qr/^replaced-by="\Q$new_id\E", sunset="\w{3}, \d\d \w{3} \d{4} [\d:]{8} GMT"$/,
+         'and its responses carry API-Key-Rotation');
+$r = GET $url, 'X-API-Key' => $new_key;
+ok t_cmp($r->code, 200, 'the new key works');
+ok t_cmp($r->header('API-Key-Rotation'), undef, 'without that header');
+ok t_cmp((POST $url, 'X-API-Key' => $new_key, content => 'a')->code, 403,
+         'and with the old one\'s restrictions (GET,HEAD only)');
+
+# Both keys, one owner: many keys per owner.
+($rc, $out) = htapikey('list', '--owner', 'rot');
+ok t_cmp(scalar(() = $out =~ /^\w{12}\s+rot\s+active/mg), 2,
+         'the owner has two active keys');
+
+# Refusals: rotating twice, a revoked key, no --grace.
+($rc, $out, $err) = htapikey('rotate', $old->{id}, '--grace', '1h');
+ok t_cmp($rc, 2, 'an already rotated key is not rotated again');
+ok t_cmp($err, qr/already rotated into '\Q$new_id\E'/, 'and says into which');
+($rc, $out, $err) = htapikey('rotate', $new_id);
+ok t_cmp($err, qr/rotate needs --grace/, 'rotate needs --grace');
+my $gone = create_key(owner => 'rot');
+htapikey('revoke', $gone->{id});
+($rc, $out, $err) = htapikey('rotate', $gone->{id}, '--grace', '1h');
+ok t_cmp($rc, 2, 'a revoked key is not rotated');
+
+# After the grace period: only the new key.
+sleep(4.2 - (time - $rotated_at)) if time - $rotated_at < 4.2;
+ok t_cmp((GET $url, 'X-API-Key' => $old->{key})->code, 401,
+         'after the grace period: the old key is refused');
+ok t_cmp((GET $url, 'X-API-Key' => $new_key)->code, 200,
+         'the new key still works');
+
+# --grace 0: the old key stops at once.
+my $now = create_key(owner => 'rot0');
+($rc, $out) = htapikey('--json', 'rotate', $now->{id}, '--grace', '0');
+my ($now_new) = $out =~ /"key":"([^"]+)"/;
+ok t_cmp((GET $url, 'X-API-Key' => $now->{key})->code, 401,
+         '--grace 0: the old key stops at once');
+ok t_cmp((GET $url, 'X-API-Key' => $now_new)->code, 200,
+         '--grace 0: the new key works');
+ok t_cmp($rc, 0, 'rotate --grace 0 exits 0');
