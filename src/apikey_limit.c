@@ -1,0 +1,231 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* Limit arithmetic (see apikey_limit.h). */
+
+#include "apikey_limit.h"
+#include "apikey_time.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SEC 1000000LL
+
+/* "N/unit": N into *n (1 to max), the unit into *unit. */
+static const char *split(const char *s, unsigned long long max,
+                         unsigned long long *n, const char **unit)
+{
+    const char *p = s;
+    unsigned long long v = 0;
+
+    if (!s || *p < '1' || *p > '9') {
+        return "expected a positive number, a '/' and a unit";
+    }
+    while (*p >= '0' && *p <= '9') {
+        v = v * 10 + (unsigned long long)(*p++ - '0');
+        if (v > max) {
+            return "the number is too large";
+        }
+    }
+    if (*p++ != '/') {
+        return "expected a '/' after the number";
+    }
+    *n = v;
+    *unit = p;
+    return NULL;
+}
+
+const char *apikey_rate_parse(const char *s, long long burst,
+                              apikey_rate_t *out)
+{
+    unsigned long long n;
+    const char *unit, *err = split(s, 1000000000ULL, &n, &unit);
+
+    if (err) {
+        return err;
+    }
+    if (!strcasecmp(unit, "s") || !strcasecmp(unit, "second")) {
+        out->window_us = SEC;
+    }
+    else if (!strcasecmp(unit, "m") || !strcasecmp(unit, "minute")) {
+        out->window_us = 60 * SEC;
+    }
+    else if (!strcasecmp(unit, "h") || !strcasecmp(unit, "hour")) {
+        out->window_us = 3600 * SEC;
+    }
+    else {
+        return "the unit of a rate is s, m or h";
+    }
+    if (burst < 0 || burst > 1000000000LL) {
+        return "the burst is out of range";
+    }
+    out->rate = (long long)n;
+    out->interval_us = out->window_us / (long long)n;
+    if (out->interval_us < 1) {
+        out->interval_us = 1;
+    }
+    out->burst = burst ? burst : (long long)n;
+    return NULL;
+}
+
+const char *apikey_quota_parse(const char *s, apikey_quota_t *out)
+{
+    unsigned long long n;
+    const char *unit, *err = split(s, 4294967295ULL, &n, &unit);
+
+    if (err) {
+        return err;
+    }
+    if (!strcasecmp(unit, "hour")) {
+        out->period = APIKEY_PERIOD_HOUR;
+    }
+    else if (!strcasecmp(unit, "day")) {
+        out->period = APIKEY_PERIOD_DAY;
+    }
+    else if (!strcasecmp(unit, "month")) {
+        out->period = APIKEY_PERIOD_MONTH;
+    }
+    else {
+        return "the period of a quota is hour, day or month";
+    }
+    out->limit = (unsigned long)n;
+    return NULL;
+}
+
+int apikey_gcra(long long tat, long long now, const apikey_rate_t *r,
+                long long *new_tat, long long *remaining, long long *retry_us,
+                long long *reset_us)
+{
+    long long tau = r->interval_us * (r->burst - 1);
+    long long allow_at;
+
+    /* An idle key's TAT lags behind: it starts from now. */
+    if (tat < now) {
+        tat = now;
+    }
+    allow_at = tat - tau;
+    if (now < allow_at) {
+        *retry_us = allow_at - now;
+        *remaining = 0;
+        *reset_us = tat - now;
+        *new_tat = tat;
+        return 0;
+    }
+    *new_tat = tat + r->interval_us;
+    *remaining = (now + tau - *new_tat) / r->interval_us + 1;
+    if (*remaining < 0) {
+        *remaining = 0;
+    }
+    *retry_us = 0;
+    *reset_us = *new_tat - now;
+    return 1;
+}
+
+/* Seconds, and civil date, of a time in microseconds. */
+static long long secs(long long now)
+{
+    return now >= 0 ? now / SEC : -((-now + SEC - 1) / SEC);
+}
+
+unsigned long apikey_period_index(apikey_period_t p, long long now)
+{
+    long long t = secs(now),
+              days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+    long long y;
+    unsigned m, d;
+
+    switch (p) {
+        case APIKEY_PERIOD_HOUR:
+            return (unsigned long)(t / 3600);
+        case APIKEY_PERIOD_DAY:
+            return (unsigned long)days;
+        case APIKEY_PERIOD_MONTH:
+            apikey_civil_from_days(days, &y, &m, &d);
+            return (unsigned long)((y - 1970) * 12 + (long long)(m - 1));
+    }
+    return 0;
+}
+
+long long apikey_period_end(apikey_period_t p, long long now)
+{
+    long long t = secs(now), days = t / 86400, y;
+    unsigned m, d;
+
+    switch (p) {
+        case APIKEY_PERIOD_HOUR:
+            return (t / 3600 + 1) * 3600 * SEC;
+        case APIKEY_PERIOD_DAY:
+            return (days + 1) * 86400 * SEC;
+        case APIKEY_PERIOD_MONTH:
+            apikey_civil_from_days(days, &y, &m, &d);
+            if (++m > 12) {
+                m = 1;
+                y++;
+            }
+            return apikey_days_from_civil(y, m, 1) * 86400 * SEC;
+    }
+    return now;
+}
+
+const char *apikey_period_name(apikey_period_t p)
+{
+    return p == APIKEY_PERIOD_HOUR  ? "hour"
+           : p == APIKEY_PERIOD_DAY ? "day"
+                                    : "month";
+}
+
+long long apikey_period_seconds(apikey_period_t p)
+{
+    return p == APIKEY_PERIOD_HOUR  ? 3600
+           : p == APIKEY_PERIOD_DAY ? 86400
+                                    : 30 * 86400;
+}
+
+int apikey_quota_take(uint64_t word, unsigned long period, unsigned long limit,
+                      uint64_t *new_word)
+{
+    unsigned long stored = APIKEY_QUOTA_PERIOD(word);
+    unsigned long count = APIKEY_QUOTA_COUNT(word);
+
+    if (period > stored) {
+        stored = period;
+        count = 0;
+    }
+    if (count >= limit) {
+        return 0;
+    }
+    *new_word = APIKEY_QUOTA_WORD(stored, count + 1);
+    return 1;
+}
+
+int apikey_quota_give_back(uint64_t word, unsigned long period,
+                           uint64_t *new_word)
+{
+    unsigned long stored = APIKEY_QUOTA_PERIOD(word);
+    unsigned long count = APIKEY_QUOTA_COUNT(word);
+
+    if (stored < period || count == 0) {
+        return 0;
+    }
+    *new_word = APIKEY_QUOTA_WORD(stored, count - 1);
+    return 1;
+}
+
+unsigned long apikey_quota_used(uint64_t word, unsigned long period)
+{
+    return APIKEY_QUOTA_PERIOD(word) < period ? 0 : APIKEY_QUOTA_COUNT(word);
+}

@@ -1,0 +1,96 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* Limit arithmetic, pure C: rate limits by GCRA (one theoretical arrival
+ * time per key), calendar quotas per UTC hour, day or month (one word of
+ * period and count per key), and the parsing of "20/s" and "100000/month".
+ * Times are microseconds since the Unix epoch. */
+#ifndef APIKEY_LIMIT_H
+#define APIKEY_LIMIT_H
+
+#include <stdint.h>
+
+typedef enum {
+    APIKEY_PERIOD_HOUR = 1,
+    APIKEY_PERIOD_DAY,
+    APIKEY_PERIOD_MONTH
+} apikey_period_t;
+
+/* A rate limit: one request per interval, bursts of up to burst. */
+typedef struct {
+    long long interval_us; /* 0: no rate limit */
+    long long burst;
+    long long rate;      /* the N of N per unit, for headers */
+    long long window_us; /* the unit: 1 s, 1 min or 1 h */
+} apikey_rate_t;
+
+/* A calendar quota: limit requests per period. */
+typedef struct {
+    unsigned long limit; /* 0: no quota */
+    apikey_period_t period;
+} apikey_quota_t;
+
+/* Parses "N/s", "N/m" or "N/h" (also second, minute, hour) with N from 1
+ * to 1000000000; burst 0 means "N".  Returns NULL or an English message. */
+const char *apikey_rate_parse(const char *s, long long burst,
+                              apikey_rate_t *out);
+
+/* Parses "N/hour", "N/day" or "N/month" with N from 1 to 4294967295.
+ * Returns NULL or an English message. */
+const char *apikey_quota_parse(const char *s, apikey_quota_t *out);
+
+/* GCRA.  Given the stored theoretical arrival time tat, admits a request
+ * at now (returns 1 with the new TAT) or refuses it (returns 0, with the
+ * wait in *retry_us).  *remaining gets the requests left in the burst
+ * afterwards, *reset_us the time until the burst is whole again. */
+int apikey_gcra(long long tat, long long now, const apikey_rate_t *r,
+                long long *new_tat, long long *remaining, long long *retry_us,
+                long long *reset_us);
+
+/* The index of the period holding now (hours, days or months since
+ * 1970), and the start of the next period, in microseconds. */
+unsigned long apikey_period_index(apikey_period_t p, long long now);
+long long apikey_period_end(apikey_period_t p, long long now);
+
+/* The period's name ("hour", "day", "month") and length in seconds as the
+ * RateLimit headers give it (a month as 30 days: the headers want one
+ * number; the reset time is exact). */
+const char *apikey_period_name(apikey_period_t p);
+long long apikey_period_seconds(apikey_period_t p);
+
+/* Quota words: period index in the high 32 bits, count in the low 32.  One
+ * word, changed by one compare-and-swap, is never torn. */
+#define APIKEY_QUOTA_WORD(period, count)                                       \
+    (((uint64_t)(period) << 32) | (uint64_t)(count))
+#define APIKEY_QUOTA_PERIOD(w) ((unsigned long)((w) >> 32))
+#define APIKEY_QUOTA_COUNT(w)  ((unsigned long)((w)&0xffffffffU))
+
+/* Takes one request from a quota word in period: returns 1 and the new
+ * word, or 0 when the quota is spent.  A new period starts at zero; a
+ * period before the stored one (the clock went back) counts as the stored
+ * one, so a quota is never granted twice. */
+int apikey_quota_take(uint64_t word, unsigned long period, unsigned long limit,
+                      uint64_t *new_word);
+
+/* Gives one request back (a rate limit refused what the quota took),
+ * when word is still of period.  Returns 1 and the new word, or 0. */
+int apikey_quota_give_back(uint64_t word, unsigned long period,
+                           uint64_t *new_word);
+
+/* Requests used in period according to word. */
+unsigned long apikey_quota_used(uint64_t word, unsigned long period);
+
+#endif /* APIKEY_LIMIT_H */

@@ -1,0 +1,439 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* The limit table (see apikey_quota_table.h). */
+
+#include "apikey_quota_table.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apr_siphash.h"
+
+#define TABLE_MAGIC APR_UINT64_C(0x41504b51554f5441) /* "APKQUOTA" */
+#define FILE_MAGIC  "apikey-quota-state 1\n"
+
+typedef struct {
+    /* The key's hash with a check byte on top; 0: free.  The one word that
+     * says whose slot this is, claimed by compare-and-swap. */
+    apr_uint64_t owner;
+    apr_int64_t tat;    /* GCRA theoretical arrival time */
+    apr_uint64_t quota; /* period | count */
+    apr_int64_t last_used;
+    /* For the status page only: written racily, shown after checks. */
+    apr_int64_t rate_interval;
+    apr_uint32_t burst;
+    apr_uint32_t quota_limit;
+    unsigned char period;
+    char id[31];
+    char owner_name[48];
+} slot_t;
+
+struct apikey_quota_table_t {
+    apr_uint64_t magic;
+    apr_uint32_t nslots;
+    apr_uint32_t slot_size;
+    apr_int64_t last_full_log;
+    unsigned char seed[APIKEY_QUOTA_SEED_LEN];
+    apr_uint64_t pad[3];
+};
+
+typedef char slot_is_128[sizeof(slot_t) == APIKEY_QUOTA_SLOT_SIZE ? 1 : -1];
+typedef char header_is_64[sizeof(struct apikey_quota_table_t) == 64 ? 1 : -1];
+
+static slot_t *slots(apikey_quota_table_t *t)
+{
+    return (slot_t *)(t + 1);
+}
+
+/* The owner word of a key: 56 bits of its hash and a check byte, so that a
+ * corrupted word is recognised as such. */
+static apr_uint64_t owner_word(apikey_quota_table_t *t, const char *id)
+{
+    apr_uint64_t h = apr_siphash24(id, strlen(id), t->seed) >> 8;
+    apr_uint64_t c = (h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24) ^ (h >> 32)
+                      ^ (h >> 40) ^ (h >> 48) ^ 0xa5)
+                     & 0xff;
+
+    return (c << 56) | h | APR_UINT64_C(0x0100000000000000) * (c == 0);
+}
+
+static int owner_valid(apr_uint64_t w)
+{
+    apr_uint64_t h = w & APR_UINT64_C(0x00ffffffffffffff);
+    apr_uint64_t c = (h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24) ^ (h >> 32)
+                      ^ (h >> 40) ^ (h >> 48) ^ 0xa5)
+                     & 0xff;
+
+    return (w >> 56) == (c ? c : 1);
+}
+
+apr_size_t apikey_quota_table_size(unsigned nslots)
+{
+    return sizeof(apikey_quota_table_t) + (apr_size_t)nslots * sizeof(slot_t);
+}
+
+apikey_quota_table_t *
+apikey_quota_table_init(void *mem, apr_size_t size, unsigned nslots,
+                        const unsigned char seed[APIKEY_QUOTA_SEED_LEN],
+                        int *adopted)
+{
+    apikey_quota_table_t *t = mem;
+
+    if (nslots == 0 || size < apikey_quota_table_size(nslots)) {
+        return NULL;
+    }
+    *adopted = t->magic == TABLE_MAGIC && t->nslots == nslots
+               && t->slot_size == sizeof(slot_t);
+    if (*adopted) {
+        return t;
+    }
+    memset(mem, 0, size);
+    t->nslots = nslots;
+    t->slot_size = sizeof(slot_t);
+    memcpy(t->seed, seed, APIKEY_QUOTA_SEED_LEN);
+    __atomic_store_n(&t->magic, TABLE_MAGIC, __ATOMIC_RELEASE);
+    return t;
+}
+
+unsigned apikey_quota_table_slots(apikey_quota_table_t *t)
+{
+    return t->nslots;
+}
+
+static apr_uint64_t load(apr_uint64_t *w)
+{
+    return __atomic_load_n(w, __ATOMIC_ACQUIRE);
+}
+
+static int cas(apr_uint64_t *w, apr_uint64_t *expected, apr_uint64_t v)
+{
+    return __atomic_compare_exchange_n(w, expected, v, 0, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_ACQUIRE);
+}
+
+/* Whether a slot's windows have all expired and it has been left alone
+ * long enough to give it to another key. */
+static int idle(slot_t *s, long long now)
+{
+    apr_int64_t tat = (apr_int64_t)load((apr_uint64_t *)&s->tat);
+    apr_int64_t last = (apr_int64_t)load((apr_uint64_t *)&s->last_used);
+    apr_uint64_t q = load(&s->quota);
+    unsigned long period = APIKEY_QUOTA_PERIOD(q);
+    int quota_over = APIKEY_QUOTA_COUNT(q) == 0
+                     || period < apikey_period_index(
+                            (apikey_period_t)(s->period ? s->period : 1), now);
+
+    return tat <= now && quota_over && now - last >= APIKEY_QUOTA_REUSE_AFTER;
+}
+
+/* The key's slot: found along its probe sequence, else the first free one
+ * claimed, else an idle one taken over.  NULL when all are busy. */
+static slot_t *find_slot(apikey_quota_table_t *t, apr_uint64_t me,
+                         long long now)
+{
+    slot_t *base = slots(t), *reuse = NULL;
+    unsigned i, start = (unsigned)((me & 0xffffffffffffff) % t->nslots);
+
+    for (i = 0; i < APIKEY_QUOTA_PROBES && i < t->nslots; i++) {
+        slot_t *s = base + (start + i) % t->nslots;
+        apr_uint64_t w = load(&s->owner);
+
+        if (w == me) {
+            return s;
+        }
+        if (w == 0) {
+            /* Slots are never freed, only taken over: past a free slot the
+             * key cannot be.  Claim it (another may beat us to it: that one
+             * may even be for our key). */
+            if (cas(&s->owner, &w, me) || w == me) {
+                return s;
+            }
+            continue;
+        }
+        if (!reuse && idle(s, now)) {
+            reuse = s;
+        }
+    }
+    if (reuse) {
+        apr_uint64_t w = load(&reuse->owner);
+
+        if (!idle(reuse, now)) {
+            return NULL;
+        }
+        /* Counters first: no request of the old key has come for
+         * APIKEY_QUOTA_REUSE_AFTER, none of ours can see the slot yet. */
+        __atomic_store_n(&reuse->tat, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&reuse->quota, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&reuse->last_used, now, __ATOMIC_RELEASE);
+        if (cas(&reuse->owner, &w, me)) {
+            return reuse;
+        }
+    }
+    return NULL;
+}
+
+/* Checks the words a charge relies on; resets them when they cannot be
+ * right (a corrupted slot).  Returns 1 when it reset anything. */
+static int repair(slot_t *s, long long now, const apikey_rate_t *rate,
+                  const apikey_quota_t *quota)
+{
+    apr_uint64_t q = load(&s->quota);
+    apr_int64_t tat = (apr_int64_t)load((apr_uint64_t *)&s->tat);
+    int fixed = 0;
+
+    /* A TAT further ahead than a whole burst plus a day cannot come from
+     * charging. */
+    if (rate->interval_us
+        && tat > now + rate->interval_us * rate->burst + 86400000000LL) {
+        if (cas((apr_uint64_t *)&s->tat, (apr_uint64_t *)&tat, 0)) {
+            fixed = 1;
+        }
+    }
+    /* A period more than one ahead of now: corrupt, or a clock set far
+     * back; either way not a count to keep.  (A clock stepped back within
+     * one period keeps its count: see apikey_quota_take.) */
+    if (quota->limit
+        && APIKEY_QUOTA_PERIOD(q)
+               > apikey_period_index(quota->period, now) + 1) {
+        if (cas(&s->quota, &q, APIKEY_QUOTA_WORD(0, 0))) {
+            fixed = 1;
+        }
+    }
+    return fixed;
+}
+
+static void describe(slot_t *s, const char *id, const char *owner,
+                     const apikey_rate_t *rate, const apikey_quota_t *quota)
+{
+    /* Display only: plain stores, read back with care by the status page.
+     * Skipped when unchanged, to keep the hot path to its atomics. */
+    if (s->quota_limit != quota->limit || s->rate_interval != rate->interval_us
+        || s->burst != (apr_uint32_t)rate->burst
+        || strncmp(s->id, id, sizeof(s->id) - 1)) {
+        s->rate_interval = rate->interval_us;
+        s->burst = (apr_uint32_t)rate->burst;
+        s->quota_limit = (apr_uint32_t)quota->limit;
+        s->period = (unsigned char)quota->period;
+        strncpy(s->id, id, sizeof(s->id) - 1);
+        s->id[sizeof(s->id) - 1] = '\0';
+        strncpy(s->owner_name, owner ? owner : "", sizeof(s->owner_name) - 1);
+        s->owner_name[sizeof(s->owner_name) - 1] = '\0';
+    }
+}
+
+void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
+                               const char *owner, const apikey_rate_t *rate,
+                               const apikey_quota_t *quota, long long now,
+                               int report_only, apikey_charge_t *out)
+{
+    apr_uint64_t me = owner_word(t, id);
+    unsigned long period = 0;
+    int took = 0;
+    slot_t *s;
+
+    memset(out, 0, sizeof(*out));
+    s = find_slot(t, me, now);
+    if (!s) {
+        out->result = APIKEY_CHARGE_FULL;
+        return;
+    }
+    out->repaired = repair(s, now, rate, quota);
+    describe(s, id, owner, rate, quota);
+
+    if (quota->limit) {
+        apr_uint64_t w = load(&s->quota), nw;
+        unsigned long limit = report_only ? 0xffffffffUL : quota->limit;
+
+        period = apikey_period_index(quota->period, now);
+        out->quota_reset_us = apikey_period_end(quota->period, now) - now;
+        for (;;) {
+            if (!apikey_quota_take(w, period, limit, &nw)) {
+                out->result = APIKEY_CHARGE_QUOTA_EXCEEDED;
+                out->retry_us = out->quota_reset_us;
+                out->quota_used = apikey_quota_used(w, period);
+                return;
+            }
+            if (cas(&s->quota, &w, nw)) {
+                break;
+            }
+        }
+        took = 1;
+        out->quota_used = apikey_quota_used(nw, period);
+        out->quota_remaining = out->quota_used >= quota->limit
+                                   ? 0
+                                   : quota->limit - out->quota_used;
+        if (report_only && out->quota_used > quota->limit) {
+            out->result = APIKEY_CHARGE_QUOTA_EXCEEDED;
+            out->retry_us = out->quota_reset_us;
+        }
+    }
+    if (rate->interval_us) {
+        apr_uint64_t w = load((apr_uint64_t *)&s->tat);
+
+        for (;;) {
+            long long nt, rem, retry, reset;
+            int ok =
+                apikey_gcra((long long)w, now, rate, &nt, &rem, &retry, &reset);
+
+            out->rate_remaining = rem;
+            out->rate_reset_us = reset;
+            if (!ok && !report_only) {
+                out->result = APIKEY_CHARGE_RATE_LIMITED;
+                out->retry_us = retry;
+                break;
+            }
+            if (!ok) {
+                /* Report only: count it, as if admitted. */
+                nt = (w > (apr_uint64_t)now ? (long long)w : now)
+                     + rate->interval_us;
+                if (out->result == APIKEY_CHARGE_ADMIT) {
+                    out->result = APIKEY_CHARGE_RATE_LIMITED;
+                    out->retry_us = retry;
+                }
+            }
+            if (cas((apr_uint64_t *)&s->tat, &w, (apr_uint64_t)nt)) {
+                break;
+            }
+        }
+        if (out->result == APIKEY_CHARGE_RATE_LIMITED && !report_only && took) {
+            /* The quota took a request the rate limit refused: give it
+             * back, so that a refused request costs nothing. */
+            apr_uint64_t q = load(&s->quota), nq;
+
+            while (apikey_quota_give_back(q, period, &nq)
+                   && !cas(&s->quota, &q, nq)) {
+            }
+            out->quota_used = apikey_quota_used(load(&s->quota), period);
+            out->quota_remaining = out->quota_used >= quota->limit
+                                       ? 0
+                                       : quota->limit - out->quota_used;
+        }
+    }
+    __atomic_store_n(&s->last_used, now, __ATOMIC_RELEASE);
+}
+
+int apikey_quota_table_view(apikey_quota_table_t *t, unsigned i,
+                            apikey_quota_view_t *v)
+{
+    slot_t *s;
+    apr_uint64_t w;
+    size_t k;
+
+    if (i >= t->nslots) {
+        return 0;
+    }
+    s = slots(t) + i;
+    w = load(&s->owner);
+    if (w == 0 || !owner_valid(w)) {
+        return 0;
+    }
+    memcpy(v->id, s->id, sizeof(s->id));
+    v->id[sizeof(s->id)] = '\0';
+    memcpy(v->owner, s->owner_name, sizeof(s->owner_name));
+    v->owner[sizeof(v->owner) - 1] = '\0';
+    /* Racy copies of display strings: keep them printable. */
+    for (k = 0; v->id[k]; k++) {
+        if ((unsigned char)v->id[k] < ' ' || (unsigned char)v->id[k] > '~') {
+            v->id[k] = '?';
+        }
+    }
+    for (k = 0; v->owner[k]; k++) {
+        if ((unsigned char)v->owner[k] < ' '
+            || (unsigned char)v->owner[k] > '~') {
+            v->owner[k] = '?';
+        }
+    }
+    v->tat = (long long)load((apr_uint64_t *)&s->tat);
+    v->last_used = (long long)load((apr_uint64_t *)&s->last_used);
+    v->quota_word = load(&s->quota);
+    v->quota_limit = s->quota_limit;
+    v->period = (apikey_period_t)(s->period ? s->period : 1);
+    v->rate_interval_us = s->rate_interval;
+    v->burst = s->burst;
+    return 1;
+}
+
+int apikey_quota_table_full_log_due(apikey_quota_table_t *t, long long now,
+                                    long long interval_us)
+{
+    apr_uint64_t last = load((apr_uint64_t *)&t->last_full_log);
+
+    return (long long)last + interval_us <= now
+           && cas((apr_uint64_t *)&t->last_full_log, &last, (apr_uint64_t)now);
+}
+
+int apikey_quota_table_save(apikey_quota_table_t *t, const char *path)
+{
+    char tmp[4096];
+    FILE *f;
+    int ok;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid())
+        >= (int)sizeof(tmp)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if (!(f = fopen(tmp, "wb"))) {
+        return -1;
+    }
+    ok = fputs(FILE_MAGIC, f) >= 0
+         && fwrite(&t->nslots, sizeof(t->nslots), 1, f) == 1
+         && fwrite(t->seed, APIKEY_QUOTA_SEED_LEN, 1, f) == 1
+         && fwrite(slots(t), sizeof(slot_t), t->nslots, f) == t->nslots;
+    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+int apikey_quota_table_load(apikey_quota_table_t *t, const char *path)
+{
+    char magic[sizeof(FILE_MAGIC)];
+    apr_uint32_t n;
+    unsigned i;
+    FILE *f = fopen(path, "rb");
+
+    if (!f) {
+        return -1;
+    }
+    if (fread(magic, sizeof(FILE_MAGIC) - 1, 1, f) != 1
+        || memcmp(magic, FILE_MAGIC, sizeof(FILE_MAGIC) - 1)
+        || fread(&n, sizeof(n), 1, f) != 1 || n != t->nslots
+        || fread(t->seed, APIKEY_QUOTA_SEED_LEN, 1, f) != 1) {
+        fclose(f);
+        errno = EINVAL;
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        slot_t s;
+
+        if (fread(&s, sizeof(s), 1, f) != 1) {
+            break;
+        }
+        /* Only slots that look whole are restored. */
+        if (s.owner && owner_valid(s.owner)) {
+            slots(t)[i] = s;
+        }
+    }
+    fclose(f);
+    return 0;
+}
