@@ -24,7 +24,7 @@ HDRS     = $(wildcard src/*.h) t/unit/tap.h
 TOOL_SRC = src/htapikey.c src/htapikey_db.c src/htapikey_out.c \
            src/htapikey_settings.c src/apikey_key.c src/apikey_pepper.c \
            src/apikey_time.c \
-           src/apikey_match.c
+           src/apikey_match.c src/apikey_limit.c
 SCHEMAS  = $(wildcard conf/schema/*.sql)
 MODULE   = .libs/mod_authn_apikey.so
 UNIT     = build/unit/test_key.t build/unit/test_time.t \

@@ -31,6 +31,7 @@
 #include "apikey_cache.h"
 #include "apikey_log.h"
 #include "apikey_provider.h"
+#include "apikey_quota.h"
 #include "apikey_refresh.h"
 #include "apikey_store.h"
 
@@ -57,6 +58,25 @@ static const command_rec apikey_cmds[] = {
     AP_INIT_TAKE1("AuthAPIKeyRefresh", apikey_config_set_refresh, NULL,
                   RSRC_CONF,
                   "How often the store's change marker is polled (0: never)"),
+    AP_INIT_TAKE12("AuthAPIKeyRateLimit", apikey_config_set_rate, NULL,
+                   RSRC_CONF | ACCESS_CONF,
+                   "Rate limit for keys without their own: N/s, N/m or N/h "
+                   "[burst=B], or none"),
+    AP_INIT_TAKE1("AuthAPIKeyQuota", apikey_config_set_quota, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Quota for keys without their own: N/hour, N/day or "
+                  "N/month (UTC), or none"),
+    AP_INIT_TAKE1("AuthAPIKeyLimitHeaders", apikey_config_set_limit_headers,
+                  NULL, RSRC_CONF | ACCESS_CONF,
+                  "RateLimit headers: On (IETF draft), Legacy, Both or Off"),
+    AP_INIT_TAKE1("AuthAPIKeyLimitMode", apikey_config_set_limit_mode, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "enforce limits, or report (count and log, never refuse)"),
+    AP_INIT_TAKE1("AuthAPIKeyLimitSlots", apikey_config_set_limit_slots, NULL,
+                  RSRC_CONF, "Keys the shared limit table holds"),
+    AP_INIT_TAKE1("AuthAPIKeyStateFile", apikey_config_set_state_file, NULL,
+                  RSRC_CONF,
+                  "File keeping the limit counters across a stop and start"),
     AP_INIT_TAKE1("AuthAPIKeyFormat", apikey_config_set_format, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "checksum (reject malformed keys before any I/O) or any "
@@ -108,7 +128,7 @@ static int apikey_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     apikey_refresh_init(pconf, s);
-    return OK;
+    return apikey_quota_init(pconf, s) == 0 ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
 /* The Require providers: Require apikey, apikey-scope, apikey-id... */
@@ -133,6 +153,9 @@ static void apikey_register_hooks(apr_pool_t *p)
                         APR_HOOK_MIDDLE);
     ap_hook_check_authn(apikey_authn_check, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
+    /* First in fixups: after authorization, before anything else spends
+     * work on a request that may be over its limits. */
+    ap_hook_fixups(apikey_quota_fixups, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_note_auth_failure(apikey_authn_note_failure, NULL, NULL,
                               APR_HOOK_MIDDLE);
     ap_hook_check_authz(apikey_authz_forbid, NULL, NULL, APR_HOOK_REALLY_FIRST,
@@ -151,12 +174,11 @@ static void apikey_register_hooks(apr_pool_t *p)
 
 /* clang-format off: the module record in httpd's own layout */
 AP_DECLARE_MODULE(authn_apikey) = {
-    STANDARD20_MODULE_STUFF,  apikey_config_dir_create, apikey_config_dir_merge,
-    apikey_config_srv_create, apikey_config_srv_merge,  apikey_cmds,
+    STANDARD20_MODULE_STUFF, apikey_config_dir_create, apikey_config_dir_merge,
+    apikey_config_srv_create, apikey_config_srv_merge, apikey_cmds,
     apikey_register_hooks,
     /* Every virtual host gets a server config of its own, even without a
      * directive of ours: the cache tells stores apart by it, and a host
      * with its own DBDParams must never be answered from another's. */
-    AP_MODULE_FLAG_ALWAYS_MERGE
-};
+    AP_MODULE_FLAG_ALWAYS_MERGE};
 /* clang-format on */

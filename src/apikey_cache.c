@@ -92,10 +92,10 @@ static apr_uint64_t scope_of(const apikey_srv_conf_t *srv,
 
 /* Packing: three bytes (version, flags, number of extra columns), then
  * NUL-terminated strings: id, owner, scopes, status, expires, not_before,
- * allow_ip, allow_referer, allow_method, grace_until, replaced_by, then
- * name and value of each extra column.  Unpacking points the record into one
- * copy of the block. */
-#define PACK_VERSION     2
+ * allow_ip, allow_referer, allow_method, grace_until, replaced_by, rate,
+ * burst, quota, then name and value of each extra column.  Unpacking
+ * points the record into one copy of the block. */
+#define PACK_VERSION     3
 #define HAS_EXPIRES      0x01
 #define HAS_NOT_BEFORE   0x02
 #define HAS_ALLOW_IP     0x04
@@ -119,6 +119,7 @@ static int put_str(char *buf, apr_size_t *at, const char *s)
 static apr_size_t pack(const apikey_record_t *rec, char *buf)
 {
     char expires[24] = "", not_before[24] = "", grace_until[24] = "";
+    char burst[24] = "";
     apr_size_t at = 3;
     int i, bad = 0;
 
@@ -135,6 +136,10 @@ static apr_size_t pack(const apikey_record_t *rec, char *buf)
         apr_snprintf(expires, sizeof(expires), "%" APR_INT64_T_FMT,
                      (apr_int64_t)rec->expires);
     }
+    if (rec->burst) {
+        apr_snprintf(burst, sizeof(burst), "%" APR_INT64_T_FMT,
+                     (apr_int64_t)rec->burst);
+    }
     if (rec->has_grace_until) {
         apr_snprintf(grace_until, sizeof(grace_until), "%" APR_INT64_T_FMT,
                      (apr_int64_t)rec->grace_until);
@@ -150,7 +155,8 @@ static apr_size_t pack(const apikey_record_t *rec, char *buf)
            | put_str(buf, &at, rec->allow_referer)
            | put_str(buf, &at, rec->allow_method)
            | put_str(buf, &at, grace_until)
-           | put_str(buf, &at, rec->replaced_by);
+           | put_str(buf, &at, rec->replaced_by) | put_str(buf, &at, rec->rate)
+           | put_str(buf, &at, burst) | put_str(buf, &at, rec->quota);
     for (i = 0; i < rec->nextra && !bad; i++) {
         bad |= put_str(buf, &at, rec->extra_env[i])
                | put_str(buf, &at, rec->extra_value[i]);
@@ -174,7 +180,7 @@ static const char *next_str(const char **p, const char *end)
 static int unpack(apr_pool_t *pool, const char *data, apr_size_t len,
                   apikey_record_t *rec)
 {
-    const char *p, *end, *f[11];
+    const char *p, *end, *f[14];
     int i, flags;
 
     if (len < 3 || data[0] != PACK_VERSION) {
@@ -188,7 +194,7 @@ static int unpack(apr_pool_t *pool, const char *data, apr_size_t len,
         return -1;
     }
     p += 3;
-    for (i = 0; i < 11; i++) {
+    for (i = 0; i < 14; i++) {
         if (!(f[i] = next_str(&p, end))) {
             return -1;
         }
@@ -207,6 +213,9 @@ static int unpack(apr_pool_t *pool, const char *data, apr_size_t len,
     rec->has_grace_until = (flags & HAS_GRACE_UNTIL) != 0;
     rec->grace_until = rec->has_grace_until ? apr_atoi64(f[9]) : 0;
     rec->replaced_by = flags & HAS_REPLACED_BY ? f[10] : NULL;
+    rec->rate = *f[11] ? f[11] : NULL;
+    rec->burst = *f[12] ? apr_atoi64(f[12]) : 0;
+    rec->quota = *f[13] ? f[13] : NULL;
     for (i = 0; i < rec->nextra; i++) {
         if (!(rec->extra_env[i] = next_str(&p, end))
             || !(rec->extra_value[i] = next_str(&p, end))) {

@@ -39,6 +39,7 @@ void *apikey_config_srv_create(apr_pool_t *p, server_rec *s)
     conf->cache_negative_ttl = APIKEY_CACHE_NEGATIVE_TTL;
     conf->cache_entries = APIKEY_CACHE_ENTRIES;
     conf->refresh = APIKEY_REFRESH;
+    conf->limit_slots = APIKEY_LIMIT_SLOTS;
     return conf;
 }
 
@@ -68,6 +69,8 @@ void *apikey_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
     /* Global settings are read from the main server only. */
     conf->cache_entries = base->cache_entries;
     conf->refresh = base->refresh;
+    conf->limit_slots = base->limit_slots;
+    conf->state_file = base->state_file;
     return conf;
 }
 
@@ -204,6 +207,8 @@ void *apikey_config_dir_create(apr_pool_t *p, char *dir)
     (void)dir;
     conf->require_tls = -1;
     conf->any_format = -1;
+    conf->limit_headers = -1;
+    conf->limit_report = -1;
     conf->hide_credentials = -1;
     conf->identity_headers = -1;
     return conf;
@@ -236,6 +241,12 @@ void *apikey_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
                                  ? add->identity_headers
                                  : base->identity_headers;
     conf->query = add->query ? add->query : base->query;
+    conf->rate = add->rate ? add->rate : base->rate;
+    conf->quota = add->quota ? add->quota : base->quota;
+    conf->limit_headers =
+        add->limit_headers != -1 ? add->limit_headers : base->limit_headers;
+    conf->limit_report =
+        add->limit_report != -1 ? add->limit_report : base->limit_report;
     return conf;
 }
 
@@ -380,5 +391,150 @@ const char *apikey_config_set_query(cmd_parms *cmd, void *mconfig,
         return err;
     }
     conf->query = q;
+    return NULL;
+}
+
+const char *apikey_config_set_rate(cmd_parms *cmd, void *mconfig,
+                                   const char *rate, const char *burst)
+{
+    apikey_dir_conf_t *conf = mconfig;
+    apikey_rate_t *r = apr_pcalloc(cmd->pool, sizeof(*r));
+    long long b = 0;
+    const char *err;
+    char *end;
+
+    if (!strcasecmp(rate, "none")) {
+        if (burst) {
+            return "AuthAPIKeyRateLimit none takes no burst";
+        }
+        conf->rate = r; /* interval 0: no rate limit */
+        return NULL;
+    }
+    if (burst) {
+        if (strncasecmp(burst, "burst=", 6)) {
+            return apr_psprintf(cmd->pool,
+                                "AuthAPIKeyRateLimit '%s': "
+                                "expected burst=N",
+                                burst);
+        }
+        b = strtoll(burst + 6, &end, 10);
+        if (*end || end == burst + 6 || b < 1) {
+            return apr_psprintf(cmd->pool,
+                                "AuthAPIKeyRateLimit '%s': the "
+                                "burst is a number of requests, at least 1",
+                                burst);
+        }
+    }
+    if ((err = apikey_rate_parse(rate, b, r))) {
+        return apr_psprintf(cmd->pool,
+                            "AuthAPIKeyRateLimit '%s': %s (as "
+                            "in 20/s, 600/m, 1000/h)",
+                            rate, err);
+    }
+    conf->rate = r;
+    return NULL;
+}
+
+const char *apikey_config_set_quota(cmd_parms *cmd, void *mconfig,
+                                    const char *quota)
+{
+    apikey_dir_conf_t *conf = mconfig;
+    apikey_quota_t *q = apr_pcalloc(cmd->pool, sizeof(*q));
+    const char *err;
+
+    if (strcasecmp(quota, "none") && (err = apikey_quota_parse(quota, q))) {
+        return apr_psprintf(cmd->pool,
+                            "AuthAPIKeyQuota '%s': %s (as in "
+                            "100000/month)",
+                            quota, err);
+    }
+    conf->quota = q;
+    return NULL;
+}
+
+const char *apikey_config_set_limit_headers(cmd_parms *cmd, void *mconfig,
+                                            const char *how)
+{
+    apikey_dir_conf_t *conf = mconfig;
+
+    if (!strcasecmp(how, "off")) {
+        conf->limit_headers = 0;
+    }
+    else if (!strcasecmp(how, "on") || !strcasecmp(how, "draft")) {
+        conf->limit_headers = APIKEY_HEADERS_DRAFT;
+    }
+    else if (!strcasecmp(how, "legacy")) {
+        conf->limit_headers = APIKEY_HEADERS_LEGACY;
+    }
+    else if (!strcasecmp(how, "both")) {
+        conf->limit_headers = APIKEY_HEADERS_DRAFT | APIKEY_HEADERS_LEGACY;
+    }
+    else {
+        return apr_psprintf(cmd->pool,
+                            "AuthAPIKeyLimitHeaders '%s': expected "
+                            "On, Off, Legacy or Both",
+                            how);
+    }
+    return NULL;
+}
+
+const char *apikey_config_set_limit_mode(cmd_parms *cmd, void *mconfig,
+                                         const char *mode)
+{
+    apikey_dir_conf_t *conf = mconfig;
+
+    if (!strcasecmp(mode, "enforce")) {
+        conf->limit_report = 0;
+    }
+    else if (!strcasecmp(mode, "report")) {
+        conf->limit_report = 1;
+    }
+    else {
+        return apr_psprintf(cmd->pool,
+                            "AuthAPIKeyLimitMode '%s': expected "
+                            "enforce or report",
+                            mode);
+    }
+    return NULL;
+}
+
+const char *apikey_config_set_limit_slots(cmd_parms *cmd, void *mconfig,
+                                          const char *n)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end;
+    long v;
+
+    (void)mconfig;
+    if (err) {
+        return err;
+    }
+    v = strtol(n, &end, 10);
+    if (*end || end == n || v < 1 || v > 16 * 1024 * 1024) {
+        return apr_psprintf(cmd->pool,
+                            "AuthAPIKeyLimitSlots '%s': expected "
+                            "a number of keys from 1 to 16777216",
+                            n);
+    }
+    srv_conf(cmd)->limit_slots = (int)v;
+    return NULL;
+}
+
+const char *apikey_config_set_state_file(cmd_parms *cmd, void *mconfig,
+                                         const char *path)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)mconfig;
+    if (err) {
+        return err;
+    }
+    srv_conf(cmd)->state_file = ap_server_root_relative(cmd->pool, path);
+    if (!srv_conf(cmd)->state_file) {
+        return apr_psprintf(cmd->pool,
+                            "AuthAPIKeyStateFile '%s': not a "
+                            "usable path",
+                            path);
+    }
     return NULL;
 }

@@ -23,6 +23,7 @@
 #include "http_config.h"
 #include "apr_tables.h"
 
+#include "apikey_limit.h"
 #include "apikey_source.h"
 
 extern module AP_MODULE_DECLARE_DATA authn_apikey_module;
@@ -32,6 +33,7 @@ extern module AP_MODULE_DECLARE_DATA authn_apikey_module;
 #define APIKEY_CACHE_NEGATIVE_TTL apr_time_from_sec(10)
 #define APIKEY_CACHE_ENTRIES      4096
 #define APIKEY_REFRESH            apr_time_from_sec(2)
+#define APIKEY_LIMIT_SLOTS        4096
 
 /* Server settings: what a tenant's .htaccess must not reach. */
 typedef struct {
@@ -50,7 +52,15 @@ typedef struct {
      * cache) and AuthAPIKeyRefresh (0: no polling). */
     int cache_entries;
     apr_interval_time_t refresh;
+    /* Global only: AuthAPIKeyLimitSlots (keys the limit table holds) and
+     * AuthAPIKeyStateFile (NULL: none). */
+    int limit_slots;
+    const char *state_file;
 } apikey_srv_conf_t;
+
+/* AuthAPIKeyLimitHeaders */
+#define APIKEY_HEADERS_DRAFT  1
+#define APIKEY_HEADERS_LEGACY 2
 
 void *apikey_config_srv_create(apr_pool_t *p, server_rec *s);
 void *apikey_config_srv_merge(apr_pool_t *p, void *basev, void *addv);
@@ -64,6 +74,20 @@ const char *apikey_config_set_cache_size(cmd_parms *cmd, void *mconfig,
                                          const char *entries);
 const char *apikey_config_set_refresh(cmd_parms *cmd, void *mconfig,
                                       const char *interval);
+
+/* Handlers of the limit directives. */
+const char *apikey_config_set_rate(cmd_parms *cmd, void *mconfig,
+                                   const char *rate, const char *burst);
+const char *apikey_config_set_quota(cmd_parms *cmd, void *mconfig,
+                                    const char *quota);
+const char *apikey_config_set_limit_headers(cmd_parms *cmd, void *mconfig,
+                                            const char *how);
+const char *apikey_config_set_limit_mode(cmd_parms *cmd, void *mconfig,
+                                         const char *mode);
+const char *apikey_config_set_limit_slots(cmd_parms *cmd, void *mconfig,
+                                          const char *n);
+const char *apikey_config_set_state_file(cmd_parms *cmd, void *mconfig,
+                                         const char *path);
 
 /* Handler of AuthAPIKeyHash. */
 const char *apikey_config_set_hash(cmd_parms *cmd, void *mconfig,
@@ -86,6 +110,14 @@ typedef struct {
      * (default off): 1, 0, or -1 when not set here. */
     int hide_credentials;
     int identity_headers;
+    /* AuthAPIKeyRateLimit and AuthAPIKeyQuota, for keys without their
+     * own: NULL when not set here; interval or limit 0 for "none". */
+    const apikey_rate_t *rate;
+    const apikey_quota_t *quota;
+    /* AuthAPIKeyLimitHeaders (APIKEY_HEADERS_* bits; -1 not set: none) and
+     * AuthAPIKeyLimitMode (1 report, 0 enforce, -1 not set: enforce). */
+    int limit_headers;
+    int limit_report;
     /* AuthAPIKeyQuery, or NULL for the default look-up. */
     const struct apikey_query_t *query;
 } apikey_dir_conf_t;

@@ -54,6 +54,10 @@ const char *apikey_result_str(apikey_result_t result)
             return "tls_required";
         case APIKEY_RESULT_INSUFFICIENT_SCOPE:
             return "insufficient_scope";
+        case APIKEY_RESULT_RATE_LIMITED:
+            return "rate_limited";
+        case APIKEY_RESULT_QUOTA_EXCEEDED:
+            return "quota_exceeded";
         case APIKEY_RESULT_ERROR:
             return "error";
     }

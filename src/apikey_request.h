@@ -22,6 +22,7 @@
 
 #include "httpd.h"
 
+#include "apikey_quota_table.h"
 #include "apikey_source.h"
 
 /* Outcome of a request as far as its key is concerned; the strings are
@@ -42,6 +43,8 @@ typedef enum {
     APIKEY_RESULT_METHOD_DENIED,
     APIKEY_RESULT_TLS_REQUIRED,
     APIKEY_RESULT_INSUFFICIENT_SCOPE,
+    APIKEY_RESULT_RATE_LIMITED,
+    APIKEY_RESULT_QUOTA_EXCEEDED,
     APIKEY_RESULT_ERROR
 } apikey_result_t;
 
@@ -58,6 +61,9 @@ typedef struct {
     long long expires, not_before; /* Unix seconds */
     /* Restrictions, comma-separated, NULL for none. */
     const char *allow_ip, *allow_referer, *allow_method;
+    /* Limits of the key's own ("20/s", "100000/month"), or NULL. */
+    const char *rate, *quota;
+    long long burst;
     /* Rotation: the key replacing this one, and when this one stops. */
     const char *replaced_by;
     int has_grace_until;
@@ -77,6 +83,11 @@ typedef struct {
     /* Scopes that an apikey-scope line asked for and the key lacked,
      * space-separated, for the insufficient_scope challenge. */
     const char *missing_scopes;
+    /* The limits charged (once per client request), for logs. */
+    int charged;
+    apikey_charge_t charge;
+    apikey_rate_t rate;
+    apikey_quota_t quota;
 } apikey_request_t;
 
 const char *apikey_result_str(apikey_result_t result);

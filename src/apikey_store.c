@@ -163,12 +163,15 @@ enum {
     COL_ALLOW_METHOD,
     COL_GRACE_UNTIL,
     COL_REPLACED_BY,
+    COL_RATE,
+    COL_BURST,
+    COL_QUOTA,
     NCOLS
 };
 static const char *const column_names[NCOLS] = {
-    "id",          "owner",      "scopes",   "status",        "expires",
-    "not_before",  "digest",     "allow_ip", "allow_referer", "allow_method",
-    "grace_until", "replaced_by"};
+    "id",          "owner",       "scopes",   "status",        "expires",
+    "not_before",  "digest",      "allow_ip", "allow_referer", "allow_method",
+    "grace_until", "replaced_by", "rate",     "burst",         "quota"};
 
 /* Where each known column is in the result (-1: absent), and the others,
  * exported as APIKEY_<COLUMN>. */
@@ -278,6 +281,12 @@ static int read_row(request_rec *r, const apr_dbd_driver_t *drv,
     rec->allow_referer = column(r, drv, row, col[COL_ALLOW_REFERER], 1);
     rec->allow_method = column(r, drv, row, col[COL_ALLOW_METHOD], 1);
     rec->replaced_by = column(r, drv, row, col[COL_REPLACED_BY], 1);
+    rec->rate = column(r, drv, row, col[COL_RATE], 1);
+    rec->quota = column(r, drv, row, col[COL_QUOTA], 1);
+    {
+        const char *burst = column(r, drv, row, col[COL_BURST], 1);
+        rec->burst = burst ? apr_atoi64(burst) : 0;
+    }
     if (!rec->owner) {
         rec->owner = "";
     }

@@ -25,8 +25,8 @@
 /* The default look-up, against the schemas in conf/schema/. */
 #define APIKEY_STORE_DEFAULT_QUERY                                             \
     "SELECT id, owner, scopes, status, expires, not_before, digest, "          \
-    "allow_ip, allow_referer, allow_method, grace_until, replaced_by "         \
-    "FROM apikey WHERE digest = %s"
+    "allow_ip, allow_referer, allow_method, grace_until, replaced_by, rate, "  \
+    "burst, quota FROM apikey WHERE digest = %s"
 
 /* A look-up statement: its SQL and the label it is prepared under on each
  * pooled connection. */

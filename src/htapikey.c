@@ -77,6 +77,10 @@ static void usage(FILE *out)
             "  --allow-referer LIST   referer hosts, e.g. "
             "example.com,*.example.com\n"
             "  --allow-method LIST    HTTP methods, e.g. GET,HEAD\n"
+            "  --rate N/s|m|h --burst B   a rate limit, e.g. --rate 20/s "
+            "--burst 40\n"
+            "  --quota N/hour|day|month   a calendar quota (UTC), e.g. "
+            "100000/month\n"
             "  For update, 'none' clears --name, --expires, --not-before and "
             "--allow-*.\n"
             "\n"
@@ -153,6 +157,9 @@ static int parse_args(apr_pool_t *p, int argc, const char *const *argv,
         {"--allow-method", NULL, offsetof(htapikey_options_t, allow_method)},
         {"--pepper", NULL, offsetof(htapikey_options_t, pepper_file)},
         {"--grace", NULL, offsetof(htapikey_options_t, grace)},
+        {"--rate", NULL, offsetof(htapikey_options_t, rate)},
+        {"--burst", NULL, offsetof(htapikey_options_t, burst)},
+        {"--quota", NULL, offsetof(htapikey_options_t, quota)},
     };
     int i;
 
@@ -217,10 +224,12 @@ static int only_options(const htapikey_options_t *o, int owner, int settings,
     }
     if (!settings
         && (o->name || o->scopes || o->expires || o->not_before || o->prefix
-            || o->allow_ip || o->allow_referer || o->allow_method)) {
+            || o->allow_ip || o->allow_referer || o->allow_method || o->rate
+            || o->burst || o->quota)) {
         return fail(EXIT_USAGE,
                     "'%s' does not take --name, --scopes, --expires, "
-                    "--not-before, --allow-* or --prefix",
+                    "--not-before, --allow-*, --rate, --burst, --quota or "
+                    "--prefix",
                     o->command);
     }
     if (id && !o->id) {
@@ -456,7 +465,7 @@ static int cmd_update(apr_pool_t *p, const htapikey_options_t *o)
     }
     if (!row.owner && !row.name && !row.scopes && !row.expires
         && !row.not_before && !row.allow_ip && !row.allow_referer
-        && !row.allow_method) {
+        && !row.allow_method && !row.rate && !row.burst && !row.quota) {
         return fail(EXIT_USAGE, "%s", "update needs at least one setting");
     }
     if ((rc = open_store(p, o, 1, &db))) {

@@ -31,7 +31,7 @@
 #define KEY_COLUMNS                                                            \
     "id, owner, name, scopes, status, created, updated, expires, "             \
     "not_before, allow_ip, allow_referer, allow_method, grace_until, "         \
-    "replaced_by"
+    "replaced_by, rate, burst, quota"
 
 const char htapikey_db_null[] = "(null)";
 
@@ -40,9 +40,14 @@ const char htapikey_db_null[] = "(null)";
 static const struct {
     const char *name, *type;
 } added_columns[] = {
-    {"allow_ip", "VARCHAR(1024)"},     {"allow_referer", "VARCHAR(1024)"},
-    {"allow_method", "VARCHAR(1024)"}, {"grace_until", "BIGINT"},
+    {"allow_ip", "VARCHAR(1024)"},
+    {"allow_referer", "VARCHAR(1024)"},
+    {"allow_method", "VARCHAR(1024)"},
+    {"grace_until", "BIGINT"},
     {"replaced_by", "VARCHAR(64)"},
+    {"rate", "VARCHAR(32)"},
+    {"burst", "BIGINT"},
+    {"quota", "VARCHAR(32)"},
 };
 
 static const char *db_error(htapikey_db_t *db, int rv)
@@ -231,12 +236,13 @@ static const char *change_and_bump(htapikey_db_t *db, const char *sql,
 
 #define INSERT_KEY                                                             \
     "INSERT INTO apikey (id, digest, owner, name, scopes, status, created, "   \
-    "updated, expires, not_before, allow_ip, allow_referer, allow_method) "    \
-    "VALUES (%s, %s, %s, %s, %s, 'active', %lld, %lld, %lld, %lld, %s, %s, "   \
-    "%s)"
+    "updated, expires, not_before, allow_ip, allow_referer, allow_method, "    \
+    "rate, burst, quota) VALUES (%s, %s, %s, %s, %s, 'active', %lld, %lld, "   \
+    "%lld, %lld, %s, %s, %s, %s, %lld, %s)"
+#define INSERT_ARGS 15
 
 static void insert_args(const htapikey_row_t *row, const char *digest_hex,
-                        const char *args[12])
+                        const char *args[INSERT_ARGS])
 {
     args[0] = row->id;
     args[1] = digest_hex;
@@ -250,16 +256,19 @@ static void insert_args(const htapikey_row_t *row, const char *digest_hex,
     args[9] = row->allow_ip;
     args[10] = row->allow_referer;
     args[11] = row->allow_method;
+    args[12] = row->rate;
+    args[13] = row->burst;
+    args[14] = row->quota;
 }
 
 const char *htapikey_db_insert(htapikey_db_t *db, const htapikey_row_t *row,
                                const char *digest_hex)
 {
-    const char *args[12];
+    const char *args[INSERT_ARGS];
     int nrows = 0;
 
     insert_args(row, digest_hex, args);
-    return change_and_bump(db, INSERT_KEY, &nrows, 12, args);
+    return change_and_bump(db, INSERT_KEY, &nrows, INSERT_ARGS, args);
 }
 
 const char *htapikey_db_rotate(htapikey_db_t *db, const char *old_id,
@@ -267,7 +276,7 @@ const char *htapikey_db_rotate(htapikey_db_t *db, const char *old_id,
                                const char *digest_hex, const char *grace_until,
                                const char *now)
 {
-    const char *ins[12], *upd[4];
+    const char *ins[INSERT_ARGS], *upd[4];
     change_t c[2];
     int nrows = 0;
 
@@ -277,7 +286,7 @@ const char *htapikey_db_rotate(htapikey_db_t *db, const char *old_id,
     upd[2] = now;
     upd[3] = old_id;
     c[0].sql = INSERT_KEY;
-    c[0].nargs = 12;
+    c[0].nargs = INSERT_ARGS;
     c[0].args = ins;
     c[0].must_change_one = 1;
     /* Only an active key not already being replaced: checked in the
@@ -306,6 +315,9 @@ const char *htapikey_db_update(htapikey_db_t *db, const char *id,
         {"allow_ip", changes->allow_ip, "%s"},
         {"allow_referer", changes->allow_referer, "%s"},
         {"allow_method", changes->allow_method, "%s"},
+        {"rate", changes->rate, "%s"},
+        {"burst", changes->burst, "%lld"},
+        {"quota", changes->quota, "%s"},
     };
     const char *args[sizeof(cols) / sizeof(cols[0]) + 2];
     const char *sql = "UPDATE apikey SET updated = %lld", *err;
@@ -420,6 +432,9 @@ static const char *select_keys(htapikey_db_t *db, const char *sql, int nargs,
         k->allow_method = entry(db, r, 11);
         k->grace_until = entry(db, r, 12);
         k->replaced_by = entry(db, r, 13);
+        k->rate = entry(db, r, 14);
+        k->burst = entry(db, r, 15);
+        k->quota = entry(db, r, 16);
     }
     return err;
 }

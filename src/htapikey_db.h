@@ -37,6 +37,7 @@ typedef struct {
     const char *created, *updated, *expires, *not_before;
     const char *allow_ip, *allow_referer, *allow_method;
     const char *grace_until, *replaced_by; /* set on a rotated key */
+    const char *rate, *burst, *quota;      /* limits, or NULL */
 } htapikey_row_t;
 
 /* In the changes given to htapikey_db_update: set this column to NULL. */

@@ -85,6 +85,11 @@ static void json_row(apr_pool_t *p, const htapikey_row_t *k)
     htapikey_json_string(k->allow_referer);
     printf(",\"allow_method\":");
     htapikey_json_string(k->allow_method);
+    printf(",\"rate\":");
+    htapikey_json_string(k->rate);
+    printf(",\"burst\":%s", k->burst ? k->burst : "null");
+    printf(",\"quota\":");
+    htapikey_json_string(k->quota);
     printf(",\"grace_until\":");
     htapikey_json_string(htapikey_iso_time(p, k->grace_until));
     printf(",\"replaced_by\":");
@@ -110,6 +115,10 @@ static void text_row(apr_pool_t *p, const htapikey_row_t *k)
     printf("allow ip:   %s\n", k->allow_ip ? k->allow_ip : "any");
     printf("allow ref.: %s\n", k->allow_referer ? k->allow_referer : "any");
     printf("allow meth: %s\n", k->allow_method ? k->allow_method : "any");
+    printf("rate:       %s", k->rate ? k->rate : "location default");
+    printf(k->rate && k->burst ? ", burst %s\n" : "\n",
+           k->burst ? k->burst : "");
+    printf("quota:      %s\n", k->quota ? k->quota : "location default");
     if (k->replaced_by) {
         printf("replaced by: %s, works until %s\n", k->replaced_by,
                htapikey_iso_time(p, k->grace_until));

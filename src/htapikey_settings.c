@@ -18,6 +18,7 @@
  * --allow-* and the rest, turning them into what the store keeps. */
 
 #include "htapikey.h"
+#include "apikey_limit.h"
 #include "apikey_match.h"
 #include "apikey_time.h"
 
@@ -144,6 +145,57 @@ static const char *restriction(apr_pool_t *p, const htapikey_options_t *o,
     return check_text(opt, res, RESTRICTION_MAX, 0);
 }
 
+/* --rate, --burst and --quota, checked with the module's own parsers so
+ * that the server reads what the tool accepted. */
+static const char *limits(apr_pool_t *p, const htapikey_options_t *o,
+                          htapikey_row_t *row)
+{
+    apikey_rate_t rate;
+    apikey_quota_t quota;
+    const char *err;
+    char *end;
+    long long burst = 0;
+
+    if (o->burst && !clears(o, o->burst)) {
+        burst = strtoll(o->burst, &end, 10);
+        if (*end || end == o->burst || burst < 1 || burst > 1000000000LL) {
+            return apr_psprintf(p,
+                                "--burst '%s': expected a number of "
+                                "requests from 1 to 1000000000",
+                                o->burst);
+        }
+        row->burst = o->burst;
+    }
+    else if (o->burst) {
+        row->burst = htapikey_db_null;
+    }
+    if (clears(o, o->rate)) {
+        row->rate = htapikey_db_null;
+    }
+    else if (o->rate) {
+        if ((err = apikey_rate_parse(o->rate, burst, &rate))) {
+            return apr_psprintf(p, "--rate '%s': %s (as in 20/s, 600/m)",
+                                o->rate, err);
+        }
+        row->rate = o->rate;
+    }
+    else if (o->burst && !clears(o, o->burst)
+             && !strcmp(o->command, "create")) {
+        return "--burst goes with --rate";
+    }
+    if (clears(o, o->quota)) {
+        row->quota = htapikey_db_null;
+    }
+    else if (o->quota) {
+        if ((err = apikey_quota_parse(o->quota, &quota))) {
+            return apr_psprintf(p, "--quota '%s': %s (as in 100000/month)",
+                                o->quota, err);
+        }
+        row->quota = o->quota;
+    }
+    return NULL;
+}
+
 /* Checks the settings of create and update and puts them in row as the
  * store keeps them.  Returns NULL or a message. */
 const char *htapikey_settings(apr_pool_t *p, const htapikey_options_t *o,
@@ -193,6 +245,9 @@ const char *htapikey_settings(apr_pool_t *p, const htapikey_options_t *o,
         && row->not_before != htapikey_db_null
         && atoll(row->not_before) >= atoll(row->expires)) {
         return "--not-before must be earlier than --expires";
+    }
+    if ((err = limits(p, o, row))) {
+        return err;
     }
     if ((err = restriction(p, o, "--allow-ip", o->allow_ip, &row->allow_ip))
         || (err = restriction(p, o, "--allow-referer", o->allow_referer,

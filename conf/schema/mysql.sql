@@ -20,6 +20,10 @@ CREATE TABLE IF NOT EXISTS apikey (
     -- Rotation: the key that replaces this one, and when this one stops.
     grace_until   BIGINT,
     replaced_by   VARCHAR(64),
+    -- Limits: "20/s" and a burst, "100000/month"; NULL: the location's.
+    rate          VARCHAR(32),
+    burst         BIGINT,
+    quota         VARCHAR(32),
     INDEX apikey_owner (owner)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 -- A change marker: htapikey bumps "version" with every change it makes.

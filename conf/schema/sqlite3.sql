@@ -18,7 +18,11 @@ CREATE TABLE IF NOT EXISTS apikey (
     allow_method  VARCHAR(1024),
     -- Rotation: the key that replaces this one, and when this one stops.
     grace_until   BIGINT,
-    replaced_by   VARCHAR(64)
+    replaced_by   VARCHAR(64),
+    -- Limits: "20/s" and a burst, "100000/month"; NULL: the location's.
+    rate          VARCHAR(32),
+    burst         BIGINT,
+    quota         VARCHAR(32)
 );
 CREATE INDEX IF NOT EXISTS apikey_owner ON apikey (owner);
 -- A change marker: htapikey bumps "version" with every change it makes.

@@ -1,0 +1,313 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* Rate limits and quotas (see apikey_quota.h).
+ *
+ * The table lives in memory allocated from the process pool and found
+ * again through ap_retained_data at every restart, so old and new children
+ * of a graceful restart charge the same counters; it is written to
+ * AuthAPIKeyStateFile when the parent stops or restarts, and read back when
+ * httpd starts. */
+
+#include "apikey_quota.h"
+#include "apikey_config.h"
+#include "apikey_log.h"
+#include "apikey_request.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#include "apr_shm.h"
+#include "apr_strings.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+
+APLOG_USE_MODULE(authn_apikey);
+
+#define RETAINED_KEY "mod_authn_apikey-limit-table"
+/* One "table full" line per this long, however many requests fail. */
+#define FULL_LOG_INTERVAL (60 * 1000000LL)
+
+typedef struct {
+    apr_shm_t *shm;
+    unsigned nslots;
+} retained_t;
+
+static apikey_quota_table_t *table;
+static const char *state_file;
+static pid_t parent_pid;
+
+apikey_quota_table_t *apikey_quota_table(void)
+{
+    return table;
+}
+
+/* Runs in the parent when pconf is cleared: at a restart and at a stop. */
+static apr_status_t save_state(void *data)
+{
+    server_rec *s = data;
+
+    if (table && state_file && getpid() == parent_pid
+        && apikey_quota_table_save(table, state_file) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, apr_get_os_error(), s,
+                     APIKEY_LOGNO(00025) "cannot write the limit state "
+                                         "file %s",
+                     state_file);
+    }
+    return APR_SUCCESS;
+}
+
+int apikey_quota_init(apr_pool_t *pconf, server_rec *s)
+{
+    const apikey_srv_conf_t *conf =
+        ap_get_module_config(s->module_config, &authn_apikey_module);
+    unsigned nslots = (unsigned)conf->limit_slots;
+    apr_size_t size = apikey_quota_table_size(nslots);
+    unsigned char seed[APIKEY_QUOTA_SEED_LEN];
+    retained_t *kept;
+    apr_status_t rv;
+    int adopted = 0;
+
+    kept = ap_retained_data_get(RETAINED_KEY);
+    if (!kept) {
+        kept = ap_retained_data_create(RETAINED_KEY, sizeof(*kept));
+    }
+    if (kept->shm && kept->nslots != nslots) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     APIKEY_LOGNO(00026) "AuthAPIKeyLimitSlots changed from "
+                                         "%u to %u: limit counters start "
+                                         "afresh",
+                     kept->nslots, nslots);
+        /* The old segment stays with children of the old generation. */
+        kept->shm = NULL;
+    }
+    if (!kept->shm) {
+        /* From the process pool: it outlives every restart; no cleanup of
+         * ours is registered there (our code is unloaded at restarts). */
+        rv = apr_shm_create(&kept->shm, size, NULL, s->process->pool);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, rv, s,
+                         APIKEY_LOGNO(00027) "cannot create the limit table "
+                                             "(%" APR_SIZE_T_FMT " bytes)",
+                         size);
+            kept->shm = NULL;
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        kept->nslots = nslots;
+    }
+    if (apr_generate_random_bytes(seed, sizeof(seed)) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    table = apikey_quota_table_init(apr_shm_baseaddr_get(kept->shm), size,
+                                    nslots, seed, &adopted);
+    state_file = conf->state_file;
+    parent_pid = getpid();
+    if (table && !adopted && state_file) {
+        if (apikey_quota_table_load(table, state_file) == 0) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                         APIKEY_LOGNO(00028) "limit counters restored from %s",
+                         state_file);
+        }
+        else if (errno != ENOENT) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, apr_get_os_error(), s,
+                         APIKEY_LOGNO(00029) "cannot restore limit counters "
+                                             "from %s; starting afresh",
+                         state_file);
+        }
+    }
+    apr_pool_cleanup_register(pconf, s, save_state, apr_pool_cleanup_null);
+    return 0;
+}
+
+/* The limits that apply: the key's own, else the location's. */
+static void limits_for(request_rec *r, const apikey_dir_conf_t *conf,
+                       const apikey_record_t *key, apikey_rate_t *rate,
+                       apikey_quota_t *quota)
+{
+    const char *err;
+
+    memset(rate, 0, sizeof(*rate));
+    memset(quota, 0, sizeof(*quota));
+    if (key->rate) {
+        if ((err = apikey_rate_parse(key->rate, key->burst, rate))) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          APIKEY_LOGNO(00030) "key %s: unreadable rate '%s' "
+                                              "(%s); no rate limit applied",
+                          key->id, key->rate, err);
+        }
+    }
+    else if (conf->rate) {
+        *rate = *conf->rate;
+    }
+    if (key->quota) {
+        if ((err = apikey_quota_parse(key->quota, quota))) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          APIKEY_LOGNO(00031) "key %s: unreadable quota '%s' "
+                                              "(%s); no quota applied",
+                          key->id, key->quota, err);
+        }
+    }
+    else if (conf->quota) {
+        *quota = *conf->quota;
+    }
+}
+
+static long long up_to_sec(long long us)
+{
+    return us <= 0 ? 0 : (us + 999999) / 1000000;
+}
+
+/* The RateLimit headers: the IETF draft's RateLimit-Policy and RateLimit
+ * (one item per limit), and/or the older RateLimit-Limit/-Remaining/-Reset
+ * for the tighter limit.  In err_headers_out: they go out with a 429 too. */
+/* A number as header text.  (APR's formatter knows APR_INT64_T_FMT, not
+ * %lld.) */
+static const char *num(apr_pool_t *p, long long v)
+{
+    return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)v);
+}
+
+/* The RateLimit headers: the IETF draft's RateLimit-Policy and RateLimit
+ * (one item per limit), and/or the older RateLimit-Limit/-Remaining/-Reset
+ * for the tighter limit.  In err_headers_out: they go out with a 429 too. */
+static void limit_headers(request_rec *r, int how, const apikey_rate_t *rate,
+                          const apikey_quota_t *quota, const apikey_charge_t *c)
+{
+    apr_pool_t *p = r->pool;
+    const char *policy = NULL, *state = NULL;
+    long long limit = -1, remaining = 0, reset = 0;
+
+    if (rate->interval_us) {
+        policy = apr_pstrcat(
+            p, "\"rate\";q=", num(p, rate->burst),
+            ";w=", num(p, up_to_sec(rate->interval_us * rate->burst)), NULL);
+        state = apr_pstrcat(p, "\"rate\";r=", num(p, c->rate_remaining),
+                            ";t=", num(p, up_to_sec(c->rate_reset_us)), NULL);
+        limit = rate->burst;
+        remaining = c->rate_remaining;
+        reset = up_to_sec(c->rate_reset_us);
+    }
+    if (quota->limit) {
+        const char *qp = apr_pstrcat(
+            p, "\"quota\";q=", num(p, (long long)quota->limit),
+            ";w=", num(p, apikey_period_seconds(quota->period)), NULL);
+        const char *qs = apr_pstrcat(
+            p, "\"quota\";r=", num(p, (long long)c->quota_remaining),
+            ";t=", num(p, up_to_sec(c->quota_reset_us)), NULL);
+
+        policy = policy ? apr_pstrcat(p, policy, ", ", qp, NULL) : qp;
+        state = state ? apr_pstrcat(p, state, ", ", qs, NULL) : qs;
+        if (limit < 0 || (long long)c->quota_remaining < remaining) {
+            limit = (long long)quota->limit;
+            remaining = (long long)c->quota_remaining;
+            reset = up_to_sec(c->quota_reset_us);
+        }
+    }
+    if (!policy) {
+        return;
+    }
+    if (how & APIKEY_HEADERS_DRAFT) {
+        apr_table_setn(r->err_headers_out, "RateLimit-Policy", policy);
+        apr_table_setn(r->err_headers_out, "RateLimit", state);
+    }
+    if (how & APIKEY_HEADERS_LEGACY) {
+        apr_table_setn(r->err_headers_out, "RateLimit-Limit", num(p, limit));
+        apr_table_setn(r->err_headers_out, "RateLimit-Remaining",
+                       num(p, remaining));
+        apr_table_setn(r->err_headers_out, "RateLimit-Reset", num(p, reset));
+    }
+}
+
+int apikey_quota_fixups(request_rec *r)
+{
+    const apikey_dir_conf_t *conf;
+    apikey_request_t *rq;
+    apikey_rate_t rate;
+    apikey_quota_t quota;
+    apikey_charge_t *c;
+    int report;
+
+    /* Once per client request: not for subrequests or internal redirects;
+     * and only for what an apikey provider granted. */
+    if (r->main || r->prev || !table) {
+        return DECLINED;
+    }
+    rq = apikey_request_find(r);
+    if (!rq || !rq->key || !rq->granted || rq->charged) {
+        return DECLINED;
+    }
+    conf = ap_get_module_config(r->per_dir_config, &authn_apikey_module);
+    limits_for(r, conf, rq->key, &rate, &quota);
+    if (!rate.interval_us && !quota.limit) {
+        return DECLINED;
+    }
+    report = conf->limit_report == 1;
+    c = &rq->charge;
+    apikey_quota_table_charge(table, rq->key->id, rq->key->owner, &rate, &quota,
+                              apr_time_now(), report, c);
+    rq->charged = 1;
+    rq->rate = rate;
+    rq->quota = quota;
+    if (c->repaired) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      APIKEY_LOGNO(00032) "key %s: its limit counters were "
+                                          "not valid and were reset",
+                      rq->key->id);
+    }
+    if (c->result == APIKEY_CHARGE_FULL) {
+        if (apikey_quota_table_full_log_due(table, apr_time_now(),
+                                            FULL_LOG_INTERVAL)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          APIKEY_LOGNO(00033) "the limit table is full (%u "
+                                              "keys, none idle): requests of "
+                                              "new keys get 503; raise "
+                                              "AuthAPIKeyLimitSlots",
+                          apikey_quota_table_slots(table));
+        }
+        rq->result = APIKEY_RESULT_ERROR;
+        apr_table_setn(r->err_headers_out, "Retry-After", "60");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (conf->limit_headers > 0) {
+        limit_headers(r, conf->limit_headers, &rate, &quota, c);
+    }
+    if (c->result == APIKEY_CHARGE_ADMIT) {
+        return DECLINED;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  APIKEY_LOGNO(00034) "API key %s %s: %s", rq->key->id,
+                  report ? "would be refused" : "refused",
+                  c->result == APIKEY_CHARGE_RATE_LIMITED ? "rate limited"
+                                                          : "quota exceeded");
+    if (report) {
+        return DECLINED;
+    }
+    rq->result = c->result == APIKEY_CHARGE_RATE_LIMITED
+                     ? APIKEY_RESULT_RATE_LIMITED
+                     : APIKEY_RESULT_QUOTA_EXCEEDED;
+    apr_table_setn(
+        r->err_headers_out, "Retry-After",
+        num(r->pool, up_to_sec(c->retry_us) ? up_to_sec(c->retry_us) : 1));
+    ap_custom_response(r, HTTP_TOO_MANY_REQUESTS,
+                       c->result == APIKEY_CHARGE_RATE_LIMITED
+                           ? "Too many requests for this API key; see "
+                             "Retry-After.\n"
+                           : "This API key's quota is used up; see "
+                             "Retry-After.\n");
+    return HTTP_TOO_MANY_REQUESTS;
+}
