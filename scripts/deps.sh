@@ -5,7 +5,7 @@
 # project starts its own private servers and never touches system ones.
 set -e
 PKGS="apache2 apache2-dev libaprutil1-dbd-sqlite3 libapache2-mod-perl2
-      libwww-perl liblwp-protocol-https-perl libssl-dev openssl sqlite3
+      libwww-perl liblwp-protocol-https-perl libssl-dev openssl sqlite3 curl
       make gcc perl"
 [ -n "$APIKEY_EXTRA_PKGS" ] && PKGS="$PKGS $APIKEY_EXTRA_PKGS"
 

@@ -106,6 +106,13 @@ const char *apikey_quota_parse(const char *s, apikey_quota_t *out)
     return NULL;
 }
 
+static long long floor_div(long long a, long long b)
+{
+    long long q = a / b;
+
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
 int apikey_gcra(long long tat, long long now, const apikey_rate_t *r,
                 long long *new_tat, long long *remaining, long long *retry_us,
                 long long *reset_us)
@@ -126,7 +133,9 @@ int apikey_gcra(long long tat, long long now, const apikey_rate_t *r,
         return 0;
     }
     *new_tat = tat + r->interval_us;
-    *remaining = (now + tau - *new_tat) / r->interval_us + 1;
+    /* Whole intervals of credit left, rounded down (C division rounds a
+     * negative quotient up). */
+    *remaining = floor_div(now + tau - *new_tat, r->interval_us) + 1;
     if (*remaining < 0) {
         *remaining = 0;
     }
@@ -218,7 +227,9 @@ int apikey_quota_give_back(uint64_t word, unsigned long period,
     unsigned long stored = APIKEY_QUOTA_PERIOD(word);
     unsigned long count = APIKEY_QUOTA_COUNT(word);
 
-    if (stored < period || count == 0) {
+    /* Only into the period it was taken from: a new period's count is not
+     * ours to lower. */
+    if (stored != period || count == 0) {
         return 0;
     }
     *new_word = APIKEY_QUOTA_WORD(stored, count - 1);

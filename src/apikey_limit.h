@@ -86,7 +86,8 @@ int apikey_quota_take(uint64_t word, unsigned long period, unsigned long limit,
                       uint64_t *new_word);
 
 /* Gives one request back (a rate limit refused what the quota took),
- * when word is still of period.  Returns 1 and the new word, or 0. */
+ * when word is still of exactly that period.  Returns 1 and the new word,
+ * or 0. */
 int apikey_quota_give_back(uint64_t word, unsigned long period,
                            uint64_t *new_word);
 

@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -127,6 +128,26 @@ static int cas(apr_uint64_t *w, apr_uint64_t *expected, apr_uint64_t v)
                                        __ATOMIC_ACQUIRE);
 }
 
+/* The period field of a quota word: the period type in the top two bits
+ * and its index below, so that a word written for another kind of period
+ * (a slot taken over, a key whose quota changed from hourly to monthly)
+ * reads as an old period, never as one in the future. */
+#define PERIOD_TYPE(p) ((unsigned)((p) >> 30))
+#define PERIOD_FIELD(type, index)                                              \
+    ((unsigned long)(((unsigned long)(type) << 30) | ((index)&0x3fffffffUL)))
+
+static unsigned long period_of(apikey_period_t type, long long now)
+{
+    return PERIOD_FIELD(type, apikey_period_index(type, now));
+}
+
+/* A quota word as seen by a quota of type: one of another type counts as
+ * unused. */
+static apr_uint64_t as_type(apr_uint64_t w, apikey_period_t type)
+{
+    return PERIOD_TYPE(APIKEY_QUOTA_PERIOD(w)) == (unsigned)type ? w : 0;
+}
+
 /* Whether a slot's windows have all expired and it has been left alone
  * long enough to give it to another key. */
 static int idle(slot_t *s, long long now)
@@ -135,17 +156,19 @@ static int idle(slot_t *s, long long now)
     apr_int64_t last = (apr_int64_t)load((apr_uint64_t *)&s->last_used);
     apr_uint64_t q = load(&s->quota);
     unsigned long period = APIKEY_QUOTA_PERIOD(q);
-    int quota_over = APIKEY_QUOTA_COUNT(q) == 0
-                     || period < apikey_period_index(
-                            (apikey_period_t)(s->period ? s->period : 1), now);
+    apikey_period_t type = (apikey_period_t)PERIOD_TYPE(period);
+    int quota_over = APIKEY_QUOTA_COUNT(q) == 0 || type < APIKEY_PERIOD_HOUR
+                     || type > APIKEY_PERIOD_MONTH
+                     || period < period_of(type, now);
 
     return tat <= now && quota_over && now - last >= APIKEY_QUOTA_REUSE_AFTER;
 }
 
 /* The key's slot: found along its probe sequence, else the first free one
- * claimed, else an idle one taken over.  NULL when all are busy. */
+ * claimed, else a corrupt or idle one taken over.  NULL when all are busy.
+ * *reset is set when a corrupt slot was taken (its counts are gone). */
 static slot_t *find_slot(apikey_quota_table_t *t, apr_uint64_t me,
-                         long long now)
+                         long long now, int *reset)
 {
     slot_t *base = slots(t), *reuse = NULL;
     unsigned i, start = (unsigned)((me & 0xffffffffffffff) % t->nslots);
@@ -166,6 +189,17 @@ static slot_t *find_slot(apikey_quota_table_t *t, apr_uint64_t me,
             }
             continue;
         }
+        if (!owner_valid(w)) {
+            /* Scribbled over: whoever it was cannot be told; it is reset
+             * and given to us, and the caller logs it. */
+            __atomic_store_n(&s->quota, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&s->tat, 0, __ATOMIC_RELEASE);
+            if (cas(&s->owner, &w, me) || w == me) {
+                *reset = 1;
+                return s;
+            }
+            continue;
+        }
         if (!reuse && idle(s, now)) {
             reuse = s;
         }
@@ -173,16 +207,21 @@ static slot_t *find_slot(apikey_quota_table_t *t, apr_uint64_t me,
     if (reuse) {
         apr_uint64_t w = load(&reuse->owner);
 
-        if (!idle(reuse, now)) {
-            return NULL;
-        }
-        /* Counters first: no request of the old key has come for
-         * APIKEY_QUOTA_REUSE_AFTER, none of ours can see the slot yet. */
-        __atomic_store_n(&reuse->tat, 0, __ATOMIC_RELEASE);
-        __atomic_store_n(&reuse->quota, 0, __ATOMIC_RELEASE);
-        __atomic_store_n(&reuse->last_used, now, __ATOMIC_RELEASE);
-        if (cas(&reuse->owner, &w, me)) {
+        /* Nothing to zero: an idle slot's TAT is in the past and its quota
+         * word is of an old period, which a charge reads as unused.  A
+         * loser of the race may find the slot taken for its own key. */
+        if (w == me || (idle(reuse, now) && cas(&reuse->owner, &w, me))
+            || load(&reuse->owner) == me) {
             return reuse;
+        }
+    }
+    /* Before failing: another request of the same key may have claimed a
+     * slot while this one looked (a slot stops looking idle once charged). */
+    for (i = 0; i < APIKEY_QUOTA_PROBES && i < t->nslots; i++) {
+        slot_t *s = base + (start + i) % t->nslots;
+
+        if (load(&s->owner) == me) {
+            return s;
         }
     }
     return NULL;
@@ -209,8 +248,8 @@ static int repair(slot_t *s, long long now, const apikey_rate_t *rate,
      * back; either way not a count to keep.  (A clock stepped back within
      * one period keeps its count: see apikey_quota_take.) */
     if (quota->limit
-        && APIKEY_QUOTA_PERIOD(q)
-               > apikey_period_index(quota->period, now) + 1) {
+        && PERIOD_TYPE(APIKEY_QUOTA_PERIOD(q)) == (unsigned)quota->period
+        && APIKEY_QUOTA_PERIOD(q) > period_of(quota->period, now) + 1) {
         if (cas(&s->quota, &q, APIKEY_QUOTA_WORD(0, 0))) {
             fixed = 1;
         }
@@ -248,25 +287,27 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
     slot_t *s;
 
     memset(out, 0, sizeof(*out));
-    s = find_slot(t, me, now);
+    s = find_slot(t, me, now, &out->repaired);
     if (!s) {
         out->result = APIKEY_CHARGE_FULL;
         return;
     }
-    out->repaired = repair(s, now, rate, quota);
+    out->repaired |= repair(s, now, rate, quota);
     describe(s, id, owner, rate, quota);
 
     if (quota->limit) {
         apr_uint64_t w = load(&s->quota), nw;
         unsigned long limit = report_only ? 0xffffffffUL : quota->limit;
 
-        period = apikey_period_index(quota->period, now);
+        period = period_of(quota->period, now);
         out->quota_reset_us = apikey_period_end(quota->period, now) - now;
         for (;;) {
-            if (!apikey_quota_take(w, period, limit, &nw)) {
+            if (!apikey_quota_take(as_type(w, quota->period), period, limit,
+                                   &nw)) {
                 out->result = APIKEY_CHARGE_QUOTA_EXCEEDED;
                 out->retry_us = out->quota_reset_us;
-                out->quota_used = apikey_quota_used(w, period);
+                out->quota_used =
+                    apikey_quota_used(as_type(w, quota->period), period);
                 return;
             }
             if (cas(&s->quota, &w, nw)) {
@@ -361,7 +402,12 @@ int apikey_quota_table_view(apikey_quota_table_t *t, unsigned i,
     }
     v->tat = (long long)load((apr_uint64_t *)&s->tat);
     v->last_used = (long long)load((apr_uint64_t *)&s->last_used);
-    v->quota_word = load(&s->quota);
+    {
+        apr_uint64_t q = load(&s->quota);
+
+        v->quota_period = APIKEY_QUOTA_PERIOD(q) & 0x3fffffffUL;
+        v->quota_count = APIKEY_QUOTA_COUNT(q);
+    }
     v->quota_limit = s->quota_limit;
     v->period = (apikey_period_t)(s->period ? s->period : 1);
     v->rate_interval_us = s->rate_interval;
@@ -407,7 +453,10 @@ int apikey_quota_table_save(apikey_quota_table_t *t, const char *path)
 
 int apikey_quota_table_load(apikey_quota_table_t *t, const char *path)
 {
-    char magic[sizeof(FILE_MAGIC)];
+    const size_t head =
+        sizeof(FILE_MAGIC) - 1 + sizeof(apr_uint32_t) + APIKEY_QUOTA_SEED_LEN;
+    size_t want = head + (size_t)t->nslots * sizeof(slot_t), got = 0;
+    unsigned char *buf;
     apr_uint32_t n;
     unsigned i;
     FILE *f = fopen(path, "rb");
@@ -415,25 +464,33 @@ int apikey_quota_table_load(apikey_quota_table_t *t, const char *path)
     if (!f) {
         return -1;
     }
-    if (fread(magic, sizeof(FILE_MAGIC) - 1, 1, f) != 1
-        || memcmp(magic, FILE_MAGIC, sizeof(FILE_MAGIC) - 1)
-        || fread(&n, sizeof(n), 1, f) != 1 || n != t->nslots
-        || fread(t->seed, APIKEY_QUOTA_SEED_LEN, 1, f) != 1) {
+    /* Read it whole, one byte more than expected: a file cut short or too
+     * long is refused before anything is applied. */
+    if (!(buf = malloc(want + 1))) {
         fclose(f);
+        errno = ENOMEM;
+        return -1;
+    }
+    got = fread(buf, 1, want + 1, f);
+    fclose(f);
+    memcpy(&n, buf + sizeof(FILE_MAGIC) - 1, sizeof(n));
+    if (got != want || memcmp(buf, FILE_MAGIC, sizeof(FILE_MAGIC) - 1)
+        || n != t->nslots) {
+        free(buf);
         errno = EINVAL;
         return -1;
     }
+    memcpy(t->seed, buf + sizeof(FILE_MAGIC) - 1 + sizeof(n),
+           APIKEY_QUOTA_SEED_LEN);
     for (i = 0; i < n; i++) {
         slot_t s;
 
-        if (fread(&s, sizeof(s), 1, f) != 1) {
-            break;
-        }
+        memcpy(&s, buf + head + (size_t)i * sizeof(slot_t), sizeof(s));
         /* Only slots that look whole are restored. */
         if (s.owner && owner_valid(s.owner)) {
             slots(t)[i] = s;
         }
     }
-    fclose(f);
+    free(buf);
     return 0;
 }

@@ -56,7 +56,9 @@ typedef struct {
     char id[33];
     char owner[33];
     long long tat, last_used;
-    uint64_t quota_word;
+    /* The quota's current count: the period it belongs to (an index of
+     * the slot's period type, as apikey_period_index gives) and the count. */
+    unsigned long quota_period, quota_count;
     unsigned long quota_limit;
     apikey_period_t period;
     long long rate_interval_us, burst;

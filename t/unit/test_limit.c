@@ -166,12 +166,30 @@ static void test_quota_parse(void)
         {"4294967295/day", 4294967295UL, APIKEY_PERIOD_DAY},
     };
     static const char *const bad[] = {
-        "",          "/day",       "0/day",       "00/day",
-        "05/day",    "-5/day",     "+5/day",      "5",
-        "5/",        "5/d",        "5/h",         "5/m",
-        "5/s",       "5/week",     "5/year",      "5/days",
-        "5/months",  " 5/day",     "5 /day",      "5/ day",
-        "5/day ",    "5/day/day",  "1.5/day",     "4294967296/day",
+        "",
+        "/day",
+        "0/day",
+        "00/day",
+        "05/day",
+        "-5/day",
+        "+5/day",
+        "5",
+        "5/",
+        "5/d",
+        "5/h",
+        "5/m",
+        "5/s",
+        "5/week",
+        "5/year",
+        "5/days",
+        "5/months",
+        " 5/day",
+        "5 /day",
+        "5/ day",
+        "5/day ",
+        "5/day/day",
+        "1.5/day",
+        "4294967296/day",
         "99999999999999999999/day",
     };
     size_t i;
@@ -217,8 +235,8 @@ static gcra_out_t gcra(long long tat, long long now, const apikey_rate_t *r)
     gcra_out_t o;
 
     o.tat = o.remaining = o.retry = o.reset = -12345;
-    o.admitted = apikey_gcra(tat, now, r, &o.tat, &o.remaining, &o.retry,
-                             &o.reset);
+    o.admitted =
+        apikey_gcra(tat, now, r, &o.tat, &o.remaining, &o.retry, &o.reset);
     return o;
 }
 
@@ -257,8 +275,7 @@ static void test_gcra_exact(void)
        "after one interval: one more passes, remaining 0");
     o = gcra(tat, now + r.burst * r.interval_us, &r);
     ok(o.admitted && o.remaining == r.burst - 1,
-       "after a whole burst's worth of intervals: remaining %lld",
-       r.burst - 1);
+       "after a whole burst's worth of intervals: remaining %lld", r.burst - 1);
     o = gcra(now + 5 * r.interval_us, now + 10 * SEC, &r);
     ok(o.admitted && o.remaining == r.burst - 1
            && o.tat == now + 10 * SEC + r.interval_us,
@@ -295,7 +312,8 @@ static void test_gcra_exact(void)
  * interval, counted in microseconds of credit so that every quantity is
  * an integer (one token is interval_us of credit; a microsecond adds one,
  * up to burst * interval_us).  A request passes when a whole token is
- * there and takes it.  Nothing here uses a theoretical arrival time. */
+ * there and takes it.  The TAT it reports is only derived from the level,
+ * for the comparison. */
 typedef struct {
     long long cap, level, last;
     long long interval;
@@ -337,8 +355,8 @@ static void test_gcra_model(void)
         const char *rate;
         long long burst;
     } rates[] = {
-        {"20/s", 0},   {"3/s", 0},    {"1/s", 1},          {"1000/s", 2},
-        {"7/m", 10},   {"1/h", 1},    {"100/h", 3},        {"60/m", 5},
+        {"20/s", 0},   {"3/s", 0},          {"1/s", 1},   {"1000/s", 2},
+        {"7/m", 10},   {"1/h", 1},          {"100/h", 3}, {"60/m", 5},
         {"5/s", 1000}, {"1000000000/s", 5},
     };
     size_t i;
@@ -412,8 +430,8 @@ static void test_gcra_model(void)
            "%s burst %lld: %d admit/refuse decisions match the model",
            rates[i].rate, r.burst, MODEL_REQUESTS);
         ok(bad_retry == 0 && bad_reset == 0 && bad_tat == 0,
-           "%s burst %lld: retry, reset and TAT match the model",
-           rates[i].rate, r.burst);
+           "%s burst %lld: retry, reset and TAT match the model", rates[i].rate,
+           r.burst);
         is_int(bad_remaining, 0, "%s burst %lld: remaining matches the model",
                rates[i].rate, r.burst);
     }
@@ -468,8 +486,8 @@ static void ref_period(apikey_period_t p, long long now, unsigned long *index,
     *end = (long long)timegm(&tm) * SEC;
 }
 
-static const apikey_period_t periods[] = {
-    APIKEY_PERIOD_HOUR, APIKEY_PERIOD_DAY, APIKEY_PERIOD_MONTH};
+static const apikey_period_t periods[] = {APIKEY_PERIOD_HOUR, APIKEY_PERIOD_DAY,
+                                          APIKEY_PERIOD_MONTH};
 
 /* Checks one instant in every period; returns the number of mismatches. */
 static int check_instant(long long now, int *shown)
@@ -554,8 +572,8 @@ static void test_periods_named(void)
            "2100 (not leap): 28 Feb ends at 1 March");
     is_int(apikey_period_end(APIKEY_PERIOD_MONTH, t), utc(2100, 3, 1, 0, 0, 0),
            "and so does February");
-    is_int((long long)apikey_period_index(APIKEY_PERIOD_MONTH, t),
-           130 * 12 + 1, "February 2100 is month %d", 130 * 12 + 1);
+    is_int((long long)apikey_period_index(APIKEY_PERIOD_MONTH, t), 130 * 12 + 1,
+           "February 2100 is month %d", 130 * 12 + 1);
 
     t = utc(2000, 2, 28, 23, 59, 59) + ms;
     is_int(apikey_period_end(APIKEY_PERIOD_DAY, t), utc(2000, 2, 29, 0, 0, 0),
@@ -564,8 +582,8 @@ static void test_periods_named(void)
            "and February at 1 March");
 
     t = utc(2023, 12, 31, 23, 59, 59) + ms;
-    is_int((long long)apikey_period_index(APIKEY_PERIOD_MONTH, t),
-           53 * 12 + 11, "31 Dec 2023 is month 647");
+    is_int((long long)apikey_period_index(APIKEY_PERIOD_MONTH, t), 53 * 12 + 11,
+           "31 Dec 2023 is month 647");
     is_int(apikey_period_end(APIKEY_PERIOD_MONTH, t), utc(2024, 1, 1, 0, 0, 0),
            "whose month ends at the new year");
     is_int(apikey_period_end(APIKEY_PERIOD_DAY, t), utc(2024, 1, 1, 0, 0, 0),
@@ -577,8 +595,8 @@ static void test_periods_named(void)
            utc(2024, 1, 1, 0, 0, 0) / SEC / 86400);
 
     t = utc(2024, 6, 15, 12, 34, 56) + 789;
-    is_int(apikey_period_end(APIKEY_PERIOD_HOUR, t),
-           utc(2024, 6, 15, 13, 0, 0), "12:34:56 ends at 13:00");
+    is_int(apikey_period_end(APIKEY_PERIOD_HOUR, t), utc(2024, 6, 15, 13, 0, 0),
+           "12:34:56 ends at 13:00");
     is_int((long long)apikey_period_index(APIKEY_PERIOD_HOUR, t),
            utc(2024, 6, 15, 12, 0, 0) / SEC / 3600, "in hour %lld",
            utc(2024, 6, 15, 12, 0, 0) / SEC / 3600);
@@ -607,11 +625,13 @@ static void test_periods_sweep(void)
             n += 3;
         }
     }
-    is_int(bad, 0, "%lld instants around every month start of 1970-2399 "
-                   "agree with gmtime_r and timegm", n);
+    is_int(bad, 0,
+           "%lld instants around every month start of 1970-2399 "
+           "agree with gmtime_r and timegm",
+           n);
     for (i = bad = 0; i < 200000; i++) {
-        bad += check_instant((long long)(rnd(&state) % (uint64_t)limit),
-                             &shown);
+        bad +=
+            check_instant((long long)(rnd(&state) % (uint64_t)limit), &shown);
     }
     is_int(bad, 0, "200000 random instants of 1970-2399 agree too");
     ok(apikey_period_index(APIKEY_PERIOD_HOUR, limit) < 0xffffffffUL,

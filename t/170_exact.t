@@ -1,0 +1,109 @@
+# Quotas are exact under concurrency, for each of prefork, worker and event:
+# 200 clients firing 2,000 keep-alive requests at a key with quota 500 get
+# exactly 500 answers 200 and 1,500 answers 429.  Counts survive a graceful
+# restart (also in the middle of the load) and, with AuthAPIKeyStateFile, a
+# stop and start.
+use strict;
+use warnings FATAL => 'all';
+
+use Apache::Test;
+use Apache::TestUtil;
+use File::Spec;
+use POSIX ();
+use Time::HiRes qw(sleep);
+use ApiKeyTest qw(create_key);
+use ApiKeyServer;
+
+my @mpms = qw(prefork worker event);
+plan tests => 3 * 3 + 9, need(need_module('authn_apikey', 'dbd'),
+                              { 'curl' => -x '/usr/bin/curl' });
+
+# Fires n requests through c parallel keep-alive connections (curl retries
+# a request whose reused connection the server closed, as HTTP clients do;
+# ab does not, and loses requests under the event MPM with or without this
+# module).  Returns the count of each status, as "200" => n.
+sub load {
+    my ($url, $key, $c, $n) = @_;
+    my $cfg = File::Spec->catfile(Apache::Test::vars('t_logs'), "load-$$.cfg");
+    open(my $fh, '>', $cfg) or die "$cfg: $!";
+    print $fh qq{url = "$url"\noutput = "/dev/null"\n} for 1..$n;
+    close $fh;
+    my %n;
+    $n{$_}++ for split /\n/,
+        `curl -s --parallel --parallel-max $c -H 'X-API-Key: $key' -w '%{http_code}\\n' -K $cfg`;
+    unlink $cfg;
+    return \%n;
+}
+
+for my $mpm (@mpms) {
+    my $srv = ApiKeyServer->new(name => "exact-$mpm", mpm => $mpm,
+                                conf => "AuthAPIKeyCacheTimeout 60");
+    ok t_cmp($srv->start ? 1 : 0, 1, "$mpm: server up");
+    my $k = create_key(owner => "exact-$mpm", quota => '500/day');
+    my $st = load($srv->url, $k->{key}, 200, 2000);
+    # httpd logs a request after answering it: read the log once stopped.
+    $srv->stop;
+    my $logged = $srv->statuses;
+    ok t_cmp(join(' ', map { $_ // 0 } @$st{qw(200 429)}, @$logged{qw(200 429)}),
+             '500 1500 500 1500',
+             "$mpm: 200 clients, 2000 requests, quota 500: exactly 500 and "
+             . "1500 refused (as the clients and the access log count)");
+    ok t_cmp(scalar(() = $srv->error_log =~ /\[(?:\w+:)?(?:crit|alert|emerg)\]|segfault|exit signal/g), 0,
+             "$mpm: no crash or critical error in the error log");
+}
+
+# Graceful restarts: counts carry over, also under load.
+my $srv = ApiKeyServer->new(name => 'graceful', mpm => 'event',
+                            conf => "AuthAPIKeyCacheTimeout 60");
+$srv->start or die 'server did not start';
+my $k = create_key(owner => 'graceful', quota => '10/day');
+system("curl -s -o /dev/null -H 'X-API-Key: $k->{key}' " . $srv->url) for 1..6;
+ok t_cmp($srv->graceful ? 1 : 0, 1, 'graceful restart');
+sleep 1;
+my $codes = join ' ', map {
+    `curl -s -o /dev/null -w '%{http_code}' -H 'X-API-Key: $k->{key}' ${\ $srv->url}`
+} 1..6;
+ok t_cmp($codes, '200 200 200 200 429 429',
+         'after a graceful restart: the 6 used count, 4 left');
+
+my $load = create_key(owner => 'graceful-load', quota => '3000/day');
+my $pid = fork // die "fork: $!";
+if (!$pid) {
+    load($srv->url, $load->{key}, 100, 6000);
+    # Not exit: the server object's DESTROY would stop the server.
+    POSIX::_exit(0);
+}
+sleep 0.4;
+$srv->graceful;
+sleep 0.3;
+$srv->graceful;
+waitpid($pid, 0);
+sleep 1;
+$codes = join ' ', map {
+    `curl -s -o /dev/null -w '%{http_code}' -H 'X-API-Key: $load->{key}' ${\ $srv->url}`
+} 1..3;
+my ($access, $admitted) = (ApiKeyTest::read_file($srv->dir . '/access_log'), 0);
+$admitted++ while $access =~ /^200 \Q$load->{id}\E$/mg;
+ok t_cmp($admitted, 3000,
+         'two graceful restarts under load: exactly the quota admitted');
+ok t_cmp($codes, '429 429 429', 'and nothing more after');
+$srv->stop;
+
+# A stop and start keeps the counts with AuthAPIKeyStateFile.
+$srv = ApiKeyServer->new(name => 'state', mpm => 'event',
+                         conf => "AuthAPIKeyCacheTimeout 60\n"
+                               . "AuthAPIKeyStateFile limits.state");
+$srv->start or die 'server did not start';
+$k = create_key(owner => 'state', quota => '10/day');
+system("curl -s -o /dev/null -H 'X-API-Key: $k->{key}' " . $srv->url) for 1..7;
+ok t_cmp($srv->stop ? 1 : 0, 1, 'stopped');
+ok t_cmp(-s $srv->dir . '/limits.state' ? 1 : 0, 1, 'the state file is written');
+ok t_cmp($srv->start ? 1 : 0, 1, 'started again');
+$codes = join ' ', map {
+    `curl -s -o /dev/null -w '%{http_code}' -H 'X-API-Key: $k->{key}' ${\ $srv->url}`
+} 1..5;
+ok t_cmp($codes, '200 200 200 429 429',
+         'after a stop and start: the 7 used count, 3 left');
+ok t_cmp($srv->error_log, qr/APIKEY00028: limit counters restored/,
+         'the error log says the counters were restored');
+$srv->stop;

@@ -1,0 +1,148 @@
+# A private httpd for tests that need one of their own: a chosen MPM, a
+# configuration of the test's, restarts and stops under the test's control.
+# Listens on 127.0.0.1 only.
+package ApiKeyServer;
+
+use strict;
+use warnings FATAL => 'all';
+
+use Apache::Test ();
+use File::Path qw(make_path);
+use File::Spec;
+use IO::Socket::INET;
+use Time::HiRes qw(sleep time);
+use ApiKeyTest qw(top_dir key_store read_file);
+
+my %mpm_conf = (
+    prefork => "StartServers 200\nMinSpareServers 10\nMaxSpareServers 250\n"
+             . "ServerLimit 256\nMaxRequestWorkers 256\n",
+    worker  => "StartServers 4\nServerLimit 8\nThreadLimit 64\n"
+             . "ThreadsPerChild 64\nMaxRequestWorkers 512\n"
+             . "MinSpareThreads 64\nMaxSpareThreads 512\n",
+    event   => "StartServers 4\nServerLimit 8\nThreadLimit 64\n"
+             . "ThreadsPerChild 64\nMaxRequestWorkers 512\n"
+             . "MinSpareThreads 64\nMaxSpareThreads 512\n",
+);
+
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Listen => 1) or die "socket: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+# new(name => 'x', mpm => 'event', conf => "directives...")
+sub new {
+    my ($class, %o) = @_;
+    my $dir = File::Spec->catdir(Apache::Test::vars('t_logs'), "srv-$o{name}");
+    make_path("$dir/htdocs");
+    open(my $fh, '>', "$dir/htdocs/index.txt") or die $!;
+    print $fh "ok\n";
+    close $fh;
+    my $self = bless { %o, dir => $dir, port => free_port() }, $class;
+    $self->write_conf;
+    return $self;
+}
+
+sub url { my $self = shift; "http://127.0.0.1:$self->{port}" . (shift // '/index.txt') }
+sub dir { $_[0]{dir} }
+sub error_log { read_file("$_[0]{dir}/error_log") }
+
+sub write_conf {
+    my $self = shift;
+    my $lib = Apache::Test::config()->apxs('LIBEXECDIR');
+    my $module = File::Spec->catfile(top_dir(), '.libs', 'mod_authn_apikey.so');
+    my $d = $self->{dir};
+    open(my $fh, '>', "$d/httpd.conf") or die $!;
+    print $fh <<"CONF";
+ServerRoot $d
+ServerName localhost
+Listen 127.0.0.1:$self->{port}
+PidFile $d/httpd.pid
+DefaultRuntimeDir $d
+ErrorLog $d/error_log
+LogLevel info
+LogFormat "%>s %u" status
+CustomLog $d/access_log status
+LoadModule mpm_$self->{mpm}_module $lib/mod_mpm_$self->{mpm}.so
+LoadModule authn_core_module $lib/mod_authn_core.so
+LoadModule authz_core_module $lib/mod_authz_core.so
+LoadModule dbd_module $lib/mod_dbd.so
+LoadModule authn_apikey_module $module
+$mpm_conf{$self->{mpm}}
+KeepAlive On
+MaxKeepAliveRequests 0
+DBDriver sqlite3
+DBDParams ${\ key_store()}
+DocumentRoot $d/htdocs
+<Directory $d/htdocs>
+    AuthType APIKey
+    AuthName "exact"
+    Require apikey
+</Directory>
+$self->{conf}
+CONF
+    close $fh;
+}
+
+sub httpd {
+    my ($self, @args) = @_;
+    my $rc = system(Apache::Test::vars('httpd'), '-f', "$self->{dir}/httpd.conf",
+                    @args);
+    return $rc >> 8;
+}
+
+sub pid {
+    my $self = shift;
+    my $p = read_file("$self->{dir}/httpd.pid");
+    return $p =~ /(\d+)/ ? $1 : undef;
+}
+
+# Waits until the server answers; returns 1 or 0.
+sub wait_up {
+    my $self = shift;
+    my $t0 = time;
+    while (time - $t0 < 30) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $self->{port}, Timeout => 1);
+        return 1 if $s;
+        sleep 0.1;
+    }
+    return 0;
+}
+
+sub start {
+    my $self = shift;
+    $self->httpd('-k', 'start') == 0 or return 0;
+    return $self->wait_up;
+}
+
+sub graceful { $_[0]->httpd('-k', 'graceful') == 0 }
+
+sub stop {
+    my $self = shift;
+    my $pid = $self->pid;
+    $self->httpd('-k', 'stop');
+    my $t0 = time;
+    while ($pid && kill(0, $pid) && time - $t0 < 30) {
+        sleep 0.1;
+    }
+    unlink "$self->{dir}/httpd.pid";
+    return !($pid && kill(0, $pid));
+}
+
+# Counts of each status in the access log, as "200" => n.
+sub statuses {
+    my $self = shift;
+    my ($log, %n) = (read_file("$self->{dir}/access_log"));
+    $n{$1}++ while $log =~ /^(\d{3}) /mg;
+    return \%n;
+}
+
+sub DESTROY {
+    my $self = shift;
+    $self->stop if $self->pid;
+}
+
+1;
