@@ -33,6 +33,7 @@
 #include "apikey_provider.h"
 #include "apikey_quota.h"
 #include "apikey_refresh.h"
+#include "apikey_status.h"
 #include "apikey_store.h"
 
 static const command_rec apikey_cmds[] = {
@@ -156,6 +157,7 @@ static void apikey_register_hooks(apr_pool_t *p)
     /* First in fixups: after authorization, before anything else spends
      * work on a request that may be over its limits. */
     ap_hook_fixups(apikey_quota_fixups, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_handler(apikey_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_note_auth_failure(apikey_authn_note_failure, NULL, NULL,
                               APR_HOOK_MIDDLE);
     ap_hook_check_authz(apikey_authz_forbid, NULL, NULL, APR_HOOK_REALLY_FIRST,

@@ -1,0 +1,204 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* The apikey-status handler (see apikey_status.h).  It only reads the
+ * table; every string shown is escaped for HTML or JSON. */
+
+#include "apikey_status.h"
+#include "apikey_quota.h"
+#include "apikey_time.h"
+
+#include "apr_strings.h"
+#include "http_protocol.h"
+#include "util_script.h"
+
+#define SEC 1000000LL
+
+/* What the page says of one key, worked out from its slot at now. */
+typedef struct {
+    apikey_quota_view_t v;
+    long long rate_remaining; /* -1: no rate limit */
+    unsigned long quota_used;
+    long long quota_reset; /* seconds; -1: no quota */
+} row_t;
+
+static void work_out(const apikey_quota_view_t *v, long long now, row_t *row)
+{
+    row->v = *v;
+    row->rate_remaining = -1;
+    row->quota_reset = -1;
+    row->quota_used = 0;
+    if (v->rate_interval_us > 0) {
+        long long tau = v->rate_interval_us * (v->burst - 1);
+        long long tat = v->tat > now ? v->tat : now;
+        long long left = (now + tau - tat) / v->rate_interval_us + 1;
+
+        row->rate_remaining = left < 0 ? 0 : left > v->burst ? v->burst : left;
+    }
+    if (v->quota_limit) {
+        if (v->quota_period == apikey_period_index(v->period, now)) {
+            row->quota_used = v->quota_count;
+        }
+        row->quota_reset =
+            (apikey_period_end(v->period, now) - now + SEC - 1) / SEC;
+    }
+}
+
+static const char *num(apr_pool_t *p, long long v)
+{
+    return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)v);
+}
+
+static const char *json_str(apr_pool_t *p, const char *s)
+{
+    const char *c;
+    char *out = apr_palloc(p, 6 * strlen(s) + 3), *o = out;
+
+    *o++ = '"';
+    for (c = s; *c; c++) {
+        if (*c == '"' || *c == '\\') {
+            *o++ = '\\';
+            *o++ = *c;
+        }
+        else if ((unsigned char)*c < 0x20) {
+            o += apr_snprintf(o, 7, "\\u%04x", (unsigned char)*c);
+        }
+        else {
+            *o++ = *c;
+        }
+    }
+    *o++ = '"';
+    *o = '\0';
+    return out;
+}
+
+static const char *iso(apr_pool_t *p, long long us)
+{
+    char buf[APIKEY_TIME_ISO_LEN];
+
+    apikey_time_format(us / SEC, buf);
+    return apr_pstrdup(p, buf);
+}
+
+static void json_row(request_rec *r, const row_t *row, int first)
+{
+    apr_pool_t *p = r->pool;
+
+    ap_rvputs(r, first ? "" : ",", "\n  {\"id\":", json_str(p, row->v.id),
+              ",\"owner\":", json_str(p, row->v.owner),
+              ",\"last_used\":", json_str(p, iso(p, row->v.last_used)), NULL);
+    if (row->rate_remaining >= 0) {
+        ap_rvputs(r, ",\"rate\":{\"interval_ms\":",
+                  num(p, row->v.rate_interval_us / 1000),
+                  ",\"burst\":", num(p, row->v.burst),
+                  ",\"remaining\":", num(p, row->rate_remaining), "}", NULL);
+    }
+    if (row->quota_reset >= 0) {
+        ap_rvputs(
+            r, ",\"quota\":{\"limit\":", num(p, (long long)row->v.quota_limit),
+            ",\"period\":\"", apikey_period_name(row->v.period),
+            "\",\"used\":", num(p, (long long)row->quota_used),
+            ",\"remaining\":",
+            num(p, row->quota_used >= row->v.quota_limit
+                       ? 0
+                       : (long long)(row->v.quota_limit - row->quota_used)),
+            ",\"reset\":", num(p, row->quota_reset), "}", NULL);
+    }
+    ap_rputs("}", r);
+}
+
+static void html_row(request_rec *r, const row_t *row)
+{
+    apr_pool_t *p = r->pool;
+
+    ap_rvputs(r, "<tr><td>", ap_escape_html(p, row->v.id), "</td><td>",
+              ap_escape_html(p, row->v.owner), "</td><td>",
+              iso(p, row->v.last_used), "</td><td>", NULL);
+    if (row->rate_remaining >= 0) {
+        ap_rvputs(r, num(p, row->rate_remaining), " of ", num(p, row->v.burst),
+                  " (one per ", num(p, row->v.rate_interval_us / 1000), " ms)",
+                  NULL);
+    }
+    ap_rputs("</td><td>", r);
+    if (row->quota_reset >= 0) {
+        ap_rvputs(r, num(p, (long long)row->quota_used), " of ",
+                  num(p, (long long)row->v.quota_limit), " per ",
+                  apikey_period_name(row->v.period), ", resets in ",
+                  num(p, row->quota_reset), " s", NULL);
+    }
+    ap_rputs("</td></tr>\n", r);
+}
+
+int apikey_status_handler(request_rec *r)
+{
+    apikey_quota_table_t *t = apikey_quota_table();
+    long long now = apr_time_now();
+    int json, first = 1;
+    unsigned i, n, used = 0;
+
+    if (!r->handler || strcmp(r->handler, "apikey-status")) {
+        return DECLINED;
+    }
+    r->allowed |= (AP_METHOD_BIT << M_GET);
+    if (r->method_number != M_GET) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    json = r->args && ap_strstr_c(r->args, "format=json") != NULL;
+    ap_set_content_type(r,
+                        json ? "application/json" : "text/html; charset=utf-8");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (r->header_only) {
+        return OK;
+    }
+    n = t ? apikey_quota_table_slots(t) : 0;
+    if (json) {
+        ap_rvputs(r, "{\"generated\":", json_str(r->pool, iso(r->pool, now)),
+                  ",\"slots\":", num(r->pool, n), ",\"keys\":[", NULL);
+    }
+    else {
+        ap_rputs("<!DOCTYPE html>\n<html><head><title>API key usage</title>"
+                 "</head><body>\n<h1>API key usage</h1>\n<table border=\"1\">"
+                 "\n<tr><th>key id</th><th>owner</th><th>last used</th>"
+                 "<th>rate (left in burst)</th><th>quota</th></tr>\n",
+                 r);
+    }
+    for (i = 0; i < n; i++) {
+        apikey_quota_view_t v;
+        row_t row;
+
+        if (!apikey_quota_table_view(t, i, &v)) {
+            continue;
+        }
+        used++;
+        work_out(&v, now, &row);
+        if (json) {
+            json_row(r, &row, first);
+            first = 0;
+        }
+        else {
+            html_row(r, &row);
+        }
+    }
+    if (json) {
+        ap_rvputs(r, "\n],\"used\":", num(r->pool, used), "}\n", NULL);
+    }
+    else {
+        ap_rvputs(r, "</table>\n<p>", num(r->pool, used), " of ",
+                  num(r->pool, n), " slots in use.</p>\n</body></html>\n",
+                  NULL);
+    }
+    return OK;
+}

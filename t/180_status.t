@@ -1,0 +1,63 @@
+# SetHandler apikey-status shows per-key usage from shared memory, as HTML
+# and as JSON; and a full limit table fails closed (503, one log line).
+use strict;
+use warnings FATAL => 'all';
+
+use Apache::Test;
+use Apache::TestRequest;
+use Apache::TestUtil;
+use JSON::PP ();
+use ApiKeyTest qw(create_key);
+use ApiKeyServer;
+
+plan tests => 17, need(need_module('authn_apikey', 'dbd'), need_lwp,
+                       { 'curl' => -x '/usr/bin/curl' });
+
+my $k = create_key(owner => '<b>acme</b>', quota => '5/day',
+                   rate => '10/s', burst => 20);
+GET '/limits/index.txt', 'X-API-Key' => $k->{key} for 1..2;
+
+my $r = GET '/apikey-status?format=json';
+ok t_cmp($r->code, 200, 'the JSON page');
+ok t_cmp($r->header('Content-Type'), qr{^application/json}, 'is JSON');
+my $doc = eval { JSON::PP::decode_json($r->content) };
+ok t_cmp(ref $doc, 'HASH', 'and parses') or diag($r->content);
+my ($row) = grep { $_->{id} eq $k->{id} } @{ $doc->{keys} || [] };
+ok t_cmp(ref $row, 'HASH', 'the key is listed');
+ok t_cmp($row->{owner}, '<b>acme</b>', 'with its owner');
+ok t_cmp("$row->{quota}{used} $row->{quota}{remaining} $row->{quota}{limit} "
+         . "$row->{quota}{period}", '2 3 5 day', 'quota used, left, limit, period');
+ok t_cmp($row->{quota}{reset} > 0 && $row->{quota}{reset} <= 86400 ? 1 : 0, 1,
+         'the quota\'s reset is within a day');
+ok t_cmp("$row->{rate}{burst} $row->{rate}{interval_ms}", '20 100',
+         'the rate limit');
+ok t_cmp($row->{rate}{remaining} >= 18 ? 1 : 0, 1, 'and what is left of the burst');
+
+$r = GET '/apikey-status';
+ok t_cmp($r->header('Content-Type'), qr{^text/html}, 'the HTML page');
+ok t_cmp(index($r->content, $k->{id}) >= 0 ? 1 : 0, 1, 'lists the key');
+ok t_cmp(index($r->content, '&lt;b&gt;acme&lt;/b&gt;') >= 0
+         && index($r->content, '<b>acme</b>') < 0 ? 1 : 0, 1,
+         'with the owner escaped');
+ok t_cmp((POST '/apikey-status', content => 'x')->code, 405, 'GET only');
+
+# A full table fails closed: 503 for a key that finds no slot, one log
+# line per minute however many.
+my $srv = ApiKeyServer->new(name => 'full', mpm => 'event',
+                            conf => "AuthAPIKeyLimitSlots 2\n"
+                                  . "AuthAPIKeyCacheTimeout 0\n"
+                                  . "AuthAPIKeyQuota 100/day");
+$srv->start or die 'server did not start';
+my @keys = map { create_key(owner => "full$_") } 1..3;
+my $code = sub {
+    my $key = shift;
+    `curl -s -o /dev/null -w '%{http_code}' -H 'X-API-Key: $key' ${\ $srv->url}`;
+};
+ok t_cmp(join(' ', map { $code->($_->{key}) } @keys[0, 1]), '200 200',
+         'two keys fill a table of two');
+ok t_cmp(join(' ', map { $code->($keys[2]{key}) } 1..3), '503 503 503',
+         'a third key gets 503, never a pass without limits');
+ok t_cmp($code->($keys[0]{key}), '200', 'the first two keep working');
+$srv->stop;
+ok t_cmp(scalar(() = $srv->error_log =~ /APIKEY00033: the limit table is full/g),
+         1, 'one error-log line for the three refusals');
