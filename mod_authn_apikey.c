@@ -30,9 +30,11 @@
 #include "apikey_config.h"
 #include "apikey_cache.h"
 #include "apikey_log.h"
+#include "apikey_logging.h"
 #include "apikey_provider.h"
 #include "apikey_quota.h"
 #include "apikey_refresh.h"
+#include "apikey_stats.h"
 #include "apikey_status.h"
 #include "apikey_store.h"
 
@@ -104,6 +106,7 @@ static int apikey_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)plog;
     (void)ptemp;
     apikey_store_reset(pconf);
+    apikey_logging_pre_config(pconf);
     return OK;
 }
 
@@ -129,6 +132,8 @@ static int apikey_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     apikey_refresh_init(pconf, s);
+    apikey_logging_post_config();
+    apikey_stats_init(s);
     return apikey_quota_init(pconf, s) == 0 ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
@@ -158,6 +163,9 @@ static void apikey_register_hooks(apr_pool_t *p)
      * work on a request that may be over its limits. */
     ap_hook_fixups(apikey_quota_fixups, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(apikey_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(apikey_logging_guard, NULL, NULL,
+                              APR_HOOK_REALLY_FIRST);
+    ap_hook_log_transaction(apikey_logging_count, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_note_auth_failure(apikey_authn_note_failure, NULL, NULL,
                               APR_HOOK_MIDDLE);
     ap_hook_check_authz(apikey_authz_forbid, NULL, NULL, APR_HOOK_REALLY_FIRST,

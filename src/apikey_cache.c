@@ -20,6 +20,7 @@
 #include "apikey_cache.h"
 #include "apikey_key.h"
 #include "apikey_log.h"
+#include "apikey_stats.h"
 
 #include "apr_shm.h"
 #include "apr_strings.h"
@@ -246,6 +247,7 @@ apikey_cache_answer_t apikey_cache_get(request_rec *r,
     if (ans == APIKEY_CACHE_HIT && unpack(r->pool, data, len, rec)) {
         ans = APIKEY_CACHE_MISS;
     }
+    apikey_stats_cache(ans);
     ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "look-up cache: %s",
                   ans == APIKEY_CACHE_HIT        ? "hit"
                   : ans == APIKEY_CACHE_NEGATIVE ? "negative hit"

@@ -1,0 +1,219 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* Log fields, result counters and the error-log guard (see
+ * apikey_logging.h). */
+
+#include "apikey_logging.h"
+#include "apikey_config.h"
+#include "apikey_request.h"
+#include "apikey_stats.h"
+#include "apikey_time.h"
+
+#include "apr_strings.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "mod_log_config.h"
+
+static int http_module_index = -1;
+
+static const request_rec *original(const request_rec *r)
+{
+    while (r->prev || r->main) {
+        r = r->prev ? r->prev : r->main;
+    }
+    return r;
+}
+
+static const char *num(apr_pool_t *p, long long v)
+{
+    return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)v);
+}
+
+static int query_source(const apikey_source_t *src, int n, const char *name,
+                        size_t len)
+{
+    int k;
+
+    for (k = 0; k < n; k++) {
+        if (src[k].kind == APIKEY_SOURCE_QUERY && strlen(src[k].name) == len
+            && !strncmp(src[k].name, name, len)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The request line with the value of every query-string source masked:
+ * %r for sites that take keys in the query (with
+ * AuthAPIKeyHideCredentials On the module has removed them already). */
+static const char *redacted_request(request_rec *r)
+{
+    const request_rec *o = original(r);
+    const apikey_dir_conf_t *conf =
+        ap_get_module_config(o->per_dir_config, &authn_apikey_module);
+    const char *line = o->the_request, *sp1, *end_target, *q, *p;
+    const apikey_source_t *src;
+    char *out;
+    int n;
+
+    if (!line || !(sp1 = strchr(line, ' '))) {
+        return line;
+    }
+    end_target = strchr(sp1 + 1, ' ');
+    if (!end_target) {
+        end_target = line + strlen(line);
+    }
+    q = memchr(sp1, '?', (size_t)(end_target - sp1));
+    if (!q) {
+        return line;
+    }
+    src = apikey_config_sources(conf, &n);
+    out = apr_pstrmemdup(r->pool, line, (size_t)(q + 1 - line));
+    for (p = q + 1; p < end_target;) {
+        const char *end = p + strcspn(p, "&;");
+        const char *eq;
+
+        if (end > end_target) {
+            end = end_target;
+        }
+        eq = memchr(p, '=', (size_t)(end - p));
+        if (eq && query_source(src, n, p, (size_t)(eq - p))) {
+            out = apr_pstrcat(r->pool, out,
+                              apr_pstrmemdup(r->pool, p, (size_t)(eq + 1 - p)),
+                              "[REDACTED]", NULL);
+        }
+        else {
+            out = apr_pstrcat(r->pool, out,
+                              apr_pstrmemdup(r->pool, p, (size_t)(end - p)),
+                              NULL);
+        }
+        if (end < end_target) {
+            out = apr_pstrcat(r->pool, out, apr_pstrmemdup(r->pool, end, 1),
+                              NULL);
+            end++;
+        }
+        p = end;
+    }
+    return apr_pstrcat(r->pool, out, end_target, NULL);
+}
+
+/* %{FIELD}K.  mod_log_config prints "-" for NULL or "", and escapes
+ * nothing itself for module fields: every value goes through
+ * ap_escape_logitem. */
+static const char *log_field(request_rec *r, char *field)
+{
+    const apikey_request_t *rq = apikey_request_find(r);
+    const apikey_record_t *key = rq ? rq->key : NULL;
+    const apikey_charge_t *c = rq && rq->charged ? &rq->charge : NULL;
+    const char *v = NULL;
+    int quota_tighter;
+
+    if (!strcmp(field, "request")) {
+        return ap_escape_logitem(r->pool, redacted_request(r));
+    }
+    if (!rq) {
+        return NULL;
+    }
+    quota_tighter = c && rq->quota.limit
+                    && (!rq->rate.interval_us
+                        || (long long)c->quota_remaining < c->rate_remaining);
+    if (!strcmp(field, "id")) {
+        v = key ? key->id : NULL;
+    }
+    else if (!strcmp(field, "owner")) {
+        v = key ? key->owner : NULL;
+    }
+    else if (!strcmp(field, "scopes")) {
+        v = key ? key->scopes : NULL;
+    }
+    else if (!strcmp(field, "result")) {
+        v = apikey_result_str(rq->result);
+    }
+    else if (!strcmp(field, "source")) {
+        v = rq->result != APIKEY_RESULT_NONE
+                    && rq->result != APIKEY_RESULT_MISSING
+                    && rq->result != APIKEY_RESULT_TLS_REQUIRED
+                ? apikey_source_kind_str(rq->source)
+                : NULL;
+    }
+    else if (!strcmp(field, "grace")) {
+        if (key && key->has_grace_until) {
+            char iso[APIKEY_TIME_ISO_LEN];
+
+            apikey_time_format(key->grace_until, iso);
+            v = apr_pstrdup(r->pool, iso);
+        }
+    }
+    else if (c && !strcmp(field, "limit")) {
+        v = num(r->pool,
+                quota_tighter ? (long long)rq->quota.limit : rq->rate.burst);
+    }
+    else if (c && !strcmp(field, "remaining")) {
+        v = num(r->pool, quota_tighter ? (long long)c->quota_remaining
+                                       : c->rate_remaining);
+    }
+    else if (c && !strcmp(field, "reset")) {
+        long long us = quota_tighter ? c->quota_reset_us : c->rate_reset_us;
+
+        v = num(r->pool, (us + 999999) / 1000000);
+    }
+    return v ? ap_escape_logitem(r->pool, v) : NULL;
+}
+
+void apikey_logging_pre_config(apr_pool_t *pconf)
+{
+    APR_OPTIONAL_FN_TYPE(ap_register_log_handler) *reg =
+        APR_RETRIEVE_OPTIONAL_FN(ap_register_log_handler);
+
+    /* Original request by default: fields stay right after an internal
+     * redirect such as an ErrorDocument. */
+    if (reg) {
+        reg(pconf, "K", log_field, 1);
+    }
+}
+
+void apikey_logging_post_config(void)
+{
+    module *http = ap_find_linked_module("http_core.c");
+
+    http_module_index = http ? http->module_index : -1;
+}
+
+int apikey_logging_guard(request_rec *r)
+{
+    struct ap_logconf *l;
+
+    if (http_module_index < 0
+        || ap_get_request_module_loglevel(r, http_module_index)
+               < APLOG_TRACE4) {
+        return DECLINED;
+    }
+    l = ap_new_log_config(r->pool, r->log ? r->log : &r->server->log);
+    ap_set_module_loglevel(r->pool, l, http_module_index, APLOG_TRACE3);
+    r->log = l;
+    return DECLINED;
+}
+
+int apikey_logging_count(request_rec *r)
+{
+    const apikey_request_t *rq = apikey_request_find(r);
+
+    if (rq) {
+        apikey_stats_result(rq->result);
+    }
+    return DECLINED;
+}

@@ -1,0 +1,99 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* Counters (see apikey_stats.h). */
+
+#include "apikey_stats.h"
+#include "apikey_cache_table.h"
+
+#include "apr_shm.h"
+#include "http_config.h"
+
+#define RETAINED_KEY "mod_authn_apikey-stats"
+
+typedef struct {
+    apr_shm_t *shm;
+} retained_t;
+
+static apikey_stats_t *stats;
+
+int apikey_stats_init(server_rec *s)
+{
+    retained_t *kept = ap_retained_data_get(RETAINED_KEY);
+
+    if (!kept) {
+        kept = ap_retained_data_create(RETAINED_KEY, sizeof(*kept));
+    }
+    /* Zeroed by the kernel when made; kept by every restart after. */
+    if (!kept->shm
+        && apr_shm_create(&kept->shm, sizeof(apikey_stats_t), NULL,
+                          s->process->pool)
+               != APR_SUCCESS) {
+        kept->shm = NULL;
+        stats = NULL;
+        return -1;
+    }
+    stats = apr_shm_baseaddr_get(kept->shm);
+    return 0;
+}
+
+static void add(apr_uint64_t *c)
+{
+    if (stats) {
+        __atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
+    }
+}
+
+void apikey_stats_result(apikey_result_t result)
+{
+    if (stats && result > APIKEY_RESULT_NONE && result < APIKEY_RESULTS) {
+        add(&stats->results[result]);
+    }
+}
+
+void apikey_stats_cache(int answer)
+{
+    if (stats) {
+        add(answer == APIKEY_CACHE_HIT        ? &stats->cache_hit
+            : answer == APIKEY_CACHE_NEGATIVE ? &stats->cache_negative
+                                              : &stats->cache_miss);
+    }
+}
+
+void apikey_stats_db_error(void)
+{
+    if (stats) {
+        add(&stats->db_errors);
+    }
+}
+
+void apikey_stats_get(apikey_stats_t *out)
+{
+    int i;
+
+    memset(out, 0, sizeof(*out));
+    if (!stats) {
+        return;
+    }
+    for (i = 0; i < APIKEY_RESULTS; i++) {
+        out->results[i] = __atomic_load_n(&stats->results[i], __ATOMIC_RELAXED);
+    }
+    out->cache_hit = __atomic_load_n(&stats->cache_hit, __ATOMIC_RELAXED);
+    out->cache_negative =
+        __atomic_load_n(&stats->cache_negative, __ATOMIC_RELAXED);
+    out->cache_miss = __atomic_load_n(&stats->cache_miss, __ATOMIC_RELAXED);
+    out->db_errors = __atomic_load_n(&stats->db_errors, __ATOMIC_RELAXED);
+}

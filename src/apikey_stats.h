@@ -1,0 +1,46 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* Counters for the status page's metrics: requests by result, look-up
+ * cache hits and misses, database errors.  In retained shared memory (they
+ * survive restarts, as Prometheus counters should), added to atomically. */
+#ifndef APIKEY_STATS_H
+#define APIKEY_STATS_H
+
+#include "httpd.h"
+
+#include "apikey_request.h"
+
+#define APIKEY_RESULTS (APIKEY_RESULT_ERROR + 1)
+
+typedef struct {
+    apr_uint64_t results[APIKEY_RESULTS]; /* by apikey_result_t */
+    apr_uint64_t cache_hit, cache_negative, cache_miss;
+    apr_uint64_t db_errors;
+} apikey_stats_t;
+
+/* Creates or finds the counters (real post_config pass); 0 or -1. */
+int apikey_stats_init(server_rec *s);
+
+/* Adds one; nothing when the counters could not be made. */
+void apikey_stats_result(apikey_result_t result);
+void apikey_stats_cache(int answer); /* an apikey_cache_answer_t */
+void apikey_stats_db_error(void);
+
+/* A copy of the counters, or zeros. */
+void apikey_stats_get(apikey_stats_t *out);
+
+#endif /* APIKEY_STATS_H */
