@@ -163,6 +163,8 @@ static void apikey_register_hooks(apr_pool_t *p)
      * work on a request that may be over its limits. */
     ap_hook_fixups(apikey_quota_fixups, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(apikey_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_create_request(apikey_logging_guard, NULL, NULL,
+                           APR_HOOK_REALLY_LAST);
     ap_hook_post_read_request(apikey_logging_guard, NULL, NULL,
                               APR_HOOK_REALLY_FIRST);
     ap_hook_log_transaction(apikey_logging_count, NULL, NULL, APR_HOOK_MIDDLE);

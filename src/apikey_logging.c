@@ -19,6 +19,7 @@
 
 #include "apikey_logging.h"
 #include "apikey_config.h"
+#include "apikey_key.h"
 #include "apikey_request.h"
 #include "apikey_stats.h"
 #include "apikey_time.h"
@@ -28,7 +29,10 @@
 #include "http_log.h"
 #include "mod_log_config.h"
 
-static int http_module_index = -1;
+/* Modules of httpd that write the request itself to the error log: core
+ * (the request line, at trace5, as it reads it) and http (every request
+ * header, at trace4).  Their indexes, or -1. */
+static int core_module_index = -1, http_module_index = -1;
 
 static const request_rec *original(const request_rec *r)
 {
@@ -57,9 +61,10 @@ static int query_source(const apikey_source_t *src, int n, const char *name,
     return 0;
 }
 
-/* The request line with the value of every query-string source masked:
- * %r for sites that take keys in the query (with
- * AuthAPIKeyHideCredentials On the module has removed them already). */
+/* The request line with the value of every query-string source masked,
+ * and of every parameter holding a well-formed key: %r for sites that take
+ * keys in the query (with AuthAPIKeyHideCredentials On the module has
+ * removed those it reads already). */
 static const char *redacted_request(request_rec *r)
 {
     const request_rec *o = original(r);
@@ -91,7 +96,13 @@ static const char *redacted_request(request_rec *r)
             end = end_target;
         }
         eq = memchr(p, '=', (size_t)(end - p));
-        if (eq && query_source(src, n, p, (size_t)(eq - p))) {
+        /* A configured source's value, or anything shaped like one of our
+         * keys (a client sending it where it is not read): the checksum
+         * tells it from other parameters. */
+        if (eq
+            && (query_source(src, n, p, (size_t)(eq - p))
+                || apikey_key_check(eq + 1, (size_t)(end - eq - 1))
+                       == APIKEY_KEY_OK)) {
             out = apr_pstrcat(r->pool, out,
                               apr_pstrmemdup(r->pool, p, (size_t)(eq + 1 - p)),
                               "[REDACTED]", NULL);
@@ -188,23 +199,33 @@ void apikey_logging_pre_config(apr_pool_t *pconf)
 
 void apikey_logging_post_config(void)
 {
+    module *core = ap_find_linked_module("core.c");
     module *http = ap_find_linked_module("http_core.c");
 
+    core_module_index = core ? core->module_index : -1;
     http_module_index = http ? http->module_index : -1;
+}
+
+/* Caps one module at trace3 for this request, when it is above. */
+static int cap(request_rec *r, struct ap_logconf **l, int index)
+{
+    if (index < 0 || ap_get_request_module_loglevel(r, index) < APLOG_TRACE4) {
+        return 0;
+    }
+    if (!*l) {
+        *l = ap_new_log_config(r->pool, r->log ? r->log : &r->server->log);
+    }
+    ap_set_module_loglevel(r->pool, *l, index, APLOG_TRACE3);
+    return 1;
 }
 
 int apikey_logging_guard(request_rec *r)
 {
-    struct ap_logconf *l;
+    struct ap_logconf *l = NULL;
 
-    if (http_module_index < 0
-        || ap_get_request_module_loglevel(r, http_module_index)
-               < APLOG_TRACE4) {
-        return DECLINED;
+    if (cap(r, &l, core_module_index) | cap(r, &l, http_module_index)) {
+        r->log = l;
     }
-    l = ap_new_log_config(r->pool, r->log ? r->log : &r->server->log);
-    ap_set_module_loglevel(r->pool, l, http_module_index, APLOG_TRACE3);
-    r->log = l;
     return DECLINED;
 }
 

@@ -25,12 +25,15 @@
 /* Registers %{...}K with mod_log_config (pre_config). */
 void apikey_logging_pre_config(apr_pool_t *pconf);
 
-/* Finds the http module, whose header dump the guard caps (post_config). */
+/* Finds the modules whose logging the guard caps (post_config). */
 void apikey_logging_post_config(void);
 
-/* post_read_request hook: at trace4 and above httpd's http module writes
- * every request header, keys included, to the error log, before any other
- * hook runs.  Caps that module at trace3 for the request. */
+/* create_request and post_read_request hook: at trace4 and above httpd
+ * writes the request line (core, trace5, while reading it) and every
+ * request header (http, trace4), keys included, to the error log, before
+ * authentication can hide anything.  Caps both modules at trace3 for the
+ * request: before the request is read, and again once its virtual host is
+ * known. */
 int apikey_logging_guard(request_rec *r);
 
 /* log_transaction hook: counts the request's result. */

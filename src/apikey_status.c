@@ -19,6 +19,7 @@
 
 #include "apikey_status.h"
 #include "apikey_quota.h"
+#include "apikey_stats.h"
 #include "apikey_time.h"
 
 #include "apr_strings.h"
@@ -142,6 +143,80 @@ static void html_row(request_rec *r, const row_t *row)
     ap_rputs("</td></tr>\n", r);
 }
 
+/* Slots of the limit table in use. */
+static unsigned used_slots(apikey_quota_table_t *t)
+{
+    unsigned i, n = t ? apikey_quota_table_slots(t) : 0, used = 0;
+    apikey_quota_view_t v;
+
+    for (i = 0; i < n; i++) {
+        used += apikey_quota_table_view(t, i, &v);
+    }
+    return used;
+}
+
+/* ?format=prometheus: the text exposition format a scrape expects. */
+static int prometheus(request_rec *r, apikey_quota_table_t *t)
+{
+    apr_pool_t *p = r->pool;
+    unsigned n = t ? apikey_quota_table_slots(t) : 0, used = used_slots(t);
+    apikey_stats_t st;
+    int i;
+
+    apikey_stats_get(&st);
+    ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
+    ap_rputs("# HELP apikey_requests_total Requests by what became of their "
+             "API key.\n# TYPE apikey_requests_total counter\n",
+             r);
+    for (i = APIKEY_RESULT_OK; i < APIKEY_RESULTS; i++) {
+        ap_rvputs(r, "apikey_requests_total{result=\"",
+                  apikey_result_str((apikey_result_t)i), "\"} ",
+                  num(p, (long long)st.results[i]), "\n", NULL);
+    }
+    ap_rvputs(r,
+              "# HELP apikey_cache_lookups_total Look-up cache answers.\n"
+              "# TYPE apikey_cache_lookups_total counter\n"
+              "apikey_cache_lookups_total{answer=\"hit\"} ",
+              num(p, (long long)st.cache_hit),
+              "\napikey_cache_lookups_total{answer=\"negative\"} ",
+              num(p, (long long)st.cache_negative),
+              "\napikey_cache_lookups_total{answer=\"miss\"} ",
+              num(p, (long long)st.cache_miss),
+              "\n# HELP apikey_db_errors_total Key look-ups the database "
+              "could not answer.\n# TYPE apikey_db_errors_total counter\n"
+              "apikey_db_errors_total ",
+              num(p, (long long)st.db_errors),
+              "\n# HELP apikey_limit_slots Slots of the limit table.\n"
+              "# TYPE apikey_limit_slots gauge\n"
+              "apikey_limit_slots{state=\"used\"} ",
+              num(p, used), "\napikey_limit_slots{state=\"free\"} ",
+              num(p, n - used), "\n", NULL);
+    return OK;
+}
+
+/* ?auto: "Name: value" lines, as mod_status's ?auto. */
+static int automatic(request_rec *r, apikey_quota_table_t *t)
+{
+    apr_pool_t *p = r->pool;
+    unsigned n = t ? apikey_quota_table_slots(t) : 0, used = used_slots(t);
+    apikey_stats_t st;
+    int i;
+
+    apikey_stats_get(&st);
+    ap_set_content_type(r, "text/plain; charset=utf-8");
+    for (i = APIKEY_RESULT_OK; i < APIKEY_RESULTS; i++) {
+        ap_rvputs(r, "Requests_", apikey_result_str((apikey_result_t)i), ": ",
+                  num(p, (long long)st.results[i]), "\n", NULL);
+    }
+    ap_rvputs(r, "CacheHits: ", num(p, (long long)st.cache_hit),
+              "\nCacheNegativeHits: ", num(p, (long long)st.cache_negative),
+              "\nCacheMisses: ", num(p, (long long)st.cache_miss),
+              "\nDatabaseErrors: ", num(p, (long long)st.db_errors),
+              "\nLimitSlotsUsed: ", num(p, used),
+              "\nLimitSlotsFree: ", num(p, n - used), "\n", NULL);
+    return OK;
+}
+
 int apikey_status_handler(request_rec *r)
 {
     apikey_quota_table_t *t = apikey_quota_table();
@@ -155,6 +230,14 @@ int apikey_status_handler(request_rec *r)
     r->allowed |= (AP_METHOD_BIT << M_GET);
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
+    }
+    if (r->args && ap_strstr_c(r->args, "format=prometheus")) {
+        apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+        return r->header_only ? OK : prometheus(r, t);
+    }
+    if (r->args && !strcmp(r->args, "auto")) {
+        apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+        return r->header_only ? OK : automatic(r, t);
     }
     json = r->args && ap_strstr_c(r->args, "format=json") != NULL;
     ap_set_content_type(r,
