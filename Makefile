@@ -20,8 +20,8 @@ APR_LIBS = $(shell apu-1-config --link-ld --libs 2>/dev/null) \
            $(shell apr-1-config --link-ld --libs 2>/dev/null)
 
 MOD_SRC  = mod_authn_apikey.c $(wildcard src/apikey_*.c)
-HDRS     = $(wildcard src/*.h) t/unit/tap.h
-TOOL_SRC = src/htapikey.c src/htapikey_db.c src/htapikey_out.c \
+HDRS     = $(wildcard src/*.h) t/unit/tap.h t/unit/torture.h
+TOOL_SRC = src/htapikey.c src/htapikey_args.c src/htapikey_db.c src/htapikey_out.c \
            src/htapikey_settings.c src/apikey_key.c src/apikey_pepper.c \
            src/apikey_time.c \
            src/apikey_match.c src/apikey_limit.c

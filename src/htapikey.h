@@ -19,6 +19,8 @@
 #ifndef HTAPIKEY_H
 #define HTAPIKEY_H
 
+#include <stdio.h>
+
 #include "apr_pools.h"
 #include "apr_tables.h"
 
@@ -44,6 +46,20 @@ typedef struct {
     const unsigned char *pepper;
     size_t pepper_len;
 } htapikey_options_t;
+
+/* The command line (htapikey_args.c). */
+void htapikey_set_progname(const char *argv0);
+void htapikey_usage(FILE *out);
+/* Prints "htapikey: <message>" (and a hint for usage errors) to stderr and
+ * returns code, the exit status. */
+int htapikey_fail(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Parses argv into o; EXIT_OK or an exit status (already reported). */
+int htapikey_parse_args(apr_pool_t *p, int argc, const char *const *argv,
+                        htapikey_options_t *o);
+/* Refuses options the command does not take: EXIT_OK or EXIT_USAGE. */
+int htapikey_only_options(const htapikey_options_t *o, int owner, int settings,
+                          int id);
 
 /* The key settings of create and update, checked, as the store keeps them
  * (htapikey_db_null for "none" in update).  Returns NULL or a message. */

@@ -26,6 +26,7 @@
 
 #include "apikey_cache_table.h"
 #include "tap.h"
+#include "torture.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -58,29 +59,6 @@ static const unsigned char seed[APIKEY_CACHE_SEED_LEN] = "0123456789abcdef";
 static char digests[NKEYS][APIKEY_DIGEST_HEX_LEN + 1];
 
 static int scale = 100;
-
-/* splitmix64's finaliser: every test byte below is derived from it. */
-static apr_uint64_t mix64(apr_uint64_t x)
-{
-    x += APR_UINT64_C(0x9e3779b97f4a7c15);
-    x = (x ^ (x >> 30)) * APR_UINT64_C(0xbf58476d1ce4e5b9);
-    x = (x ^ (x >> 27)) * APR_UINT64_C(0x94d049bb133111eb);
-    return x ^ (x >> 31);
-}
-
-static apr_uint64_t rnd(apr_uint64_t *state)
-{
-    *state = mix64(*state);
-    return *state;
-}
-
-static double seconds(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* 64 lower-case hex digits per index, all different. */
 static void make_digests(void)
@@ -180,14 +158,6 @@ static apikey_cache_table_t *table_new(unsigned nslots, unsigned nservers,
         return NULL;
     }
     return apikey_cache_table_init(*mem, size, nslots, nservers, seed);
-}
-
-static void *shared_new(apr_size_t size)
-{
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-    return p == MAP_FAILED ? NULL : p;
 }
 
 static apikey_cache_answer_t get(apikey_cache_table_t *t, apr_uint64_t scope,

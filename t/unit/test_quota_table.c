@@ -27,6 +27,7 @@
 
 #include "apikey_quota_table.h"
 #include "tap.h"
+#include "torture.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -75,29 +76,6 @@ static const apikey_rate_t no_rate;
 static const apikey_quota_t no_quota;
 
 static int scale = 100;
-
-/* splitmix64's finaliser, for reproducible random choices. */
-static apr_uint64_t mix64(apr_uint64_t x)
-{
-    x += APR_UINT64_C(0x9e3779b97f4a7c15);
-    x = (x ^ (x >> 30)) * APR_UINT64_C(0xbf58476d1ce4e5b9);
-    x = (x ^ (x >> 27)) * APR_UINT64_C(0x94d049bb133111eb);
-    return x ^ (x >> 31);
-}
-
-static apr_uint64_t rnd(apr_uint64_t *state)
-{
-    *state = mix64(*state);
-    return *state;
-}
-
-static double seconds(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static apikey_rate_t rate_of(long long interval_us, long long burst)
 {
@@ -190,23 +168,6 @@ static apikey_quota_table_t *table_fresh(unsigned nslots,
     }
     memset(*mem, 0x77, size);
     return apikey_quota_table_init(*mem, size, nslots, s, &adopted);
-}
-
-static void *shared_new(apr_size_t size)
-{
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-    return p == MAP_FAILED ? NULL : p;
-}
-
-static int wait_child(pid_t pid)
-{
-    int status = 0;
-
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    return status;
 }
 
 static void test_size_init(void)
