@@ -22,7 +22,8 @@ APR_LIBS = $(shell apu-1-config --link-ld --libs 2>/dev/null) \
 MOD_SRC  = mod_authn_apikey.c $(wildcard src/apikey_*.c)
 HDRS     = $(wildcard src/*.h) t/unit/tap.h t/unit/torture.h
 TOOL_SRC = src/htapikey.c src/htapikey_args.c src/htapikey_db.c src/htapikey_out.c \
-           src/htapikey_settings.c src/apikey_key.c src/apikey_pepper.c \
+           src/htapikey_settings.c src/apikey_key.c src/apikey_crc32.c \
+           src/apikey_pepper.c \
            src/apikey_time.c \
            src/apikey_match.c src/apikey_limit.c
 SCHEMAS  = $(wildcard conf/schema/*.sql)
@@ -56,7 +57,8 @@ htapikey: $(TOOL_SRC) build/schema.c $(HDRS) build/flags
 	$(CC) -g -O2 $(WARN) -Isrc $(APR_CFLAGS) -o $@ $(TOOL_SRC) \
 	    build/schema.c $(APR_LIBS) -lcrypto
 
-build/unit/test_key.t: t/unit/test_key.c src/apikey_key.c $(HDRS)
+build/unit/test_key.t: t/unit/test_key.c src/apikey_key.c src/apikey_crc32.c \
+    $(HDRS)
 build/unit/test_time.t: t/unit/test_time.c src/apikey_time.c $(HDRS)
 build/unit/test_source.t: t/unit/test_source.c src/apikey_source.c $(HDRS)
 build/unit/test_match.t: t/unit/test_match.c src/apikey_match.c $(HDRS)

@@ -83,12 +83,12 @@ apr_status_t apikey_cache_init(apr_pool_t *pconf, server_rec *s)
 }
 
 /* The store behind a server and a look-up statement: entries of other
- * servers (other databases) and other queries never answer. */
+ * servers (other databases) and other queries never answer.  Both numbers
+ * belong to this configuration, like the table, which a restart remakes. */
 static apr_uint64_t scope_of(const apikey_srv_conf_t *srv,
                              const apikey_query_t *query)
 {
-    return ((apr_uint64_t)srv->index << 32)
-           | apikey_crc32(query->label, strlen(query->label));
+    return ((apr_uint64_t)srv->index << 32) | query->number;
 }
 
 /* Packing: three bytes (version, flags, number of extra columns), then

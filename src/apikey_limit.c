@@ -150,12 +150,50 @@ static long long secs(long long now)
     return now >= 0 ? now / SEC : -((-now + SEC - 1) / SEC);
 }
 
+/* The month of a day since the epoch: its index since January 1970, its
+ * first day and the first day of the next.  Every request with a monthly
+ * quota asks for the same month, so the last answer is remembered in one
+ * word (first day, length, index) that threads read and replace whole;
+ * days before 1970 or past the word's range are worked out each time. */
+typedef struct month_t {
+    long long index, first, next;
+} month_t;
+
+static uint64_t month_memo;
+
+static void month_of(long long days, month_t *out)
+{
+    uint64_t w = __atomic_load_n(&month_memo, __ATOMIC_RELAXED);
+    long long first = (long long)(w >> 40), len = (long long)((w >> 32) & 0xff);
+    long long y;
+    unsigned m, d;
+
+    if (w && days >= first && days < first + len) {
+        out->index = (long long)(w & 0xffffffffUL);
+        out->first = first;
+        out->next = first + len;
+        return;
+    }
+    apikey_civil_from_days(days, &y, &m, &d);
+    out->index = (y - 1970) * 12 + (long long)(m - 1);
+    out->first = days - (long long)(d - 1);
+    out->next = m == 12 ? apikey_days_from_civil(y + 1, 1, 1)
+                        : apikey_days_from_civil(y, m + 1, 1);
+    if (out->index >= 0 && out->index <= 0xffffffffLL
+        && out->first < (1LL << 24)) {
+        __atomic_store_n(&month_memo,
+                         ((uint64_t)out->first << 40)
+                             | ((uint64_t)(out->next - out->first) << 32)
+                             | (uint64_t)out->index,
+                         __ATOMIC_RELAXED);
+    }
+}
+
 unsigned long apikey_period_index(apikey_period_t p, long long now)
 {
     long long t = secs(now),
               days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-    long long y;
-    unsigned m, d;
+    month_t month;
 
     switch (p) {
         case APIKEY_PERIOD_HOUR:
@@ -163,16 +201,16 @@ unsigned long apikey_period_index(apikey_period_t p, long long now)
         case APIKEY_PERIOD_DAY:
             return (unsigned long)days;
         case APIKEY_PERIOD_MONTH:
-            apikey_civil_from_days(days, &y, &m, &d);
-            return (unsigned long)((y - 1970) * 12 + (long long)(m - 1));
+            month_of(days, &month);
+            return (unsigned long)month.index;
     }
     return 0;
 }
 
 long long apikey_period_end(apikey_period_t p, long long now)
 {
-    long long t = secs(now), days = t / 86400, y;
-    unsigned m, d;
+    long long t = secs(now), days = t / 86400;
+    month_t month;
 
     switch (p) {
         case APIKEY_PERIOD_HOUR:
@@ -180,12 +218,8 @@ long long apikey_period_end(apikey_period_t p, long long now)
         case APIKEY_PERIOD_DAY:
             return (days + 1) * 86400 * SEC;
         case APIKEY_PERIOD_MONTH:
-            apikey_civil_from_days(days, &y, &m, &d);
-            if (++m > 12) {
-                m = 1;
-                y++;
-            }
-            return apikey_days_from_civil(y, m, 1) * 86400 * SEC;
+            month_of(days, &month);
+            return month.next * 86400 * SEC;
     }
     return now;
 }

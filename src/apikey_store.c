@@ -45,7 +45,7 @@ APLOG_USE_MODULE(authn_apikey);
  * The pgsql driver uses them as SQL identifiers (PREPARE <label>), so they
  * hold letters, digits and underscores only. */
 const apikey_query_t apikey_store_default_query = {APIKEY_STORE_DEFAULT_QUERY,
-                                                   "authn_apikey_lookup"};
+                                                   "authn_apikey_lookup", 0};
 
 /* AuthAPIKeyQuery SQL -> its query, so that the same SQL is prepared once
  * a connection however many sections use it.  Lives in pconf. */
@@ -80,7 +80,8 @@ const char *apikey_store_query(apr_pool_t *p, const char *sql,
     if ((q = apr_hash_get(queries, sql, APR_HASH_KEY_STRING)) == NULL) {
         q = apr_palloc(p, sizeof(*q));
         q->sql = apr_pstrdup(p, sql);
-        q->label = apr_psprintf(p, "authn_apikey_q%u", apr_hash_count(queries));
+        q->number = apr_hash_count(queries) + 1;
+        q->label = apr_psprintf(p, "authn_apikey_q%u", q->number - 1);
         apr_hash_set(queries, q->sql, APR_HASH_KEY_STRING, q);
     }
     *out = q;
@@ -393,10 +394,11 @@ apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
     return status;
 }
 
-/* The change marker htapikey bumps with every change. */
+/* The change marker htapikey bumps with every change (never cached: its
+ * number only keeps it apart from the look-ups). */
 static const apikey_query_t marker_query = {
     "SELECT value FROM apikey_meta WHERE name = 'version'",
-    "authn_apikey_marker"};
+    "authn_apikey_marker", 0xffffffffU};
 
 apr_status_t apikey_store_marker(server_rec *s, apr_pool_t *p,
                                  apr_int64_t *marker, const char **err)

@@ -33,6 +33,9 @@
 typedef struct apikey_query_t {
     const char *sql;
     const char *label;
+    /* 0 for the default look-up, n for the nth distinct AuthAPIKeyQuery of
+     * this configuration: what tells their cache entries apart. */
+    apr_uint32_t number;
 } apikey_query_t;
 
 /* The default look-up. */

@@ -1,0 +1,282 @@
+#!/bin/bash
+# make bench: private httpd instances on 127.0.0.1, one per configuration,
+# loaded with wrk round by round (A B C ... A B C ...), then an instruction
+# count with callgrind.  Writes bench/results/<time>.md and the table of
+# docs/benchmarks.md.  Environment: BENCH_ROUNDS (5), BENCH_SECONDS (5),
+# BENCH_CONNECTIONS (32), BENCH_CONFIGS (all), BENCH_KEEP (keep the work
+# directory).
+set -euo pipefail
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+ROUNDS=${BENCH_ROUNDS:-5}
+SECONDS_EACH=${BENCH_SECONDS:-5}
+CONNS=${BENCH_CONNECTIONS:-32}
+CONFIGS=${BENCH_CONFIGS:-"A A_log B C D M1 M2 M3 M4"}
+HTTPD=/usr/sbin/apache2
+LIB=$(apxs -q LIBEXECDIR)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/apikey-bench.XXXXXX")
+STAMP=$(date -u +%Y%m%d-%H%M%S)
+OUT="$TOP/bench/results/$STAMP.md"
+mkdir -p "$TOP/bench/results"
+
+stop_all() {
+    for pid in "$WORK"/*/httpd.pid; do
+        [ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null || true
+    done
+    sleep 1
+}
+trap 'stop_all; [ -n "${BENCH_KEEP:-}" ] || rm -rf "$WORK"' EXIT
+
+echo "bench: data in $WORK"
+perl "$TOP/bench/make-data.pl" "$TOP" "$WORK" >/dev/null
+mkdir -p "$WORK/htdocs"
+printf 'hello, benchmark\n' >"$WORK/htdocs/index.txt"
+USERLINE=""
+if [ "$(id -u)" = 0 ]; then
+    USERLINE="User nobody
+Group nogroup"
+    chown -R nobody:nogroup "$WORK"
+    chmod 755 "$WORK"
+fi
+SINGLE_KEY=$(head -1 "$WORK/keys.txt")
+
+# The configuration of each instance.  All share the MPM settings (a fixed
+# number of processes, so that CPU accounting stays simple).
+conf() {
+    local name=$1 port=$2 extra=""
+    case $name in
+        A) extra="" ;;
+        A_log) extra="LogFormat \"%h %u %>s %b\" plain
+CustomLog $WORK/$name/access_log plain" ;;
+        B) extra="<Directory $WORK/htdocs>
+    Require expr \"%{HTTP:X-Token} == 'secret'\"
+</Directory>" ;;
+        C|D) extra="LoadModule authn_dbd_module $LIB/mod_authn_dbd.so
+LoadModule auth_basic_module $LIB/mod_auth_basic.so
+LoadModule authz_user_module $LIB/mod_authz_user.so
+DBDriver sqlite3
+DBDParams $WORK/users.db"
+            if [ "$name" = D ]; then
+                extra="$extra
+LoadModule socache_shmcb_module $LIB/mod_socache_shmcb.so
+LoadModule authn_socache_module $LIB/mod_authn_socache.so
+AuthnCacheSOCache shmcb"
+            fi
+            extra="$extra
+<Directory $WORK/htdocs>
+    AuthType Basic
+    AuthName bench
+    AuthBasicProvider $([ "$name" = D ] && echo "socache dbd" || echo dbd)
+    $([ "$name" = D ] && echo "AuthnCacheProvideFor dbd" || true)
+    $([ "$name" = D ] && echo "AuthnCacheTimeout 300" || true)
+    AuthDBDUserPWQuery \"SELECT password FROM users WHERE user = %s\"
+    Require valid-user
+</Directory>" ;;
+        M1|M2|M3|M4)
+            extra="LoadModule authn_apikey_module $TOP/.libs/mod_authn_apikey.so
+DBDriver sqlite3
+DBDParams $WORK/$([ "$name" = M3 ] && echo keys-1m.db || echo keys.db)
+AuthAPIKeyLimitSlots 16384
+AuthAPIKeyCacheSize 65536
+$([ "$name" = M4 ] && echo "AuthAPIKeyCacheTimeout 0" || echo "AuthAPIKeyCacheTimeout 300")
+<Directory $WORK/htdocs>
+    AuthType APIKey
+    AuthName bench"
+            if [ "$name" = M1 ] || [ "$name" = M4 ]; then
+                extra="$extra
+    Require apikey
+</Directory>"
+            else
+                extra="$extra
+    Require apikey-scope api
+    AuthAPIKeyRateLimit 1000000/s burst=1000000
+    AuthAPIKeyQuota 4000000000/month
+</Directory>
+LogFormat \"%h %{id}K %{result}K %>s %b\" apikey
+CustomLog $WORK/$name/access_log apikey"
+            fi ;;
+    esac
+    mkdir -p "$WORK/$name"
+    cat >"$WORK/$name/httpd.conf" <<CONF
+ServerRoot $WORK/$name
+ServerName localhost
+Listen 127.0.0.1:$port
+PidFile $WORK/$name/httpd.pid
+DefaultRuntimeDir $WORK/$name
+ErrorLog $WORK/$name/error_log
+LogLevel warn
+$USERLINE
+LoadModule mpm_event_module $LIB/mod_mpm_event.so
+LoadModule authn_core_module $LIB/mod_authn_core.so
+LoadModule authz_core_module $LIB/mod_authz_core.so
+LoadModule dbd_module $LIB/mod_dbd.so
+StartServers 2
+ServerLimit 2
+ThreadsPerChild 64
+MaxRequestWorkers 128
+MinSpareThreads 1
+MaxSpareThreads 128
+KeepAlive On
+MaxKeepAliveRequests 0
+DocumentRoot $WORK/htdocs
+$extra
+CONF
+    [ "$(id -u)" = 0 ] && chown -R nobody:nogroup "$WORK/$name"
+}
+
+declare -A PORT
+port=18400
+for c in $CONFIGS; do
+    port=$((port + 1))
+    PORT[$c]=$port
+    conf "$c" "$port"
+    "$HTTPD" -f "$WORK/$c/httpd.conf" -k start
+done
+sleep 2
+
+# What a configuration's requests carry, in ARGS.
+wrk_args() {
+    ARGS=()
+    case $1 in
+        B) ARGS=(-H "X-Token: secret") ;;
+        C|D) ARGS=(-H "Authorization: Basic $(printf 'user00042:secret42' | base64)") ;;
+        M1|M2|M4) ARGS=(-H "X-API-Key: $SINGLE_KEY") ;;
+        M3) ARGS=(-s "$TOP/bench/keys.lua") ;;
+    esac
+}
+
+cpu_ticks() {   # utime + stime of every process of an instance
+    local t=0 pid
+    for pid in $(pgrep -f "$WORK/$1/httpd.conf"); do
+        t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+    done
+    echo $t
+}
+
+to_ms() {   # wrk's "123.45us" / "1.23ms" / "1.00s" in milliseconds
+    awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[0-9]s$/ && v !~ /ms$/) n *= 1000; printf "%.3f", n }'
+}
+
+HZ=$(getconf CLK_TCK)
+RAW="$WORK/raw.tsv"
+: >"$RAW"
+for r in $(seq "$ROUNDS"); do
+    for c in $CONFIGS; do
+        wrk_args "$c"
+        # warm the instance (and its caches) before each measured run
+        BENCH_KEYS="$WORK/keys.txt" wrk -t1 -c"$CONNS" -d1s "${ARGS[@]}" \
+            "http://127.0.0.1:${PORT[$c]}/index.txt" >/dev/null
+        before=$(cpu_ticks "$c")
+        out=$(BENCH_KEYS="$WORK/keys.txt" wrk -t1 -c"$CONNS" -d"${SECONDS_EACH}s" \
+              --latency "${ARGS[@]}" "http://127.0.0.1:${PORT[$c]}/index.txt")
+        after=$(cpu_ticks "$c")
+        rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
+        reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+        p50=$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
+        p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
+        non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+        cpu_us=$(awk -v d=$((after - before)) -v n="$reqs" -v hz="$HZ" 'BEGIN { printf "%.1f", d * 1e6 / hz / n }')
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$r" "$rps" "$p50" "$p99" "$cpu_us" "${non2xx:-0}" >>"$RAW"
+        echo "bench: round $r $c: $rps req/s, p50 ${p50} ms, p99 ${p99} ms, ${cpu_us} us CPU/req, non-2xx ${non2xx:-0}"
+    done
+done
+
+# Callgrind: instructions per request in a single process (httpd -X), from
+# the difference between 300 and 1300 requests, so that start-up and
+# shutdown cancel out; "own" is what the profile puts in mod_authn_apikey.so
+# itself (libcrypto's SHA-256, APR and httpd are counted in the total).
+CG=""
+AS_USER=""
+if [ "$(id -u)" = 0 ]; then
+    # httpd drops its privileges in -X too and could not then write a
+    # root-owned profile: valgrind runs as the instances' user
+    AS_USER="setpriv --reuid=nobody --regid=nogroup --clear-groups"
+fi
+ir() {   # $1 config, $2 requests: "total own" instructions
+    local c=$1 n=$2 f="$WORK/cg.$1.$2" i vpid
+    $AS_USER valgrind --tool=callgrind --callgrind-out-file="$f" \
+        "$HTTPD" -f "$WORK/$c/httpd.conf" -X >/dev/null 2>&1 &
+    vpid=$!
+    for i in $(seq 100); do
+        curl -s -o /dev/null "http://127.0.0.1:${PORT[$c]}/" && break; sleep 0.3
+    done
+    ab -q -n "$n" -c 1 -k -H "X-API-Key: $SINGLE_KEY" \
+        "http://127.0.0.1:${PORT[$c]}/index.txt" >/dev/null 2>&1
+    kill -TERM "$vpid"; wait "$vpid" 2>/dev/null || true
+    for i in $(seq 100); do   # the next run needs the port
+        curl -s -o /dev/null "http://127.0.0.1:${PORT[$c]}/" || break; sleep 0.3
+    done
+    callgrind_annotate --threshold=100 "$f" 2>/dev/null | awk '
+        /PROGRAM TOTALS/ { gsub(",", "", $1); total = $1 }
+        /mod_authn_apikey\.so\]/ { v = $1; gsub(",", "", v); own += v }
+        END { printf "%s %s\n", total, own + 0 }'
+}
+if command -v valgrind >/dev/null && command -v ab >/dev/null; then
+    for c in M1 M2; do
+        [[ " $CONFIGS " == *" $c "* ]] || continue
+        "$HTTPD" -f "$WORK/$c/httpd.conf" -k stop; sleep 1
+        [ -n "$AS_USER" ] && chown -R nobody:nogroup "$WORK/$c"   # logs the root parent opened
+        read -r t1 o1 < <(ir "$c" 300)
+        read -r t2 o2 < <(ir "$c" 1300)
+        line=$(awk -v c="$c" -v t1="$t1" -v t2="$t2" -v o1="$o1" -v o2="$o2" 'BEGIN {
+            t = (t2 - t1) / 1000; o = (o2 - o1) / 1000;
+            printf "| %s | %.0f | %.0f | %.2f %% |", c, t, o, t ? 100 * o / t : 0 }')
+        echo "bench: callgrind: $line"
+        CG="$CG$line
+"
+    done
+fi
+
+# The table: medians over the rounds, min..max, ratios to A in this run.
+TABLE=$(awk -F'\t' -v order="$CONFIGS" '
+    function median(list,   a, n, i, j, t) {
+        n = split(list, a, " ");
+        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    function lo(list,   a, n, i, m) { n = split(list, a, " "); m = a[1]; for (i = 2; i <= n; i++) if (a[i] + 0 < m + 0) m = a[i]; return m }
+    function hi(list,   a, n, i, m) { n = split(list, a, " "); m = a[1]; for (i = 2; i <= n; i++) if (a[i] + 0 > m + 0) m = a[i]; return m }
+    { rps[$1] = rps[$1] " " $3; p50[$1] = p50[$1] " " $4; p99[$1] = p99[$1] " " $5; cpu[$1] = cpu[$1] " " $6; bad[$1] += $7 }
+    END {
+        base = median(rps["A"]); cbase = median(cpu["A"]); lbase = median(p50["A"]);
+        print "| config | req/s (median) | min..max | ratio to A | p50 ms | p99 ms | CPU us/req | CPU over A | non-2xx |";
+        print "|---|---|---|---|---|---|---|---|---|";
+        n = split(order, o, " ");
+        for (i = 1; i <= n; i++) { c = o[i]; if (!(c in rps)) continue;
+            printf "| %s | %.0f | %.0f..%.0f | %.3f | %.3f | %.3f | %.1f | %+.1f | %d |\n", c, median(rps[c]), lo(rps[c]), hi(rps[c]),
+                   base ? median(rps[c]) / base : 0, median(p50[c]), median(p99[c]), median(cpu[c]), median(cpu[c]) - cbase, bad[c] }
+    }' "$RAW")
+
+{
+    echo "# make bench, $STAMP (UTC)"
+    echo
+    echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); $($HTTPD -v | head -1 | sed 's/Server version: //'), event MPM."
+    echo "wrk: 1 thread, $CONNS keep-alive connections, ${SECONDS_EACH} s a run, $ROUNDS rounds interleaved; a 1 s warm-up before each run."
+    echo
+    echo "$TABLE"
+    echo
+    if [ -n "$CG" ]; then
+        echo "Callgrind, one process (httpd -X), 1000 requests, instructions per request:"
+        echo
+        echo "| config | whole request | module's own code | share |"
+        echo "|---|---|---|---|"
+        printf '%s' "$CG"
+    fi
+    echo
+    echo "Raw runs (config, round, req/s, p50 ms, p99 ms, CPU us/req, non-2xx):"
+    echo
+    echo '```'
+    cat "$RAW"
+    echo '```'
+} >"$OUT"
+cp "$OUT" "$TOP/bench/results/latest.md"
+
+# docs/benchmarks.md: the part between the markers is this run's table.
+DOC="$TOP/docs/benchmarks.md"
+if [ -f "$DOC" ] && grep -q '<!-- bench:begin -->' "$DOC"; then
+    awk -v f="$OUT" '
+        /<!-- bench:begin -->/ { print; while ((getline l < f) > 0) print l; skip = 1; next }
+        /<!-- bench:end -->/ { skip = 0 }
+        !skip' "$DOC" >"$DOC.tmp" && mv "$DOC.tmp" "$DOC"
+fi
+echo "bench: results in $OUT"
+echo "$TABLE"
