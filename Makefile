@@ -3,6 +3,7 @@
 #   make            the module (.libs/mod_authn_apikey.so) and htapikey
 #   make run        a demo httpd on 127.0.0.1:$(PORT) with one key
 #   make test       install missing Debian packages, build, run every test
+#   make bench      benchmarks against httpd's own baselines (docs/benchmarks.md)
 #   make install    install the module, htapikey and the schemas
 
 APXS    ?= $(shell command -v apxs 2>/dev/null || echo /usr/bin/apxs)
@@ -33,7 +34,7 @@ UNIT     = build/unit/test_key.t build/unit/test_time.t \
            build/unit/test_cache_table.t build/unit/test_limit.t \
            build/unit/test_quota_table.t
 
-.PHONY: all deps run test test-unit test-httpd install clean FORCE
+.PHONY: all deps run test test-unit test-httpd bench install clean FORCE
 
 all: $(MODULE) htapikey
 
@@ -90,6 +91,12 @@ test: deps
 	$(MAKE) WERROR=1 all $(UNIT)
 	sh scripts/check-docs.sh
 	sh scripts/test-all.sh
+
+# Not part of make test: several minutes, and its figures are for reading.
+bench:
+	APIKEY_EXTRA_PKGS="wrk valgrind apache2-utils" sh scripts/deps.sh
+	$(MAKE) all
+	bash bench/run.sh
 
 # Where Debian's httpd looks: the module beside the others, htapikey beside
 # htpasswd, the .load file for a2enmod.

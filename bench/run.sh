@@ -3,7 +3,8 @@
 # loaded with wrk round by round (A B C ... A B C ...), then an instruction
 # count with callgrind.  Writes bench/results/<time>.md and the table of
 # docs/benchmarks.md.  Environment: BENCH_ROUNDS (5), BENCH_SECONDS (5),
-# BENCH_CONNECTIONS (32), BENCH_CONFIGS (all), BENCH_KEEP (keep the work
+# BENCH_CONNECTIONS (32), BENCH_CONFIGS (all), BENCH_CALLGRIND (the
+# configurations profiled: A C M1 M2 M4), BENCH_KEEP (keep the work
 # directory).
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -75,7 +76,7 @@ AuthnCacheSOCache shmcb"
             extra="LoadModule authn_apikey_module $TOP/.libs/mod_authn_apikey.so
 DBDriver sqlite3
 DBDParams $WORK/$([ "$name" = M3 ] && echo keys-1m.db || echo keys.db)
-AuthAPIKeyLimitSlots 16384
+AuthAPIKeyLimitSlots 65536
 AuthAPIKeyCacheSize 65536
 $([ "$name" = M4 ] && echo "AuthAPIKeyCacheTimeout 0" || echo "AuthAPIKeyCacheTimeout 300")
 <Directory $WORK/htdocs>
@@ -199,19 +200,27 @@ ir() {   # $1 config, $2 requests: "total own" instructions
     for i in $(seq 100); do
         curl -s -o /dev/null "http://127.0.0.1:${PORT[$c]}/" && break; sleep 0.3
     done
-    ab -q -n "$n" -c 1 -k -H "X-API-Key: $SINGLE_KEY" \
+    wrk_args "$c"
+    [ "$c" = M3 ] && ARGS=(-H "X-API-Key: $SINGLE_KEY")
+    ab -q -n "$n" -c 1 -k "${ARGS[@]}" \
         "http://127.0.0.1:${PORT[$c]}/index.txt" >/dev/null 2>&1
     kill -TERM "$vpid"; wait "$vpid" 2>/dev/null || true
     for i in $(seq 100); do   # the next run needs the port
         curl -s -o /dev/null "http://127.0.0.1:${PORT[$c]}/" || break; sleep 0.3
     done
-    callgrind_annotate --threshold=100 "$f" 2>/dev/null | awk '
+    # Module code shows as "file:function [.../mod_authn_apikey.so]", or,
+    # where debug information gives no file, as "???:function" with no
+    # object: those count when the function is one of the module's.
+    nm --defined-only "$TOP/.libs/mod_authn_apikey.so" | awk '$2 ~ /^[tT]$/ { print $3 }' >"$WORK/module.syms"
+    callgrind_annotate --threshold=100 "$f" 2>/dev/null | awk -v syms="$WORK/module.syms" '
+        BEGIN { while ((getline s < syms) > 0) mine["???:" s] = 1 }
         /PROGRAM TOTALS/ { gsub(",", "", $1); total = $1 }
-        /mod_authn_apikey\.so\]/ { v = $1; gsub(",", "", v); own += v }
+        /Auto-annotated source/ { exit }
+        /mod_authn_apikey\.so\]/ || $NF in mine { v = $1; gsub(",", "", v); own += v }
         END { printf "%s %s\n", total, own + 0 }'
 }
 if command -v valgrind >/dev/null && command -v ab >/dev/null; then
-    for c in M1 M2; do
+    for c in ${BENCH_CALLGRIND:-A C M1 M2 M4}; do
         [[ " $CONFIGS " == *" $c "* ]] || continue
         "$HTTPD" -f "$WORK/$c/httpd.conf" -k stop; sleep 1
         [ -n "$AS_USER" ] && chown -R nobody:nogroup "$WORK/$c"   # logs the root parent opened
