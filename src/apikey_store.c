@@ -210,6 +210,12 @@ static void map_columns(request_rec *r, const apr_dbd_driver_t *drv,
         if (!name) {
             continue;
         }
+        /* The default look-up lists the columns in this order: one
+         * comparison each, the whole list only for other queries. */
+        if (i < NCOLS && m->col[i] < 0 && !strcasecmp(name, column_names[i])) {
+            m->col[i] = i;
+            continue;
+        }
         for (c = 0; c < NCOLS; c++) {
             if (m->col[c] < 0 && !strcasecmp(name, column_names[c])) {
                 m->col[c] = i;
