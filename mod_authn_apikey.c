@@ -28,6 +28,7 @@
 #include "apikey_authn.h"
 #include "apikey_authz.h"
 #include "apikey_config.h"
+#include "apikey_key.h"
 #include "apikey_cache.h"
 #include "apikey_log.h"
 #include "apikey_logging.h"
@@ -110,6 +111,14 @@ static int apikey_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+/* The module is unloaded at a restart: what it fetched goes with pconf. */
+static apr_status_t digest_done(void *unused)
+{
+    (void)unused;
+    apikey_digest_done();
+    return APR_SUCCESS;
+}
+
 static int apikey_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
 {
@@ -123,6 +132,10 @@ static int apikey_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     apikey_authn_init();
+    if (apikey_digest_init() == 0) {
+        apr_pool_cleanup_register(pconf, NULL, digest_done,
+                                  apr_pool_cleanup_null);
+    }
     /* Shared memory and the poller belong to the real pass, not the dry
      * run that precedes it at start-up. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {

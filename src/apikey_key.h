@@ -80,6 +80,14 @@ int apikey_id_generate(char *out, size_t outlen);
 int apikey_digest_hex(const unsigned char *pepper, size_t pepper_len,
                       const char *key, size_t len, char *hex);
 
+/* Fetches SHA-256 once for apikey_digest_hex, which otherwise makes OpenSSL
+ * find it again on every call, under a lock every thread shares.  Call it
+ * before any thread starts (post_config); apikey_digest_done frees it.
+ * Returns 0, or -1 when libcrypto has no SHA-256 (digests then fetch it
+ * each time, and fail as before when it is missing). */
+int apikey_digest_init(void);
+void apikey_digest_done(void);
+
 /* Compares two equal-length byte strings in constant time: 1 when equal. */
 int apikey_equal_ct(const void *a, const void *b, size_t len);
 

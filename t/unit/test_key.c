@@ -608,6 +608,37 @@ static void test_digest(void)
     is_str(hex, a_nul_b, "digest_hex hashes len bytes, NUL included");
 }
 
+/* The same digests with SHA-256 fetched once (the module's way) as with
+ * the per-call look-up, and again after it is freed. */
+static void test_digest_prefetched(void)
+{
+    /* RFC 4231, test case 2 */
+    static const char jefe[] =
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+    static const char abc[] =
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    static const char data[] = "what do ya want for nothing?";
+    const unsigned char *pepper = (const unsigned char *)"Jefe";
+    char hex[APIKEY_DIGEST_HEX_LEN + 1];
+    int round;
+
+    for (round = 0; round < 3; round++) {
+        const char *how = round == 1 ? "prefetched" : "looked up per call";
+
+        if (round == 1) {
+            is_int(apikey_digest_init(), 0, "SHA-256 fetched once");
+        }
+        is_int(apikey_digest_hex(pepper, 4, data, sizeof(data) - 1, hex), 0,
+               "HMAC-SHA-256 (%s)", how);
+        is_str(hex, jefe, "RFC 4231 case 2 (%s)", how);
+        apikey_digest_hex(NULL, 0, "abc", 3, hex);
+        is_str(hex, abc, "SHA-256(\"abc\") (%s)", how);
+        if (round == 1) {
+            apikey_digest_done();
+        }
+    }
+}
+
 static void test_equal_ct(void)
 {
     unsigned char a[32], b[32];
@@ -655,6 +686,7 @@ int main(void)
     test_generate();
     test_id();
     test_digest();
+    test_digest_prefetched();
     test_equal_ct();
     test_wipe();
     return done_testing();
