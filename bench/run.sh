@@ -277,15 +277,18 @@ TABLE=$(awk -F'\t' -v order="$CONFIGS" '
     cat "$RAW"
     echo '```'
 } >"$OUT"
-cp "$OUT" "$TOP/bench/results/latest.md"
+echo "bench: results in $OUT"
 
-# docs/benchmarks.md: the part between the markers is this run's table.
+# latest.md and docs/benchmarks.md (the part between the markers) show full
+# runs only: a quick look at two configurations must not replace them.
+FULL=""
+[ -z "${BENCH_CONFIGS:-}" ] && [ "$ROUNDS" -ge 5 ] && FULL=1
+[ -n "$FULL" ] && cp "$OUT" "$TOP/bench/results/latest.md"
 DOC="$TOP/docs/benchmarks.md"
-if [ -f "$DOC" ] && grep -q '<!-- bench:begin -->' "$DOC"; then
+if [ -n "$FULL" ] && [ -f "$DOC" ] && grep -q '<!-- bench:begin -->' "$DOC"; then
     awk -v f="$OUT" '
         /<!-- bench:begin -->/ { print; while ((getline l < f) > 0) print l; skip = 1; next }
         /<!-- bench:end -->/ { skip = 0 }
         !skip' "$DOC" >"$DOC.tmp" && mv "$DOC.tmp" "$DOC"
 fi
-echo "bench: results in $OUT"
 echo "$TABLE"
