@@ -153,8 +153,9 @@ static long long secs(long long now)
 /* The month of a day since the epoch: its index since January 1970, its
  * first day and the first day of the next.  Every request with a monthly
  * quota asks for the same month, so the last answer is remembered in one
- * word (first day, length, index) that threads read and replace whole;
- * days before 1970 or past the word's range are worked out each time. */
+ * word (first day, length, index) that threads read and replace whole (an
+ * empty word has length 0 and holds no day); days before 1970 or past the
+ * word's range are worked out each time. */
 typedef struct month_t {
     long long index, first, next;
 } month_t;
@@ -168,7 +169,7 @@ static void month_of(long long days, month_t *out)
     long long y;
     unsigned m, d;
 
-    if (w && days >= first && days < first + len) {
+    if (days >= first && days < first + len) {
         out->index = (long long)(w & 0xffffffffUL);
         out->first = first;
         out->next = first + len;
