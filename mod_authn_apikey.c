@@ -28,6 +28,7 @@
 #include "apikey_authn.h"
 #include "apikey_authz.h"
 #include "apikey_config.h"
+#include "apikey_failure.h"
 #include "apikey_key.h"
 #include "apikey_cache.h"
 #include "apikey_log.h"
@@ -62,10 +63,16 @@ static const command_rec apikey_cmds[] = {
     AP_INIT_TAKE1("AuthAPIKeyRefresh", apikey_config_set_refresh, NULL,
                   RSRC_CONF,
                   "How often the store's change marker is polled (0: never)"),
-    AP_INIT_TAKE12("AuthAPIKeyRateLimit", apikey_config_set_rate, NULL,
+    AP_INIT_TAKE12("AuthAPIKeyRateLimit", apikey_config_set_rate,
+                   (void *)APR_OFFSETOF(apikey_dir_conf_t, rate),
                    RSRC_CONF | ACCESS_CONF,
                    "Rate limit for keys without their own: N/s, N/m or N/h "
                    "[burst=B], or none"),
+    AP_INIT_TAKE12("AuthAPIKeyFailureLimit", apikey_config_set_rate,
+                   (void *)APR_OFFSETOF(apikey_dir_conf_t, failure_rate),
+                   RSRC_CONF | ACCESS_CONF,
+                   "Failed authentications a client address may make: N/s, "
+                   "N/m or N/h [burst=B], or off"),
     AP_INIT_TAKE1("AuthAPIKeyQuota", apikey_config_set_quota, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "Quota for keys without their own: N/hour, N/day or "
@@ -147,6 +154,9 @@ static int apikey_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     apikey_refresh_init(pconf, s);
     apikey_logging_post_config();
     apikey_stats_init(s);
+    if (apikey_failure_init(s) != 0) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     return apikey_quota_init(pconf, s) == 0 ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 

@@ -23,6 +23,7 @@
 #include "apikey_log.h"
 #include "apikey_request.h"
 #include "apikey_extract.h"
+#include "apikey_failure.h"
 #include "apikey_verify.h"
 
 #include "apr_strings.h"
@@ -98,6 +99,9 @@ static int reject(request_rec *r, apikey_request_t *rq, apikey_result_t why)
             apr_table_setn(r->err_headers_out, "Retry-After",
                            STORE_RETRY_AFTER);
             return HTTP_SERVICE_UNAVAILABLE;
+        case APIKEY_RESULT_THROTTLED:
+            /* Retry-After is set; a challenge would invite a retry now. */
+            return HTTP_TOO_MANY_REQUESTS;
         case APIKEY_RESULT_MISSING:
             set_challenge(r, NULL);
             return HTTP_UNAUTHORIZED;
@@ -183,6 +187,11 @@ int apikey_authn_check(request_rec *r)
         apikey_extract_hide(r, conf);
         return reject(r, rq, APIKEY_RESULT_TLS_REQUIRED);
     }
+    /* Before any look-up: a client that keeps guessing costs nothing. */
+    if (apikey_failure_blocked(r, conf)) {
+        apikey_extract_hide(r, conf);
+        return reject(r, rq, APIKEY_RESULT_THROTTLED);
+    }
     memset(&found, 0, sizeof(found));
     res = apikey_extract(r, conf, &found);
     rq->source = found.source;
@@ -208,6 +217,7 @@ int apikey_authn_check(request_rec *r)
      * not a CGI, PHP or proxied backend, not an ErrorDocument. */
     apikey_extract_hide(r, conf);
     if (res != APIKEY_RESULT_OK) {
+        apikey_failure_record(r, conf, res);
         return reject(r, rq, res);
     }
     apikey_verify_admit(r, conf, rq->key);

@@ -243,6 +243,8 @@ void *apikey_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     conf->query = add->query ? add->query : base->query;
     conf->rate = add->rate ? add->rate : base->rate;
     conf->quota = add->quota ? add->quota : base->quota;
+    conf->failure_rate =
+        add->failure_rate ? add->failure_rate : base->failure_rate;
     conf->limit_headers =
         add->limit_headers != -1 ? add->limit_headers : base->limit_headers;
     conf->limit_report =
@@ -397,41 +399,40 @@ const char *apikey_config_set_query(cmd_parms *cmd, void *mconfig,
 const char *apikey_config_set_rate(cmd_parms *cmd, void *mconfig,
                                    const char *rate, const char *burst)
 {
-    apikey_dir_conf_t *conf = mconfig;
+    const apikey_rate_t **field =
+        (const apikey_rate_t **)((char *)mconfig + (size_t)cmd->info);
+    const char *name = cmd->cmd->name;
     apikey_rate_t *r = apr_pcalloc(cmd->pool, sizeof(*r));
     long long b = 0;
     const char *err;
     char *end;
 
-    if (!strcasecmp(rate, "none")) {
+    if (!strcasecmp(rate, "none") || !strcasecmp(rate, "off")) {
         if (burst) {
-            return "AuthAPIKeyRateLimit none takes no burst";
+            return apr_psprintf(cmd->pool, "%s %s takes no burst", name, rate);
         }
-        conf->rate = r; /* interval 0: no rate limit */
+        *field = r; /* interval 0: no limit */
         return NULL;
     }
     if (burst) {
         if (strncasecmp(burst, "burst=", 6)) {
-            return apr_psprintf(cmd->pool,
-                                "AuthAPIKeyRateLimit '%s': "
-                                "expected burst=N",
+            return apr_psprintf(cmd->pool, "%s '%s': expected burst=N", name,
                                 burst);
         }
         b = strtoll(burst + 6, &end, 10);
         if (*end || end == burst + 6 || b < 1) {
             return apr_psprintf(cmd->pool,
-                                "AuthAPIKeyRateLimit '%s': the "
-                                "burst is a number of requests, at least 1",
-                                burst);
+                                "%s '%s': the burst is a number, "
+                                "at least 1",
+                                name, burst);
         }
     }
     if ((err = apikey_rate_parse(rate, b, r))) {
         return apr_psprintf(cmd->pool,
-                            "AuthAPIKeyRateLimit '%s': %s (as "
-                            "in 20/s, 600/m, 1000/h)",
+                            "%s '%s': %s (as in 20/s, 600/m, 1000/h)", name,
                             rate, err);
     }
-    conf->rate = r;
+    *field = r;
     return NULL;
 }
 

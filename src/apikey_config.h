@@ -75,7 +75,9 @@ const char *apikey_config_set_cache_size(cmd_parms *cmd, void *mconfig,
 const char *apikey_config_set_refresh(cmd_parms *cmd, void *mconfig,
                                       const char *interval);
 
-/* Handlers of the limit directives. */
+/* Handlers of the limit directives.  apikey_config_set_rate serves
+ * AuthAPIKeyRateLimit and AuthAPIKeyFailureLimit: cmd->info is the offset
+ * of the field it sets. */
 const char *apikey_config_set_rate(cmd_parms *cmd, void *mconfig,
                                    const char *rate, const char *burst);
 const char *apikey_config_set_quota(cmd_parms *cmd, void *mconfig,
@@ -114,6 +116,9 @@ typedef struct {
      * own: NULL when not set here; interval or limit 0 for "none". */
     const apikey_rate_t *rate;
     const apikey_quota_t *quota;
+    /* AuthAPIKeyFailureLimit: failed authentications a client address may
+     * make; NULL when not set here, interval 0 for "off". */
+    const apikey_rate_t *failure_rate;
     /* AuthAPIKeyLimitHeaders (APIKEY_HEADERS_* bits; -1 not set: none) and
      * AuthAPIKeyLimitMode (1 report, 0 enforce, -1 not set: enforce). */
     int limit_headers;

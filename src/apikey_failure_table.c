@@ -234,5 +234,5 @@ long long apikey_failure_table_record(apikey_failure_table_t *t,
             return remaining;
         }
     }
-    return 0;
+    return -1; /* not counted: unreachable but for pathological contention */
 }

@@ -22,6 +22,7 @@
 #include "apikey_provider.h"
 #include "apikey_authn.h"
 #include "apikey_config.h"
+#include "apikey_failure.h"
 #include "apikey_request.h"
 #include "apikey_verify.h"
 
@@ -46,8 +47,17 @@ static authn_status check_password(request_rec *r, const char *user,
         if (!apikey_authn_tls_ok(r, conf)) {
             rq->result = APIKEY_RESULT_TLS_REQUIRED;
         }
+        else if (apikey_failure_blocked(r, conf)) {
+            rq->result = APIKEY_RESULT_THROTTLED;
+        }
         else {
             apikey_verify(r, conf, key, strlen(key), rq);
+            /* A password that is no key at all is most likely meant for the
+             * next provider of the chain (a file or a directory user's):
+             * only key-shaped guesses count. */
+            if (rq->result != APIKEY_RESULT_MALFORMED) {
+                apikey_failure_record(r, conf, rq->result);
+            }
         }
     }
     switch (rq->result) {
@@ -59,6 +69,10 @@ static authn_status check_password(request_rec *r, const char *user,
             return AUTH_GENERAL_ERROR;
         case APIKEY_RESULT_UNKNOWN:
         case APIKEY_RESULT_MALFORMED:
+        /* We look nothing up for a throttled client, but the next provider
+         * may.  mod_auth_basic answers 401 to any refusal (a provider
+         * cannot choose 429); Retry-After still tells the client to wait. */
+        case APIKEY_RESULT_THROTTLED:
             /* Not one of our keys: the next provider may know the user. */
             return AUTH_USER_NOT_FOUND;
         default:

@@ -58,6 +58,8 @@ const char *apikey_result_str(apikey_result_t result)
             return "rate_limited";
         case APIKEY_RESULT_QUOTA_EXCEEDED:
             return "quota_exceeded";
+        case APIKEY_RESULT_THROTTLED:
+            return "throttled";
         case APIKEY_RESULT_ERROR:
             return "error";
     }

@@ -45,6 +45,7 @@ typedef enum {
     APIKEY_RESULT_INSUFFICIENT_SCOPE,
     APIKEY_RESULT_RATE_LIMITED,
     APIKEY_RESULT_QUOTA_EXCEEDED,
+    APIKEY_RESULT_THROTTLED, /* too many failures from the client */
     APIKEY_RESULT_ERROR
 } apikey_result_t;
 

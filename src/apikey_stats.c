@@ -37,6 +37,12 @@ int apikey_stats_init(server_rec *s)
     if (!kept) {
         kept = ap_retained_data_create(RETAINED_KEY, sizeof(*kept));
     }
+    /* A new build of the module may count more results than the one that
+     * made the segment (a graceful restart after an upgrade): start
+     * afresh rather than write past its end. */
+    if (kept->shm && apr_shm_size_get(kept->shm) < sizeof(apikey_stats_t)) {
+        kept->shm = NULL;
+    }
     /* Zeroed by the kernel when made; kept by every restart after. */
     if (!kept->shm
         && apr_shm_create(&kept->shm, sizeof(apikey_stats_t), NULL,

@@ -8,7 +8,7 @@ use Apache::TestUtil;
 use IO::Socket::INET;
 use ApiKeyTest qw(run_httpd);
 
-plan tests => 49, need_module('authn_apikey', 'dbd');
+plan tests => 58, need_module('authn_apikey', 'dbd');
 
 # A well-formed configuration passes.
 my ($rc, $out) = run_httpd(<<'CONF');
@@ -51,6 +51,12 @@ my @bad = (
      qr/AuthAPIKeyTenant 'shop\*42': '\*' may only end an owner prefix/],
     ['AuthAPIKeyRequireTLS maybe',
      qr/AuthAPIKeyRequireTLS must be On or Off/],
+    ['AuthAPIKeyFailureLimit 3/x',
+     qr/AuthAPIKeyFailureLimit '3\/x': the unit of a rate is s, m or h/],
+    ['AuthAPIKeyFailureLimit off burst=2',
+     qr/AuthAPIKeyFailureLimit off takes no burst/],
+    ['AuthAPIKeyFailureLimit 10/m many',
+     qr/AuthAPIKeyFailureLimit 'many': expected burst=N/],
     ['Require apikey orders:read',
      qr/'Require apikey' takes no arguments \(got 'orders:read'\); for scopes use 'Require apikey-scope'/],
 );

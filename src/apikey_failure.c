@@ -1,0 +1,182 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* Failed-authentication throttling (see apikey_failure.h).
+ *
+ * A client is its address as mod_remoteip or the connection gives it
+ * (r->useragent_addr): an IPv4 address, or the /64 prefix of an IPv6 one,
+ * since a single IPv6 host commonly holds a whole /64 and would otherwise
+ * start afresh at every address it picks. */
+
+#include "apikey_failure.h"
+#include "apikey_failure_table.h"
+#include "apikey_log.h"
+
+#include "apr_shm.h"
+#include "apr_strings.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "http_protocol.h"
+
+#if APR_HAVE_NETINET_IN_H
+#include <netinet/in.h>
+#endif
+
+APLOG_USE_MODULE(authn_apikey);
+
+#define RETAINED_KEY "mod_authn_apikey-failure-table"
+/* Clients the table follows at once: 128 KiB.  A client pushed out by
+ * others starts afresh, which only a large botnet achieves, and each of
+ * its addresses still has its own budget. */
+#define FAILURE_SLOTS 16384
+
+typedef struct {
+    apr_shm_t *shm;
+} retained_t;
+
+static apikey_failure_table_t *table;
+
+int apikey_failure_init(server_rec *s)
+{
+    apr_size_t size = apikey_failure_table_size(FAILURE_SLOTS);
+    unsigned char seed[APIKEY_FAILURE_SEED_LEN];
+    retained_t *kept = ap_retained_data_get(RETAINED_KEY);
+    apr_status_t rv;
+    int adopted;
+
+    if (!kept) {
+        kept = ap_retained_data_create(RETAINED_KEY, sizeof(*kept));
+    }
+    if (!kept->shm) {
+        /* From the process pool, to outlive restarts (see apikey_quota.c). */
+        rv = apr_shm_create(&kept->shm, size, NULL, s->process->pool);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, rv, s,
+                         APIKEY_LOGNO(00035) "cannot create the failure "
+                                             "table (%" APR_SIZE_T_FMT
+                                             " bytes)",
+                         size);
+            kept->shm = NULL;
+            table = NULL;
+            return -1;
+        }
+    }
+    if (apr_generate_random_bytes(seed, sizeof(seed)) != APR_SUCCESS) {
+        return -1;
+    }
+    table = apikey_failure_table_init(apr_shm_baseaddr_get(kept->shm), size,
+                                      FAILURE_SLOTS, seed, &adopted);
+    return table ? 0 : -1;
+}
+
+/* The bytes that name r's client: 4 for IPv4 (also IPv4-mapped IPv6), the
+ * first 8 for IPv6.  Returns the length, 0 when there is no address. */
+static apr_size_t client_bytes(const request_rec *r, unsigned char out[9])
+{
+    const apr_sockaddr_t *a = r->useragent_addr;
+
+    if (!a) {
+        return 0;
+    }
+#if APR_HAVE_IPV6
+    if (a->family == AF_INET6) {
+        const unsigned char *b = a->ipaddr_ptr;
+
+        if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a->ipaddr_ptr)) {
+            memcpy(out, b + 12, 4);
+            return 4;
+        }
+        out[0] = 6; /* never equal to the 4 bytes of an IPv4 address */
+        memcpy(out + 1, b, 8);
+        return 9;
+    }
+#endif
+    if (a->family == AF_INET) {
+        memcpy(out, a->ipaddr_ptr, 4);
+        return 4;
+    }
+    return 0;
+}
+
+static int applies(const apikey_dir_conf_t *conf)
+{
+    return table && conf->failure_rate && conf->failure_rate->interval_us > 0;
+}
+
+int apikey_failure_blocked(request_rec *r, const apikey_dir_conf_t *conf)
+{
+    unsigned char addr[9];
+    apr_size_t len;
+    long long retry_us;
+
+    if (!applies(conf) || !(len = client_bytes(r, addr))) {
+        return 0;
+    }
+    if (!apikey_failure_table_blocked(table, addr, len, conf->failure_rate,
+                                      apr_time_now(), &retry_us)) {
+        return 0;
+    }
+    apr_table_setn(r->err_headers_out, "Retry-After",
+                   apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
+                                (apr_int64_t)((retry_us + APR_USEC_PER_SEC - 1)
+                                              / APR_USEC_PER_SEC)));
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  APIKEY_LOGNO(00036) "refused without a look-up: client "
+                                      "%s has too many failed "
+                                      "authentications (AuthAPIKeyFailureLimit"
+                                      "), retry in %" APR_INT64_T_FMT " ms",
+                  r->useragent_ip, (apr_int64_t)(retry_us / 1000));
+    return 1;
+}
+
+static int is_guess(apikey_result_t result)
+{
+    switch (result) {
+        case APIKEY_RESULT_MALFORMED:
+        case APIKEY_RESULT_UNKNOWN:
+        case APIKEY_RESULT_EXPIRED:
+        case APIKEY_RESULT_NOT_YET_VALID:
+        case APIKEY_RESULT_REVOKED:
+        case APIKEY_RESULT_DISABLED:
+        case APIKEY_RESULT_CONFLICT:
+            return 1;
+        default:
+            return 0;
+    }
+}
+
+void apikey_failure_record(request_rec *r, const apikey_dir_conf_t *conf,
+                           apikey_result_t result)
+{
+    unsigned char addr[9];
+    apr_size_t len;
+
+    if (!applies(conf) || !is_guess(result) || !(len = client_bytes(r, addr))) {
+        return;
+    }
+    if (apikey_failure_table_record(table, addr, len, conf->failure_rate,
+                                    apr_time_now())
+        == 0) {
+        /* Once per spell: the next requests are refused before they can
+         * fail again. */
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      APIKEY_LOGNO(00037) "client %s reached "
+                                          "AuthAPIKeyFailureLimit: its "
+                                          "requests get 429 until its "
+                                          "budget of failures refills",
+                      r->useragent_ip);
+    }
+}

@@ -1,0 +1,43 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* AuthAPIKeyFailureLimit: a client address that fails authentication too
+ * often gets 429 for every request of ours, whatever key it sends, until
+ * its budget of failures refills.  The counts live in the failure table
+ * (apikey_failure_table.h) in retained shared memory. */
+#ifndef APIKEY_FAILURE_H
+#define APIKEY_FAILURE_H
+
+#include "httpd.h"
+
+#include "apikey_config.h"
+#include "apikey_request.h"
+
+/* Creates or finds the table (real post_config pass); 0 or -1. */
+int apikey_failure_init(server_rec *s);
+
+/* 1 when r's client has used up its failures under conf: then a
+ * Retry-After header is set and a line logged.  0 when the client may
+ * try, or no AuthAPIKeyFailureLimit applies. */
+int apikey_failure_blocked(request_rec *r, const apikey_dir_conf_t *conf);
+
+/* Counts a verdict against r's client when it is a failure that guessing
+ * produces (a malformed, unknown, expired, revoked or disabled key, or two
+ * keys); other verdicts are left alone. */
+void apikey_failure_record(request_rec *r, const apikey_dir_conf_t *conf,
+                           apikey_result_t result);
+
+#endif /* APIKEY_FAILURE_H */

@@ -1,0 +1,123 @@
+# AuthAPIKeyFailureLimit: a client address that fails authentication too
+# often gets 429 with Retry-After for every request, whatever key it sends,
+# and nothing is looked up for it; other clients are unaffected; requests
+# without a key, good keys and refusals by authorization cost nothing; an
+# IPv6 client is its /64; the budget refills; under AuthBasicProvider the
+# refusal is mod_auth_basic's 401 with Retry-After.
+use strict;
+use warnings FATAL => 'all';
+
+use Apache::Test;
+use Apache::TestRequest;
+use Apache::TestUtil qw(t_cmp t_start_error_log_watch t_finish_error_log_watch);
+use MIME::Base64 qw(encode_base64);
+use Time::HiRes qw(sleep);
+use ApiKeyTest qw(create_key random_wellformed_key bad_checksum);
+
+plan tests => 30, need(need_module('authn_apikey', 'dbd', 'remoteip'),
+                       need_lwp);
+
+# The status page of the main server counts store look-ups.
+my $main = Apache::TestRequest::hostport();
+sub misses {
+    my $r = GET "http://$main/apikey-status?auto";
+    return $r->content =~ /^CacheMisses: (\d+)/m ? $1 : -1;
+}
+
+Apache::TestRequest::module('apikey_failures');
+my $good = create_key(owner => 'fail');
+
+sub req {
+    my ($ip, $key, $path) = @_;
+    $path //= '/fail/index.txt';
+    return GET $path, 'X-Forwarded-For' => $ip,
+               defined $key ? ('X-API-Key' => $key) : ();
+}
+sub codes {
+    my ($ip, $n, $keyf, $path) = @_;
+    return join ' ', map { req($ip, $keyf->(), $path)->code } 1..$n;
+}
+
+# Three unknown keys, then even the good key is refused.
+t_start_error_log_watch();
+ok t_cmp(codes('203.0.113.1', 3, \&random_wellformed_key), '401 401 401',
+         'three unknown keys: 401 each');
+my $before = misses();
+my $r = req('203.0.113.1', $good->{key});
+ok t_cmp($r->code, 429, 'the fourth request, with a good key: 429');
+ok t_cmp($r->header('Retry-After') >= 19 && $r->header('Retry-After') <= 20
+         ? 1 : 0, 1, 'Retry-After: one failure\'s worth of 3/m (20 s)');
+ok t_cmp($r->header('WWW-Authenticate'), undef, 'no challenge with the 429');
+$r = req('203.0.113.1', random_wellformed_key());
+ok t_cmp($r->code, 429, 'another unknown key: 429');
+ok t_cmp(misses(), $before, 'nothing was looked up for the blocked client');
+my @log = t_finish_error_log_watch();
+ok t_cmp(scalar(grep { /APIKEY00037: client 203\.0\.113\.1 reached AuthAPIKeyFailureLimit/ } @log),
+         1, 'one warning when the client reached the limit');
+ok t_cmp(scalar(grep { /APIKEY00036: refused without a look-up: client 203\.0\.113\.1 has too many failed/ } @log),
+         2, 'an info line for each refused request');
+ok t_cmp(scalar(grep { /\Q$good->{key}\E/ } @log), 0, 'no key in the log');
+
+# Other clients, and other settings.
+ok t_cmp(req('203.0.113.2', $good->{key})->code, 200,
+         'another client is unaffected');
+ok t_cmp(req('203.0.113.1', $good->{key}, '/fail/off/index.txt')->code, 200,
+         'AuthAPIKeyFailureLimit off in a sub-location: the blocked client '
+         . 'gets in there');
+
+# What does not count.
+ok t_cmp(codes('203.0.113.3', 6, sub { undef }), '401 401 401 401 401 401',
+         'six requests without a key: 401 each');
+ok t_cmp(req('203.0.113.3', $good->{key})->code, 200,
+         'and they did not count');
+ok t_cmp(codes('203.0.113.4', 6, sub { $good->{key} }),
+         '200 200 200 200 200 200', 'a good key, six times');
+ok t_cmp(codes('203.0.113.4', 2, \&random_wellformed_key), '401 401',
+         'then two unknown keys');
+ok t_cmp(req('203.0.113.4', $good->{key})->code, 200,
+         'successes did not count: one failure left');
+
+# Malformed keys (bad checksum: no look-up at all) count too.
+ok t_cmp(codes('203.0.113.5', 3, sub { bad_checksum(random_wellformed_key()) }),
+         '401 401 401', 'three keys with a bad checksum');
+ok t_cmp(req('203.0.113.5', $good->{key})->code, 429, 'then 429');
+
+# Two different keys in one request (400) count.
+ok t_cmp(join(' ', map {
+    (GET '/fail/index.txt', 'X-Forwarded-For' => '203.0.113.6',
+         'X-API-Key' => $good->{key},
+         'Authorization' => 'Bearer ' . random_wellformed_key())->code } 1..3),
+    '400 400 400', 'two different keys: 400, three times');
+ok t_cmp(req('203.0.113.6', $good->{key})->code, 429, 'then 429');
+
+# IPv6: the /64 is the client.
+ok t_cmp(join(' ', map { req("2001:db8::$_", random_wellformed_key())->code } 1..3),
+         '401 401 401', 'three failures from three addresses of one /64');
+ok t_cmp(req('2001:db8::ffff', $good->{key})->code, 429,
+         'a fourth address of the /64: 429');
+ok t_cmp(req('2001:db8:0:1::1', $good->{key})->code, 200,
+         'the next /64 is another client');
+
+# The budget refills: 2/s gives one failure back every 0.5 s.
+ok t_cmp(codes('203.0.113.7', 2, \&random_wellformed_key, '/fail/fast/index.txt'),
+         '401 401', '2/s: two failures');
+ok t_cmp(req('203.0.113.7', $good->{key}, '/fail/fast/index.txt')->code, 429,
+         'then 429');
+sleep 0.6;
+ok t_cmp(req('203.0.113.7', $good->{key}, '/fail/fast/index.txt')->code, 200,
+         '0.6 s later the good key gets in');
+
+# AuthBasicProvider apikey: key-shaped passwords count; the refusal is 401.
+sub basic {
+    my ($ip, $pw) = @_;
+    return GET '/fail/basic/index.txt', 'X-Forwarded-For' => $ip,
+        Authorization => 'Basic ' . encode_base64("user:$pw", '');
+}
+ok t_cmp(join(' ', map { basic('203.0.113.8', random_wellformed_key())->code } 1..3),
+         '401 401 401', 'Basic: three unknown keys as passwords');
+$r = basic('203.0.113.8', $good->{key});
+ok t_cmp($r->code, 401, 'Basic: then the good key is refused too (401: '
+         . 'mod_auth_basic\'s answer)');
+ok t_cmp($r->header('Retry-After') ? 1 : 0, 1, 'with Retry-After');
+ok t_cmp(basic('203.0.113.9', $good->{key})->code, 200,
+         'Basic: another client with the good key: 200');
