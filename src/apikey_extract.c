@@ -18,6 +18,7 @@
 
 #include "apikey_extract.h"
 
+#include "apr_base64.h"
 #include "apr_strings.h"
 #include "http_protocol.h"
 
@@ -78,12 +79,50 @@ static int one_value(const char **v, size_t *len, const char *scheme)
     return 1;
 }
 
+/* The key of Authorization: Basic, split as ap_get_basic_auth_components
+ * splits it (Stripe's way: the password, or the user when the password is
+ * empty), but with its decoded length.  That function returns C strings,
+ * so a NUL inside the credentials would cut the key short and "KEY\0junk"
+ * pass as KEY; here the NUL stays in the key, which then fails the format
+ * check.  Returns 1 found, 0 absent (no header, another scheme). */
+static int basic_key(request_rec *r, const char **v, size_t *len)
+{
+    const char *cred = apr_table_get(r->headers_in, authorization_header(r));
+    const char *sp, *colon;
+    char *buf;
+    int n;
+
+    if (!cred) {
+        return 0;
+    }
+    sp = strchr(cred, ' ');
+    if ((sp ? (size_t)(sp - cred) : strlen(cred)) != 5
+        || strncasecmp(cred, "Basic", 5)) {
+        return 0;
+    }
+    cred = sp ? sp : "";
+    while (*cred == ' ' || *cred == '\t') {
+        cred++;
+    }
+    buf = apr_palloc(r->pool, (apr_size_t)apr_base64_decode_len(cred) + 1);
+    n = apr_base64_decode_binary((unsigned char *)buf, cred);
+    colon = memchr(buf, ':', (size_t)n);
+    if (colon && colon + 1 < buf + n) {
+        *v = colon + 1;
+        *len = (size_t)(buf + n - *v);
+    }
+    else {
+        *v = buf;
+        *len = colon ? (size_t)(colon - buf) : (size_t)n;
+    }
+    return 1;
+}
+
 /* The key a source carries: 1 found, 0 absent, -1 conflict, -2 malformed
  * (a query value that does not decode). */
 static int read_source(request_rec *r, const apikey_source_t *src,
                        const char **v, size_t *len)
 {
-    const char *user = NULL, *pw = NULL;
     long n;
     char *buf;
 
@@ -102,14 +141,7 @@ static int read_source(request_rec *r, const apikey_source_t *src,
             }
             return one_value(v, len, "Bearer");
         case APIKEY_SOURCE_BASIC:
-            /* Stripe's way: the key as the user and no password, or the
-             * key as the password whatever the user. */
-            if (ap_get_basic_auth_components(r, &user, &pw) != APR_SUCCESS) {
-                return 0;
-            }
-            *v = *pw ? pw : user;
-            *len = strlen(*v);
-            return 1;
+            return basic_key(r, v, len);
         case APIKEY_SOURCE_QUERY:
             switch (apikey_query_param(r->args, src->name, v, len)) {
                 case 0:
@@ -144,12 +176,11 @@ apikey_result_t apikey_extract(request_rec *r, const apikey_dir_conf_t *conf,
         if (rc == 0) {
             continue;
         }
-        if (rc == -1) {
-            return APIKEY_RESULT_CONFLICT;
-        }
-        if (rc == -2) {
+        /* Refused here: the source logged is where the trouble showed
+         * (for a conflict, the source of the second, different key). */
+        if (rc < 0) {
             found->source = sources[i].kind;
-            return APIKEY_RESULT_MALFORMED;
+            return rc == -1 ? APIKEY_RESULT_CONFLICT : APIKEY_RESULT_MALFORMED;
         }
         if (!have) {
             found->key = v;
@@ -158,6 +189,7 @@ apikey_result_t apikey_extract(request_rec *r, const apikey_dir_conf_t *conf,
             have = 1;
         }
         else if (len != found->len || memcmp(v, found->key, len)) {
+            found->source = sources[i].kind;
             return APIKEY_RESULT_CONFLICT;
         }
     }

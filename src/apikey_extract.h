@@ -33,7 +33,8 @@ typedef struct {
 /* Looks for the key in every configured source.  Returns MISSING, CONFLICT
  * (two sources, or one header or parameter given twice, with different
  * keys), MALFORMED (a query value that does not decode), or OK with the
- * key in *found (from the first source that has it). */
+ * key in *found (from the first source that has it).  found->source is
+ * also set for CONFLICT (the source of the second key) and MALFORMED. */
 apikey_result_t apikey_extract(request_rec *r, const apikey_dir_conf_t *conf,
                                apikey_found_t *found);
 
