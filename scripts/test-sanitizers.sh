@@ -28,7 +28,7 @@ TEST_USER=${APIKEY_TEST_USER:-nobody}
 HTTPD=${APACHE_TEST_HTTPD:-/usr/sbin/apache2}
 MAKE=${MAKE:-make}
 
-# What make test runs under valgrind (about 80 s of the full form's 120):
+# What make test runs under valgrind (about 60 s of the full form's 130):
 # the request path from key to quota and status page, and the directive
 # parsers (050 runs httpd -t on many configurations, each under valgrind).
 VALGRIND_SHORT="t/010_authn.t t/050_config.t t/060_authz.t t/110_sources.t
