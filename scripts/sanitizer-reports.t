@@ -61,17 +61,20 @@ if ($mode eq 'asan') {
     my (%found, @unknown);
     for my $path (sort glob("$logs/report.*")) {
         my $file = basename($path);
-        my $cur;
-        for my $line (split /\n/, slurp($path)) {
+        my ($cur, $n) = (undef, 0);
+        my $text = slurp($path);
+        for my $line (split /\n/, $text) {
             if ($line =~ /^==\d+==ERROR: (LeakSanitizer|AddressSanitizer): (.*)/) {
                 $cur = { file => $file, what => "$1: $2", frames => [],
                          kind => $1 eq 'LeakSanitizer' ? 'leak' : 'asan' };
                 push @{ $found{ $cur->{kind} } }, $cur;
+                $n++;
             }
-            elsif ($line =~ /^(\S+:\d+(?::\d+)?): runtime error: (.*)/) {
+            elsif ($line =~ /^(.*?): runtime error: (.*)/) {
                 $cur = { file => $file, what => "$1: $2", frames => [$1],
                          kind => 'ubsan' };
                 push @{ $found{ubsan} }, $cur;
+                $n++;
             }
             elsif ($line =~ /^\s+#\d+ /) {
                 push @{ $cur->{frames} },
@@ -82,14 +85,20 @@ if ($mode eq 'asan') {
             }
             elsif ($line =~ /^==\d+==(?:WARNING|ERROR)/) {
                 push @unknown, { file => $file, what => $line, frames => [] };
+                $n++;
             }
         }
+        # A report this script cannot read is a report all the same.
+        push @unknown, { file => $file, frames => [],
+                         what => 'unrecognised report: '
+                                 . ((split /\n/, $text)[0] // '(empty)') }
+            unless $n;
     }
     for my $f (map { @$_ } values %found) {
         $f->{ours} = grep { /$ours/ } @{ $f->{frames} };
     }
     my %title = (
-        asan  => 'no AddressSanitizer error (any: httpd is aborted by one)',
+        asan  => 'no AddressSanitizer report, in our code or not',
         leak  => 'no LeakSanitizer report (htapikey, the unit tests)',
         ubsan => 'no UndefinedBehaviorSanitizer report',
     );

@@ -104,11 +104,15 @@ sub pid {
     return $p =~ /(\d+)/ ? $1 : undef;
 }
 
+# Seconds to wait for a server to come up or go: more under valgrind, where
+# it starts slowly and checks for leaks on its way out.
+sub patience { $ENV{APIKEY_VALGRIND} ? 120 : 30 }
+
 # Waits until the server answers; returns 1 or 0.
 sub wait_up {
     my $self = shift;
     my $t0 = time;
-    while (time - $t0 < 30) {
+    while (time - $t0 < $self->patience) {
         my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                       PeerPort => $self->{port}, Timeout => 1);
         return 1 if $s;
@@ -148,7 +152,7 @@ sub stop {
     my $pid = $self->pid;
     $self->httpd('-k', 'stop');
     my $t0 = time;
-    while ($pid && kill(0, $pid) && time - $t0 < 30) {
+    while ($pid && kill(0, $pid) && time - $t0 < $self->patience) {
         # A server of ours (httpd -X) is a child: reap it.
         waitpid($self->{child}, POSIX::WNOHANG()) if $self->{child};
         sleep 0.1;
