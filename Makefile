@@ -3,6 +3,8 @@
 #   make            the module (.libs/mod_authn_apikey.so) and htapikey
 #   make run        a demo httpd on 127.0.0.1:$(PORT) with one key
 #   make test       install missing Debian packages, build, run every test
+#   make test-asan  the whole suite under ASan+UBSan (docs/sanitizers.md)
+#   make test-valgrind  the suite on httpd -X under valgrind memcheck
 #   make bench      benchmarks against httpd's own baselines (docs/benchmarks.md)
 #   make install    install the module, htapikey and the schemas
 
@@ -15,6 +17,13 @@ BINDIR  ?= /usr/bin
 DATADIR ?= /usr/share/mod_authn_apikey
 
 WARN     = -Wall -Wextra $(if $(WERROR),-Werror)
+# SANITIZE=address,undefined builds everything with those sanitizers (at
+# -O1, keeping frame pointers for the reports' stacks), the module too with
+# $(CC) instead of apxs's compiler.  The module is not linked with the
+# sanitizers' runtime: httpd must preload it.  make test-asan does so with
+# CC=clang in a copy of the tree, build/asan, never here.
+SANITIZE ?=
+SAN_CFLAGS = $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer -O1)
 APR_CFLAGS = $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) \
              $(shell apu-1-config --includes 2>/dev/null)
 APR_LIBS = $(shell apu-1-config --link-ld --libs 2>/dev/null) \
@@ -34,17 +43,23 @@ UNIT     = build/unit/test_key.t build/unit/test_time.t \
            build/unit/test_cache_table.t build/unit/test_limit.t \
            build/unit/test_quota_table.t build/unit/test_failure_table.t
 
-.PHONY: all deps run test test-unit test-httpd bench install clean FORCE
+.PHONY: all unit deps run test test-unit test-httpd test-asan test-valgrind \
+        bench install clean FORCE
 
 all: $(MODULE) htapikey
 
-# Rebuild when the warning flags change (make test builds with -Werror).
+unit: $(UNIT)
+
+# Rebuild when the warning or sanitizer flags change (make test builds with
+# -Werror).
 build/flags: FORCE
 	@mkdir -p build
-	@echo '$(WARN)' | cmp -s - $@ || echo '$(WARN)' >$@
+	@echo '$(WARN) $(SAN_CFLAGS)' | cmp -s - $@ || \
+	    echo '$(WARN) $(SAN_CFLAGS)' >$@
 
 $(MODULE): $(MOD_SRC) $(HDRS) build/flags
-	$(APXS) -c -o mod_authn_apikey.la -Isrc $(addprefix -Wc$(comma),$(WARN)) \
+	$(APXS) $(if $(SANITIZE),-S CC=$(CC)) -c -o mod_authn_apikey.la -Isrc \
+	    $(addprefix -Wc$(comma),$(WARN) $(SAN_CFLAGS)) \
 	    $(MOD_SRC) -lcrypto >build.log 2>&1 || { cat build.log; exit 1; }
 	@grep -E 'warning:|error:' build.log || true
 
@@ -55,7 +70,7 @@ build/schema.c: scripts/embed-schema.sh $(SCHEMAS)
 	sh scripts/embed-schema.sh $(SCHEMAS) >$@.tmp && mv $@.tmp $@
 
 htapikey: $(TOOL_SRC) build/schema.c $(HDRS) build/flags
-	$(CC) -g -O2 $(WARN) -Isrc $(APR_CFLAGS) -o $@ $(TOOL_SRC) \
+	$(CC) -g -O2 $(WARN) $(SAN_CFLAGS) -Isrc $(APR_CFLAGS) -o $@ $(TOOL_SRC) \
 	    build/schema.c $(APR_LIBS) -lcrypto
 
 build/unit/test_key.t: t/unit/test_key.c src/apikey_key.c src/apikey_crc32.c \
@@ -73,8 +88,8 @@ build/unit/test_failure_table.t: t/unit/test_failure_table.c \
     src/apikey_failure_table.c src/apikey_limit.c src/apikey_time.c $(HDRS)
 $(UNIT): build/flags
 	@mkdir -p build/unit
-	$(CC) -g -O1 $(WARN) -Isrc -It/unit $(APR_CFLAGS) -o $@ $(filter %.c,$^) \
-	    $(APR_LIBS) -lcrypto
+	$(CC) -g -O1 $(WARN) $(SAN_CFLAGS) -Isrc -It/unit $(APR_CFLAGS) -o $@ \
+	    $(filter %.c,$^) $(APR_LIBS) -lcrypto
 
 deps:
 	@sh scripts/deps.sh
@@ -93,6 +108,14 @@ test: deps
 	$(MAKE) WERROR=1 all $(UNIT)
 	sh scripts/check-docs.sh
 	sh scripts/test-all.sh
+
+# The long forms of what make test runs in short (docs/sanitizers.md).
+test-asan: deps
+	sh scripts/test-sanitizers.sh asan $(T)
+
+test-valgrind: deps
+	$(MAKE) all
+	sh scripts/test-sanitizers.sh valgrind $(T)
 
 # Not part of make test: several minutes, and its figures are for reading.
 bench:

@@ -40,6 +40,10 @@
 #include "apikey_status.h"
 #include "apikey_store.h"
 
+/* offsetof, not APR_OFFSETOF: without <stddef.h> before APR's headers that
+ * macro subtracts null pointers, undefined behaviour clang warns about. */
+#include <stddef.h>
+
 static const command_rec apikey_cmds[] = {
     AP_INIT_TAKE_ARGV("AuthAPIKeySource", apikey_config_set_sources, NULL,
                       OR_AUTHCFG,
@@ -93,12 +97,12 @@ static const command_rec apikey_cmds[] = {
                   "checksum (reject malformed keys before any I/O) or any "
                   "(legacy keys)"),
     AP_INIT_FLAG("AuthAPIKeyHideCredentials", ap_set_flag_slot,
-                 (void *)APR_OFFSETOF(apikey_dir_conf_t, hide_credentials),
+                 (void *)offsetof(apikey_dir_conf_t, hide_credentials),
                  OR_AUTHCFG,
                  "Remove the key from headers, query and request line before "
                  "handlers and backends see it (default On)"),
     AP_INIT_FLAG("AuthAPIKeyIdentityHeaders", ap_set_flag_slot,
-                 (void *)APR_OFFSETOF(apikey_dir_conf_t, identity_headers),
+                 (void *)offsetof(apikey_dir_conf_t, identity_headers),
                  OR_AUTHCFG,
                  "Pass X-APIKey-Id, -Owner and -Scopes request headers to "
                  "backends (default Off)"),
@@ -106,7 +110,7 @@ static const command_rec apikey_cmds[] = {
                       RSRC_CONF | ACCESS_CONF,
                       "Owners (or owner prefixes ending in *) whose keys are "
                       "valid here"),
-    {NULL}};
+    {0}};
 
 static int apikey_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp)

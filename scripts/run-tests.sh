@@ -12,7 +12,9 @@ TEST_USER=${APIKEY_TEST_USER:-nobody}
 
 if [ "$(id -u)" = 0 ]; then
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/apikey-test.XXXXXX")
+    # Not the sanitizer builds' copy and reports (scripts/test-sanitizers.sh).
     tar -C "$TOP" --exclude=./.git --exclude=./t/logs --exclude=./t/data \
+        --exclude=./build/asan --exclude='./build/*-logs' \
         -cf - . | tar -C "$WORK" -xf -
     chown -R "$TEST_USER" "$WORK"
     chmod 755 "$WORK"

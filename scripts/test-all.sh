@@ -15,6 +15,10 @@ suite() {
 
 suite prove --exec '' build/unit/*.t
 suite sh scripts/run-tests.sh
+# The short forms of make test-asan and make test-valgrind
+# (docs/sanitizers.md).
+suite sh scripts/test-sanitizers.sh asan --short
+suite sh scripts/test-sanitizers.sh valgrind --short
 
 total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log" |
         awk '{ s += $1 } END { print s + 0 }')

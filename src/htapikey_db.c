@@ -57,6 +57,17 @@ static const char *db_error(htapikey_db_t *db, int rv)
     return msg && *msg ? msg : "unknown database error";
 }
 
+/* APR DBD leaves closing to the caller (mod_dbd does it in a cleanup of
+ * its own); without this, every run left the connection open at exit.
+ * The cleanup holds a copy: callers keep htapikey_db_t on their stack. */
+static apr_status_t close_store(void *data)
+{
+    const htapikey_db_t *db = data;
+
+    apr_dbd_close(db->driver, db->handle);
+    return APR_SUCCESS;
+}
+
 const char *htapikey_db_open(apr_pool_t *p, const char *driver,
                              const char *params, int must_exist,
                              htapikey_db_t *db)
@@ -96,6 +107,8 @@ const char *htapikey_db_open(apr_pool_t *p, const char *driver,
         return apr_psprintf(p, "cannot connect to the %s database: %s", driver,
                             err && *err ? err : "(no detail)");
     }
+    apr_pool_cleanup_register(p, apr_pmemdup(p, db, sizeof(*db)), close_store,
+                              apr_pool_cleanup_null);
     return NULL;
 }
 

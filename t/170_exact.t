@@ -16,7 +16,8 @@ use ApiKeyServer;
 
 my @mpms = qw(prefork worker event);
 plan tests => 3 * 3 + 9, need(need_module('authn_apikey', 'dbd'),
-                              { 'curl' => -x '/usr/bin/curl' });
+                              { 'curl' => -x '/usr/bin/curl' },
+                              ApiKeyServer::need_many_processes());
 
 # Fires n requests through c parallel keep-alive connections (curl retries
 # a request whose reused connection the server closed, as HTTP clients do;

@@ -1,6 +1,10 @@
 # A private httpd for tests that need one of their own: a chosen MPM, a
 # configuration of the test's, restarts and stops under the test's control.
 # Listens on 127.0.0.1 only.
+#
+# Under valgrind (APIKEY_VALGRIND, set by scripts/test-sanitizers.sh) a
+# server runs in one process (httpd -X) like the main one; tests that need
+# many processes skip themselves with need_many_processes().
 package ApiKeyServer;
 
 use strict;
@@ -10,6 +14,7 @@ use Apache::Test ();
 use File::Path qw(make_path);
 use File::Spec;
 use IO::Socket::INET;
+use POSIX ();
 use Time::HiRes qw(sleep time);
 use ApiKeyTest qw(top_dir key_store read_file);
 
@@ -99,11 +104,15 @@ sub pid {
     return $p =~ /(\d+)/ ? $1 : undef;
 }
 
+# Seconds to wait for a server to come up or go: more under valgrind, where
+# it starts slowly and checks for leaks on its way out.
+sub patience { $ENV{APIKEY_VALGRIND} ? 120 : 30 }
+
 # Waits until the server answers; returns 1 or 0.
 sub wait_up {
     my $self = shift;
     my $t0 = time;
-    while (time - $t0 < 30) {
+    while (time - $t0 < $self->patience) {
         my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                       PeerPort => $self->{port}, Timeout => 1);
         return 1 if $s;
@@ -114,8 +123,26 @@ sub wait_up {
 
 sub start {
     my $self = shift;
+    if ($ENV{APIKEY_VALGRIND}) {
+        # -X stays in the foreground: run it beside the test.
+        my $pid = fork // return 0;
+        if (!$pid) {
+            exec(Apache::Test::vars('httpd'), '-X', '-f',
+                 "$self->{dir}/httpd.conf") or POSIX::_exit(127);
+        }
+        $self->{child} = $pid;
+        return $self->wait_up;
+    }
     $self->httpd('-k', 'start') == 0 or return 0;
     return $self->wait_up;
+}
+
+# For plan(): skips a test whose servers need many processes (concurrency
+# across children, graceful restarts) when they would run in one, under
+# valgrind.
+sub need_many_processes {
+    return { 'servers of many processes (not run under valgrind, where '
+             . 'httpd runs as one process)' => !$ENV{APIKEY_VALGRIND} };
 }
 
 sub graceful { $_[0]->httpd('-k', 'graceful') == 0 }
@@ -125,7 +152,9 @@ sub stop {
     my $pid = $self->pid;
     $self->httpd('-k', 'stop');
     my $t0 = time;
-    while ($pid && kill(0, $pid) && time - $t0 < 30) {
+    while ($pid && kill(0, $pid) && time - $t0 < $self->patience) {
+        # A server of ours (httpd -X) is a child: reap it.
+        waitpid($self->{child}, POSIX::WNOHANG()) if $self->{child};
         sleep 0.1;
     }
     unlink "$self->{dir}/httpd.pid";
