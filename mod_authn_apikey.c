@@ -68,12 +68,12 @@ static const command_rec apikey_cmds[] = {
                   RSRC_CONF,
                   "How often the store's change marker is polled (0: never)"),
     AP_INIT_TAKE12("AuthAPIKeyRateLimit", apikey_config_set_rate,
-                   (void *)APR_OFFSETOF(apikey_dir_conf_t, rate),
+                   (void *)offsetof(apikey_dir_conf_t, rate),
                    RSRC_CONF | ACCESS_CONF,
                    "Rate limit for keys without their own: N/s, N/m or N/h "
                    "[burst=B], or none"),
     AP_INIT_TAKE12("AuthAPIKeyFailureLimit", apikey_config_set_rate,
-                   (void *)APR_OFFSETOF(apikey_dir_conf_t, failure_rate),
+                   (void *)offsetof(apikey_dir_conf_t, failure_rate),
                    RSRC_CONF | ACCESS_CONF,
                    "Failed authentications a client address may make: N/s, "
                    "N/m or N/h [burst=B], or off"),
