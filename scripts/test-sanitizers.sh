@@ -139,7 +139,7 @@ EOF
     echo "== asan: C unit tests"
     run prove --exec '' "$TREE"/build/unit/*.t
     echo "== asan: Apache::Test suite"
-    run env APACHE_TEST_HTTPD="$TREE/build/httpd" \
+    run env APACHE_TEST_HTTPD="$TREE/build/httpd" APIKEY_ASAN=1 \
         sh "$TREE/scripts/run-tests.sh" "$@"
 else
     TREE=$TOP

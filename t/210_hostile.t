@@ -660,25 +660,36 @@ ok t_cmp(join(' ', map { "[$_]=" . ($a{$_} // 0) } sort keys %a),
 # pages (RssShmem), which a child maps in as it first touches them: that
 # grows with the keys the cache holds, up to its fixed size
 # (AuthAPIKeyCacheSize 16384 x 1 KiB), not with traffic.
-ok t_cmp(join(' ', sort keys %$mem1), join(' ', sort keys %$mem0),
-         sprintf('the same %d children before and after', scalar keys %$mem0));
-my %sum;
-for my $pid (sort keys %$mem0) {
-    for my $f (qw(VmRSS RssAnon RssFile RssShmem)) {
-        $sum{"$f.0"} += $mem0->{$pid}{$f} // 0;
-        $sum{"$f.1"} += $mem1->{$pid}{$f} // 0;
-    }
-    printf "# child %d: VmRSS %d -> %d kB, RssAnon %d -> %d, RssFile %d -> %d, "
-           . "RssShmem %d -> %d\n", $pid,
-           map { ($mem0->{$pid}{$_} // 0, $mem1->{$pid}{$_} // 0) }
-               qw(VmRSS RssAnon RssFile RssShmem);
+# Instrumented runs keep memory for their own reasons (ASan holds freed
+# blocks in quarantine; valgrind runs httpd as one process): the bound
+# would measure the tool, not the module.
+my $no_mem = $ENV{APIKEY_ASAN}     ? 'ASan holds freed memory in quarantine'
+           : $ENV{APIKEY_VALGRIND} ? 'httpd runs as one process under valgrind'
+           : '';
+if ($no_mem) {
+    skip($no_mem, 1) for 1..2;
 }
-my $anon = $sum{'RssAnon.1'} - $sum{'RssAnon.0'};
-ok t_cmp($anon <= 160 && $sum{'RssAnon.0'} > 0 ? 1 : 0, 1,
-         sprintf('private memory flat: RssAnon %d -> %d kB (+%d; VmRSS %d -> '
-                 . '%d kB, of which shared %d -> %d kB)',
-                 @sum{qw(RssAnon.0 RssAnon.1)}, $anon,
-                 @sum{qw(VmRSS.0 VmRSS.1 RssShmem.0 RssShmem.1)}));
+else {
+    ok t_cmp(join(' ', sort keys %$mem1), join(' ', sort keys %$mem0),
+             sprintf('the same %d children before and after', scalar keys %$mem0));
+    my %sum;
+    for my $pid (sort keys %$mem0) {
+        for my $f (qw(VmRSS RssAnon RssFile RssShmem)) {
+            $sum{"$f.0"} += $mem0->{$pid}{$f} // 0;
+            $sum{"$f.1"} += $mem1->{$pid}{$f} // 0;
+        }
+        printf "# child %d: VmRSS %d -> %d kB, RssAnon %d -> %d, RssFile %d -> %d, "
+               . "RssShmem %d -> %d\n", $pid,
+               map { ($mem0->{$pid}{$_} // 0, $mem1->{$pid}{$_} // 0) }
+                   qw(VmRSS RssAnon RssFile RssShmem);
+    }
+    my $anon = $sum{'RssAnon.1'} - $sum{'RssAnon.0'};
+    ok t_cmp($anon <= 160 && $sum{'RssAnon.0'} > 0 ? 1 : 0, 1,
+             sprintf('private memory flat: RssAnon %d -> %d kB (+%d; VmRSS %d -> '
+                     . '%d kB, of which shared %d -> %d kB)',
+                     @sum{qw(RssAnon.0 RssAnon.1)}, $anon,
+                     @sum{qw(VmRSS.0 VmRSS.1 RssShmem.0 RssShmem.1)}));
+}
 
 # The negative cache, measured on keys of their own: 500 unknown keys cost
 # 500 look-ups the first time and none the second.
