@@ -32,6 +32,13 @@
 /* A slot whose windows have expired is reused only after this long
  * untouched, so that no request can still be charging its old key. */
 #define APIKEY_QUOTA_REUSE_AFTER (10 * 1000000LL)
+/* How far back a clock may step and still find its counts kept: a quota
+ * count of a period up to this far ahead (or of the next period), and a
+ * rate limit's TAT up to this far beyond a whole burst, are never reset,
+ * so a spent quota or burst is not granted again.  Further ahead they
+ * cannot come from this clock's charges (corrupt, or a clock that was
+ * wrong then): they are reset and the charge says so (repaired). */
+#define APIKEY_QUOTA_CLOCK_SLACK (86400 * 1000000LL)
 
 typedef struct apikey_quota_table_t apikey_quota_table_t;
 
@@ -57,7 +64,9 @@ typedef struct {
     char owner[33];
     long long tat, last_used;
     /* The quota's current count: the period it belongs to (an index of
-     * the slot's period type, as apikey_period_index gives) and the count. */
+     * the slot's period type, as apikey_period_index gives; a period
+     * after now's when the clock stepped back, whose count still
+     * applies) and the count. */
     unsigned long quota_period, quota_count;
     unsigned long quota_limit;
     apikey_period_t period;

@@ -50,7 +50,9 @@ static void work_out(const apikey_quota_view_t *v, long long now, row_t *row)
         row->rate_remaining = left < 0 ? 0 : left > v->burst ? v->burst : left;
     }
     if (v->quota_limit) {
-        if (v->quota_period == apikey_period_index(v->period, now)) {
+        /* A count of a later period than now's (the clock stepped back)
+         * is still the one charged. */
+        if (v->quota_period >= apikey_period_index(v->period, now)) {
             row->quota_used = v->quota_count;
         }
         row->quota_reset =
