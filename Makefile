@@ -3,6 +3,8 @@
 #   make            the module (.libs/mod_authn_apikey.so) and htapikey
 #   make run        a demo httpd on 127.0.0.1:$(PORT) with one key
 #   make test       install missing Debian packages, build, run every test
+#   make test-faults  the fault-injection tests in their full form (1,000
+#                   children killed per MPM; several minutes)
 #   make bench      benchmarks against httpd's own baselines (docs/benchmarks.md)
 #   make install    install the module, htapikey and the schemas
 
@@ -34,7 +36,8 @@ UNIT     = build/unit/test_key.t build/unit/test_time.t \
            build/unit/test_cache_table.t build/unit/test_limit.t \
            build/unit/test_quota_table.t
 
-.PHONY: all deps run test test-unit test-httpd bench install clean FORCE
+.PHONY: all deps run test test-unit test-httpd test-faults bench install \
+        clean FORCE
 
 all: $(MODULE) htapikey
 
@@ -91,6 +94,12 @@ test: deps
 	$(MAKE) WERROR=1 all $(UNIT)
 	sh scripts/check-docs.sh
 	sh scripts/test-all.sh
+
+# make test runs these too, in a short form (60 kills per MPM).
+test-faults: deps
+	$(MAKE) WERROR=1 all
+	APIKEY_FAULT_KILLS=1000 sh scripts/run-tests.sh t/220_faults.t \
+	    t/221_faults_deps.t
 
 # Not part of make test: several minutes, and its figures are for reading.
 bench:
