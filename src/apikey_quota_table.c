@@ -117,6 +117,38 @@ unsigned apikey_quota_table_slots(apikey_quota_table_t *t)
     return t->nslots;
 }
 
+void apikey_quota_table_header_get(apikey_quota_table_t *t,
+                                   apikey_quota_header_t *h)
+{
+    h->nslots = t->nslots;
+    h->slot_size = t->slot_size;
+    memcpy(h->seed, t->seed, APIKEY_QUOTA_SEED_LEN);
+}
+
+int apikey_quota_table_header_check(apikey_quota_table_t *t,
+                                    const apikey_quota_header_t *h)
+{
+    int fixed = 0;
+
+    if (__atomic_load_n(&t->nslots, __ATOMIC_RELAXED) != h->nslots) {
+        __atomic_store_n(&t->nslots, h->nslots, __ATOMIC_RELAXED);
+        fixed = 1;
+    }
+    if (__atomic_load_n(&t->slot_size, __ATOMIC_RELAXED) != h->slot_size) {
+        __atomic_store_n(&t->slot_size, h->slot_size, __ATOMIC_RELAXED);
+        fixed = 1;
+    }
+    if (memcmp(t->seed, h->seed, APIKEY_QUOTA_SEED_LEN)) {
+        memcpy(t->seed, h->seed, APIKEY_QUOTA_SEED_LEN);
+        fixed = 1;
+    }
+    if (__atomic_load_n(&t->magic, __ATOMIC_ACQUIRE) != TABLE_MAGIC) {
+        __atomic_store_n(&t->magic, TABLE_MAGIC, __ATOMIC_RELEASE);
+        fixed = 1;
+    }
+    return fixed;
+}
+
 static apr_uint64_t load(apr_uint64_t *w)
 {
     return __atomic_load_n(w, __ATOMIC_ACQUIRE);

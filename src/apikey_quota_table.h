@@ -98,6 +98,26 @@ int apikey_quota_table_view(apikey_quota_table_t *t, unsigned i,
 
 unsigned apikey_quota_table_slots(apikey_quota_table_t *t);
 
+/* The header words every slot depends on: the slot count and size bound
+ * every index, the seed makes every key's owner word.  A process keeps a
+ * copy from when the table is set up (children inherit it), so that memory
+ * scribbled over there cannot send a charge outside the table (a crash at
+ * every request of a limited key) nor lose every key's slot (all quotas
+ * granted again). */
+typedef struct {
+    apr_uint32_t nslots, slot_size;
+    unsigned char seed[APIKEY_QUOTA_SEED_LEN];
+} apikey_quota_header_t;
+
+void apikey_quota_table_header_get(apikey_quota_table_t *t,
+                                   apikey_quota_header_t *h);
+
+/* Compares t's header with h and writes h back where they differ (with the
+ * table's magic); returns 1 when it restored anything, else 0.  Every
+ * process restoring at once writes the same words. */
+int apikey_quota_table_header_check(apikey_quota_table_t *t,
+                                    const apikey_quota_header_t *h);
+
 /* 1 when the caller should log "table full" now: at most once per
  * interval_us across all processes. */
 int apikey_quota_table_full_log_due(apikey_quota_table_t *t, long long now,

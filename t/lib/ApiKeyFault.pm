@@ -17,7 +17,7 @@ use POSIX ();
 use Time::HiRes qw(sleep time);
 use Apache::Test ();
 
-our @EXPORT_OK = qw(children_of background finish curl_codes load_until
+our @EXPORT_OK = qw(children_of background finish curl_codes load_until load_keys
                     kill_storm quota_slot mem_read mem_write faketime_env
                     set_clock sqlite_locker count_lines code codes
                     quota_row bad_lines touch);
@@ -145,25 +145,48 @@ sub load_until {
     return $sum;
 }
 
+# load_until over keys in turn: the next key once a batch was refused a
+# 429 (the last one is kept).  So that admissions go on all through a long
+# load, each key spends its quota in turn.  Returns { per => { index =>
+# counts }, used => keys used }.
+sub load_keys {
+    my (%o) = @_;
+    my ($i, $t0, %per) = (0, time);
+    my @keys = @{ $o{keys} };
+    until (-e $o{stop} || time - $t0 > ($o{max} // 300)) {
+        my $n = curl_codes(%o, key => $keys[$i], n => $o{batch} // 200);
+        add_counts($per{$i} //= {}, $n);
+        $i++ if $n->{429} && $i < $#keys;
+    }
+    return { per => \%per, used => scalar keys %per };
+}
+
 # SIGKILLs a random child of ppid every interval seconds until kills were
-# sent (or max seconds passed), then creates the file stop.  Each victim is
-# checked again just before the signal: still a child of ppid, so neither
-# the parent nor a recycled pid is ever hit.  Returns { kills => n,
-# seconds => s }.
+# sent (or max seconds passed), then creates the file stop.  Every other
+# kill, if any child is on a CPU (state R: in the middle of a request,
+# likely), the victim is one of those.  Each victim is checked again just
+# before the signal: still a child of ppid, so neither the parent nor a
+# recycled pid is ever hit.  Returns { kills => n, running => how many
+# victims were on a CPU, seconds => s }.
 sub kill_storm {
     my (%o) = @_;
-    my ($n, $t0) = (0, time);
+    my ($n, $running, $t0) = (0, 0, time);
     while ($n < $o{kills} && time - $t0 < ($o{max} // 600)) {
         my @kids = children_of($o{ppid});
-        if (@kids) {
-            my $victim = $kids[int rand @kids];
-            my ($pp) = stat_of($victim);
-            $n++ if defined $pp && $pp == $o{ppid} && kill('KILL', $victim);
+        my @busy = grep { ((stat_of($_))[1] // '') eq 'R' } @kids;
+        my @pick = @busy && $n % 2 ? @busy : @kids;
+        if (@pick) {
+            my $victim = $pick[int rand @pick];
+            my ($pp, $state) = stat_of($victim);
+            if (defined $pp && $pp == $o{ppid} && kill('KILL', $victim)) {
+                $n++;
+                $running++ if $state eq 'R';
+            }
         }
         sleep $o{interval};
     }
     touch($o{stop}) if $o{stop};
-    return { kills => $n, seconds => time - $t0 };
+    return { kills => $n, running => $running, seconds => time - $t0 };
 }
 
 # Shared memory through /proc/PID/mem: the caller must be allowed to trace

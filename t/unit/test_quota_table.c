@@ -926,6 +926,49 @@ static void test_clock_back(void)
     free(mem);
 }
 
+/* The header scribbled over: the copy a process keeps puts it back, and
+ * every key's counts are still there. */
+static void test_header(void)
+{
+    apikey_quota_t q = quota_of(5, APIKEY_PERIOD_DAY);
+    apikey_quota_header_t h;
+    apikey_quota_table_t *t;
+    unsigned char *b;
+    apikey_charge_t c;
+    void *mem;
+    int adopted;
+
+    t = table_new(64, &mem);
+    if (!t) {
+        ok(0, "a table of 64 slots");
+        return;
+    }
+    charge_n(t, "kept", no_rate, q, NOW0, 3);
+    apikey_quota_table_header_get(t, &h);
+    is_int(apikey_quota_table_header_check(t, &h), 0,
+           "an intact header: nothing to restore");
+    b = mem;
+    memset(b, 0, 64); /* magic, slot count and size, seed: all zero */
+    is_int(apikey_quota_table_header_check(t, &h), 1,
+           "a zeroed header is restored");
+    c = charge(t, "kept", no_rate, q, NOW0, 0);
+    ok(c.result == APIKEY_CHARGE_ADMIT && c.quota_used == 4 && !c.repaired,
+       "and the key's count goes on (used 4)");
+    memset(b + 8, 0xff, 8);   /* slot count and size */
+    memset(b + 24, 0x5a, 16); /* the seed */
+    is_int(apikey_quota_table_header_check(t, &h), 1,
+           "a slot count, size and seed written over are restored");
+    is_int((long long)apikey_quota_table_slots(t), 64, "64 slots again");
+    is_int((long long)charge_n(t, "kept", no_rate, q, NOW0, 5), 1,
+           "the key has 1 left, as before");
+    ok(apikey_quota_table_init(mem, apikey_quota_table_size(64), 64, seed2,
+                               &adopted)
+           && adopted,
+       "the restored table is adopted at a restart");
+    is_int(apikey_quota_table_header_check(t, &h), 0, "with the same header");
+    free(mem);
+}
+
 /* Scribbles over a key's whole slot with pattern (or random bytes when
  * pattern < 0) and returns what the key's next charge does. */
 static apikey_charge_t scribble(void *mem, apikey_quota_table_t **tp,
@@ -1509,6 +1552,7 @@ int main(void)
     test_killed();
     test_clock_ahead();
     test_clock_back();
+    test_header();
     test_scribble();
     test_reuse();
     test_reuse_race();
