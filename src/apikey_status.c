@@ -221,7 +221,7 @@ static int automatic(request_rec *r, apikey_quota_table_t *t)
 
 int apikey_status_handler(request_rec *r)
 {
-    apikey_quota_table_t *t = apikey_quota_table();
+    apikey_quota_table_t *t;
     long long now = apr_time_now();
     int json, first = 1;
     unsigned i, n, used = 0;
@@ -229,6 +229,7 @@ int apikey_status_handler(request_rec *r)
     if (!r->handler || strcmp(r->handler, "apikey-status")) {
         return DECLINED;
     }
+    t = apikey_quota_table();
     r->allowed |= (AP_METHOD_BIT << M_GET);
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;

@@ -64,7 +64,7 @@ for my $mpm (@mpms) {
     # Enough keys for admissions all through the storm: each spends its
     # quota in turn (in two to four seconds here, as kills go every 0.12 s).
     my @q = map { create_key(owner => "kill-$mpm-$_", quota => "$QUOTA/day") }
-            1 .. 3 + int($KILLS / 15);
+            1 .. 3 + int($KILLS / 10);
     my $f = create_key(owner => "kill-filler-$mpm");
     my $stop = $srv->dir . '/storm-over';
     my $t0 = time;
