@@ -5,6 +5,8 @@
 #   make test       install missing Debian packages, build, run every test
 #   make test-asan  the whole suite under ASan+UBSan (docs/sanitizers.md)
 #   make test-valgrind  the suite on httpd -X under valgrind memcheck
+#   make test-faults  the fault-injection tests in their full form (1,000
+#                   children killed per MPM; several minutes)
 #   make bench      benchmarks against httpd's own baselines (docs/benchmarks.md)
 #   make install    install the module, htapikey and the schemas
 
@@ -44,7 +46,7 @@ UNIT     = build/unit/test_key.t build/unit/test_time.t \
            build/unit/test_quota_table.t build/unit/test_failure_table.t
 
 .PHONY: all unit deps run test test-unit test-httpd test-asan test-valgrind \
-        bench install clean FORCE
+        test-faults bench install clean FORCE
 
 all: $(MODULE) htapikey
 
@@ -116,6 +118,11 @@ test-asan: deps
 test-valgrind: deps
 	$(MAKE) all
 	sh scripts/test-sanitizers.sh valgrind $(T)
+# make test runs these too, in a short form (60 kills per MPM).
+test-faults: deps
+	$(MAKE) WERROR=1 all
+	APIKEY_FAULT_KILLS=1000 sh scripts/run-tests.sh t/220_faults.t \
+	    t/221_faults_deps.t
 
 # Not part of make test: several minutes, and its figures are for reading.
 bench:

@@ -34,6 +34,7 @@
 #include "apr_strings.h"
 #include "http_core.h"
 #include "http_log.h"
+#include "http_main.h"
 #include "http_protocol.h"
 #include "http_request.h"
 
@@ -49,11 +50,18 @@ typedef struct {
 } retained_t;
 
 static apikey_quota_table_t *table;
+/* The table's header as this process set it up (children inherit it). */
+static apikey_quota_header_t header;
 static const char *state_file;
 static pid_t parent_pid;
 
 apikey_quota_table_t *apikey_quota_table(void)
 {
+    if (table && apikey_quota_table_header_check(table, &header)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ap_server_conf,
+                     APIKEY_LOGNO(00038) "the limit table's header was not "
+                                         "valid and was restored");
+    }
     return table;
 }
 
@@ -129,6 +137,9 @@ int apikey_quota_init(apr_pool_t *pconf, server_rec *s)
                                              "from %s; starting afresh",
                          state_file);
         }
+    }
+    if (table) {
+        apikey_quota_table_header_get(table, &header);
     }
     apr_pool_cleanup_register(pconf, s, save_state, apr_pool_cleanup_null);
     return 0;
@@ -258,8 +269,8 @@ int apikey_quota_fixups(request_rec *r)
     }
     report = conf->limit_report == 1;
     c = &rq->charge;
-    apikey_quota_table_charge(table, rq->key->id, rq->key->owner, &rate, &quota,
-                              apr_time_now(), report, c);
+    apikey_quota_table_charge(apikey_quota_table(), rq->key->id, rq->key->owner,
+                              &rate, &quota, apr_time_now(), report, c);
     rq->charged = 1;
     rq->rate = rate;
     rq->quota = quota;

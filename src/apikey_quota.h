@@ -28,7 +28,8 @@
  * for post_config (already logged). */
 int apikey_quota_init(apr_pool_t *pconf, server_rec *s);
 
-/* The table, or NULL. */
+/* The table, or NULL.  Its header is checked against the one this process
+ * set up first, and restored (logged) if memory was scribbled over it. */
 apikey_quota_table_t *apikey_quota_table(void);
 
 /* fixups hook (APR_HOOK_FIRST): charges a request that an apikey provider

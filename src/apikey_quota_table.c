@@ -117,6 +117,38 @@ unsigned apikey_quota_table_slots(apikey_quota_table_t *t)
     return t->nslots;
 }
 
+void apikey_quota_table_header_get(apikey_quota_table_t *t,
+                                   apikey_quota_header_t *h)
+{
+    h->nslots = t->nslots;
+    h->slot_size = t->slot_size;
+    memcpy(h->seed, t->seed, APIKEY_QUOTA_SEED_LEN);
+}
+
+int apikey_quota_table_header_check(apikey_quota_table_t *t,
+                                    const apikey_quota_header_t *h)
+{
+    int fixed = 0;
+
+    if (__atomic_load_n(&t->nslots, __ATOMIC_RELAXED) != h->nslots) {
+        __atomic_store_n(&t->nslots, h->nslots, __ATOMIC_RELAXED);
+        fixed = 1;
+    }
+    if (__atomic_load_n(&t->slot_size, __ATOMIC_RELAXED) != h->slot_size) {
+        __atomic_store_n(&t->slot_size, h->slot_size, __ATOMIC_RELAXED);
+        fixed = 1;
+    }
+    if (memcmp(t->seed, h->seed, APIKEY_QUOTA_SEED_LEN)) {
+        memcpy(t->seed, h->seed, APIKEY_QUOTA_SEED_LEN);
+        fixed = 1;
+    }
+    if (__atomic_load_n(&t->magic, __ATOMIC_ACQUIRE) != TABLE_MAGIC) {
+        __atomic_store_n(&t->magic, TABLE_MAGIC, __ATOMIC_RELEASE);
+        fixed = 1;
+    }
+    return fixed;
+}
+
 static apr_uint64_t load(apr_uint64_t *w)
 {
     return __atomic_load_n(w, __ATOMIC_ACQUIRE);
@@ -236,20 +268,24 @@ static int repair(slot_t *s, long long now, const apikey_rate_t *rate,
     apr_int64_t tat = (apr_int64_t)load((apr_uint64_t *)&s->tat);
     int fixed = 0;
 
-    /* A TAT further ahead than a whole burst plus a day cannot come from
-     * charging. */
+    /* A TAT further ahead than a whole burst plus the slack cannot come
+     * from charging with this clock. */
     if (rate->interval_us
-        && tat > now + rate->interval_us * rate->burst + 86400000000LL) {
+        && tat > now + rate->interval_us * rate->burst
+                     + APIKEY_QUOTA_CLOCK_SLACK) {
         if (cas((apr_uint64_t *)&s->tat, (apr_uint64_t *)&tat, 0)) {
             fixed = 1;
         }
     }
-    /* A period more than one ahead of now: corrupt, or a clock set far
-     * back; either way not a count to keep.  (A clock stepped back within
-     * one period keeps its count: see apikey_quota_take.) */
+    /* A period ahead of both the next one and the one the slack reaches:
+     * corrupt, or a clock set far back; either way not a count to keep.
+     * (A clock stepped back less keeps its count: see apikey_quota_take.
+     * The next period for monthly quotas, the slack for hourly ones.) */
     if (quota->limit
         && PERIOD_TYPE(APIKEY_QUOTA_PERIOD(q)) == (unsigned)quota->period
-        && APIKEY_QUOTA_PERIOD(q) > period_of(quota->period, now) + 1) {
+        && APIKEY_QUOTA_PERIOD(q) > period_of(quota->period, now) + 1
+        && APIKEY_QUOTA_PERIOD(q)
+               > period_of(quota->period, now + APIKEY_QUOTA_CLOCK_SLACK)) {
         if (cas(&s->quota, &q, APIKEY_QUOTA_WORD(0, 0))) {
             fixed = 1;
         }
@@ -283,6 +319,7 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
 {
     apr_uint64_t me = owner_word(t, id);
     unsigned long period = 0;
+    apr_uint64_t taken = 0; /* the quota word this charge wrote */
     int took = 0;
     slot_t *s;
 
@@ -296,7 +333,7 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
     describe(s, id, owner, rate, quota);
 
     if (quota->limit) {
-        apr_uint64_t w = load(&s->quota), nw;
+        apr_uint64_t w = load(&s->quota), nw = 0;
         unsigned long limit = report_only ? 0xffffffffUL : quota->limit;
 
         period = period_of(quota->period, now);
@@ -315,6 +352,7 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
             }
         }
         took = 1;
+        taken = nw;
         out->quota_used = apikey_quota_used(nw, period);
         out->quota_remaining = out->quota_used >= quota->limit
                                    ? 0
@@ -354,10 +392,12 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
         }
         if (out->result == APIKEY_CHARGE_RATE_LIMITED && !report_only && took) {
             /* The quota took a request the rate limit refused: give it
-             * back, so that a refused request costs nothing. */
+             * back, so that a refused request costs nothing.  Into the
+             * period it was taken from: with the clock stepped back, a
+             * later one than now's. */
             apr_uint64_t q = load(&s->quota), nq;
 
-            while (apikey_quota_give_back(q, period, &nq)
+            while (apikey_quota_give_back(q, APIKEY_QUOTA_PERIOD(taken), &nq)
                    && !cas(&s->quota, &q, nq)) {
             }
             out->quota_used = apikey_quota_used(load(&s->quota), period);
@@ -402,14 +442,21 @@ int apikey_quota_table_view(apikey_quota_table_t *t, unsigned i,
     }
     v->tat = (long long)load((apr_uint64_t *)&s->tat);
     v->last_used = (long long)load((apr_uint64_t *)&s->last_used);
+    v->quota_limit = s->quota_limit;
+    v->period = (apikey_period_t)(s->period ? s->period : 1);
     {
         apr_uint64_t q = load(&s->quota);
 
-        v->quota_period = APIKEY_QUOTA_PERIOD(q) & 0x3fffffffUL;
-        v->quota_count = APIKEY_QUOTA_COUNT(q);
+        /* A count of another kind of period than the key's (its quota
+         * just changed) is no count of its quota. */
+        if (PERIOD_TYPE(APIKEY_QUOTA_PERIOD(q)) == (unsigned)v->period) {
+            v->quota_period = APIKEY_QUOTA_PERIOD(q) & 0x3fffffffUL;
+            v->quota_count = APIKEY_QUOTA_COUNT(q);
+        }
+        else {
+            v->quota_period = v->quota_count = 0;
+        }
     }
-    v->quota_limit = s->quota_limit;
-    v->period = (apikey_period_t)(s->period ? s->period : 1);
     v->rate_interval_us = s->rate_interval;
     v->burst = s->burst;
     return 1;

@@ -32,6 +32,13 @@
 /* A slot whose windows have expired is reused only after this long
  * untouched, so that no request can still be charging its old key. */
 #define APIKEY_QUOTA_REUSE_AFTER (10 * 1000000LL)
+/* How far back a clock may step and still find its counts kept: a quota
+ * count of a period up to this far ahead (or of the next period), and a
+ * rate limit's TAT up to this far beyond a whole burst, are never reset,
+ * so a spent quota or burst is not granted again.  Further ahead they
+ * cannot come from this clock's charges (corrupt, or a clock that was
+ * wrong then): they are reset and the charge says so (repaired). */
+#define APIKEY_QUOTA_CLOCK_SLACK (86400 * 1000000LL)
 
 typedef struct apikey_quota_table_t apikey_quota_table_t;
 
@@ -57,7 +64,9 @@ typedef struct {
     char owner[33];
     long long tat, last_used;
     /* The quota's current count: the period it belongs to (an index of
-     * the slot's period type, as apikey_period_index gives) and the count. */
+     * the slot's period type, as apikey_period_index gives; a period
+     * after now's when the clock stepped back, whose count still
+     * applies) and the count. */
     unsigned long quota_period, quota_count;
     unsigned long quota_limit;
     apikey_period_t period;
@@ -88,6 +97,26 @@ int apikey_quota_table_view(apikey_quota_table_t *t, unsigned i,
                             apikey_quota_view_t *v);
 
 unsigned apikey_quota_table_slots(apikey_quota_table_t *t);
+
+/* The header words every slot depends on: the slot count and size bound
+ * every index, the seed makes every key's owner word.  A process keeps a
+ * copy from when the table is set up (children inherit it), so that memory
+ * scribbled over there cannot send a charge outside the table (a crash at
+ * every request of a limited key) nor lose every key's slot (all quotas
+ * granted again). */
+typedef struct {
+    apr_uint32_t nslots, slot_size;
+    unsigned char seed[APIKEY_QUOTA_SEED_LEN];
+} apikey_quota_header_t;
+
+void apikey_quota_table_header_get(apikey_quota_table_t *t,
+                                   apikey_quota_header_t *h);
+
+/* Compares t's header with h and writes h back where they differ (with the
+ * table's magic); returns 1 when it restored anything, else 0.  Every
+ * process restoring at once writes the same words. */
+int apikey_quota_table_header_check(apikey_quota_table_t *t,
+                                    const apikey_quota_header_t *h);
 
 /* 1 when the caller should log "table full" now: at most once per
  * interval_us across all processes. */

@@ -50,7 +50,9 @@ static void work_out(const apikey_quota_view_t *v, long long now, row_t *row)
         row->rate_remaining = left < 0 ? 0 : left > v->burst ? v->burst : left;
     }
     if (v->quota_limit) {
-        if (v->quota_period == apikey_period_index(v->period, now)) {
+        /* A count of a later period than now's (the clock stepped back)
+         * is still the one charged. */
+        if (v->quota_period >= apikey_period_index(v->period, now)) {
             row->quota_used = v->quota_count;
         }
         row->quota_reset =
@@ -219,7 +221,7 @@ static int automatic(request_rec *r, apikey_quota_table_t *t)
 
 int apikey_status_handler(request_rec *r)
 {
-    apikey_quota_table_t *t = apikey_quota_table();
+    apikey_quota_table_t *t;
     long long now = apr_time_now();
     int json, first = 1;
     unsigned i, n, used = 0;
@@ -227,6 +229,7 @@ int apikey_status_handler(request_rec *r)
     if (!r->handler || strcmp(r->handler, "apikey-status")) {
         return DECLINED;
     }
+    t = apikey_quota_table();
     r->allowed |= (AP_METHOD_BIT << M_GET);
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;

@@ -37,7 +37,10 @@ sub free_port {
     return $port;
 }
 
-# new(name => 'x', mpm => 'event', conf => "directives...")
+# new(name => 'x', mpm => 'event', conf => "directives...") and optionally
+# db => FILE (its own key store instead of the suite's), mpm_conf =>
+# "directives" (instead of the MPM sizing above), env => { VAR => value }
+# (set for the httpd process only: LD_PRELOAD of libfaketime, say).
 sub new {
     my ($class, %o) = @_;
     my $dir = File::Spec->catdir(Apache::Test::vars('t_logs'), "srv-$o{name}");
@@ -75,11 +78,11 @@ LoadModule authn_core_module $lib/mod_authn_core.so
 LoadModule authz_core_module $lib/mod_authz_core.so
 LoadModule dbd_module $lib/mod_dbd.so
 LoadModule authn_apikey_module $module
-$mpm_conf{$self->{mpm}}
+${\ ($self->{mpm_conf} // $mpm_conf{$self->{mpm}})}
 KeepAlive On
 MaxKeepAliveRequests 0
 DBDriver sqlite3
-DBDParams ${\ key_store()}
+DBDParams ${\ ($self->{db} // key_store())}
 DocumentRoot $d/htdocs
 <Directory $d/htdocs>
     AuthType APIKey
@@ -93,6 +96,7 @@ CONF
 
 sub httpd {
     my ($self, @args) = @_;
+    local %ENV = (%ENV, %{ $self->{env} || {} });
     my $rc = system(Apache::Test::vars('httpd'), '-f', "$self->{dir}/httpd.conf",
                     @args);
     return $rc >> 8;
@@ -108,14 +112,15 @@ sub pid {
 # it starts slowly and checks for leaks on its way out.
 sub patience { $ENV{APIKEY_VALGRIND} ? 120 : 30 }
 
-# Waits until the server answers; returns 1 or 0.
+# Waits until the server answers and its pid file is written (httpd
+# listens before it writes it); returns 1 or 0.
 sub wait_up {
     my $self = shift;
     my $t0 = time;
     while (time - $t0 < $self->patience) {
         my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                       PeerPort => $self->{port}, Timeout => 1);
-        return 1 if $s;
+        return 1 if $s && $self->pid;
         sleep 0.1;
     }
     return 0;

@@ -819,6 +819,156 @@ static void test_clock_ahead(void)
     free(mem);
 }
 
+/* The clock stepped back, through the API: counts up to
+ * APIKEY_QUOTA_CLOCK_SLACK (a day) ahead of it, or of the next period,
+ * are kept, so a spent quota or burst is never granted again within that;
+ * beyond, they are repaired. */
+static void test_clock_back(void)
+{
+    static const struct {
+        long long back;
+        const char *what;
+    } steps[] = {{60 * SEC, "a minute"},
+                 {3600 * SEC, "an hour"},
+                 {86400 * SEC, "a day"}};
+    apikey_quota_t qh = quota_of(3, APIKEY_PERIOD_HOUR);
+    apikey_quota_t qd = quota_of(5, APIKEY_PERIOD_DAY);
+    apikey_quota_t qm = quota_of(5, APIKEY_PERIOD_MONTH);
+    apikey_rate_t r = rate_of(1200 * SEC, 3); /* 3/h */
+    apikey_quota_table_t *t;
+    apikey_charge_t c;
+    unsigned i;
+    void *mem;
+
+    t = table_new(64, &mem);
+    if (!t) {
+        ok(0, "a table of 64 slots");
+        return;
+    }
+    charge_n(t, "hour", no_rate, qh, NOW0, 3);
+    charge_n(t, "day", no_rate, qd, NOW0, 5);
+    charge_n(t, "tat", r, no_quota, NOW0, 3);
+    for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        long long then = NOW0 - steps[i].back;
+
+        c = charge(t, "hour", no_rate, qh, then, 0);
+        ok(c.result == APIKEY_CHARGE_QUOTA_EXCEEDED && !c.repaired
+               && c.quota_used == 3,
+           "an hourly quota spent, the clock %s back: refused, used 3",
+           steps[i].what);
+        c = charge(t, "day", no_rate, qd, then, 0);
+        ok(c.result == APIKEY_CHARGE_QUOTA_EXCEEDED && !c.repaired,
+           "a daily quota spent, the clock %s back: refused", steps[i].what);
+        c = charge(t, "tat", r, no_quota, then, 0);
+        ok(c.result == APIKEY_CHARGE_RATE_LIMITED && !c.repaired
+               && c.retry_us == 1200 * SEC + steps[i].back,
+           "a burst spent, the clock %s back: refused for 20 min more",
+           steps[i].what);
+    }
+    /* Noon: the daily count is kept back to the start of the day before. */
+    c = charge(t, "day", no_rate, qd, NOW0 - 36 * 3600 * SEC, 0);
+    ok(c.result == APIKEY_CHARGE_QUOTA_EXCEEDED && !c.repaired,
+       "the clock 36 h back (yesterday's start): still refused");
+    c = charge(t, "day", no_rate, qd, NOW0 - 36 * 3600 * SEC - 1, 0);
+    ok(c.result == APIKEY_CHARGE_ADMIT && c.repaired && c.quota_used == 1,
+       "a microsecond more: the count is repaired, used 1");
+    c = charge(t, "hour", no_rate, qh, NOW0 - 25 * 3600 * SEC, 0);
+    ok(c.result == APIKEY_CHARGE_ADMIT && c.repaired && c.quota_used == 1,
+       "an hourly count 25 h ahead of the clock is repaired");
+    c = charge(t, "tat", r, no_quota, NOW0 - 86400 * SEC - 1, 0);
+    ok(c.result == APIKEY_CHARGE_ADMIT && c.repaired,
+       "a TAT a whole burst and a day ahead is repaired");
+
+    /* A monthly count is kept through the month before. */
+    charge_n(t, "month", no_rate, qm, NOW0, 5);
+    c = charge(t, "month", no_rate, qm, NOW0 - 20LL * 86400 * SEC, 0);
+    ok(c.result == APIKEY_CHARGE_QUOTA_EXCEEDED && !c.repaired,
+       "a monthly quota spent, the clock 20 days back: refused");
+    c = charge(t, "month", no_rate, qm, NOW0 - 50LL * 86400 * SEC, 0);
+    ok(c.result == APIKEY_CHARGE_ADMIT && c.repaired,
+       "50 days back (two months before): repaired");
+
+    /* Refused by the rate limit with the clock back: the quota unit goes
+     * back into the period it was taken from. */
+    charge_n(t, "both", r, quota_of(10, APIKEY_PERIOD_DAY), NOW0, 3);
+    for (i = 0; i < 3; i++) {
+        c = charge(t, "both", r, quota_of(10, APIKEY_PERIOD_DAY),
+                   NOW0 - 86400 * SEC, 0);
+        if (c.result != APIKEY_CHARGE_RATE_LIMITED || c.quota_used != 3) {
+            break;
+        }
+    }
+    is_int(i, 3,
+           "rate-limited three times with the clock a day back: "
+           "the quota stays at 3 used");
+    c = charge(t, "both", r, quota_of(10, APIKEY_PERIOD_DAY), NOW0 + 1200 * SEC,
+               0);
+    ok(c.result == APIKEY_CHARGE_ADMIT && c.quota_used == 4,
+       "20 min later: admitted, used 4");
+
+    /* The view gives a daily key's count only when the word is of days:
+     * an hourly word far ahead (the status page shows counts of periods
+     * ahead of now) is not its count.  The quota word is the slot's
+     * third. */
+    {
+        apikey_quota_view_t v;
+        int idx = find_key(t, "day", &v);
+        uint64_t w = APIKEY_QUOTA_WORD(
+            ((unsigned long)APIKEY_PERIOD_HOUR << 30) | 0x3ffffff0UL, 7);
+
+        if (idx >= 0) {
+            memcpy(slot_bytes(mem, 64, (unsigned)idx) + 16, &w, sizeof(w));
+        }
+        ok(idx >= 0 && apikey_quota_table_view(t, (unsigned)idx, &v)
+               && v.quota_count == 0 && v.quota_period == 0,
+           "a count of another kind of period: the view shows none");
+    }
+    free(mem);
+}
+
+/* The header scribbled over: the copy a process keeps puts it back, and
+ * every key's counts are still there. */
+static void test_header(void)
+{
+    apikey_quota_t q = quota_of(5, APIKEY_PERIOD_DAY);
+    apikey_quota_header_t h;
+    apikey_quota_table_t *t;
+    unsigned char *b;
+    apikey_charge_t c;
+    void *mem;
+    int adopted;
+
+    t = table_new(64, &mem);
+    if (!t) {
+        ok(0, "a table of 64 slots");
+        return;
+    }
+    charge_n(t, "kept", no_rate, q, NOW0, 3);
+    apikey_quota_table_header_get(t, &h);
+    is_int(apikey_quota_table_header_check(t, &h), 0,
+           "an intact header: nothing to restore");
+    b = mem;
+    memset(b, 0, 64); /* magic, slot count and size, seed: all zero */
+    is_int(apikey_quota_table_header_check(t, &h), 1,
+           "a zeroed header is restored");
+    c = charge(t, "kept", no_rate, q, NOW0, 0);
+    ok(c.result == APIKEY_CHARGE_ADMIT && c.quota_used == 4 && !c.repaired,
+       "and the key's count goes on (used 4)");
+    memset(b + 8, 0xff, 8);   /* slot count and size */
+    memset(b + 24, 0x5a, 16); /* the seed */
+    is_int(apikey_quota_table_header_check(t, &h), 1,
+           "a slot count, size and seed written over are restored");
+    is_int((long long)apikey_quota_table_slots(t), 64, "64 slots again");
+    is_int((long long)charge_n(t, "kept", no_rate, q, NOW0, 5), 1,
+           "the key has 1 left, as before");
+    ok(apikey_quota_table_init(mem, apikey_quota_table_size(64), 64, seed2,
+                               &adopted)
+           && adopted,
+       "the restored table is adopted at a restart");
+    is_int(apikey_quota_table_header_check(t, &h), 0, "with the same header");
+    free(mem);
+}
+
 /* Scribbles over a key's whole slot with pattern (or random bytes when
  * pattern < 0) and returns what the key's next charge does. */
 static apikey_charge_t scribble(void *mem, apikey_quota_table_t **tp,
@@ -1401,6 +1551,8 @@ int main(void)
     test_exact();
     test_killed();
     test_clock_ahead();
+    test_clock_back();
+    test_header();
     test_scribble();
     test_reuse();
     test_reuse_race();
