@@ -125,6 +125,14 @@ static int prepare_once(ap_dbd_t *dbd, const apikey_query_t *q,
  * since the pgsql driver would refuse to PREPARE the same name twice.
  * Returns 0, or the driver's error with *prepare_failed telling whether
  * the statement could not even be prepared. */
+/* SQLite's SQLITE_BUSY (5) and SQLITE_LOCKED (6), as apr_dbd_sqlite3
+ * passes them on once its own busy wait is over: preparing again would only
+ * wait that long a second time before the same answer. */
+static int store_busy(const apr_dbd_driver_t *driver, int rv)
+{
+    return (rv == 5 || rv == 6) && !strcmp(apr_dbd_name(driver), "sqlite3");
+}
+
 static int run_query(ap_dbd_t *dbd, apr_pool_t *p, const apikey_query_t *q,
                      const char *arg, apr_dbd_results_t **res,
                      int *prepare_failed)
@@ -139,7 +147,7 @@ static int run_query(ap_dbd_t *dbd, apr_pool_t *p, const apikey_query_t *q,
     }
     *res = NULL;
     rv = apr_dbd_pvselect(dbd->driver, p, dbd->handle, res, st, 0, arg, NULL);
-    if (rv == 0
+    if (rv == 0 || store_busy(dbd->driver, rv)
         || apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, q->sql, NULL,
                            &st)
                != 0) {
