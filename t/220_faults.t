@@ -51,7 +51,8 @@ my $status_loc = "<Location /apikey-status>\n    SetHandler apikey-status\n"
 plan tests => 10 * @mpms + 21,
     need(need_module('authn_apikey', 'dbd'),
          { 'curl' => -x '/usr/bin/curl' },
-         { '/proc/PID/mem' => -r "/proc/$$/mem" });
+         { '/proc/PID/mem' => -r "/proc/$$/mem" },
+         ApiKeyServer::need_many_processes());
 
 # 1. Children killed at random under load.
 for my $mpm (@mpms) {

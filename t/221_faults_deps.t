@@ -28,7 +28,8 @@ use ApiKeyFault qw(background finish curl_codes load_until faketime_env
 
 plan tests => 17 + 19,
     need(need_module('authn_apikey', 'dbd'),
-         { 'curl' => -x '/usr/bin/curl', 'sqlite3' => -x '/usr/bin/sqlite3' });
+         { 'curl' => -x '/usr/bin/curl', 'sqlite3' => -x '/usr/bin/sqlite3' },
+         ApiKeyServer::need_many_processes());
 
 my $small = "StartServers 2\nServerLimit 4\nThreadLimit 16\nThreadsPerChild 16\n"
           . "MaxRequestWorkers 64\nMinSpareThreads 8\nMaxSpareThreads 64\n";
