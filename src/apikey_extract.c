@@ -31,53 +31,6 @@ static const char *authorization_header(const request_rec *r)
                                          : "Authorization";
 }
 
-/* httpd joins a header sent twice into "a, b".  Returns 1 with the key in
- * *v (of *len bytes) when every part is the same key (after an optional
- * scheme word such as "Bearer "), -1 when they differ.  A single value is
- * returned unchanged: keys never hold ", ". */
-static int one_value(const char **v, size_t *len, const char *scheme)
-{
-    const char *s = *v, *end = *v + *len, *comma;
-    size_t first = 0, slen = scheme ? strlen(scheme) : 0;
-    int parts = 0;
-
-    while (s < end) {
-        const char *part;
-        size_t plen;
-
-        comma = memchr(s, ',', (size_t)(end - s));
-        part = s;
-        plen = (size_t)((comma ? comma : end) - s);
-        while (plen && (*part == ' ' || *part == '\t')) {
-            part++;
-            plen--;
-        }
-        if (parts && slen && plen > slen && !strncasecmp(part, scheme, slen)
-            && (part[slen] == ' ' || part[slen] == '\t')) {
-            part += slen + 1;
-            plen -= slen + 1;
-            while (plen && (*part == ' ' || *part == '\t')) {
-                part++;
-                plen--;
-            }
-        }
-        if (!parts) {
-            *v = part;
-            first = plen;
-        }
-        else if (plen != first || memcmp(part, *v, plen)) {
-            return -1;
-        }
-        parts++;
-        if (!comma) {
-            break;
-        }
-        s = comma + 1;
-    }
-    *len = first;
-    return 1;
-}
-
 /* The key a source carries: 1 found, 0 absent, -1 conflict, -2 malformed
  * (a query value that does not decode). */
 static int read_source(request_rec *r, const apikey_source_t *src,
@@ -93,14 +46,14 @@ static int read_source(request_rec *r, const apikey_source_t *src,
                 return 0;
             }
             *len = strlen(*v);
-            return one_value(v, len, NULL);
+            return apikey_header_one_value(v, len, NULL);
         case APIKEY_SOURCE_BEARER:
             if (!apikey_bearer_token(
                     apr_table_get(r->headers_in, authorization_header(r)), v,
                     len)) {
                 return 0;
             }
-            return one_value(v, len, "Bearer");
+            return apikey_header_one_value(v, len, "Bearer");
         case APIKEY_SOURCE_BASIC:
             /* Stripe's way: the key as the user and no password, or the
              * key as the password whatever the user. */

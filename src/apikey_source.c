@@ -139,6 +139,52 @@ int apikey_bearer_token(const char *value, const char **tok, size_t *len)
     return 1;
 }
 
+int apikey_header_one_value(const char **v, size_t *len, const char *scheme)
+{
+    const char *s = *v, *end = *v + *len, *comma;
+    size_t first = 0, slen = scheme ? strlen(scheme) : 0;
+    int parts = 0;
+
+    while (s < end) {
+        const char *part;
+        size_t plen;
+
+        comma = memchr(s, ',', (size_t)(end - s));
+        part = s;
+        plen = (size_t)((comma ? comma : end) - s);
+        while (plen && (*part == ' ' || *part == '\t')) {
+            part++;
+            plen--;
+        }
+        /* The first part's scheme is the caller's to strip (it decides
+         * whether the value is ours at all); a repeated header brings its
+         * own. */
+        if (parts && slen && plen > slen && !strncasecmp(part, scheme, slen)
+            && (part[slen] == ' ' || part[slen] == '\t')) {
+            part += slen + 1;
+            plen -= slen + 1;
+            while (plen && (*part == ' ' || *part == '\t')) {
+                part++;
+                plen--;
+            }
+        }
+        if (!parts) {
+            *v = part;
+            first = plen;
+        }
+        else if (plen != first || memcmp(part, *v, plen)) {
+            return -1;
+        }
+        parts++;
+        if (!comma) {
+            break;
+        }
+        s = comma + 1;
+    }
+    *len = first;
+    return 1;
+}
+
 /* The next parameter of a query string: its name [*p, *eq) and value
  * [*eq + 1, *end) (*eq == *end when there is no '='). */
 static int next_param(const char **p, const char **eq, const char **end)

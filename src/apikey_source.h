@@ -54,6 +54,15 @@ const char *apikey_source_kind_str(apikey_source_kind_t kind);
  * Bearer, 0 when it is another scheme or the value is NULL. */
 int apikey_bearer_token(const char *value, const char **tok, size_t *len);
 
+/* httpd joins a header sent twice into "a, b".  Given a value *v of *len
+ * bytes (read no further), returns 1 with *v and *len narrowed to the key
+ * when every comma-separated part holds the same key, blanks before it
+ * dropped and, in the parts after the first, an optional scheme word (such
+ * as "Bearer") too; -1 when the parts differ.  A value without a comma
+ * comes back with only its leading blanks dropped: generated keys never
+ * hold a comma. */
+int apikey_header_one_value(const char **v, size_t *len, const char *scheme);
+
 /* Finds parameter name in a query string (args, without '?'; '&' or ';'
  * separated).  Returns 0 when absent; 1 with the first value, still
  * URL-encoded, in *val (of *len bytes) when every occurrence has the same

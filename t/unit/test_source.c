@@ -20,6 +20,7 @@
 #include "apikey_source.h"
 #include "tap.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* A value no parse result can hold, to show a field was really written. */
@@ -236,11 +237,71 @@ static void test_bearer(void)
     bearer_not(NULL, "NULL value");
 }
 
+/* Checks that value of vlen bytes (read no further: a copy without a
+ * terminator) gives rc and, when 1, the key want at offset off. */
+static void one_value_is(const char *value, size_t vlen, const char *scheme,
+                         int want_rc, size_t off, const char *want,
+                         const char *what)
+{
+    char *copy = malloc(vlen ? vlen : 1);
+    const char *v;
+    size_t len = vlen;
+    int rc;
+
+    memcpy(copy, value, vlen);
+    v = copy;
+    rc = apikey_header_one_value(&v, &len, scheme);
+    if (want_rc != 1) {
+        is_int(rc, want_rc, "%s: conflict", what);
+    }
+    else {
+        ok(rc == 1 && v == copy + off && len == strlen(want)
+               && !memcmp(v, want, len),
+           "%s: key '%s'", what, want);
+        if (rc != 1 || v != copy + off || len != strlen(want)) {
+            diag("rc %d, offset %ld, len %ld", rc, (long)(v - copy), (long)len);
+        }
+    }
+    free(copy);
+}
+
+/* A header sent twice reaches us joined as "a, b". */
+#define WHOLE(s) (s), strlen(s)
+
+static void test_one_value(void)
+{
+    one_value_is(WHOLE("abc"), NULL, 1, 0, "abc", "one value");
+    one_value_is(WHOLE("  abc"), NULL, 1, 2, "abc", "leading blanks dropped");
+    one_value_is(WHOLE("abc, abc"), NULL, 1, 0, "abc", "the same key twice");
+    one_value_is(WHOLE("abc,abc,\tabc"), NULL, 1, 0, "abc", "three times");
+    one_value_is(WHOLE("abc, abd"), NULL, -1, 0, NULL, "two keys");
+    one_value_is(WHOLE("abc, abcd"), NULL, -1, 0, NULL,
+                 "a key and a longer one");
+    one_value_is(WHOLE("abc, "), NULL, -1, 0, NULL, "a key and an empty part");
+    one_value_is(WHOLE("abc,"), NULL, 1, 0, "abc", "a trailing comma");
+    one_value_is(WHOLE(""), NULL, 1, 0, "", "an empty value");
+    one_value_is(WHOLE("abc, Bearer abc"), "Bearer", 1, 0, "abc",
+                 "a repeated Authorization header brings its scheme");
+    one_value_is(WHOLE("abc, bearer\t abc"), "Bearer", 1, 0, "abc",
+                 "scheme matched without case, blanks after it");
+    one_value_is(WHOLE("abc, Bearer abd"), "Bearer", -1, 0, NULL,
+                 "two Bearer tokens");
+    one_value_is(WHOLE("abc, Bearerabc"), "Bearer", -1, 0, NULL,
+                 "no blank after the scheme: not the scheme");
+    one_value_is(WHOLE("abc, Bearer"), "Bearer", -1, 0, NULL,
+                 "the scheme alone is a different value");
+    one_value_is(WHOLE("abc, Bearer abc"), NULL, -1, 0, NULL,
+                 "no scheme is stripped from a header:NAME value");
+    /* Only len bytes are the value: what follows is not read. */
+    one_value_is("abc, abd", 3, NULL, 1, 0, "abc", "a value cut at its length");
+}
+
 int main(void)
 {
     test_parse();
     test_kind_str();
     test_query_and_basic();
     test_bearer();
+    test_one_value();
     return done_testing();
 }
