@@ -254,6 +254,87 @@ size_t apikey_query_strip(const char *args, const char *name, char *out)
     return w;
 }
 
+/* The query of a request line's target: [*q, *end), after the '?' and up
+ * to the blank before the protocol.  0 when there is none. */
+static int line_query(const char *line, const char **q, const char **end)
+{
+    const char *sp1 = strchr(line, ' '), *e;
+
+    if (!sp1) {
+        return 0;
+    }
+    e = strchr(sp1 + 1, ' ');
+    if (!e) {
+        e = sp1 + strlen(sp1);
+    }
+    *q = memchr(sp1, '?', (size_t)(e - sp1));
+    if (!*q) {
+        return 0;
+    }
+    (*q)++;
+    *end = e;
+    return 1;
+}
+
+size_t apikey_request_redact_size(const char *line)
+{
+    const char *q, *end, *p;
+    size_t params = 1;
+
+    if (!line_query(line, &q, &end)) {
+        return strlen(line) + 1;
+    }
+    for (p = q; p < end; p++) {
+        params += *p == '&' || *p == ';';
+    }
+    /* At worst every value, even an empty one, becomes the marker. */
+    return strlen(line) + 1 + params * (sizeof(APIKEY_REDACTED) - 1);
+}
+
+size_t apikey_request_redact(const char *line, apikey_secret_fn *secret,
+                             void *ctx, char *out)
+{
+    const char *q, *end, *p;
+    size_t w, n;
+
+    if (!line_query(line, &q, &end)) {
+        n = strlen(line);
+        memcpy(out, line, n + 1);
+        return n;
+    }
+    /* One pass into one buffer: a line of thousands of parameters must
+     * not cost a copy of the line for each. */
+    w = (size_t)(q - line);
+    memcpy(out, line, w);
+    for (p = q; p < end;) {
+        const char *item = p, *eq;
+
+        while (item < end && *item != '&' && *item != ';') {
+            item++;
+        }
+        eq = memchr(p, '=', (size_t)(item - p));
+        if (eq
+            && secret(p, (size_t)(eq - p), eq + 1, (size_t)(item - eq - 1),
+                      ctx)) {
+            n = (size_t)(eq + 1 - p);
+            memcpy(out + w, p, n);
+            memcpy(out + w + n, APIKEY_REDACTED, sizeof(APIKEY_REDACTED) - 1);
+            w += n + sizeof(APIKEY_REDACTED) - 1;
+        }
+        else {
+            memcpy(out + w, p, (size_t)(item - p));
+            w += (size_t)(item - p);
+        }
+        if (item < end) {
+            out[w++] = *item++;
+        }
+        p = item;
+    }
+    n = strlen(end);
+    memcpy(out + w, end, n + 1);
+    return w + n;
+}
+
 static int hexval(unsigned char c)
 {
     if (c >= '0' && c <= '9') {

@@ -75,6 +75,25 @@ int apikey_query_param(const char *args, const char *name, const char **val,
  * order.  Returns the length written. */
 size_t apikey_query_strip(const char *args, const char *name, char *out);
 
+/* What replaces a secret in a logged request line. */
+#define APIKEY_REDACTED "[REDACTED]"
+
+/* Says whether a query parameter holds a secret: its name and value, of
+ * nlen and vlen bytes, not NUL-terminated. */
+typedef int apikey_secret_fn(const char *name, size_t nlen, const char *val,
+                             size_t vlen, void *ctx);
+
+/* The bytes apikey_request_redact may write for line, NUL included. */
+size_t apikey_request_redact_size(const char *line);
+
+/* Copies a request line ("GET /p?a=1&k=v HTTP/1.1") into out (of
+ * apikey_request_redact_size(line) bytes) with the value of every query
+ * parameter that has a '=' and for which secret returns non-zero replaced
+ * by APIKEY_REDACTED; every other byte as it was.  Returns the length
+ * written.  Linear in the line, whatever it holds. */
+size_t apikey_request_redact(const char *line, apikey_secret_fn *secret,
+                             void *ctx, char *out);
+
 /* Decodes a URL-encoded value of len bytes ('+' is a blank) into out (at
  * least len bytes).  Returns the decoded length, or -1 for a bad escape or
  * an encoded NUL (%00), which no key may hold. */

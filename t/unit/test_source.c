@@ -296,6 +296,73 @@ static void test_one_value(void)
     one_value_is("abc, abd", 3, NULL, 1, 0, "abc", "a value cut at its length");
 }
 
+/* For the redaction tests: "k" is a source, and any value starting with
+ * "ak_" stands for a well-formed key. */
+static int secret_k(const char *name, size_t nlen, const char *val, size_t vlen,
+                    void *ctx)
+{
+    (void)ctx;
+    return (nlen == 1 && name[0] == 'k')
+           || (vlen >= 3 && !memcmp(val, "ak_", 3));
+}
+
+static void redact_is(const char *line, const char *want, const char *what)
+{
+    size_t size = apikey_request_redact_size(line);
+    /* Exactly the size promised, so a tool such as ASan sees any byte
+     * written past it. */
+    char *out = malloc(size);
+    size_t n = apikey_request_redact(line, secret_k, NULL, out);
+
+    is_str(out, want, "redact: %s", what);
+    ok(n == strlen(out) && n < size, "redact: %s: length %ld of at most %ld",
+       what, (long)n, (long)size - 1);
+    free(out);
+}
+
+static void test_redact(void)
+{
+    char *line, *want, *p;
+    size_t i, n = 4000, size;
+
+    redact_is("GET /p?a=1&k=secret&b=2 HTTP/1.1",
+              "GET /p?a=1&k=[REDACTED]&b=2 HTTP/1.1", "a source's value");
+    redact_is("GET /p?x=ak_123;k= HTTP/1.1",
+              "GET /p?x=[REDACTED];k=[REDACTED] HTTP/1.1",
+              "a key anywhere, an empty value, ';' kept");
+    redact_is("GET /p?k&kk=1&=ak_ HTTP/1.1",
+              "GET /p?k&kk=1&=[REDACTED] HTTP/1.1",
+              "no '=', no value to mask; an empty name");
+    redact_is("GET /p HTTP/1.1", "GET /p HTTP/1.1", "no query");
+    redact_is("GET /p?k=1", "GET /p?k=[REDACTED]", "HTTP/0.9: no protocol");
+    redact_is("GET /p HTTP/1.1?k=1", "GET /p HTTP/1.1?k=1",
+              "a '?' after the target is not a query");
+    redact_is("GET /p?a&&k=v& HTTP/1.1", "GET /p?a&&k=[REDACTED]& HTTP/1.1",
+              "empty items and a trailing separator kept");
+    redact_is("garbage?k=1", "garbage?k=1", "no blank: not a request line");
+    redact_is("", "", "empty");
+
+    /* Thousands of parameters: one pass, within the size given. */
+    line = malloc(3 * n + 32);
+    want = malloc(13 * n + 32);
+    p = line + sprintf(line, "GET /?");
+    for (i = 0; i < n; i++) {
+        p += sprintf(p, "%s=", i ? "&k" : "k");
+    }
+    strcpy(p, " HTTP/1.1");
+    p = want + sprintf(want, "GET /?");
+    for (i = 0; i < n; i++) {
+        p += sprintf(p, "%sk=[REDACTED]", i ? "&" : "");
+    }
+    strcpy(p, " HTTP/1.1");
+    size = apikey_request_redact_size(line);
+    ok(size == strlen(line) + 1 + n * 10, "redact: the size of %ld parameters",
+       (long)n);
+    redact_is(line, want, "every one of 4000 empty values");
+    free(line);
+    free(want);
+}
+
 int main(void)
 {
     test_parse();
@@ -303,5 +370,6 @@ int main(void)
     test_query_and_basic();
     test_bearer();
     test_one_value();
+    test_redact();
     return done_testing();
 }
