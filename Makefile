@@ -4,6 +4,7 @@
 #   make run        a demo httpd on 127.0.0.1:$(PORT) with one key
 #   make test       install missing Debian packages, build, run every test
 #   make bench      benchmarks against httpd's own baselines (docs/benchmarks.md)
+#   make fuzz       the libFuzzer targets, FUZZ_SECONDS each (docs/fuzzing.md)
 #   make install    install the module, htapikey and the schemas
 
 APXS    ?= $(shell command -v apxs 2>/dev/null || echo /usr/bin/apxs)
@@ -34,7 +35,7 @@ UNIT     = build/unit/test_key.t build/unit/test_time.t \
            build/unit/test_cache_table.t build/unit/test_limit.t \
            build/unit/test_quota_table.t
 
-.PHONY: all deps run test test-unit test-httpd bench install clean FORCE
+.PHONY: all deps run test test-unit test-httpd bench fuzz install clean FORCE
 
 all: $(MODULE) htapikey
 
@@ -97,6 +98,11 @@ bench:
 	APIKEY_EXTRA_PKGS="wrk valgrind apache2-utils" sh scripts/deps.sh
 	$(MAKE) all
 	bash bench/run.sh
+
+# Five minutes a target; make test runs a short form (scripts/test-all.sh).
+FUZZ_SECONDS ?= 300
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh scripts/fuzz.sh
 
 # Where Debian's httpd looks: the module beside the others, htapikey beside
 # htpasswd, the .load file for a2enmod.

@@ -14,6 +14,8 @@ suite() {
 }
 
 suite prove --exec '' build/unit/*.t
+# The fuzz targets, briefly: a minute of wall time for all of them.
+suite env FUZZ_SECONDS=20 prove --exec sh scripts/fuzz.sh
 suite sh scripts/run-tests.sh
 
 total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log" |
