@@ -8,6 +8,7 @@
 #   make test-faults  the fault-injection tests in their full form (1,000
 #                   children killed per MPM; several minutes)
 #   make bench      benchmarks against httpd's own baselines (docs/benchmarks.md)
+#   make fuzz       the libFuzzer targets, FUZZ_SECONDS each (docs/fuzzing.md)
 #   make install    install the module, htapikey and the schemas
 
 APXS    ?= $(shell command -v apxs 2>/dev/null || echo /usr/bin/apxs)
@@ -46,7 +47,7 @@ UNIT     = build/unit/test_key.t build/unit/test_time.t \
            build/unit/test_quota_table.t build/unit/test_failure_table.t
 
 .PHONY: all unit deps run test test-unit test-httpd test-asan test-valgrind \
-        test-faults bench install clean FORCE
+        test-faults bench fuzz install clean FORCE
 
 all: $(MODULE) htapikey
 
@@ -129,6 +130,11 @@ bench:
 	APIKEY_EXTRA_PKGS="wrk valgrind apache2-utils" sh scripts/deps.sh
 	$(MAKE) all
 	bash bench/run.sh
+
+# Five minutes a target; make test runs a short form (scripts/test-all.sh).
+FUZZ_SECONDS ?= 300
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh scripts/fuzz.sh
 
 # Where Debian's httpd looks: the module beside the others, htapikey beside
 # htpasswd, the .load file for a2enmod.

@@ -14,6 +14,8 @@ suite() {
 }
 
 suite prove --exec '' build/unit/*.t
+# The fuzz targets, briefly: a minute of wall time for all of them.
+suite env FUZZ_SECONDS=20 prove --exec sh scripts/fuzz.sh
 suite sh scripts/run-tests.sh
 # The short forms of make test-asan and make test-valgrind
 # (docs/sanitizers.md).

@@ -18,7 +18,6 @@
 
 #include "apikey_extract.h"
 
-#include "apr_base64.h"
 #include "apr_strings.h"
 #include "http_protocol.h"
 
@@ -32,90 +31,16 @@ static const char *authorization_header(const request_rec *r)
                                          : "Authorization";
 }
 
-/* httpd joins a header sent twice into "a, b".  Returns 1 with the key in
- * *v (of *len bytes) when every part is the same key (after an optional
- * scheme word such as "Bearer "), -1 when they differ.  A single value is
- * returned unchanged: keys never hold ", ". */
-static int one_value(const char **v, size_t *len, const char *scheme)
-{
-    const char *s = *v, *end = *v + *len, *comma;
-    size_t first = 0, slen = scheme ? strlen(scheme) : 0;
-    int parts = 0;
-
-    while (s < end) {
-        const char *part;
-        size_t plen;
-
-        comma = memchr(s, ',', (size_t)(end - s));
-        part = s;
-        plen = (size_t)((comma ? comma : end) - s);
-        while (plen && (*part == ' ' || *part == '\t')) {
-            part++;
-            plen--;
-        }
-        if (parts && slen && plen > slen && !strncasecmp(part, scheme, slen)
-            && (part[slen] == ' ' || part[slen] == '\t')) {
-            part += slen + 1;
-            plen -= slen + 1;
-            while (plen && (*part == ' ' || *part == '\t')) {
-                part++;
-                plen--;
-            }
-        }
-        if (!parts) {
-            *v = part;
-            first = plen;
-        }
-        else if (plen != first || memcmp(part, *v, plen)) {
-            return -1;
-        }
-        parts++;
-        if (!comma) {
-            break;
-        }
-        s = comma + 1;
-    }
-    *len = first;
-    return 1;
-}
-
-/* The key of Authorization: Basic, split as ap_get_basic_auth_components
- * splits it (Stripe's way: the password, or the user when the password is
- * empty), but with its decoded length.  That function returns C strings,
- * so a NUL inside the credentials would cut the key short and "KEY\0junk"
- * pass as KEY; here the NUL stays in the key, which then fails the format
- * check.  Returns 1 found, 0 absent (no header, another scheme). */
+/* The key of Authorization: Basic (see apikey_basic_key). */
 static int basic_key(request_rec *r, const char **v, size_t *len)
 {
     const char *cred = apr_table_get(r->headers_in, authorization_header(r));
-    const char *sp, *colon;
-    char *buf;
-    int n;
 
     if (!cred) {
         return 0;
     }
-    sp = strchr(cred, ' ');
-    if ((sp ? (size_t)(sp - cred) : strlen(cred)) != 5
-        || strncasecmp(cred, "Basic", 5)) {
-        return 0;
-    }
-    cred = sp ? sp : "";
-    while (*cred == ' ' || *cred == '\t') {
-        cred++;
-    }
-    buf = apr_palloc(r->pool, (apr_size_t)apr_base64_decode_len(cred) + 1);
-    n = apr_base64_decode_binary((unsigned char *)buf, cred);
-    colon = memchr(buf, ':', (size_t)n);
-    if (colon && colon + 1 < buf + n) {
-        *v = colon + 1;
-        *len = (size_t)(buf + n - *v);
-    }
-    else {
-        *v = buf;
-        *len = colon ? (size_t)(colon - buf) : (size_t)n;
-    }
-    return 1;
+    return apikey_basic_key(
+        cred, apr_palloc(r->pool, apikey_basic_buf_len(cred)), v, len);
 }
 
 /* The key a source carries: 1 found, 0 absent, -1 conflict, -2 malformed
@@ -132,14 +57,14 @@ static int read_source(request_rec *r, const apikey_source_t *src,
                 return 0;
             }
             *len = strlen(*v);
-            return one_value(v, len, NULL);
+            return apikey_header_one_value(v, len, NULL);
         case APIKEY_SOURCE_BEARER:
             if (!apikey_bearer_token(
                     apr_table_get(r->headers_in, authorization_header(r)), v,
                     len)) {
                 return 0;
             }
-            return one_value(v, len, "Bearer");
+            return apikey_header_one_value(v, len, "Bearer");
         case APIKEY_SOURCE_BASIC:
             return basic_key(r, v, len);
         case APIKEY_SOURCE_QUERY:

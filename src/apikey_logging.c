@@ -61,6 +61,23 @@ static int query_source(const apikey_source_t *src, int n, const char *name,
     return 0;
 }
 
+struct secrets {
+    const apikey_source_t *src;
+    int n;
+};
+
+/* A configured source's value, or anything shaped like one of our keys (a
+ * client sending it where it is not read): the checksum tells it from
+ * other parameters. */
+static int secret_param(const char *name, size_t nlen, const char *val,
+                        size_t vlen, void *ctx)
+{
+    const struct secrets *s = ctx;
+
+    return query_source(s->src, s->n, name, nlen)
+           || apikey_key_check(val, vlen) == APIKEY_KEY_OK;
+}
+
 /* The request line with the value of every query-string source masked,
  * and of every parameter holding a well-formed key: %r for sites that take
  * keys in the query (with AuthAPIKeyHideCredentials On the module has
@@ -70,56 +87,17 @@ static const char *redacted_request(request_rec *r)
     const request_rec *o = original(r);
     const apikey_dir_conf_t *conf =
         ap_get_module_config(o->per_dir_config, &authn_apikey_module);
-    const char *line = o->the_request, *sp1, *end_target, *q, *p;
-    const apikey_source_t *src;
+    const char *line = o->the_request;
+    struct secrets s;
     char *out;
-    int n;
 
-    if (!line || !(sp1 = strchr(line, ' '))) {
+    if (!line || !strchr(line, '?')) {
         return line;
     }
-    end_target = strchr(sp1 + 1, ' ');
-    if (!end_target) {
-        end_target = line + strlen(line);
-    }
-    q = memchr(sp1, '?', (size_t)(end_target - sp1));
-    if (!q) {
-        return line;
-    }
-    src = apikey_config_sources(conf, &n);
-    out = apr_pstrmemdup(r->pool, line, (size_t)(q + 1 - line));
-    for (p = q + 1; p < end_target;) {
-        const char *end = p + strcspn(p, "&;");
-        const char *eq;
-
-        if (end > end_target) {
-            end = end_target;
-        }
-        eq = memchr(p, '=', (size_t)(end - p));
-        /* A configured source's value, or anything shaped like one of our
-         * keys (a client sending it where it is not read): the checksum
-         * tells it from other parameters. */
-        if (eq
-            && (query_source(src, n, p, (size_t)(eq - p))
-                || apikey_key_check(eq + 1, (size_t)(end - eq - 1))
-                       == APIKEY_KEY_OK)) {
-            out = apr_pstrcat(r->pool, out,
-                              apr_pstrmemdup(r->pool, p, (size_t)(eq + 1 - p)),
-                              "[REDACTED]", NULL);
-        }
-        else {
-            out = apr_pstrcat(r->pool, out,
-                              apr_pstrmemdup(r->pool, p, (size_t)(end - p)),
-                              NULL);
-        }
-        if (end < end_target) {
-            out = apr_pstrcat(r->pool, out, apr_pstrmemdup(r->pool, end, 1),
-                              NULL);
-            end++;
-        }
-        p = end;
-    }
-    return apr_pstrcat(r->pool, out, end_target, NULL);
+    s.src = apikey_config_sources(conf, &s.n);
+    out = apr_palloc(r->pool, apikey_request_redact_size(line));
+    apikey_request_redact(line, secret_param, &s, out);
+    return out;
 }
 
 /* %{FIELD}K.  mod_log_config prints "-" for NULL or "", and escapes

@@ -21,6 +21,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "apr_base64.h"
+
 /* RFC 9110 token characters, the only ones a header field name may use. */
 static int tchar(unsigned char c)
 {
@@ -139,6 +141,52 @@ int apikey_bearer_token(const char *value, const char **tok, size_t *len)
     return 1;
 }
 
+int apikey_header_one_value(const char **v, size_t *len, const char *scheme)
+{
+    const char *s = *v, *end = *v + *len, *comma;
+    size_t first = 0, slen = scheme ? strlen(scheme) : 0;
+    int parts = 0;
+
+    while (s < end) {
+        const char *part;
+        size_t plen;
+
+        comma = memchr(s, ',', (size_t)(end - s));
+        part = s;
+        plen = (size_t)((comma ? comma : end) - s);
+        while (plen && (*part == ' ' || *part == '\t')) {
+            part++;
+            plen--;
+        }
+        /* The first part's scheme is the caller's to strip (it decides
+         * whether the value is ours at all); a repeated header brings its
+         * own. */
+        if (parts && slen && plen > slen && !strncasecmp(part, scheme, slen)
+            && (part[slen] == ' ' || part[slen] == '\t')) {
+            part += slen + 1;
+            plen -= slen + 1;
+            while (plen && (*part == ' ' || *part == '\t')) {
+                part++;
+                plen--;
+            }
+        }
+        if (!parts) {
+            *v = part;
+            first = plen;
+        }
+        else if (plen != first || memcmp(part, *v, plen)) {
+            return -1;
+        }
+        parts++;
+        if (!comma) {
+            break;
+        }
+        s = comma + 1;
+    }
+    *len = first;
+    return 1;
+}
+
 /* The next parameter of a query string: its name [*p, *eq) and value
  * [*eq + 1, *end) (*eq == *end when there is no '='). */
 static int next_param(const char **p, const char **eq, const char **end)
@@ -208,6 +256,87 @@ size_t apikey_query_strip(const char *args, const char *name, char *out)
     return w;
 }
 
+/* The query of a request line's target: [*q, *end), after the '?' and up
+ * to the blank before the protocol.  0 when there is none. */
+static int line_query(const char *line, const char **q, const char **end)
+{
+    const char *sp1 = strchr(line, ' '), *e;
+
+    if (!sp1) {
+        return 0;
+    }
+    e = strchr(sp1 + 1, ' ');
+    if (!e) {
+        e = sp1 + strlen(sp1);
+    }
+    *q = memchr(sp1, '?', (size_t)(e - sp1));
+    if (!*q) {
+        return 0;
+    }
+    (*q)++;
+    *end = e;
+    return 1;
+}
+
+size_t apikey_request_redact_size(const char *line)
+{
+    const char *q, *end, *p;
+    size_t params = 1;
+
+    if (!line_query(line, &q, &end)) {
+        return strlen(line) + 1;
+    }
+    for (p = q; p < end; p++) {
+        params += *p == '&' || *p == ';';
+    }
+    /* At worst every value, even an empty one, becomes the marker. */
+    return strlen(line) + 1 + params * (sizeof(APIKEY_REDACTED) - 1);
+}
+
+size_t apikey_request_redact(const char *line, apikey_secret_fn *secret,
+                             void *ctx, char *out)
+{
+    const char *q, *end, *p;
+    size_t w, n;
+
+    if (!line_query(line, &q, &end)) {
+        n = strlen(line);
+        memcpy(out, line, n + 1);
+        return n;
+    }
+    /* One pass into one buffer: a line of thousands of parameters must
+     * not cost a copy of the line for each. */
+    w = (size_t)(q - line);
+    memcpy(out, line, w);
+    for (p = q; p < end;) {
+        const char *item = p, *eq;
+
+        while (item < end && *item != '&' && *item != ';') {
+            item++;
+        }
+        eq = memchr(p, '=', (size_t)(item - p));
+        if (eq
+            && secret(p, (size_t)(eq - p), eq + 1, (size_t)(item - eq - 1),
+                      ctx)) {
+            n = (size_t)(eq + 1 - p);
+            memcpy(out + w, p, n);
+            memcpy(out + w + n, APIKEY_REDACTED, sizeof(APIKEY_REDACTED) - 1);
+            w += n + sizeof(APIKEY_REDACTED) - 1;
+        }
+        else {
+            memcpy(out + w, p, (size_t)(item - p));
+            w += (size_t)(item - p);
+        }
+        if (item < end) {
+            out[w++] = *item++;
+        }
+        p = item;
+    }
+    n = strlen(end);
+    memcpy(out + w, end, n + 1);
+    return w + n;
+}
+
 static int hexval(unsigned char c)
 {
     if (c >= '0' && c <= '9') {
@@ -252,4 +381,56 @@ long apikey_url_decode(const char *in, size_t len, char *out)
         }
     }
     return (long)w;
+}
+
+/* The base64 credentials of a Basic value, or NULL for another scheme. */
+static const char *basic_credentials(const char *value)
+{
+    const char *sp;
+
+    if (!value) {
+        return NULL;
+    }
+    sp = strchr(value, ' ');
+    if ((sp ? (size_t)(sp - value) : strlen(value)) != 5
+        || strncasecmp(value, "Basic", 5)) {
+        return NULL;
+    }
+    value = sp ? sp : "";
+    while (*value == ' ' || *value == '\t') {
+        value++;
+    }
+    return value;
+}
+
+size_t apikey_basic_buf_len(const char *value)
+{
+    const char *cred = basic_credentials(value);
+
+    return cred ? (size_t)apr_base64_decode_len(cred) + 1 : 1;
+}
+
+int apikey_basic_key(const char *value, char *buf, const char **key,
+                     size_t *len)
+{
+    const char *cred = basic_credentials(value), *colon;
+    int n;
+
+    if (!cred) {
+        return 0;
+    }
+    n = apr_base64_decode_binary((unsigned char *)buf, cred);
+    if (n < 0) {
+        n = 0;
+    }
+    colon = memchr(buf, ':', (size_t)n);
+    if (colon && colon + 1 < buf + n) {
+        *key = colon + 1;
+        *len = (size_t)(buf + n - *key);
+    }
+    else {
+        *key = buf;
+        *len = colon ? (size_t)(colon - buf) : (size_t)n;
+    }
+    return 1;
 }

@@ -54,6 +54,26 @@ const char *apikey_source_kind_str(apikey_source_kind_t kind);
  * Bearer, 0 when it is another scheme or the value is NULL. */
 int apikey_bearer_token(const char *value, const char **tok, size_t *len);
 
+/* Finds the key of an Authorization value using the Basic scheme: the
+ * password, or the user when the password is empty (Stripe's way).  Unlike
+ * ap_get_basic_auth_components, which returns C strings, the credentials
+ * keep their decoded length, so a NUL inside stays in the key (and fails
+ * the format check) instead of cutting "KEY\0junk" down to KEY.  buf must
+ * hold apikey_basic_buf_len(value) bytes; the key points into it.  Returns
+ * 1 when the scheme is Basic, 0 when it is another or value is NULL. */
+int apikey_basic_key(const char *value, char *buf, const char **key,
+                     size_t *len);
+size_t apikey_basic_buf_len(const char *value);
+
+/* httpd joins a header sent twice into "a, b".  Given a value *v of *len
+ * bytes (read no further), returns 1 with *v and *len narrowed to the key
+ * when every comma-separated part holds the same key, blanks before it
+ * dropped and, in the parts after the first, an optional scheme word (such
+ * as "Bearer") too; -1 when the parts differ.  A value without a comma
+ * comes back with only its leading blanks dropped: generated keys never
+ * hold a comma. */
+int apikey_header_one_value(const char **v, size_t *len, const char *scheme);
+
 /* Finds parameter name in a query string (args, without '?'; '&' or ';'
  * separated).  Returns 0 when absent; 1 with the first value, still
  * URL-encoded, in *val (of *len bytes) when every occurrence has the same
@@ -65,6 +85,25 @@ int apikey_query_param(const char *args, const char *name, const char **val,
  * occurrence of parameter name, keeping the other parameters and their
  * order.  Returns the length written. */
 size_t apikey_query_strip(const char *args, const char *name, char *out);
+
+/* What replaces a secret in a logged request line. */
+#define APIKEY_REDACTED "[REDACTED]"
+
+/* Says whether a query parameter holds a secret: its name and value, of
+ * nlen and vlen bytes, not NUL-terminated. */
+typedef int apikey_secret_fn(const char *name, size_t nlen, const char *val,
+                             size_t vlen, void *ctx);
+
+/* The bytes apikey_request_redact may write for line, NUL included. */
+size_t apikey_request_redact_size(const char *line);
+
+/* Copies a request line ("GET /p?a=1&k=v HTTP/1.1") into out (of
+ * apikey_request_redact_size(line) bytes) with the value of every query
+ * parameter that has a '=' and for which secret returns non-zero replaced
+ * by APIKEY_REDACTED; every other byte as it was.  Returns the length
+ * written.  Linear in the line, whatever it holds. */
+size_t apikey_request_redact(const char *line, apikey_secret_fn *secret,
+                             void *ctx, char *out);
 
 /* Decodes a URL-encoded value of len bytes ('+' is a blank) into out (at
  * least len bytes).  Returns the decoded length, or -1 for a bad escape or

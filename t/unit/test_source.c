@@ -20,6 +20,7 @@
 #include "apikey_source.h"
 #include "tap.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* A value no parse result can hold, to show a field was really written. */
@@ -236,11 +237,178 @@ static void test_bearer(void)
     bearer_not(NULL, "NULL value");
 }
 
+/* Checks that value of vlen bytes (read no further: a copy without a
+ * terminator) gives rc and, when 1, the key want at offset off. */
+static void one_value_is(const char *value, size_t vlen, const char *scheme,
+                         int want_rc, size_t off, const char *want,
+                         const char *what)
+{
+    char *copy = malloc(vlen ? vlen : 1);
+    const char *v;
+    size_t len = vlen;
+    int rc;
+
+    memcpy(copy, value, vlen);
+    v = copy;
+    rc = apikey_header_one_value(&v, &len, scheme);
+    if (want_rc != 1) {
+        is_int(rc, want_rc, "%s: conflict", what);
+    }
+    else {
+        ok(rc == 1 && v == copy + off && len == strlen(want)
+               && !memcmp(v, want, len),
+           "%s: key '%s'", what, want);
+        if (rc != 1 || v != copy + off || len != strlen(want)) {
+            diag("rc %d, offset %ld, len %ld", rc, (long)(v - copy), (long)len);
+        }
+    }
+    free(copy);
+}
+
+/* A header sent twice reaches us joined as "a, b". */
+#define WHOLE(s) (s), strlen(s)
+
+static void test_one_value(void)
+{
+    one_value_is(WHOLE("abc"), NULL, 1, 0, "abc", "one value");
+    one_value_is(WHOLE("  abc"), NULL, 1, 2, "abc", "leading blanks dropped");
+    one_value_is(WHOLE("abc, abc"), NULL, 1, 0, "abc", "the same key twice");
+    one_value_is(WHOLE("abc,abc,\tabc"), NULL, 1, 0, "abc", "three times");
+    one_value_is(WHOLE("abc, abd"), NULL, -1, 0, NULL, "two keys");
+    one_value_is(WHOLE("abc, abcd"), NULL, -1, 0, NULL,
+                 "a key and a longer one");
+    one_value_is(WHOLE("abc, "), NULL, -1, 0, NULL, "a key and an empty part");
+    one_value_is(WHOLE("abc,"), NULL, 1, 0, "abc", "a trailing comma");
+    one_value_is(WHOLE(""), NULL, 1, 0, "", "an empty value");
+    one_value_is(WHOLE("abc, Bearer abc"), "Bearer", 1, 0, "abc",
+                 "a repeated Authorization header brings its scheme");
+    one_value_is(WHOLE("abc, bearer\t abc"), "Bearer", 1, 0, "abc",
+                 "scheme matched without case, blanks after it");
+    one_value_is(WHOLE("abc, Bearer abd"), "Bearer", -1, 0, NULL,
+                 "two Bearer tokens");
+    one_value_is(WHOLE("abc, Bearerabc"), "Bearer", -1, 0, NULL,
+                 "no blank after the scheme: not the scheme");
+    one_value_is(WHOLE("abc, Bearer"), "Bearer", -1, 0, NULL,
+                 "the scheme alone is a different value");
+    one_value_is(WHOLE("abc, Bearer abc"), NULL, -1, 0, NULL,
+                 "no scheme is stripped from a header:NAME value");
+    /* Only len bytes are the value: what follows is not read. */
+    one_value_is("abc, abd", 3, NULL, 1, 0, "abc", "a value cut at its length");
+}
+
+/* For the redaction tests: "k" is a source, and any value starting with
+ * "ak_" stands for a well-formed key. */
+static int secret_k(const char *name, size_t nlen, const char *val, size_t vlen,
+                    void *ctx)
+{
+    (void)ctx;
+    return (nlen == 1 && name[0] == 'k')
+           || (vlen >= 3 && !memcmp(val, "ak_", 3));
+}
+
+static void redact_is(const char *line, const char *want, const char *what)
+{
+    size_t size = apikey_request_redact_size(line);
+    /* Exactly the size promised, so a tool such as ASan sees any byte
+     * written past it. */
+    char *out = malloc(size);
+    size_t n = apikey_request_redact(line, secret_k, NULL, out);
+
+    is_str(out, want, "redact: %s", what);
+    ok(n == strlen(out) && n < size, "redact: %s: length %ld of at most %ld",
+       what, (long)n, (long)size - 1);
+    free(out);
+}
+
+static void test_redact(void)
+{
+    char *line, *want, *p;
+    size_t i, n = 4000, size;
+
+    redact_is("GET /p?a=1&k=secret&b=2 HTTP/1.1",
+              "GET /p?a=1&k=[REDACTED]&b=2 HTTP/1.1", "a source's value");
+    redact_is("GET /p?x=ak_123;k= HTTP/1.1",
+              "GET /p?x=[REDACTED];k=[REDACTED] HTTP/1.1",
+              "a key anywhere, an empty value, ';' kept");
+    redact_is("GET /p?k&kk=1&=ak_ HTTP/1.1",
+              "GET /p?k&kk=1&=[REDACTED] HTTP/1.1",
+              "no '=', no value to mask; an empty name");
+    redact_is("GET /p HTTP/1.1", "GET /p HTTP/1.1", "no query");
+    redact_is("GET /p?k=1", "GET /p?k=[REDACTED]", "HTTP/0.9: no protocol");
+    redact_is("GET /p HTTP/1.1?k=1", "GET /p HTTP/1.1?k=1",
+              "a '?' after the target is not a query");
+    redact_is("GET /p?a&&k=v& HTTP/1.1", "GET /p?a&&k=[REDACTED]& HTTP/1.1",
+              "empty items and a trailing separator kept");
+    redact_is("garbage?k=1", "garbage?k=1", "no blank: not a request line");
+    redact_is("", "", "empty");
+
+    /* Thousands of parameters: one pass, within the size given. */
+    line = malloc(3 * n + 32);
+    want = malloc(13 * n + 32);
+    p = line + sprintf(line, "GET /?");
+    for (i = 0; i < n; i++) {
+        p += sprintf(p, "%s=", i ? "&k" : "k");
+    }
+    strcpy(p, " HTTP/1.1");
+    p = want + sprintf(want, "GET /?");
+    for (i = 0; i < n; i++) {
+        p += sprintf(p, "%sk=[REDACTED]", i ? "&" : "");
+    }
+    strcpy(p, " HTTP/1.1");
+    size = apikey_request_redact_size(line);
+    ok(size == strlen(line) + 1 + n * 10, "redact: the size of %ld parameters",
+       (long)n);
+    redact_is(line, want, "every one of 4000 empty values");
+    free(line);
+    free(want);
+}
+
+static void basic_is(const char *value, int want_rc, const char *want,
+                     size_t want_len, const char *what)
+{
+    char *buf = malloc(apikey_basic_buf_len(value));
+    const char *key = NULL;
+    size_t len = 0;
+    int rc = apikey_basic_key(value, buf, &key, &len);
+
+    ok(rc == want_rc
+           && (!want_rc
+               || (len == want_len && !memcmp(key, want, want_len))),
+       "basic: %s", what);
+    free(buf);
+}
+
+static void test_basic_key(void)
+{
+    /* base64("user:ak_key"), ("ak_key:"), ("ak_key:\0x"), (":pw") */
+    basic_is("Basic dXNlcjpha19rZXk=", 1, "ak_key", 6, "the password");
+    basic_is("basic   dXNlcjpha19rZXk=", 1, "ak_key", 6,
+             "scheme in any case, several blanks");
+    basic_is("Basic YWtfa2V5Og==", 1, "ak_key", 6,
+             "the user when the password is empty");
+    basic_is("Basic YWtfa2V5", 1, "ak_key", 6, "no colon: the whole");
+    basic_is("Basic dTpha19rZXkAanVuaw==", 1, "ak_key\0junk", 11,
+             "a NUL stays in the key, with its length");
+    basic_is("Basic OnB3", 1, "pw", 2, "an empty user");
+    basic_is("Basic", 1, "", 0, "no credentials: an empty key");
+    basic_is("Bearer dXNlcjpha19rZXk=", 0, NULL, 0, "another scheme");
+    basic_is("Basicx dXNlcjpha19rZXk=", 0, NULL, 0, "a longer scheme word");
+    basic_is(NULL, 0, NULL, 0, "no header");
+    basic_is("Basic !!!!", 1, "", 0, "not base64: nothing decodes");
+    /* Found by fuzz_bearer: the size once came from the scheme word. */
+    ok(apikey_basic_buf_len("Basic dXNlcjpwYXNzd29yZHBhc3N3b3Jk") >= 20 + 1,
+       "basic: the buffer fits the decoded credentials, not the scheme word");
+    ok(apikey_basic_buf_len("Bearer x") >= 1, "basic: another scheme: 1");
+}
+
 int main(void)
 {
+    test_basic_key();
     test_parse();
     test_kind_str();
     test_query_and_basic();
     test_bearer();
+    test_one_value();
+    test_redact();
     return done_testing();
 }
