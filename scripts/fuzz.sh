@@ -75,6 +75,10 @@ run_one() {
     [ -f fuzz/dict/$t.dict ] && dict=-dict=fuzz/dict/$t.dict
     mkdir -p "$corpus" "$out/crashes"
     cp fuzz/corpus/$t/* "$corpus/" 2>/dev/null
+    # The CPU time of this shell's children so far (the build), from the
+    # second line of "times", run here: in a pipe's subshell it would count
+    # that subshell's children.
+    times >"$out/$t.times"
     # halt_on_error makes UBSan findings crashes that libFuzzer keeps.
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         ASAN_OPTIONS=detect_leaks=1 \
@@ -82,12 +86,11 @@ run_one() {
         -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$out/crashes/$t-" $dict "$corpus" >"$log" 2>&1
     rc=$?
-    # The children's CPU time, from the second line of "times" (run here:
-    # in a pipe's subshell it would count that subshell's children).
-    times >"$out/$t.times"
-    cpu=$(sed -n 2p "$out/$t.times" | awk '{
+    times >>"$out/$t.times"
+    cpu=$(sed -n '2p;4p' "$out/$t.times" | awk '{
         split($1, u, /[ms]/); split($2, s, /[ms]/);
-        printf "%.1f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
+        c[NR] = u[1] * 60 + u[2] + s[1] * 60 + s[2] }
+        END { printf "%.1f", c[2] - c[1] }')
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" |
            tail -1)
@@ -122,6 +125,14 @@ done
 # another runs); each writes its own result file.
 printf '%s\n' "$@" | xargs -r -n 1 -P "${FUZZ_JOBS:-2}" sh "$self" --run
 
+# TAP on stdout; each line again on stderr, which prove shows even when it
+# is not verbose, so that make test tells how long each target ran and
+# where a crash's input is.
+tap() {
+    echo "$*"
+    echo "# $*" >&2
+}
+
 n=0
 status=0
 for t; do
@@ -130,20 +141,20 @@ for t; do
     [ -s "$out/$t.result" ] || echo "lost 0 0 0 -" >"$out/$t.result"
     read -r rc runs secs cpu artifact <"$out/$t.result"
     if [ "$rc" = 0 ]; then
-        echo "ok $n - fuzz_$t: $runs runs in $secs s ($cpu CPU s), no crash"
+        tap "ok $n - fuzz_$t: $runs runs in $secs s ($cpu CPU s), no crash"
         continue
     fi
     status=1
     if [ "$rc" = build ]; then
-        echo "not ok $n - fuzz_$t: does not build, see $out/$t.log"
+        tap "not ok $n - fuzz_$t: does not build, see $out/$t.log"
     elif [ "$artifact" != - ]; then
-        echo "not ok $n - fuzz_$t: failed after $runs runs; input kept in" \
+        tap "not ok $n - fuzz_$t: failed after $runs runs; input kept in" \
             "$artifact"
     else
-        echo "not ok $n - fuzz_$t: failed (exit $rc), see $out/$t.log"
+        tap "not ok $n - fuzz_$t: failed (exit $rc), see $out/$t.log"
     fi
-    # The sanitizer's report, for prove to show.
+    # The sanitizer's report (its first frames), for prove to show.
     grep -E 'ERROR|SUMMARY|invariant broken|runtime error|^ +#[0-9]+ 0x' \
-        "$out/$t.log" | head -40 | sed 's/^/# /' >&2
+        "$out/$t.log" | head -12 | sed 's/^/# /' >&2
 done
 exit $status
