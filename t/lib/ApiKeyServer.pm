@@ -11,7 +11,7 @@ use File::Path qw(make_path);
 use File::Spec;
 use IO::Socket::INET;
 use Time::HiRes qw(sleep time);
-use ApiKeyTest qw(top_dir key_store read_file);
+use ApiKeyTest qw(top_dir key_store backend read_file);
 
 my %mpm_conf = (
     prefork => "StartServers 200\nMinSpareServers 10\nMaxSpareServers 250\n"
@@ -33,6 +33,9 @@ sub free_port {
 }
 
 # new(name => 'x', mpm => 'event', conf => "directives...")
+# Optional: mpm_conf => "..." instead of the MPM's defaults below, and
+# dbd_params => "..." to reach the suite's store otherwise (another database
+# user, say); the driver is always the suite's backend.
 sub new {
     my ($class, %o) = @_;
     my $dir = File::Spec->catdir(Apache::Test::vars('t_logs'), "srv-$o{name}");
@@ -70,11 +73,11 @@ LoadModule authn_core_module $lib/mod_authn_core.so
 LoadModule authz_core_module $lib/mod_authz_core.so
 LoadModule dbd_module $lib/mod_dbd.so
 LoadModule authn_apikey_module $module
-$mpm_conf{$self->{mpm}}
+${\ ($self->{mpm_conf} // $mpm_conf{$self->{mpm}}) }
 KeepAlive On
 MaxKeepAliveRequests 0
-DBDriver sqlite3
-DBDParams ${\ key_store()}
+DBDriver ${\ backend()}
+DBDParams "${\ ($self->{dbd_params} // key_store()) }"
 DocumentRoot $d/htdocs
 <Directory $d/htdocs>
     AuthType APIKey
