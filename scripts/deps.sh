@@ -6,7 +6,8 @@
 set -e
 PKGS="apache2 apache2-dev libaprutil1-dbd-sqlite3 libapache2-mod-perl2
       libwww-perl liblwp-protocol-https-perl libssl-dev openssl sqlite3 curl
-      make gcc perl clang libclang-rt-14-dev valgrind faketime llvm"
+      make gcc perl clang libclang-rt-14-dev valgrind faketime llvm
+      postgresql mariadb-server libaprutil1-dbd-pgsql libaprutil1-dbd-mysql"
 [ -n "$APIKEY_EXTRA_PKGS" ] && PKGS="$PKGS $APIKEY_EXTRA_PKGS"
 
 missing=""

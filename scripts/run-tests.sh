@@ -6,22 +6,57 @@
 # owned by an unprivileged user (nobody, or $APIKEY_TEST_USER) and runs the
 # suite there as that user.  Logs of a failed run are kept and their path
 # printed (and always with KEEP=1).  Extra arguments are passed to t/TEST.PL (e.g. t/010_authn.t).
+#
+# APIKEY_TEST_BACKEND=pgsql|mysql puts the main key store on a private
+# database server run for the suite (scripts/test-backends.sh).
+# "run-tests.sh --cleanup" only stops what a run that was killed left behind.
 set -e
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 TEST_USER=${APIKEY_TEST_USER:-nobody}
+
+# Nothing of the run may outlive it, however it ends: the suite's httpd
+# (when the harness was killed), private servers a test left behind (t/lib/
+# ApiKeyServer.pm), the database server (named in build/db-server.run while
+# it runs).  Only processes of this tree are signalled (a stale pid file may
+# name someone else's process by now).
+cleanup() {
+    for pid in "$TOP"/t/logs/httpd.pid "$TOP"/t/logs/srv-*/httpd.pid; do
+        [ -f "$pid" ] || continue
+        pid=$(cat "$pid")
+        ps -o args= -p "$pid" 2>/dev/null | grep -qF "$TOP/" &&
+            kill "$pid" 2>/dev/null
+    done
+    if [ -f "$TOP/build/db-server.run" ]; then
+        read -r db_backend db_dir <"$TOP/build/db-server.run"
+        sh "$TOP/scripts/db-server.sh" stop "$db_backend" "$db_dir"
+        mkdir -p "$TOP/t/logs"
+        cp "$db_dir"/*.log "$TOP/t/logs/" 2>/dev/null || true
+        rm -rf "$db_dir" "$TOP/build/db-server.run"
+    fi
+}
+if [ "$1" = --cleanup ]; then
+    cleanup
+    exit 0
+fi
 
 if [ "$(id -u)" = 0 ]; then
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/apikey-test.XXXXXX")
     # Not the sanitizer builds' copy and reports (scripts/test-sanitizers.sh).
     tar -C "$TOP" --exclude=./.git --exclude=./t/logs --exclude=./t/data \
         --exclude=./build/asan --exclude='./build/*-logs' \
-        -cf - . | tar -C "$WORK" -xf -
+        --exclude=./build/db-server.run -cf - . | tar -C "$WORK" -xf -
     chown -R "$TEST_USER" "$WORK"
     chmod 755 "$WORK"
     set +e
+    # A signal ends the run below; this shell stays to clean up after it.
+    trap 'echo "run-tests: interrupted" >&2' HUP INT TERM
     runuser -u "$TEST_USER" -- env HOME="$WORK" PATH="$PATH" \
         sh "$WORK/scripts/run-tests.sh" "$@"
     rc=$?
+    # runuser kills the test user's shell 2 s after passing a SIGTERM on,
+    # maybe before its own clean-up is done: finish it.
+    runuser -u "$TEST_USER" -- env HOME="$WORK" PATH="$PATH" \
+        sh "$WORK/scripts/run-tests.sh" --cleanup
     set -e
     if [ $rc -eq 0 ] && [ -z "$KEEP" ]; then
         rm -rf "$WORK"
@@ -60,7 +95,40 @@ mkdir -p build
 # their keys with htapikey.  A throwaway certificate for the TLS tests.
 rm -rf t/data
 mkdir -p t/data/tls
-./htapikey -p t/data/keys.db init >/dev/null
+
+trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# The main store's backend (APIKEY_TEST_BACKEND, see scripts/test-backends.sh):
+# sqlite3, or a private PostgreSQL or MariaDB server started here, as this
+# user, and stopped when this script ends.
+BACKEND=${APIKEY_TEST_BACKEND:-sqlite3}
+skip() {
+    echo "1..0 # SKIP $BACKEND backend: $1"
+    echo "SKIPPED: $BACKEND backend: $1"
+    exit 0
+}
+case $BACKEND in
+sqlite3)
+    PARAMS=$TOP/t/data/keys.db ;;
+pgsql|mysql)
+    why=$(sh scripts/db-server.sh check "$BACKEND") || skip "$why"
+    # Under /tmp: a Unix socket's path must stay short.
+    DBDIR=$(mktemp -d "${TMPDIR:-/tmp}/apikey-db.XXXXXX")
+    echo "$BACKEND $DBDIR" >build/db-server.run
+    PARAMS=$(sh scripts/db-server.sh start "$BACKEND" "$DBDIR" 2>"$DBDIR/start.log") ||
+        skip "the private server did not start: $(cat "$DBDIR/start.log")" ;;
+*)
+    echo "run-tests: unknown APIKEY_TEST_BACKEND '$BACKEND'" >&2
+    exit 2 ;;
+esac
+./htapikey -d "$BACKEND" -p "$PARAMS" init >/dev/null
+printf 'DBDriver %s\nDBDParams "%s"\n' "$BACKEND" "$PARAMS" >t/data/store.conf
+# APIKEY_TEST_DBDIR lets a test stop and start the server (db-server.sh).
+export APIKEY_TEST_BACKEND="$BACKEND" APIKEY_TEST_DBPARAMS="$PARAMS" \
+    APIKEY_TEST_DBDIR="${DBDIR:-}"
 ./htapikey -p t/data/tenant.db init >/dev/null
 ./htapikey -p t/data/cache.db init >/dev/null
 # The pepper of the HMAC tests, private to the test user.
@@ -74,10 +142,4 @@ perl t/TEST.PL -clean >/dev/null 2>&1 || true
 set +e
 perl t/TEST.PL -apxs "$APXS" -httpd "$HTTPD" -port select \
     -httpd_conf_extra "$TOP/build/test-modules.conf" "$@"
-rc=$?
-# A test that died may leave one of its private servers (t/lib/
-# ApiKeyServer.pm) behind: nothing of the run may outlive it.
-for pid in t/logs/srv-*/httpd.pid; do
-    [ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null
-done
-exit $rc
+exit $?

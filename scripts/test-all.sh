@@ -1,7 +1,9 @@
 #!/bin/sh
 # Runs every test suite of "make test" in turn and closes with one line
 # counting them all ("N passed, N failed"), since each harness prints its
-# own summary.  Exits non-zero when any suite failed.
+# own summary, then a "SKIPPED: ..." line for each suite that could not run
+# (a database backend that is not installed, say).  Exits non-zero when any
+# suite failed.
 cd "$(dirname "$0")/.."
 log=$(mktemp "${TMPDIR:-/tmp}/apikey-tests.XXXXXX")
 status=0
@@ -9,14 +11,20 @@ status=0
 # sh has no pipefail: record each suite's status beside its output.
 suite() {
     echo "== $*"
+    t0=$(date +%s)
     { "$@"; echo $? >"$log.rc"; } 2>&1 | tee -a "$log"
     [ "$(cat "$log.rc")" = 0 ] || status=1
+    echo "== $*: $(($(date +%s) - t0)) s"
 }
 
 suite prove --exec '' build/unit/*.t
 # The fuzz targets, briefly: a minute of wall time for all of them.
 suite env FUZZ_SECONDS=20 prove --exec sh scripts/fuzz.sh
 suite sh scripts/run-tests.sh
+# The files whose meaning depends on the database, again on a private
+# PostgreSQL and a private MariaDB (each reports SKIPPED when it cannot run).
+suite sh scripts/test-backends.sh pgsql
+suite sh scripts/test-backends.sh mysql
 # The short forms of make test-asan and make test-valgrind
 # (docs/sanitizers.md).
 suite sh scripts/test-sanitizers.sh asan --short
@@ -24,6 +32,7 @@ suite sh scripts/test-sanitizers.sh valgrind --short
 
 total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log" |
         awk '{ s += $1 } END { print s + 0 }')
+skipped=$(sed -n 's/^SKIPPED: //p' "$log")
 failed=$(sed -n 's/.*Tests: [0-9]* Failed: \([0-9]*\)).*/\1/p' "$log" |
          awk '{ s += $1 } END { print s + 0 }')
 rm -f "$log" "$log.rc"
@@ -36,4 +45,8 @@ if [ $status -ne 0 ] && [ "$failed" -eq 0 ]; then
 fi
 echo
 echo "all suites: $((total - failed)) passed, $failed failed$note"
+# A suite that could not run is neither: say so under the count.
+if [ -n "$skipped" ]; then
+    echo "$skipped" | sed 's/^/SKIPPED: /'
+fi
 exit $status

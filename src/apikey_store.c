@@ -118,13 +118,13 @@ static int prepare_once(ap_dbd_t *dbd, const apikey_query_t *q,
     return rv;
 }
 
-/* Runs q with one text argument (none when arg is NULL).  A statement
- * prepared on a connection fails for good once the schema changes under it
- * (APR's sqlite3 driver uses the legacy sqlite3_prepare): on a failure the
- * statement is prepared afresh and run once more.  The new one has no label,
- * since the pgsql driver would refuse to PREPARE the same name twice.
- * Returns 0, or the driver's error with *prepare_failed telling whether
- * the statement could not even be prepared. */
+/* Results are fetched whole (seek = 1), never streamed: APR's pgsql driver
+ * streams with PQsendQueryPrepared and then reads an error result as "no
+ * more rows", so a failed look-up would read as an unknown key (401, and
+ * cached as such) instead of a database error (503); it also sleeps 0.1 s
+ * on every empty result.  A look-up has one row at most anyway. */
+#define SELECT_WHOLE 1
+
 /* SQLite's SQLITE_BUSY (5) and SQLITE_LOCKED (6), as apr_dbd_sqlite3
  * passes them on once its own busy wait is over: preparing again would only
  * wait that long a second time before the same answer. */
@@ -133,6 +133,14 @@ static int store_busy(const apr_dbd_driver_t *driver, int rv)
     return (rv == 5 || rv == 6) && !strcmp(apr_dbd_name(driver), "sqlite3");
 }
 
+/* Runs q with one text argument (none when arg is NULL).  A statement
+ * prepared on a connection fails for good once the schema changes under it
+ * (APR's sqlite3 driver uses the legacy sqlite3_prepare), and a pgsql
+ * connection that mod_dbd re-established after the server restarted has lost
+ * it: on a failure the statement is prepared afresh and run once more.  The
+ * new one has no label, since the pgsql driver would refuse to PREPARE the
+ * same name twice.  Returns 0, or the driver's error with *prepare_failed
+ * telling whether the statement could not even be prepared. */
 static int run_query(ap_dbd_t *dbd, apr_pool_t *p, const apikey_query_t *q,
                      const char *arg, apr_dbd_results_t **res,
                      int *prepare_failed)
@@ -146,7 +154,8 @@ static int run_query(ap_dbd_t *dbd, apr_pool_t *p, const apikey_query_t *q,
         return rv;
     }
     *res = NULL;
-    rv = apr_dbd_pvselect(dbd->driver, p, dbd->handle, res, st, 0, arg, NULL);
+    rv = apr_dbd_pvselect(dbd->driver, p, dbd->handle, res, st, SELECT_WHOLE,
+                          arg, NULL);
     if (rv == 0 || store_busy(dbd->driver, rv)
         || apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, q->sql, NULL,
                            &st)
@@ -155,7 +164,8 @@ static int run_query(ap_dbd_t *dbd, apr_pool_t *p, const apikey_query_t *q,
     }
     apr_hash_set(dbd->prepared, q->label, APR_HASH_KEY_STRING, st);
     *res = NULL;
-    return apr_dbd_pvselect(dbd->driver, p, dbd->handle, res, st, 0, arg, NULL);
+    return apr_dbd_pvselect(dbd->driver, p, dbd->handle, res, st, SELECT_WHOLE,
+                            arg, NULL);
 }
 
 /* The columns we read, found by name in the result, so that a look-up
@@ -341,7 +351,7 @@ apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
     apr_status_t status = APR_NOTFOUND;
     ap_dbd_t *dbd;
     columns_t cols;
-    int rv, rows = 0, unprepared;
+    int rv, rows = 0, unprepared, n = 0;
 
     /* Opened and closed around the look-up, not tied to the request: a
      * long CGI or proxied response must not hold a pooled connection. */
@@ -375,8 +385,10 @@ apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
         return APR_EGENERAL;
     }
     /* Drain every row: some drivers keep the cursor busy otherwise. */
-    for (rv = apr_dbd_get_row(dbd->driver, r->pool, res, &row, -1); rv != -1;
-         rv = apr_dbd_get_row(dbd->driver, r->pool, res, &row, -1)) {
+    /* Rows by number, from 1, as a result fetched whole is read in every
+     * driver (APR's mysql driver refuses -1, "the next row", there). */
+    for (rv = apr_dbd_get_row(dbd->driver, r->pool, res, &row, ++n); rv != -1;
+         rv = apr_dbd_get_row(dbd->driver, r->pool, res, &row, ++n)) {
         if (rv != 0) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           APIKEY_LOGNO(00006) "reading the key look-up "
@@ -421,7 +433,7 @@ apr_status_t apikey_store_marker(server_rec *s, apr_pool_t *p,
     apr_dbd_row_t *row = NULL;
     apr_status_t status = APR_NOTFOUND;
     ap_dbd_t *dbd;
-    int rv, unprepared;
+    int rv, unprepared, n = 0;
 
     *err = "the change marker (apikey_meta row 'version') is missing";
     if (!(dbd = dbd_open(p, s))) {
@@ -434,8 +446,8 @@ apr_status_t apikey_store_marker(server_rec *s, apr_pool_t *p,
         dbd_close(s, dbd);
         return APR_EGENERAL;
     }
-    for (rv = apr_dbd_get_row(dbd->driver, p, res, &row, -1); rv != -1;
-         rv = apr_dbd_get_row(dbd->driver, p, res, &row, -1)) {
+    for (rv = apr_dbd_get_row(dbd->driver, p, res, &row, ++n); rv != -1;
+         rv = apr_dbd_get_row(dbd->driver, p, res, &row, ++n)) {
         const char *v = rv == 0 ? apr_dbd_get_entry(dbd->driver, row, 0) : NULL;
 
         if (rv != 0) {

@@ -102,6 +102,13 @@ const char *htapikey_db_open(apr_pool_t *p, const char *driver,
                                 params, strerror(errno));
         }
     }
+    /* MySQL counts the rows an UPDATE changed, not those it matched: a
+     * change that leaves a row as it was (enabling an active key within the
+     * second it was made) would read as "no such key".  CLIENT_FOUND_ROWS
+     * counts matched rows, as the other drivers do; the last flags= wins. */
+    if (!strcmp(driver, "mysql")) {
+        params = apr_pstrcat(p, params, " flags=CLIENT_FOUND_ROWS", NULL);
+    }
     rv = apr_dbd_open_ex(db->driver, p, params, &db->handle, &err);
     if (rv != APR_SUCCESS) {
         return apr_psprintf(p, "cannot connect to the %s database: %s", driver,
@@ -390,10 +397,19 @@ const char *htapikey_db_delete(htapikey_db_t *db, const char *id, int *found)
     return err;
 }
 
+/* A column's value, NULL for SQL NULL.  The pgsql driver's get_entry gives
+ * "" for NULL (an unset expiry would read as "" and a key never rotated as
+ * "rotated into ''"); datum_get tells NULL apart in every driver. */
 static const char *entry(htapikey_db_t *db, apr_dbd_row_t *row, int col)
 {
-    const char *v = apr_dbd_get_entry(db->driver, row, col);
+    void *unused;
+    const char *v;
 
+    if (apr_dbd_datum_get(db->driver, row, col, APR_DBD_TYPE_NULL, &unused)
+        == APR_ENOENT) {
+        return NULL;
+    }
+    v = apr_dbd_get_entry(db->driver, row, col);
     return v ? apr_pstrdup(db->pool, v) : NULL;
 }
 

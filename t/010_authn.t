@@ -6,7 +6,8 @@ use warnings FATAL => 'all';
 use Apache::Test;
 use Apache::TestRequest;
 use Apache::TestUtil;
-use ApiKeyTest qw(create_key htapikey bad_checksum random_wellformed_key);
+use ApiKeyTest qw(create_key htapikey bad_checksum random_wellformed_key
+                  store_sql);
 
 plan tests => 32, need(need_module('authn_apikey', 'dbd'), need_lwp);
 
@@ -21,9 +22,7 @@ my $future   = create_key(owner => 'erin', 'not-before' => '2099-01-01');
 (htapikey('disable', $disabled->{id}))[0] == 0 or die 'disable failed';
 # Expire a key by moving its expiry into the past behind htapikey's back
 # (htapikey refuses to create an expired key).
-system('sqlite3', ApiKeyTest::key_store(),
-       "UPDATE apikey SET expires = 1000 WHERE id = '$expiring->{id}'") == 0
-    or die 'sqlite3 failed';
+store_sql("UPDATE apikey SET expires = 1000 WHERE id = '$expiring->{id}'");
 
 # Accepted keys.
 my $r = GET $url, 'X-API-Key' => $good->{key};

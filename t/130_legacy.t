@@ -9,7 +9,7 @@ use Apache::Test;
 use Apache::TestRequest;
 use Apache::TestUtil qw(t_cmp t_start_error_log_watch t_finish_error_log_watch);
 use Digest::SHA qw(sha256_hex);
-use ApiKeyTest qw(key_store run_httpd);
+use ApiKeyTest qw(run_httpd backend store_sql);
 
 plan tests => 16, need(need_module('authn_apikey', 'dbd'), need_cgi,
                        need_lwp);
@@ -25,7 +25,7 @@ my $sql = "CREATE TABLE IF NOT EXISTS legacy_clients (client_id TEXT, "
         . "', 'Beta', 'free', 0, NULL);"
         . "INSERT INTO legacy_clients VALUES ('C-19', '" . sha256_hex($keys{old})
         . "', 'Gamma', 'free', 1, '2001-01-01 00:00:00');";
-system('sqlite3', key_store(), $sql) == 0 or die 'sqlite3 failed';
+store_sql($sql);
 
 sub env_of {
     return { map { /^([^=]+)=(.*)$/ ? ($1 => $2) : () }
@@ -51,7 +51,10 @@ t_start_error_log_watch();
 $r = GET '/legacy-bad/index.txt', 'X-API-Key' => ApiKeyTest::random_wellformed_key();
 ok t_cmp($r->code, 503, 'a bad AuthAPIKeyQuery: 503, not 401');
 my @log = t_finish_error_log_watch();
-ok t_cmp(scalar(grep { /APIKEY00001: cannot prepare the key look-up \(SELECT nope FROM missing_table.*no such table: missing_table/ } @log),
+my %no_table = (sqlite3 => qr/no such table: missing_table/,
+                pgsql   => qr/relation "missing_table" does not exist/,
+                mysql   => qr/Table '\w+\.missing_table' doesn't exist/);
+ok t_cmp(scalar(grep { /APIKEY00001: cannot prepare the key look-up \(SELECT nope FROM missing_table.*$no_table{backend()}/ } @log),
          1, 'the error log has the SQL and the driver\'s message');
 
 # Malformed SQL is refused when the configuration is read.

@@ -178,8 +178,14 @@ $srv->stop;
 # 3. The clock stepped back and forth under a running httpd.
 my $clock = Apache::Test::vars('t_logs') . '/fake-clock';
 my $env = faketime_env($clock);
-unless ($env) {
-    skip('libfaketime (Debian package faketime) is not installed', 0) for 1 .. 19;
+# Preloaded beside ASan's runtime (make test-asan), libfaketime recurses
+# into clock_gettime before either is ready and httpd hangs at start-up.
+my $no_clock = !$env ? 'libfaketime (Debian package faketime) is not installed'
+             : $ENV{APIKEY_ASAN} ? 'libfaketime cannot be preloaded beside '
+                                   . 'ASan\'s runtime (it hangs httpd)'
+             : '';
+if ($no_clock) {
+    skip($no_clock, 0) for 1 .. 19;
     exit 0;
 }
 my %c = (

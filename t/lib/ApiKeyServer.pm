@@ -16,7 +16,7 @@ use File::Spec;
 use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(sleep time);
-use ApiKeyTest qw(top_dir key_store read_file);
+use ApiKeyTest qw(top_dir key_store backend read_file);
 
 my %mpm_conf = (
     prefork => "StartServers 200\nMinSpareServers 10\nMaxSpareServers 250\n"
@@ -37,10 +37,12 @@ sub free_port {
     return $port;
 }
 
-# new(name => 'x', mpm => 'event', conf => "directives...") and optionally
-# db => FILE (its own key store instead of the suite's), mpm_conf =>
-# "directives" (instead of the MPM sizing above), env => { VAR => value }
-# (set for the httpd process only: LD_PRELOAD of libfaketime, say).
+# new(name => 'x', mpm => 'event', conf => "directives...")
+# Optional: mpm_conf => "..." instead of the MPM's defaults below;
+# dbd_params => "..." to reach the suite's store otherwise (another database
+# user, say; the driver is always the suite's backend); db => FILE, a SQLite
+# key store of its own; env => { VAR => value }, set for the httpd process
+# only (LD_PRELOAD of libfaketime, say).
 sub new {
     my ($class, %o) = @_;
     my $dir = File::Spec->catdir(Apache::Test::vars('t_logs'), "srv-$o{name}");
@@ -78,11 +80,11 @@ LoadModule authn_core_module $lib/mod_authn_core.so
 LoadModule authz_core_module $lib/mod_authz_core.so
 LoadModule dbd_module $lib/mod_dbd.so
 LoadModule authn_apikey_module $module
-${\ ($self->{mpm_conf} // $mpm_conf{$self->{mpm}})}
+${\ ($self->{mpm_conf} // $mpm_conf{$self->{mpm}}) }
 KeepAlive On
 MaxKeepAliveRequests 0
-DBDriver sqlite3
-DBDParams ${\ ($self->{db} // key_store())}
+DBDriver ${\ ($self->{db} ? 'sqlite3' : backend()) }
+DBDParams "${\ ($self->{db} // $self->{dbd_params} // key_store()) }"
 DocumentRoot $d/htdocs
 <Directory $d/htdocs>
     AuthType APIKey

@@ -1,5 +1,10 @@
 # Helpers shared by the Apache::Test files: run htapikey against the test
-# key store, create keys, forge malformed ones.
+# key store, create keys, forge malformed ones, run SQL on the store.
+#
+# The main store's backend is $APIKEY_TEST_BACKEND (sqlite3 by default; pgsql
+# or mysql on a private server that scripts/run-tests.sh started, reached
+# through $APIKEY_TEST_DBPARAMS, its DBDParams).  SQL goes through that
+# backend's own command-line client, so nothing here needs a Perl DBD.
 package ApiKeyTest;
 
 use strict;
@@ -10,7 +15,8 @@ use Exporter 'import';
 use File::Spec;
 
 our @EXPORT_OK = qw(htapikey create_key insert_key key_store top_dir
-                    bad_checksum random_wellformed_key read_file run_httpd);
+                    bad_checksum random_wellformed_key read_file run_httpd
+                    backend store_sql scratch_store drop_store);
 
 sub top_dir {
     return $ENV{APIKEY_TOP}
@@ -18,18 +24,26 @@ sub top_dir {
                Apache::Test::vars('serverroot'), File::Spec->updir));
 }
 
+# The main store's DBDriver: sqlite3, pgsql or mysql.
+sub backend {
+    return $ENV{APIKEY_TEST_BACKEND} || 'sqlite3';
+}
+
+# The main store's DBDParams (for sqlite3, the file).
 sub key_store {
+    return $ENV{APIKEY_TEST_DBPARAMS} if backend() ne 'sqlite3';
     return File::Spec->catfile(Apache::Test::vars('serverroot'), 'data',
                                'keys.db');
 }
 
 # Runs htapikey with the given arguments against the test store (or the
-# store given as -p in the arguments).  Returns (exit status, stdout,
-# stderr).
+# store given as -p in the arguments, sqlite3 unless -d says otherwise).
+# Returns (exit status, stdout, stderr).
 sub htapikey {
     my @args = @_;
     my $bin = File::Spec->catfile(top_dir(), 'htapikey');
-    unshift @args, '-p', key_store() unless grep { $_ eq '-p' } @args;
+    unshift @args, '-d', backend(), '-p', key_store()
+        unless grep { $_ eq '-p' } @args;
     my $err = File::Spec->catfile(Apache::Test::vars('t_logs'),
                                   "htapikey.$$.err");
     my $pid = open(my $fh, '-|');
@@ -122,8 +136,78 @@ sub insert_key {
                       . "INSERT INTO apikey (%s) VALUES (%s)", $id,
                       join(',', @names),
                       join(',', map { "'" . $col{$_} . "'" } @names));
-    system('sqlite3', key_store(), $sql) == 0 or die "sqlite3: $sql";
+    store_sql($sql);
     return $key;
+}
+
+# DBDParams "k=v k=v" (the mysql driver also takes , ; | as separators).
+sub params_hash {
+    return map { /^([^=]+)=(.*)$/ ? ($1 => $2) : () }
+           split /[\s,;|]+/, shift;
+}
+
+# The command-line client running $sql on a store of the backend.
+sub sql_client {
+    my ($driver, $params, $sql) = @_;
+    return ('sqlite3', $params, $sql) if $driver eq 'sqlite3';
+    return ('psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+            '-d', $params, '-c', $sql) if $driver eq 'pgsql';
+    if ($driver eq 'mysql') {
+        my %p = params_hash($params);
+        return ('mariadb', '--no-defaults', '-N', '-B',
+                ($p{sock} ? "--socket=$p{sock}" : ()),
+                ($p{host} ? "--host=$p{host}" : ()),
+                ($p{port} ? "--port=$p{port}" : ()),
+                ($p{user} ? "--user=$p{user}" : ()),
+                (defined $p{pass} ? "--password=$p{pass}" : ()),
+                '-e', $sql, $p{dbname});
+    }
+    die "no SQL client for the '$driver' driver";
+}
+
+# Runs SQL (several statements, ';'-separated) on the main store, or on
+# (driver => D, params => P); returns what it printed (rows, tab-separated,
+# no headers).  Dies when the client fails.
+sub store_sql {
+    my ($sql, %o) = @_;
+    my @cmd = sql_client($o{driver} // backend(), $o{params} // key_store(),
+                         $sql);
+    my $pid = open(my $fh, '-|');
+    die "fork: $!" unless defined $pid;
+    if (!$pid) {
+        exec(@cmd) or die "exec $cmd[0]: $!";
+    }
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    die "$cmd[0] failed ($?): $sql\n" if $?;
+    return $out;
+}
+
+# A new, empty store of the main backend, not yet initialised: returns its
+# (driver, params).  sqlite3: a file in t/logs; pgsql and mysql: a database
+# on the same server.
+my $scratch_n = 0;
+sub scratch_store {
+    my $name = 'apikey_scratch_' . $$ . '_' . $scratch_n++;
+    my $driver = backend();
+    if ($driver eq 'sqlite3') {
+        my $f = File::Spec->catfile(Apache::Test::vars('t_logs'), "$name.db");
+        unlink $f;
+        return ($driver, $f);
+    }
+    store_sql("CREATE DATABASE $name");
+    (my $params = key_store()) =~ s/\bdbname=\S+/dbname=$name/
+        or die 'DBDParams without dbname';
+    return ($driver, $params);
+}
+
+# Removes a scratch store.
+sub drop_store {
+    my ($driver, $params) = @_;
+    return unlink $params if $driver eq 'sqlite3';
+    my %p = params_hash($params);
+    store_sql("DROP DATABASE $p{dbname}");
 }
 
 # The key with one checksum character changed.

@@ -1,0 +1,255 @@
+# Several nodes, one database: three private httpds share the suite's
+# PostgreSQL (or MariaDB) key store, as a read-only database user, and
+# htapikey changes it as a user with only the privileges it needs.  A key
+# created with htapikey works on every node; one revoked with htapikey stops
+# on every node within AuthAPIKeyRefresh + 1 s although each node's cache
+# would keep it for 60 s (a fourth node without the marker poll shows that
+# it does); the nodes do not query the store per request; and when the
+# database server goes away and comes back, nodes answer 503 (never 401)
+# for keys they have not cached, and recover without a restart.
+use strict;
+use warnings FATAL => 'all';
+
+use Apache::Test;
+use Apache::TestUtil;
+use File::Spec;
+use LWP::UserAgent ();
+use Time::HiRes qw(time sleep);
+use ApiKeyTest qw(htapikey backend key_store store_sql random_wellformed_key
+                  top_dir);
+use ApiKeyServer;
+
+my $refresh = 1;    # AuthAPIKeyRefresh on the fleet
+my $nodes   = 3;
+
+plan tests => 20, need(need_module('authn_apikey', 'dbd'), need_lwp,
+    { 'one database server shared by several nodes: run with '
+      . 'APIKEY_TEST_BACKEND=pgsql or mysql (scripts/test-backends.sh)'
+      => backend() ne 'sqlite3' });
+
+# Database users with the privileges docs/fleet.md lists: the nodes may
+# only read the two tables; htapikey may change keys and bump the marker.
+my %grants = (
+    apikey_httpd => [[apikey => 'SELECT'], [apikey_meta => 'SELECT']],
+    apikey_admin => [[apikey => 'SELECT, INSERT, UPDATE, DELETE'],
+                     [apikey_meta => 'SELECT, UPDATE']],
+);
+my %params;
+for my $user (sort keys %grants) {
+    my $who = backend() eq 'pgsql' ? $user : "'$user'\@'localhost'";
+    store_sql((backend() eq 'pgsql' ? "CREATE ROLE $who LOGIN; "
+                                    : "CREATE USER $who; ")
+              . join('; ', map { "GRANT $_->[1] ON "
+                                 . (backend() eq 'mysql' ? 'apikey.' : '')
+                                 . "$_->[0] TO $who" } @{ $grants{$user} }));
+    ($params{$user} = key_store()) =~ s/\buser=\S+/user=$user/
+        or die 'DBDParams without user';
+}
+my $ro_params = $params{apikey_httpd};
+my @admin = ('-d', backend(), '-p', $params{apikey_admin});
+sub create {
+    my ($rc, $out, $err) = htapikey(@admin, '--json', 'create', '--owner',
+                                    shift);
+    die "htapikey create failed ($rc): $err" if $rc;
+    my ($id)  = $out =~ /"id":"([^"]+)"/;
+    my ($key) = $out =~ /"key":"([^"]+)"/;
+    return { id => $id, key => $key };
+}
+
+# Small children (2 per node, each with its own DBD pool); the pool sized as
+# docs/fleet.md suggests for a cached look-up.
+my $mpm = "StartServers 2\nServerLimit 4\nThreadLimit 16\n"
+        . "ThreadsPerChild 16\nMaxRequestWorkers 64\n"
+        . "MinSpareThreads 16\nMaxSpareThreads 64\n";
+my $common = "LogLevel info authn_apikey:trace1\n"
+           . "AuthAPIKeyCacheTimeout 60\n"
+           . "DBDMin 0\nDBDKeep 1\nDBDMax 4\nDBDExptime 60\n"
+           . "<Location /apikey-status>\n"
+           . "    SetHandler apikey-status\n"
+           . "    Require all granted\n"
+           . "</Location>\n";
+my @fleet = map {
+    ApiKeyServer->new(name => "fleet$_", mpm => 'event', mpm_conf => $mpm,
+                      dbd_params => $ro_params,
+                      conf => "AuthAPIKeyRefresh $refresh\n$common")
+} 1..$nodes;
+# The control: the same cache, no marker poll.
+my $still = ApiKeyServer->new(name => 'fleet-nopoll', mpm => 'event',
+                              mpm_conf => $mpm, dbd_params => $ro_params,
+                              conf => "AuthAPIKeyRefresh 0\n$common");
+my $up = 0;
+$up += $_->start ? 1 : 0 for @fleet, $still;
+ok t_cmp($up, $nodes + 1, 'every node starts, reading the store as a '
+                          . 'SELECT-only database user');
+
+# A new connection per request: requests spread over a node's children.
+my $ua = LWP::UserAgent->new(keep_alive => 0, timeout => 10);
+sub code {
+    my ($node, $key) = @_;
+    return $ua->get($node->url, 'X-API-Key' => $key)->code;
+}
+sub lookups {
+    my $node = shift;
+    my $n = () = $node->error_log =~ /looking the key up in the store/g;
+    return $n;
+}
+sub misses {
+    my $node = shift;
+    my $c = $ua->get($node->url('/apikey-status?auto'))->content;
+    return $c =~ /^CacheMisses: (\d+)$/m ? $1 : -1;
+}
+
+# A key made with htapikey, against the shared database, works everywhere.
+my ($rc, $out, $err) = htapikey(@admin, '--json', 'create', '--owner', 'fleet');
+ok t_cmp($rc, 0, 'htapikey creates a key as a database user with SELECT, '
+                 . 'INSERT, UPDATE, DELETE on apikey, SELECT, UPDATE on '
+                 . 'apikey_meta') or print STDERR "# $err";
+my $k = { id  => ($out =~ /"id":"([^"]+)"/)[0],
+          key => ($out =~ /"key":"([^"]+)"/)[0] // 'none' };
+for my $i (1..$nodes) {
+    ok t_cmp(code($fleet[$i - 1], $k->{key}), 200,
+             "a key created with htapikey works on node $i");
+}
+my $unknown = random_wellformed_key();
+ok t_cmp(join(' ', map { code($_, $unknown) } @fleet), '401 401 401',
+         'an unknown key is refused on every node');
+# Each a look-up that finds nothing: APR's pgsql driver, streaming a result,
+# sleeps 0.1 s on an empty one (the store reads results whole).
+my @took = sort { $a <=> $b } map {
+    my $t = time;
+    code($fleet[0], random_wellformed_key());
+    time - $t;
+} 1..5;
+ok t_cmp($took[2] < 0.08 ? 1 : 0, 1, 'a look-up that finds nothing is not '
+         . 'slowed down (median of 5: ' . sprintf('%.3f s', $took[2]) . ')');
+
+# No look-up per request: a fresh key, once every node's poller has taken in
+# the change that created it, costs one look-up per node however many
+# requests follow (the cache is shared by a node's children).
+my $busy = create('fleet-busy');
+sleep($refresh + 1.5);
+my @before = map { lookups($_) } @fleet;
+my @misses_before = map { misses($_) } @fleet;
+my %codes;
+my $n = 300;
+my $t0 = time;
+$codes{ code($fleet[$_ % $nodes], $busy->{key}) }++ for 0..$n - 1;
+my $took = time - $t0;
+ok t_cmp(join(',', map { "$_:$codes{$_}" } sort keys %codes), "200:$n",
+         "$n requests over the nodes: all 200");
+my @per_node = map { lookups($fleet[$_]) - $before[$_] } 0..$nodes - 1;
+my @misses = map { misses($fleet[$_]) - $misses_before[$_] } 0..$nodes - 1;
+my $total = 0;
+$total += $_ for @per_node;
+my $total_misses = 0;
+$total_misses += $_ for @misses;
+# The connections the nodes hold now (for pool sizing; not a test).
+my $conns = store_sql(backend() eq 'pgsql'
+    ? "SELECT count(*) FROM pg_stat_activity WHERE usename = 'apikey_httpd'"
+    : "SELECT count(*) FROM information_schema.processlist "
+      . "WHERE user = 'apikey_httpd'");
+chomp $conns;
+print STDERR "# fleet: $n requests in ${\ sprintf('%.2f', $took)} s cost "
+           . "$total store look-ups (per node: @per_node; CacheMisses "
+           . "@misses); the nodes hold $conns database connections\n";
+ok t_cmp((grep { $_ < 1 || $_ > 2 } @per_node) ? 0 : 1, 1,
+         "$n requests: one look-up a node, two at most (got @per_node)");
+ok t_cmp($total_misses, $total, 'the status page counts the same misses');
+
+# Revocation.  Every node has the key cached for 60 s; the marker poll
+# must still stop it within AuthAPIKeyRefresh + 1 s.
+my @warm = map { code($_, $k->{key}) } @fleet, $still;
+my $revoked_at = time;
+($rc) = htapikey(@admin, 'revoke', $k->{id});
+die 'revoke failed' if $rc;
+my @delay = (undef) x $nodes;
+while (grep { !defined } @delay) {
+    last if time - $revoked_at > $refresh + 5;
+    for my $i (0..$nodes - 1) {
+        next if defined $delay[$i];
+        $delay[$i] = time - $revoked_at if code($fleet[$i], $k->{key}) == 401;
+    }
+    sleep 0.02;
+}
+print STDERR "# fleet: revocation seen after "
+           . join(', ', map { defined $_ ? sprintf('%.2f s', $_) : 'never' }
+                            @delay)
+           . " (nodes 1-$nodes, AuthAPIKeyRefresh $refresh)\n";
+for my $i (1..$nodes) {
+    my $d = $delay[$i - 1];
+    ok t_cmp($warm[$i - 1] == 200 && defined $d && $d <= $refresh + 1 ? 1 : 0, 1,
+             "node $i refuses the revoked key within AuthAPIKeyRefresh + 1 s ("
+             . (defined $d ? sprintf('%.2f s', $d) : 'never') . ')');
+}
+ok t_cmp("$warm[$nodes] " . code($still, $k->{key}), '200 200',
+         'a node without the marker poll still serves it from its cache');
+$still->stop;
+
+# The database goes away.  Keys in a node's cache keep working (a failed
+# marker poll empties no cache); a key no node has seen gets 503 with
+# Retry-After, never 401; each node says that it cannot read the marker.
+my $ctl = File::Spec->catfile(top_dir(), 'scripts', 'db-server.sh');
+my $dbdir = $ENV{APIKEY_TEST_DBDIR} or die 'APIKEY_TEST_DBDIR is not set';
+my $unseen = create('fleet-unseen');
+sleep($refresh + 1.5);
+code($_, $busy->{key}) for @fleet;
+system('sh', $ctl, 'stop', backend(), $dbdir) == 0 or die 'db-server stop';
+sleep($refresh + 1.5);
+ok t_cmp(join(' ', map { code($_, $busy->{key}) } @fleet), '200 200 200',
+         'database down: a cached key still works on every node');
+my @r = map { $ua->get($_->url, 'X-API-Key' => $unseen->{key}) } @fleet;
+ok t_cmp(join(' ', map { $_->code . ' ' . ($_->header('Retry-After') // '-') }
+                   @r), qr/^(503 \d+ ?){3}$/,
+         'database down: an uncached key gets 503 and Retry-After, not 401');
+ok t_cmp(scalar(grep { $_->error_log =~ /APIKEY00021: cannot read the key store's change marker/ }
+                @fleet), $nodes,
+         'database down: every node logs that it cannot read the marker');
+
+# The database comes back: the key works on every node without a restart
+# (a pooled connection that died with the server may fail one look-up
+# first: 503, never 401), and the marker poll carries changes again.
+`sh $ctl start ${\ backend()} $dbdir`;
+die 'db-server start' if $?;
+my $back_at = time;
+my (@recovered, %seen);
+while (grep { !defined } @recovered[0..$nodes - 1]) {
+    last if time - $back_at > 15;
+    for my $i (0..$nodes - 1) {
+        next if defined $recovered[$i];
+        my $c = code($fleet[$i], $unseen->{key});
+        $seen{$c}++;
+        $recovered[$i] = time - $back_at if $c == 200;
+    }
+    sleep 0.05;
+}
+print STDERR "# fleet: database back; the uncached key works after "
+           . join(', ', map { defined $_ ? sprintf('%.2f s', $_) : 'never' }
+                            @recovered[0..$nodes - 1])
+           . " (answers meanwhile: "
+           . join(', ', map { "$_ x$seen{$_}" } sort keys %seen) . ")\n";
+ok t_cmp((grep { !defined } @recovered[0..$nodes - 1]) ? 0 : 1, 1,
+         'database back: the uncached key works on every node');
+ok t_cmp(join(' ', sort keys %seen), qr/^(200|200 503)$/,
+         'and the answers on the way were 503 or 200, never 401');
+
+my @before_disable = map { code($_, $busy->{key}) } @fleet;
+my $disabled_at = time;
+(htapikey(@admin, 'disable', $busy->{id}))[0] == 0 or die 'disable failed';
+my @gone = (undef) x $nodes;
+while (grep { !defined } @gone) {
+    last if time - $disabled_at > $refresh + 5;
+    for my $i (0..$nodes - 1) {
+        next if defined $gone[$i];
+        $gone[$i] = time - $disabled_at if code($fleet[$i], $busy->{key}) == 401;
+    }
+    sleep 0.02;
+}
+print STDERR "# fleet: after the outage, a key disabled is refused after "
+           . join(', ', map { defined $_ ? sprintf('%.2f s', $_) : 'never' }
+                            @gone) . "\n";
+ok t_cmp("@before_disable " . ((grep { !defined $_ || $_ > $refresh + 1 } @gone)
+                               ? 'late' : 'in time'), '200 200 200 in time',
+         'after the outage, a change reaches every node within '
+         . 'AuthAPIKeyRefresh + 1 s again');
+
+$_->stop for @fleet;
