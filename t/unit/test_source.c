@@ -372,8 +372,7 @@ static void basic_is(const char *value, int want_rc, const char *want,
     int rc = apikey_basic_key(value, buf, &key, &len);
 
     ok(rc == want_rc
-           && (!want_rc
-               || (len == want_len && !memcmp(key, want, want_len))),
+           && (!want_rc || (len == want_len && !memcmp(key, want, want_len))),
        "basic: %s", what);
     free(buf);
 }
