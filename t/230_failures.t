@@ -14,14 +14,18 @@ use MIME::Base64 qw(encode_base64);
 use Time::HiRes qw(sleep);
 use ApiKeyTest qw(create_key random_wellformed_key bad_checksum);
 
-plan tests => 30, need(need_module('authn_apikey', 'dbd', 'remoteip'),
+plan tests => 32, need(need_module('authn_apikey', 'dbd', 'remoteip'),
                        need_lwp);
 
-# The status page of the main server counts store look-ups.
+# The status page of the main server counts the look-up cache's answers
+# (hits, negative hits, misses): every key that gets as far as a look-up
+# adds one, since the test host has the cache on.
 my $main = Apache::TestRequest::hostport();
-sub misses {
-    my $r = GET "http://$main/apikey-status?auto";
-    return $r->content =~ /^CacheMisses: (\d+)/m ? $1 : -1;
+sub lookups {
+    my $c = (GET "http://$main/apikey-status?auto")->content;
+    my $n = 0;
+    $n += $1 while $c =~ /^Cache(?:Hits|NegativeHits|Misses): (\d+)$/mg;
+    return $n;
 }
 
 Apache::TestRequest::module('apikey_failures');
@@ -42,7 +46,11 @@ sub codes {
 t_start_error_log_watch();
 ok t_cmp(codes('203.0.113.1', 3, \&random_wellformed_key), '401 401 401',
          'three unknown keys: 401 each');
-my $before = misses();
+my $before = lookups();
+ok t_cmp(req('203.0.113.20', $good->{key})->code, 200,
+         'another client\'s good key: 200');
+ok t_cmp(lookups(), $before + 1, 'it went through the look-up cache');
+$before = lookups();
 my $r = req('203.0.113.1', $good->{key});
 ok t_cmp($r->code, 429, 'the fourth request, with a good key: 429');
 ok t_cmp($r->header('Retry-After') >= 19 && $r->header('Retry-After') <= 20
@@ -50,7 +58,7 @@ ok t_cmp($r->header('Retry-After') >= 19 && $r->header('Retry-After') <= 20
 ok t_cmp($r->header('WWW-Authenticate'), undef, 'no challenge with the 429');
 $r = req('203.0.113.1', random_wellformed_key());
 ok t_cmp($r->code, 429, 'another unknown key: 429');
-ok t_cmp(misses(), $before, 'nothing was looked up for the blocked client');
+ok t_cmp(lookups(), $before, 'nothing was looked up for the blocked client');
 my @log = t_finish_error_log_watch();
 ok t_cmp(scalar(grep { /APIKEY00037: client 203\.0\.113\.1 reached AuthAPIKeyFailureLimit/ } @log),
          1, 'one warning when the client reached the limit');
