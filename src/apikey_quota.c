@@ -95,6 +95,16 @@ int apikey_quota_init(apr_pool_t *pconf, server_rec *s)
     if (!kept) {
         kept = ap_retained_data_create(RETAINED_KEY, sizeof(*kept));
     }
+    /* A build of the module with larger slots (a graceful restart after
+     * an upgrade) cannot adopt the old segment: it would write past it. */
+    if (kept->shm && kept->nslots == nslots
+        && apr_shm_size_get(kept->shm) < size) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     APIKEY_LOGNO(00039) "the limit table's layout changed "
+                                         "with this build: limit counters "
+                                         "start afresh");
+        kept->shm = NULL;
+    }
     if (kept->shm && kept->nslots != nslots) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                      APIKEY_LOGNO(00026) "AuthAPIKeyLimitSlots changed from "

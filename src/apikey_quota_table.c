@@ -27,21 +27,40 @@
 #include "apr_siphash.h"
 
 #define TABLE_MAGIC APR_UINT64_C(0x41504b51554f5441) /* "APKQUOTA" */
-#define FILE_MAGIC  "apikey-quota-state 1\n"
+#define FILE_MAGIC  "apikey-quota-state 2\n"
+
+/* What the store answered a claim that got nothing. */
+#define DRY_FULL 1
+#define DRY_DOWN 2
 
 typedef struct {
     /* The key's hash with a check byte on top; 0: free.  The one word that
      * says whose slot this is, claimed by compare-and-swap. */
     apr_uint64_t owner;
-    apr_int64_t tat;    /* GCRA theoretical arrival time */
-    apr_uint64_t quota; /* period | count */
+    apr_int64_t tat; /* GCRA theoretical arrival time */
+    /* period | count: the quota's count; with a leased (cluster-wide)
+     * quota, this server's admissions, which the lease size follows. */
+    apr_uint64_t quota;
     apr_int64_t last_used;
+    /* Leased quotas.  period | units this server holds, taken one by one
+     * by compare-and-swap and drained by the sync; what the store last
+     * answered a claim that got nothing (period | DRY_FULL or DRY_DOWN),
+     * until the next sync. */
+    apr_uint64_t lease;
+    apr_uint64_t dry;
+    apr_uint32_t lease_size; /* units the next claim asks for */
+    apr_uint32_t claimed;    /* the cluster's claimed units, last reported */
+    apr_uint32_t synced;     /* the count at the last sync (sync only) */
     /* For the status page only: written racily, shown after checks. */
+    apr_uint32_t quota_limit;
     apr_int64_t rate_interval;
     apr_uint32_t burst;
-    apr_uint32_t quota_limit;
+    /* 1 + the index of the server whose store holds a leased quota; 0:
+     * the quota is this server's own.  Written before the first units. */
+    apr_uint16_t server;
     unsigned char period;
-    char id[31];
+    /* Whole (the sync gives units back under it), NUL-terminated. */
+    char id[APIKEY_QUOTA_ID_MAX + 1];
     char owner_name[48];
 } slot_t;
 
@@ -54,7 +73,7 @@ struct apikey_quota_table_t {
     apr_uint64_t pad[3];
 };
 
-typedef char slot_is_128[sizeof(slot_t) == APIKEY_QUOTA_SLOT_SIZE ? 1 : -1];
+typedef char slot_is_192[sizeof(slot_t) == APIKEY_QUOTA_SLOT_SIZE ? 1 : -1];
 typedef char header_is_64[sizeof(struct apikey_quota_table_t) == 64 ? 1 : -1];
 
 static slot_t *slots(apikey_quota_table_t *t)
@@ -154,6 +173,11 @@ static apr_uint64_t load(apr_uint64_t *w)
     return __atomic_load_n(w, __ATOMIC_ACQUIRE);
 }
 
+static unsigned long load_32(apr_uint32_t *w)
+{
+    return __atomic_load_n(w, __ATOMIC_ACQUIRE);
+}
+
 static int cas(apr_uint64_t *w, apr_uint64_t *expected, apr_uint64_t v)
 {
     return __atomic_compare_exchange_n(w, expected, v, 0, __ATOMIC_ACQ_REL,
@@ -180,20 +204,32 @@ static apr_uint64_t as_type(apr_uint64_t w, apikey_period_t type)
     return PERIOD_TYPE(APIKEY_QUOTA_PERIOD(w)) == (unsigned)type ? w : 0;
 }
 
-/* Whether a slot's windows have all expired and it has been left alone
- * long enough to give it to another key. */
+/* Whether the period field p (of a quota or lease word) is one of its
+ * type before now's: its count or units belong to a period that is over. */
+static int period_over(unsigned long p, long long now)
+{
+    apikey_period_t type = (apikey_period_t)PERIOD_TYPE(p);
+
+    return type < APIKEY_PERIOD_HOUR || type > APIKEY_PERIOD_MONTH
+           || p < period_of(type, now);
+}
+
+/* Whether a slot's windows have all expired, it holds no units of a
+ * cluster-wide quota, and it has been left alone long enough to give it to
+ * another key. */
 static int idle(slot_t *s, long long now)
 {
     apr_int64_t tat = (apr_int64_t)load((apr_uint64_t *)&s->tat);
     apr_int64_t last = (apr_int64_t)load((apr_uint64_t *)&s->last_used);
     apr_uint64_t q = load(&s->quota);
-    unsigned long period = APIKEY_QUOTA_PERIOD(q);
-    apikey_period_t type = (apikey_period_t)PERIOD_TYPE(period);
-    int quota_over = APIKEY_QUOTA_COUNT(q) == 0 || type < APIKEY_PERIOD_HOUR
-                     || type > APIKEY_PERIOD_MONTH
-                     || period < period_of(type, now);
+    apr_uint64_t l = load(&s->lease);
+    int quota_over = APIKEY_QUOTA_COUNT(q) == 0
+                     || period_over(APIKEY_QUOTA_PERIOD(q), now);
+    int lease_over = APIKEY_QUOTA_COUNT(l) == 0
+                     || period_over(APIKEY_QUOTA_PERIOD(l), now);
 
-    return tat <= now && quota_over && now - last >= APIKEY_QUOTA_REUSE_AFTER;
+    return tat <= now && quota_over && lease_over
+           && now - last >= APIKEY_QUOTA_REUSE_AFTER;
 }
 
 /* The key's slot: found along its probe sequence, else the first free one
@@ -226,6 +262,8 @@ static slot_t *find_slot(apikey_quota_table_t *t, apr_uint64_t me,
              * and given to us, and the caller logs it. */
             __atomic_store_n(&s->quota, 0, __ATOMIC_RELEASE);
             __atomic_store_n(&s->tat, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&s->lease, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&s->dry, 0, __ATOMIC_RELEASE);
             if (cas(&s->owner, &w, me) || w == me) {
                 *reset = 1;
                 return s;
@@ -240,7 +278,8 @@ static slot_t *find_slot(apikey_quota_table_t *t, apr_uint64_t me,
         apr_uint64_t w = load(&reuse->owner);
 
         /* Nothing to zero: an idle slot's TAT is in the past and its quota
-         * word is of an old period, which a charge reads as unused.  A
+         * and lease words are of an old period, which a charge reads as
+         * unused.  A
          * loser of the race may find the slot taken for its own key. */
         if (w == me || (idle(reuse, now) && cas(&reuse->owner, &w, me))
             || load(&reuse->owner) == me) {
@@ -290,6 +329,20 @@ static int repair(slot_t *s, long long now, const apikey_rate_t *rate,
             fixed = 1;
         }
     }
+    /* The same for units held of a leased quota: they cannot be of such
+     * a period (and cannot be given back to one). */
+    {
+        apr_uint64_t l = load(&s->lease);
+
+        if (quota->limit
+            && PERIOD_TYPE(APIKEY_QUOTA_PERIOD(l)) == (unsigned)quota->period
+            && APIKEY_QUOTA_PERIOD(l) > period_of(quota->period, now) + 1
+            && APIKEY_QUOTA_PERIOD(l)
+                   > period_of(quota->period, now + APIKEY_QUOTA_CLOCK_SLACK)
+            && cas(&s->lease, &l, 0)) {
+            fixed = 1;
+        }
+    }
     return fixed;
 }
 
@@ -312,14 +365,117 @@ static void describe(slot_t *s, const char *id, const char *owner,
     }
 }
 
+/* The most units a claim asks for: a sixteenth of the quota, so that
+ * leases held across a fleet leave most of it to whichever server needs
+ * it. */
+static unsigned long lease_cap(unsigned long limit)
+{
+    return limit / 16 ? limit / 16 : 1;
+}
+
+static unsigned long lease_want(slot_t *s, unsigned long limit)
+{
+    unsigned long n = load_32(&s->lease_size);
+
+    return n < 1 ? 1 : n > lease_cap(limit) ? lease_cap(limit) : n;
+}
+
+/* Takes one unit of the lease for period (or, the clock having stepped
+ * back, of a later period of the same type, as the quota count would):
+ * returns the period field taken from, or 0 when none is held. */
+static unsigned long lease_take(slot_t *s, apikey_period_t type,
+                                unsigned long period)
+{
+    apr_uint64_t w = load(&s->lease);
+
+    for (;;) {
+        unsigned long p = APIKEY_QUOTA_PERIOD(w);
+
+        if (PERIOD_TYPE(p) != (unsigned)type || p < period
+            || APIKEY_QUOTA_COUNT(w) == 0) {
+            return 0;
+        }
+        if (cas(&s->lease, &w, w - 1)) {
+            return p;
+        }
+    }
+}
+
+/* Gives a unit back to the lease it was taken from, while the lease is
+ * still of that period (else the unit is over with its period, or has
+ * been handed back to the store by a sync: it is not added twice). */
+static void lease_give_back(slot_t *s, unsigned long period)
+{
+    apr_uint64_t w = load(&s->lease);
+
+    while (APIKEY_QUOTA_PERIOD(w) == period
+           && APIKEY_QUOTA_COUNT(w) < 0xffffffffUL && !cas(&s->lease, &w, w + 1)) {
+    }
+}
+
+/* The quota of a leased charge: one unit of the lease, then the count of
+ * this server's admissions.  Returns 0 when the charge ends here (out
+ * says why), else 1 with the period the unit came from in *from (0 when
+ * none was taken: report only). */
+static int charge_leased(slot_t *s, const apikey_quota_t *quota,
+                         unsigned long period, int flags,
+                         apikey_charge_t *out, unsigned long *from)
+{
+    apr_uint64_t w, nw = 0;
+    unsigned long held, claimed;
+
+    *from = period;
+    if (!(flags & APIKEY_CHARGE_PREPAID)
+        && !(*from = lease_take(s, quota->period, period))) {
+        apr_uint64_t d = load(&s->dry);
+
+        if (APIKEY_QUOTA_PERIOD(d) != period) {
+            out->result = APIKEY_CHARGE_NEED_LEASE;
+            out->lease_want = lease_want(s, quota->limit);
+            return 0;
+        }
+        if (APIKEY_QUOTA_COUNT(d) == DRY_DOWN) {
+            out->result = APIKEY_CHARGE_STORE_DOWN;
+            return 0;
+        }
+        out->result = APIKEY_CHARGE_QUOTA_EXCEEDED;
+        out->retry_us = out->quota_reset_us;
+        out->quota_used = quota->limit;
+        if (!(flags & APIKEY_CHARGE_REPORT)) {
+            return 0;
+        }
+    }
+    /* This server's admissions: no limit, the lease was the limit. */
+    w = load(&s->quota);
+    while (apikey_quota_take(as_type(w, quota->period), period, 0xffffffffUL,
+                             &nw)
+           && !cas(&s->quota, &w, nw)) {
+    }
+    /* Used as far as this server knows: what the cluster has claimed
+     * less what this server still holds. */
+    w = load(&s->lease);
+    held = APIKEY_QUOTA_PERIOD(w) == period ? APIKEY_QUOTA_COUNT(w) : 0;
+    claimed = load_32(&s->claimed);
+    if (out->result != APIKEY_CHARGE_QUOTA_EXCEEDED) {
+        out->quota_used = claimed > held ? claimed - held : 0;
+    }
+    out->quota_remaining = out->quota_used >= quota->limit
+                               ? 0
+                               : quota->limit - out->quota_used;
+    return 1;
+}
+
 void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
                                const char *owner, const apikey_rate_t *rate,
                                const apikey_quota_t *quota, long long now,
-                               int report_only, apikey_charge_t *out)
+                               int flags, apikey_charge_t *out)
 {
     apr_uint64_t me = owner_word(t, id);
+    int report_only = (flags & APIKEY_CHARGE_REPORT) != 0;
+    int leased = (flags & APIKEY_CHARGE_LEASED) && quota->limit;
     unsigned long period = 0;
     apr_uint64_t taken = 0; /* the quota word this charge wrote */
+    unsigned long leased_from = 0; /* the lease period a unit came from */
     int took = 0;
     slot_t *s;
 
@@ -332,7 +488,15 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
     out->repaired |= repair(s, now, rate, quota);
     describe(s, id, owner, rate, quota);
 
-    if (quota->limit) {
+    if (leased) {
+        period = period_of(quota->period, now);
+        out->quota_reset_us = apikey_period_end(quota->period, now) - now;
+        if (!charge_leased(s, quota, period, flags, out, &leased_from)) {
+            return;
+        }
+        took = leased_from != 0;
+    }
+    else if (quota->limit) {
         apr_uint64_t w = load(&s->quota), nw = 0;
         unsigned long limit = report_only ? 0xffffffffUL : quota->limit;
 
@@ -390,7 +554,20 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
                 break;
             }
         }
-        if (out->result == APIKEY_CHARGE_RATE_LIMITED && !report_only && took) {
+        if (out->result == APIKEY_CHARGE_RATE_LIMITED && !report_only && took
+            && leased) {
+            /* The unit goes back to the lease (and the admission is not
+             * counted). */
+            apr_uint64_t q = load(&s->quota), nq;
+
+            lease_give_back(s, leased_from);
+            while (apikey_quota_give_back(q, period, &nq)
+                   && !cas(&s->quota, &q, nq)) {
+            }
+            out->quota_remaining++;
+        }
+        else if (out->result == APIKEY_CHARGE_RATE_LIMITED && !report_only
+                 && took) {
             /* The quota took a request the rate limit refused: give it
              * back, so that a refused request costs nothing.  Into the
              * period it was taken from: with the clock stepped back, a
@@ -409,6 +586,125 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
     __atomic_store_n(&s->last_used, now, __ATOMIC_RELEASE);
 }
 
+int apikey_quota_table_lease_put(apikey_quota_table_t *t, const char *id,
+                                 const apikey_quota_t *quota, long long now,
+                                 unsigned long units, unsigned long claimed,
+                                 unsigned server)
+{
+    int reset = 0;
+    slot_t *s = find_slot(t, owner_word(t, id), now, &reset);
+    unsigned long period = period_of(quota->period, now), size;
+    apr_uint64_t w, nw;
+
+    if (!s || units == 0 || !quota->limit) {
+        return 0;
+    }
+    /* Where a sync gives them back: set before the units are there. */
+    __atomic_store_n(&s->server, (apr_uint16_t)(server + 1), __ATOMIC_RELEASE);
+    w = load(&s->lease);
+    for (;;) {
+        unsigned long p = APIKEY_QUOTA_PERIOD(w);
+        unsigned long long held = 0;
+
+        if (PERIOD_TYPE(p) == (unsigned)quota->period && p > period
+            && APIKEY_QUOTA_COUNT(w)) {
+            return 0; /* a later period's units, the clock stepped back */
+        }
+        if (p == period) {
+            held = APIKEY_QUOTA_COUNT(w);
+        }
+        /* Units of a period that is over are dropped: they are spent
+         * with it, nothing to give back. */
+        if (held + units - 1 > 0xffffffffULL) {
+            return 0;
+        }
+        nw = APIKEY_QUOTA_WORD(period, held + units - 1);
+        if (cas(&s->lease, &w, nw)) {
+            break;
+        }
+    }
+    __atomic_store_n(&s->claimed, (apr_uint32_t)claimed, __ATOMIC_RELEASE);
+    /* The next claim asks for twice as much, up to the cap: a busy key
+     * that runs dry within a sync interval makes fewer round trips. */
+    size = lease_want(s, quota->limit);
+    size = size > lease_cap(quota->limit) / 2 ? lease_cap(quota->limit)
+                                              : size * 2;
+    __atomic_store_n(&s->lease_size, (apr_uint32_t)size, __ATOMIC_RELEASE);
+    return 1;
+}
+
+void apikey_quota_table_lease_dry(apikey_quota_table_t *t, const char *id,
+                                  const apikey_quota_t *quota, long long now,
+                                  int full)
+{
+    int reset = 0;
+    slot_t *s = find_slot(t, owner_word(t, id), now, &reset);
+
+    if (s && quota->limit) {
+        __atomic_store_n(&s->dry,
+                         APIKEY_QUOTA_WORD(period_of(quota->period, now),
+                                           full ? DRY_FULL : DRY_DOWN),
+                         __ATOMIC_RELEASE);
+    }
+}
+
+int apikey_quota_table_lease_drain(apikey_quota_table_t *t, unsigned i,
+                                   long long now, apikey_lease_return_t *out)
+{
+    slot_t *s;
+    apr_uint64_t w, l;
+    unsigned long count, before, spent, cap;
+    unsigned server;
+    size_t k;
+
+    if (i >= t->nslots) {
+        return 0;
+    }
+    s = slots(t) + i;
+    w = load(&s->owner);
+    server = __atomic_load_n(&s->server, __ATOMIC_ACQUIRE);
+    if (w == 0 || !owner_valid(w) || server == 0) {
+        return 0; /* no leased quota here */
+    }
+    /* The next lease: what this server admitted since the last sync. */
+    count = APIKEY_QUOTA_COUNT(load(&s->quota));
+    before = load_32(&s->synced);
+    spent = count >= before ? count - before : count;
+    __atomic_store_n(&s->synced, (apr_uint32_t)count, __ATOMIC_RELEASE);
+    cap = lease_cap(load_32(&s->quota_limit));
+    __atomic_store_n(&s->lease_size,
+                     (apr_uint32_t)(spent < 1 ? 1 : spent > cap ? cap : spent),
+                     __ATOMIC_RELEASE);
+    /* Ask the store again at the next claim. */
+    __atomic_store_n(&s->dry, 0, __ATOMIC_RELEASE);
+    l = __atomic_exchange_n(&s->lease, 0, __ATOMIC_ACQ_REL);
+    if (APIKEY_QUOTA_COUNT(l) == 0
+        || period_over(APIKEY_QUOTA_PERIOD(l), now)) {
+        return 0;
+    }
+    memcpy(out->id, s->id, sizeof(out->id));
+    out->id[APIKEY_QUOTA_ID_MAX] = '\0';
+    for (k = 0; out->id[k]; k++) {
+        if ((unsigned char)out->id[k] < ' ') {
+            /* Not whole: the units cannot be given back to anyone. */
+            return 0;
+        }
+    }
+    out->period = APIKEY_QUOTA_PERIOD(l);
+    out->units = APIKEY_QUOTA_COUNT(l);
+    out->server = server - 1;
+    return out->id[0] != '\0';
+}
+
+void apikey_quota_table_lease_claimed(apikey_quota_table_t *t, unsigned i,
+                                      unsigned long claimed)
+{
+    if (i < t->nslots) {
+        __atomic_store_n(&slots(t)[i].claimed, (apr_uint32_t)claimed,
+                         __ATOMIC_RELEASE);
+    }
+}
+
 int apikey_quota_table_view(apikey_quota_table_t *t, unsigned i,
                             apikey_quota_view_t *v)
 {
@@ -425,7 +721,7 @@ int apikey_quota_table_view(apikey_quota_table_t *t, unsigned i,
         return 0;
     }
     memcpy(v->id, s->id, sizeof(s->id));
-    v->id[sizeof(s->id)] = '\0';
+    v->id[APIKEY_QUOTA_ID_MAX] = '\0';
     memcpy(v->owner, s->owner_name, sizeof(s->owner_name));
     v->owner[sizeof(v->owner) - 1] = '\0';
     /* Racy copies of display strings: keep them printable. */
@@ -459,6 +755,17 @@ int apikey_quota_table_view(apikey_quota_table_t *t, unsigned i,
     }
     v->rate_interval_us = s->rate_interval;
     v->burst = s->burst;
+    v->leased = __atomic_load_n(&s->server, __ATOMIC_ACQUIRE) != 0;
+    v->lease_period = v->lease_units = v->cluster_claimed = 0;
+    if (v->leased) {
+        apr_uint64_t l = load(&s->lease);
+
+        if (PERIOD_TYPE(APIKEY_QUOTA_PERIOD(l)) == (unsigned)v->period) {
+            v->lease_period = APIKEY_QUOTA_PERIOD(l) & 0x3fffffffUL;
+            v->lease_units = APIKEY_QUOTA_COUNT(l);
+        }
+        v->cluster_claimed = load_32(&s->claimed);
+    }
     return 1;
 }
 

@@ -14,7 +14,7 @@
  * limitations under the License.
  */
 
-/* The limit table: one slot of 128 bytes per key, in memory that every
+/* The limit table: one slot of 192 bytes per key, in memory that every
  * child of every generation shares, charged with 64-bit compare-and-swap
  * only.  No lock: a child killed at any instant leaves every word whole.
  * No httpd here, so unit tests hammer it from forked processes. */
@@ -25,7 +25,7 @@
 
 #include "apikey_limit.h"
 
-#define APIKEY_QUOTA_SLOT_SIZE 128
+#define APIKEY_QUOTA_SLOT_SIZE 192
 #define APIKEY_QUOTA_SEED_LEN  16
 /* Slots a key may live in, from its hash on. */
 #define APIKEY_QUOTA_PROBES 16
@@ -42,12 +42,29 @@
 
 typedef struct apikey_quota_table_t apikey_quota_table_t;
 
+/* The longest key id a slot keeps whole (the schemas' VARCHAR(64)): a
+ * cluster-wide quota gives its units back under this id. */
+#define APIKEY_QUOTA_ID_MAX 64
+
 typedef enum {
     APIKEY_CHARGE_ADMIT = 0,
     APIKEY_CHARGE_RATE_LIMITED,
     APIKEY_CHARGE_QUOTA_EXCEEDED,
-    APIKEY_CHARGE_FULL /* no slot for the key: fail closed */
+    APIKEY_CHARGE_FULL, /* no slot for the key: fail closed */
+    /* Leased quotas only: */
+    APIKEY_CHARGE_NEED_LEASE, /* no units held: claim lease_want, then
+                                 charge again with APIKEY_CHARGE_PREPAID */
+    APIKEY_CHARGE_STORE_DOWN  /* none held and the store did not answer
+                                 since the last sync: fail closed */
 } apikey_charge_result_t;
+
+/* Flags of a charge. */
+#define APIKEY_CHARGE_REPORT  1 /* count, never refuse */
+#define APIKEY_CHARGE_LEASED  2 /* the quota is admitted from the key's
+                                   lease of cluster-wide units */
+#define APIKEY_CHARGE_PREPAID 4 /* with LEASED: the quota unit of this
+                                   request is taken (apikey_quota_table_
+                                   lease_put); charge the rate limit only */
 
 typedef struct {
     apikey_charge_result_t result;
@@ -56,11 +73,12 @@ typedef struct {
     long long rate_remaining, rate_reset_us;
     unsigned long quota_used, quota_remaining;
     long long quota_reset_us;
+    unsigned long lease_want; /* NEED_LEASE: units to claim */
 } apikey_charge_t;
 
 /* A slot as the status page shows it. */
 typedef struct {
-    char id[33];
+    char id[APIKEY_QUOTA_ID_MAX + 1];
     char owner[33];
     long long tat, last_used;
     /* The quota's current count: the period it belongs to (an index of
@@ -71,6 +89,12 @@ typedef struct {
     unsigned long quota_limit;
     apikey_period_t period;
     long long rate_interval_us, burst;
+    /* A leased (cluster-wide) quota: quota_count is this server's
+     * admissions; the units it holds (of the period lease_period, an index
+     * as quota_period), and the cluster's units claimed when it last asked
+     * the store; else 0. */
+    int leased;
+    unsigned long lease_period, lease_units, cluster_claimed;
 } apikey_quota_view_t;
 
 apr_size_t apikey_quota_table_size(unsigned nslots);
@@ -84,13 +108,62 @@ apikey_quota_table_init(void *mem, apr_size_t size, unsigned nslots,
                         int *adopted);
 
 /* Charges one request of key id (owner for display) at now against rate
- * and quota (either may be unlimited: interval 0, limit 0).  With
- * report_only, counts but never refuses (results still say what enforcing
- * would have done). */
+ * and quota (either may be unlimited: interval 0, limit 0).  flags are
+ * APIKEY_CHARGE_* bits.  With REPORT, counts but never refuses (results
+ * still say what enforcing would have done).
+ *
+ * With LEASED, the quota is the cluster's: a request takes one unit of the
+ * units this server holds (its lease), lock-free, and counts it in the
+ * slot's own word too (this server's admissions, for the status page and
+ * the lease size).  With none held the result is NEED_LEASE: the caller
+ * claims lease_want units from the store, hands them over with
+ * apikey_quota_table_lease_put (which keeps one for the request) and
+ * charges again with LEASED | PREPAID.  When the store said since the last
+ * sync that nothing is left (or did not answer), the result is
+ * QUOTA_EXCEEDED (or STORE_DOWN) without asking it again. */
 void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
                                const char *owner, const apikey_rate_t *rate,
                                const apikey_quota_t *quota, long long now,
-                               int report_only, apikey_charge_t *out);
+                               int flags, apikey_charge_t *out);
+
+/* Leases (see apikey_quota_table_charge).  Hands units claimed from the
+ * store for key id's quota (of now's period) to its slot, keeping one for
+ * the request; claimed is the cluster's total claimed units the store
+ * reported, server the index of the server whose store it is (where a
+ * sync gives unused units back).  Returns 1, or 0 when the slot cannot take them (it was taken
+ * over, or holds a later period's units after the clock stepped back):
+ * then the caller gives all units back to the store. */
+int apikey_quota_table_lease_put(apikey_quota_table_t *t, const char *id,
+                                 const apikey_quota_t *quota, long long now,
+                                 unsigned long units, unsigned long claimed,
+                                 unsigned server);
+
+/* Records what the store answered a claim with nothing to give: the quota
+ * is used up (full 1) or the store failed (full 0).  Requests that find no
+ * units then fail without asking it, until the next sync. */
+void apikey_quota_table_lease_dry(apikey_quota_table_t *t, const char *id,
+                                  const apikey_quota_t *quota, long long now,
+                                  int full);
+
+/* What a sync takes back from a slot. */
+typedef struct {
+    char id[APIKEY_QUOTA_ID_MAX + 1];
+    unsigned long period; /* the period field the units were claimed in */
+    unsigned long units;
+    unsigned server; /* the server whose store holds the quota */
+} apikey_lease_return_t;
+
+/* The sync of slot i at now: sizes the key's next lease from its
+ * admissions since the last sync, forgets what the store answered, and
+ * takes back the units the slot holds for a current period.  Returns 1
+ * with what to give back to the store in *out, else 0. */
+int apikey_quota_table_lease_drain(apikey_quota_table_t *t, unsigned i,
+                                   long long now, apikey_lease_return_t *out);
+
+/* After handing a drained lease back: the cluster's claimed units as the
+ * store reported them (for the headers' remaining count). */
+void apikey_quota_table_lease_claimed(apikey_quota_table_t *t, unsigned i,
+                                      unsigned long claimed);
 
 /* Copies slot i when it is in use and valid; returns 1, else 0. */
 int apikey_quota_table_view(apikey_quota_table_t *t, unsigned i,

@@ -34,6 +34,8 @@ typedef struct {
     long long rate_remaining; /* -1: no rate limit */
     unsigned long quota_used;
     long long quota_reset; /* seconds; -1: no quota */
+    unsigned long quota_remaining;
+    unsigned long lease_units; /* leased quota: units this server holds */
 } row_t;
 
 static void work_out(const apikey_quota_view_t *v, long long now, row_t *row)
@@ -42,6 +44,7 @@ static void work_out(const apikey_quota_view_t *v, long long now, row_t *row)
     row->rate_remaining = -1;
     row->quota_reset = -1;
     row->quota_used = 0;
+    row->lease_units = 0;
     if (v->rate_interval_us > 0) {
         long long tau = v->rate_interval_us * (v->burst - 1);
         long long tat = v->tat > now ? v->tat : now;
@@ -54,6 +57,23 @@ static void work_out(const apikey_quota_view_t *v, long long now, row_t *row)
          * is still the one charged. */
         if (v->quota_period >= apikey_period_index(v->period, now)) {
             row->quota_used = v->quota_count;
+        }
+        row->quota_remaining = row->quota_used >= v->quota_limit
+                                   ? 0
+                                   : v->quota_limit - row->quota_used;
+        if (v->leased) {
+            /* What this server may still admit, as far as it knows: the
+             * units nobody has claimed and those it holds. */
+            unsigned long spoken;
+
+            if (v->lease_period >= apikey_period_index(v->period, now)) {
+                row->lease_units = v->lease_units;
+            }
+            spoken = v->cluster_claimed > row->lease_units
+                         ? v->cluster_claimed - row->lease_units
+                         : 0;
+            row->quota_remaining =
+                spoken >= v->quota_limit ? 0 : v->quota_limit - spoken;
         }
         row->quota_reset =
             (apikey_period_end(v->period, now) - now + SEC - 1) / SEC;
@@ -114,11 +134,16 @@ static void json_row(request_rec *r, const row_t *row, int first)
             r, ",\"quota\":{\"limit\":", num(p, (long long)row->v.quota_limit),
             ",\"period\":\"", apikey_period_name(row->v.period),
             "\",\"used\":", num(p, (long long)row->quota_used),
-            ",\"remaining\":",
-            num(p, row->quota_used >= row->v.quota_limit
-                       ? 0
-                       : (long long)(row->v.quota_limit - row->quota_used)),
-            ",\"reset\":", num(p, row->quota_reset), "}", NULL);
+            ",\"remaining\":", num(p, (long long)row->quota_remaining),
+            ",\"reset\":", num(p, row->quota_reset), NULL);
+        if (row->v.leased) {
+            /* A cluster-wide quota: "used" is this server's share. */
+            ap_rvputs(r, ",\"store\":\"dbd\",\"held\":",
+                      num(p, (long long)row->lease_units),
+                      ",\"cluster_claimed\":",
+                      num(p, (long long)row->v.cluster_claimed), NULL);
+        }
+        ap_rputs("}", r);
     }
     ap_rputs("}", r);
 }
@@ -141,6 +166,12 @@ static void html_row(request_rec *r, const row_t *row)
                   num(p, (long long)row->v.quota_limit), " per ",
                   apikey_period_name(row->v.period), ", resets in ",
                   num(p, row->quota_reset), " s", NULL);
+        if (row->v.leased) {
+            ap_rvputs(r, " (this server's share of a cluster-wide quota; ",
+                      num(p, (long long)row->lease_units),
+                      " units held, the cluster had claimed ",
+                      num(p, (long long)row->v.cluster_claimed), ")", NULL);
+        }
     }
     ap_rputs("</td></tr>\n", r);
 }
