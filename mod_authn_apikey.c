@@ -35,6 +35,7 @@
 #include "apikey_logging.h"
 #include "apikey_provider.h"
 #include "apikey_quota.h"
+#include "apikey_quota_sync.h"
 #include "apikey_refresh.h"
 #include "apikey_stats.h"
 #include "apikey_status.h"
@@ -92,6 +93,14 @@ static const command_rec apikey_cmds[] = {
     AP_INIT_TAKE1("AuthAPIKeyStateFile", apikey_config_set_state_file, NULL,
                   RSRC_CONF,
                   "File keeping the limit counters across a stop and start"),
+    AP_INIT_TAKE1("AuthAPIKeyQuotaStore", apikey_config_set_quota_store, NULL,
+                  RSRC_CONF,
+                  "Where period quotas are counted: shm (this server) or dbd "
+                  "(the key store, shared by a fleet)"),
+    AP_INIT_TAKE1("AuthAPIKeyQuotaSync", apikey_config_set_quota_sync, NULL,
+                  RSRC_CONF,
+                  "How often unused units of cluster-wide quotas go back to "
+                  "the key store (default 1s)"),
     AP_INIT_TAKE1("AuthAPIKeyFormat", apikey_config_set_format, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "checksum (reject malformed keys before any I/O) or any "
@@ -161,7 +170,11 @@ static int apikey_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (apikey_failure_init(s) != 0) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    return apikey_quota_init(pconf, s) == 0 ? OK : HTTP_INTERNAL_SERVER_ERROR;
+    if (apikey_quota_init(pconf, s) != 0) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return apikey_quota_sync_init(pconf, s) == 0 ? OK
+                                                 : HTTP_INTERNAL_SERVER_ERROR;
 }
 
 /* The Require providers: Require apikey, apikey-scope, apikey-id... */

@@ -40,6 +40,7 @@ void *apikey_config_srv_create(apr_pool_t *p, server_rec *s)
     conf->cache_entries = APIKEY_CACHE_ENTRIES;
     conf->refresh = APIKEY_REFRESH;
     conf->limit_slots = APIKEY_LIMIT_SLOTS;
+    conf->quota_sync = APIKEY_QUOTA_SYNC;
     return conf;
 }
 
@@ -71,6 +72,8 @@ void *apikey_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
     conf->refresh = base->refresh;
     conf->limit_slots = base->limit_slots;
     conf->state_file = base->state_file;
+    conf->quota_sync = base->quota_sync;
+    conf->quota_store = add->quota_store ? add->quota_store : base->quota_store;
     return conf;
 }
 
@@ -537,5 +540,50 @@ const char *apikey_config_set_state_file(cmd_parms *cmd, void *mconfig,
                             "usable path",
                             path);
     }
+    return NULL;
+}
+
+const char *apikey_config_set_quota_store(cmd_parms *cmd, void *mconfig,
+                                          const char *store)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+
+    (void)mconfig;
+    if (err) {
+        return err;
+    }
+    if (!strcasecmp(store, "shm")) {
+        srv_conf(cmd)->quota_store = APIKEY_QUOTA_STORE_SHM;
+    }
+    else if (!strcasecmp(store, "dbd")) {
+        srv_conf(cmd)->quota_store = APIKEY_QUOTA_STORE_DBD;
+    }
+    else {
+        return apr_psprintf(cmd->pool,
+                            "AuthAPIKeyQuotaStore '%s': expected shm (this "
+                            "server's shared memory) or dbd (the key store's "
+                            "apikey_quota table, shared by a fleet)",
+                            store);
+    }
+    return NULL;
+}
+
+const char *apikey_config_set_quota_sync(cmd_parms *cmd, void *mconfig,
+                                         const char *interval)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_interval_time_t v = 0;
+
+    (void)mconfig;
+    if (err || (err = duration(cmd, "AuthAPIKeyQuotaSync", interval, &v))) {
+        return err;
+    }
+    if (v < apr_time_from_msec(100) || v > apr_time_from_sec(3600)) {
+        return apr_psprintf(cmd->pool,
+                            "AuthAPIKeyQuotaSync '%s': expected from 100ms "
+                            "to 1h",
+                            interval);
+    }
+    srv_conf(cmd)->quota_sync = v;
     return NULL;
 }

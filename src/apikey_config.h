@@ -34,6 +34,12 @@ extern module AP_MODULE_DECLARE_DATA authn_apikey_module;
 #define APIKEY_CACHE_ENTRIES      4096
 #define APIKEY_REFRESH            apr_time_from_sec(2)
 #define APIKEY_LIMIT_SLOTS        4096
+#define APIKEY_QUOTA_SYNC         apr_time_from_sec(1)
+
+/* AuthAPIKeyQuotaStore */
+#define APIKEY_QUOTA_STORE_UNSET 0
+#define APIKEY_QUOTA_STORE_SHM   1
+#define APIKEY_QUOTA_STORE_DBD   2
 
 /* Server settings: what a tenant's .htaccess must not reach. */
 typedef struct {
@@ -56,6 +62,10 @@ typedef struct {
      * AuthAPIKeyStateFile (NULL: none). */
     int limit_slots;
     const char *state_file;
+    /* AuthAPIKeyQuotaStore (per server: APIKEY_QUOTA_STORE_*) and, global
+     * only, AuthAPIKeyQuotaSync. */
+    int quota_store;
+    apr_interval_time_t quota_sync;
 } apikey_srv_conf_t;
 
 /* AuthAPIKeyLimitHeaders */
@@ -90,6 +100,10 @@ const char *apikey_config_set_limit_slots(cmd_parms *cmd, void *mconfig,
                                           const char *n);
 const char *apikey_config_set_state_file(cmd_parms *cmd, void *mconfig,
                                          const char *path);
+const char *apikey_config_set_quota_store(cmd_parms *cmd, void *mconfig,
+                                          const char *store);
+const char *apikey_config_set_quota_sync(cmd_parms *cmd, void *mconfig,
+                                         const char *interval);
 
 /* Handler of AuthAPIKeyHash. */
 const char *apikey_config_set_hash(cmd_parms *cmd, void *mconfig,

@@ -25,6 +25,8 @@
 #include "apikey_quota.h"
 #include "apikey_config.h"
 #include "apikey_log.h"
+#include "apikey_quota_store.h"
+#include "apikey_stats.h"
 #include "apikey_request.h"
 
 #include <errno.h>
@@ -254,14 +256,80 @@ static void limit_headers(request_rec *r, int how, const apikey_rate_t *rate,
     }
 }
 
+/* A charge of a cluster-wide quota whose lease ran out: claims units
+ * from the store (one round trip as a rule), hands them to the slot and
+ * charges again.  Leaves in c what became of the request. */
+static void charge_from_store(request_rec *r, apikey_request_t *rq,
+                              const apikey_rate_t *rate,
+                              const apikey_quota_t *quota, int flags,
+                              apikey_charge_t *c)
+{
+    const apikey_srv_conf_t *srv =
+        ap_get_module_config(r->server->module_config, &authn_apikey_module);
+    apikey_quota_table_t *t = apikey_quota_table();
+    const char *id = rq->key->id;
+    int claims;
+
+    for (claims = 0; c->result == APIKEY_CHARGE_NEED_LEASE && claims < 2;
+         claims++) {
+        long long now = apr_time_now();
+        unsigned long period = c->lease_period, got = 0, claimed = 0;
+        unsigned statements = 0;
+        const char *err = NULL;
+        apr_status_t rv;
+
+        rv = apikey_quota_store_claim(
+            r->server, r->pool, id, period,
+            apikey_period_end(quota->period, now) / 1000000, quota->limit,
+            c->lease_want, &got, &claimed, &err, &statements);
+        apikey_stats_quota_claim(statements, rv != APR_SUCCESS);
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
+                      "key %s: claimed %lu of %lu quota units in %u "
+                      "statements",
+                      id, got, c->lease_want, statements);
+        if (rv != APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          APIKEY_LOGNO(00045) "key %s: cannot claim quota "
+                                              "units from the quota store "
+                                              "(%s): requests that need "
+                                              "more get 503 until the next "
+                                              "sync",
+                          id, err);
+            apikey_quota_table_lease_dry(t, id, quota, now, 0);
+        }
+        else if (got == 0) {
+            apikey_quota_table_lease_dry(t, id, quota, now, 1);
+        }
+        else if (apikey_quota_table_lease_put(t, id, quota, now, period, got,
+                                              claimed, srv->index)) {
+            apikey_quota_table_charge(t, id, rq->key->owner, rate, quota, now,
+                                      flags | APIKEY_CHARGE_PREPAID, c);
+            return;
+        }
+        else {
+            /* The slot could not take them: back where they came from. */
+            apikey_quota_store_give_back(r->server, r->pool, id, period, got,
+                                         &err);
+        }
+        /* Again: units another request put meanwhile, or what the store
+         * answered. */
+        apikey_quota_table_charge(t, id, rq->key->owner, rate, quota, now,
+                                  flags, c);
+    }
+    if (c->result == APIKEY_CHARGE_NEED_LEASE) {
+        c->result = APIKEY_CHARGE_STORE_DOWN;
+    }
+}
+
 int apikey_quota_fixups(request_rec *r)
 {
+    const apikey_srv_conf_t *srv;
     const apikey_dir_conf_t *conf;
     apikey_request_t *rq;
     apikey_rate_t rate;
     apikey_quota_t quota;
     apikey_charge_t *c;
-    int report;
+    int report, flags;
 
     /* Once per client request: not for subrequests or internal redirects;
      * and only for what an apikey provider granted. */
@@ -278,9 +346,16 @@ int apikey_quota_fixups(request_rec *r)
         return DECLINED;
     }
     report = conf->limit_report == 1;
+    srv = ap_get_module_config(r->server->module_config, &authn_apikey_module);
+    flags = (report ? APIKEY_CHARGE_REPORT : 0)
+            | (srv->quota_store == APIKEY_QUOTA_STORE_DBD ? APIKEY_CHARGE_LEASED
+                                                          : 0);
     c = &rq->charge;
     apikey_quota_table_charge(apikey_quota_table(), rq->key->id, rq->key->owner,
-                              &rate, &quota, apr_time_now(), report, c);
+                              &rate, &quota, apr_time_now(), flags, c);
+    if (c->result == APIKEY_CHARGE_NEED_LEASE) {
+        charge_from_store(r, rq, &rate, &quota, flags, c);
+    }
     rq->charged = 1;
     rq->rate = rate;
     rq->quota = quota;
@@ -302,6 +377,19 @@ int apikey_quota_fixups(request_rec *r)
         }
         rq->result = APIKEY_RESULT_ERROR;
         apr_table_setn(r->err_headers_out, "Retry-After", "60");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (c->result == APIKEY_CHARGE_STORE_DOWN) {
+        /* Fails closed: a fleet's quota is never granted without the
+         * store that counts it (logged when the claim failed). */
+        if (report) {
+            return DECLINED;
+        }
+        rq->result = APIKEY_RESULT_ERROR;
+        apr_table_setn(
+            r->err_headers_out, "Retry-After",
+            num(r->pool, up_to_sec(srv->quota_sync) ? up_to_sec(srv->quota_sync)
+                                                    : 1));
         return HTTP_SERVICE_UNAVAILABLE;
     }
     if (conf->limit_headers > 0) {

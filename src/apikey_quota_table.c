@@ -432,6 +432,7 @@ static int charge_leased(slot_t *s, const apikey_quota_t *quota,
         if (APIKEY_QUOTA_PERIOD(d) != period) {
             out->result = APIKEY_CHARGE_NEED_LEASE;
             out->lease_want = lease_want(s, quota->limit);
+            out->lease_period = period;
             return 0;
         }
         if (APIKEY_QUOTA_COUNT(d) == DRY_DOWN) {
@@ -588,12 +589,12 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
 
 int apikey_quota_table_lease_put(apikey_quota_table_t *t, const char *id,
                                  const apikey_quota_t *quota, long long now,
-                                 unsigned long units, unsigned long claimed,
-                                 unsigned server)
+                                 unsigned long period, unsigned long units,
+                                 unsigned long claimed, unsigned server)
 {
     int reset = 0;
     slot_t *s = find_slot(t, owner_word(t, id), now, &reset);
-    unsigned long period = period_of(quota->period, now), size;
+    unsigned long size;
     apr_uint64_t w, nw;
 
     if (!s || units == 0 || !quota->limit) {
@@ -606,8 +607,9 @@ int apikey_quota_table_lease_put(apikey_quota_table_t *t, const char *id,
         unsigned long p = APIKEY_QUOTA_PERIOD(w);
         unsigned long long held = 0;
 
-        if (PERIOD_TYPE(p) == (unsigned)quota->period && p > period
-            && APIKEY_QUOTA_COUNT(w)) {
+        if (PERIOD_TYPE(period) != (unsigned)quota->period
+            || (PERIOD_TYPE(p) == (unsigned)quota->period && p > period
+                && APIKEY_QUOTA_COUNT(w))) {
             return 0; /* a later period's units, the clock stepped back */
         }
         if (p == period) {
@@ -623,7 +625,12 @@ int apikey_quota_table_lease_put(apikey_quota_table_t *t, const char *id,
             break;
         }
     }
-    __atomic_store_n(&s->claimed, (apr_uint32_t)claimed, __ATOMIC_RELEASE);
+    if (claimed == (unsigned long)-1) {
+        __atomic_fetch_add(&s->claimed, (apr_uint32_t)units, __ATOMIC_RELAXED);
+    }
+    else {
+        __atomic_store_n(&s->claimed, (apr_uint32_t)claimed, __ATOMIC_RELEASE);
+    }
     /* The next claim asks for twice as much, up to the cap: a busy key
      * that runs dry within a sync interval makes fewer round trips. */
     size = lease_want(s, quota->limit);
@@ -694,6 +701,31 @@ int apikey_quota_table_lease_drain(apikey_quota_table_t *t, unsigned i,
     out->units = APIKEY_QUOTA_COUNT(l);
     out->server = server - 1;
     return out->id[0] != '\0';
+}
+
+int apikey_quota_table_lease_restore(apikey_quota_table_t *t, unsigned i,
+                                     const apikey_lease_return_t *r)
+{
+    slot_t *s;
+    apr_uint64_t w;
+
+    if (i >= t->nslots) {
+        return 0;
+    }
+    s = slots(t) + i;
+    w = load(&s->lease);
+    for (;;) {
+        unsigned long long held =
+            APIKEY_QUOTA_PERIOD(w) == r->period ? APIKEY_QUOTA_COUNT(w) : 0;
+
+        if ((held == 0 && APIKEY_QUOTA_COUNT(w) != 0)
+            || held + r->units > 0xffffffffULL) {
+            return 0;
+        }
+        if (cas(&s->lease, &w, APIKEY_QUOTA_WORD(r->period, held + r->units))) {
+            return 1;
+        }
+    }
 }
 
 void apikey_quota_table_lease_claimed(apikey_quota_table_t *t, unsigned i,

@@ -73,7 +73,9 @@ typedef struct {
     long long rate_remaining, rate_reset_us;
     unsigned long quota_used, quota_remaining;
     long long quota_reset_us;
-    unsigned long lease_want; /* NEED_LEASE: units to claim */
+    /* NEED_LEASE: units to claim, for the period numbered lease_period
+     * (the store's period column). */
+    unsigned long lease_want, lease_period;
 } apikey_charge_t;
 
 /* A slot as the status page shows it. */
@@ -127,16 +129,17 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
                                int flags, apikey_charge_t *out);
 
 /* Leases (see apikey_quota_table_charge).  Hands units claimed from the
- * store for key id's quota (of now's period) to its slot, keeping one for
- * the request; claimed is the cluster's total claimed units the store
- * reported, server the index of the server whose store it is (where a
+ * store for key id's quota in period (a NEED_LEASE's lease_period) to its
+ * slot, keeping one for the request; claimed is the cluster's total
+ * claimed units the store reported (all ones: not read, add units to the
+ * last known), server the index of the server whose store it is (where a
  * sync gives unused units back).  Returns 1, or 0 when the slot cannot take them (it was taken
  * over, or holds a later period's units after the clock stepped back):
  * then the caller gives all units back to the store. */
 int apikey_quota_table_lease_put(apikey_quota_table_t *t, const char *id,
                                  const apikey_quota_t *quota, long long now,
-                                 unsigned long units, unsigned long claimed,
-                                 unsigned server);
+                                 unsigned long period, unsigned long units,
+                                 unsigned long claimed, unsigned server);
 
 /* Records what the store answered a claim with nothing to give: the quota
  * is used up (full 1) or the store failed (full 0).  Requests that find no
@@ -159,6 +162,12 @@ typedef struct {
  * with what to give back to the store in *out, else 0. */
 int apikey_quota_table_lease_drain(apikey_quota_table_t *t, unsigned i,
                                    long long now, apikey_lease_return_t *out);
+
+/* When the store could not take drained units back: they return to slot
+ * i's lease (this server spends them) while it holds none of another
+ * period.  Returns 1, or 0 when they were dropped. */
+int apikey_quota_table_lease_restore(apikey_quota_table_t *t, unsigned i,
+                                     const apikey_lease_return_t *r);
 
 /* After handing a drained lease back: the cluster's claimed units as the
  * store reported them (for the headers' remaining count). */

@@ -86,6 +86,32 @@ void apikey_stats_db_error(void)
     }
 }
 
+void apikey_stats_quota_claim(unsigned statements, int failed)
+{
+    if (stats) {
+        add(&stats->quota_claims);
+        __atomic_fetch_add(&stats->quota_statements, statements,
+                           __ATOMIC_RELAXED);
+        if (failed) {
+            add(&stats->quota_errors);
+        }
+    }
+}
+
+void apikey_stats_quota_back(unsigned long units, int failed)
+{
+    if (stats) {
+        add(&stats->quota_statements);
+        if (failed) {
+            add(&stats->quota_errors);
+        }
+        else {
+            __atomic_fetch_add(&stats->quota_units_back, units,
+                               __ATOMIC_RELAXED);
+        }
+    }
+}
+
 void apikey_stats_get(apikey_stats_t *out)
 {
     int i;
@@ -102,4 +128,10 @@ void apikey_stats_get(apikey_stats_t *out)
         __atomic_load_n(&stats->cache_negative, __ATOMIC_RELAXED);
     out->cache_miss = __atomic_load_n(&stats->cache_miss, __ATOMIC_RELAXED);
     out->db_errors = __atomic_load_n(&stats->db_errors, __ATOMIC_RELAXED);
+    out->quota_claims = __atomic_load_n(&stats->quota_claims, __ATOMIC_RELAXED);
+    out->quota_statements =
+        __atomic_load_n(&stats->quota_statements, __ATOMIC_RELAXED);
+    out->quota_units_back =
+        __atomic_load_n(&stats->quota_units_back, __ATOMIC_RELAXED);
+    out->quota_errors = __atomic_load_n(&stats->quota_errors, __ATOMIC_RELAXED);
 }

@@ -30,6 +30,11 @@ typedef struct {
     apr_uint64_t results[APIKEY_RESULTS]; /* by apikey_result_t */
     apr_uint64_t cache_hit, cache_negative, cache_miss;
     apr_uint64_t db_errors;
+    /* Cluster-wide quotas: claims made (each one or more statements),
+     * statements run for them, units given back by syncs, and claims or
+     * give-backs the store could not answer. */
+    apr_uint64_t quota_claims, quota_statements, quota_units_back;
+    apr_uint64_t quota_errors;
 } apikey_stats_t;
 
 /* Creates or finds the counters (real post_config pass); 0 or -1. */
@@ -39,6 +44,9 @@ int apikey_stats_init(server_rec *s);
 void apikey_stats_result(apikey_result_t result);
 void apikey_stats_cache(int answer); /* an apikey_cache_answer_t */
 void apikey_stats_db_error(void);
+/* A claim of statements statements (0 when it failed before any). */
+void apikey_stats_quota_claim(unsigned statements, int failed);
+void apikey_stats_quota_back(unsigned long units, int failed);
 
 /* A copy of the counters, or zeros. */
 void apikey_stats_get(apikey_stats_t *out);

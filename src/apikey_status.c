@@ -223,7 +223,21 @@ static int prometheus(request_rec *r, apikey_quota_table_t *t)
               "# TYPE apikey_limit_slots gauge\n"
               "apikey_limit_slots{state=\"used\"} ",
               num(p, used), "\napikey_limit_slots{state=\"free\"} ",
-              num(p, n - used), "\n", NULL);
+              num(p, n - used),
+              "\n# HELP apikey_quota_store_statements_total Statements run "
+              "against the cluster-wide quota store (claims and give-backs)."
+              "\n# TYPE apikey_quota_store_statements_total counter\n"
+              "apikey_quota_store_statements_total ",
+              num(p, (long long)st.quota_statements),
+              "\n# HELP apikey_quota_store_claims_total Lease claims.\n"
+              "# TYPE apikey_quota_store_claims_total counter\n"
+              "apikey_quota_store_claims_total ",
+              num(p, (long long)st.quota_claims),
+              "\n# HELP apikey_quota_store_errors_total Claims and give-backs "
+              "the quota store could not answer.\n"
+              "# TYPE apikey_quota_store_errors_total counter\n"
+              "apikey_quota_store_errors_total ",
+              num(p, (long long)st.quota_errors), "\n", NULL);
     return OK;
 }
 
@@ -246,7 +260,13 @@ static int automatic(request_rec *r, apikey_quota_table_t *t)
               "\nCacheMisses: ", num(p, (long long)st.cache_miss),
               "\nDatabaseErrors: ", num(p, (long long)st.db_errors),
               "\nLimitSlotsUsed: ", num(p, used),
-              "\nLimitSlotsFree: ", num(p, n - used), "\n", NULL);
+              "\nLimitSlotsFree: ", num(p, n - used),
+              "\nQuotaStoreClaims: ", num(p, (long long)st.quota_claims),
+              "\nQuotaStoreStatements: ",
+              num(p, (long long)st.quota_statements),
+              "\nQuotaStoreUnitsBack: ", num(p, (long long)st.quota_units_back),
+              "\nQuotaStoreErrors: ", num(p, (long long)st.quota_errors), "\n",
+              NULL);
     return OK;
 }
 

@@ -133,39 +133,72 @@ static int store_busy(const apr_dbd_driver_t *driver, int rv)
     return (rv == 5 || rv == 6) && !strcmp(apr_dbd_name(driver), "sqlite3");
 }
 
-/* Runs q with one text argument (none when arg is NULL).  A statement
- * prepared on a connection fails for good once the schema changes under it
- * (APR's sqlite3 driver uses the legacy sqlite3_prepare), and a pgsql
- * connection that mod_dbd re-established after the server restarted has lost
- * it: on a failure the statement is prepared afresh and run once more.  The
- * new one has no label, since the pgsql driver would refuse to PREPARE the
- * same name twice.  Returns 0, or the driver's error with *prepare_failed
- * telling whether the statement could not even be prepared. */
-static int run_query(ap_dbd_t *dbd, apr_pool_t *p, const apikey_query_t *q,
-                     const char *arg, apr_dbd_results_t **res,
-                     int *prepare_failed)
+/* Runs q with nargs text arguments: a SELECT when res is given (its
+ * result read whole), else a statement whose changed rows go to *nrows.  A
+ * statement prepared on a connection fails for good once the schema
+ * changes under it (APR's sqlite3 driver uses the legacy sqlite3_prepare),
+ * and a pgsql connection that mod_dbd re-established after the server
+ * restarted has lost it: on a failure the statement is prepared afresh and
+ * run once more.  The new one has no label, since the pgsql driver would
+ * refuse to PREPARE the same name twice.  Returns 0, or the driver's error
+ * with *prepare_failed telling whether the statement could not even be
+ * prepared. */
+static int run(ap_dbd_t *dbd, apr_pool_t *p, const apikey_query_t *q,
+               int nargs, const char **args, apr_dbd_results_t **res,
+               int *nrows, int *prepare_failed)
 {
     apr_dbd_prepared_t *st;
-    int rv;
+    int rv, attempt;
 
     *prepare_failed = 0;
     if ((rv = prepare_once(dbd, q, &st)) != 0) {
         *prepare_failed = 1;
         return rv;
     }
-    *res = NULL;
-    rv = apr_dbd_pvselect(dbd->driver, p, dbd->handle, res, st, SELECT_WHOLE,
-                          arg, NULL);
-    if (rv == 0 || store_busy(dbd->driver, rv)
-        || apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, q->sql, NULL,
-                           &st)
-               != 0) {
-        return rv;
+    for (attempt = 0;; attempt++) {
+        if (res) {
+            *res = NULL;
+            rv = apr_dbd_pselect(dbd->driver, p, dbd->handle, res, st,
+                                 SELECT_WHOLE, nargs, args);
+        }
+        else {
+            rv = apr_dbd_pquery(dbd->driver, p, dbd->handle, nrows, st, nargs,
+                                args);
+        }
+        if (rv == 0 || attempt == 1 || store_busy(dbd->driver, rv)
+            || apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, q->sql,
+                               NULL, &st)
+                   != 0) {
+            return rv;
+        }
+        apr_hash_set(dbd->prepared, q->label, APR_HASH_KEY_STRING, st);
     }
-    apr_hash_set(dbd->prepared, q->label, APR_HASH_KEY_STRING, st);
-    *res = NULL;
-    return apr_dbd_pvselect(dbd->driver, p, dbd->handle, res, st, SELECT_WHOLE,
-                            arg, NULL);
+}
+
+static int run_query(ap_dbd_t *dbd, apr_pool_t *p, const apikey_query_t *q,
+                     const char *arg, apr_dbd_results_t **res,
+                     int *prepare_failed)
+{
+    return run(dbd, p, q, arg ? 1 : 0, &arg, res, NULL, prepare_failed);
+}
+
+ap_dbd_t *apikey_store_open(apr_pool_t *p, server_rec *s)
+{
+    return dbd_open(p, s);
+}
+
+void apikey_store_close(server_rec *s, ap_dbd_t *dbd)
+{
+    dbd_close(s, dbd);
+}
+
+int apikey_store_run(ap_dbd_t *dbd, apr_pool_t *p, const apikey_query_t *q,
+                     int nargs, const char **args, apr_dbd_results_t **res,
+                     int *nrows)
+{
+    int unprepared;
+
+    return run(dbd, p, q, nargs, args, res, nrows, &unprepared);
 }
 
 /* The columns we read, found by name in the result, so that a look-up

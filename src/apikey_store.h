@@ -19,6 +19,8 @@
 #define APIKEY_STORE_H
 
 #include "httpd.h"
+#include "apr_dbd.h"
+#include "mod_dbd.h"
 
 #include "apikey_request.h"
 
@@ -66,5 +68,18 @@ apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
  * an error with a message in *err (allocated from p). */
 apr_status_t apikey_store_marker(server_rec *s, apr_pool_t *p,
                                  apr_int64_t *marker, const char **err);
+
+/* A connection of s's database outside a request (the quota store, the
+ * sync), NULL when there is none; closed with apikey_store_close. */
+ap_dbd_t *apikey_store_open(apr_pool_t *p, server_rec *s);
+void apikey_store_close(server_rec *s, ap_dbd_t *dbd);
+
+/* Runs q (prepared once per connection under its label) with nargs text
+ * arguments: a SELECT read whole into *res when res is given, else a
+ * statement whose changed rows go to *nrows.  Returns 0 or the driver's
+ * error (apr_dbd_error tells it). */
+int apikey_store_run(ap_dbd_t *dbd, apr_pool_t *p, const apikey_query_t *q,
+                     int nargs, const char **args, apr_dbd_results_t **res,
+                     int *nrows);
 
 #endif /* APIKEY_STORE_H */

@@ -31,3 +31,14 @@ CREATE TABLE IF NOT EXISTS apikey_meta (
     value       BIGINT        NOT NULL
 );
 INSERT OR IGNORE INTO apikey_meta (name, value) VALUES ('version', 0);
+-- Cluster-wide quotas (AuthAPIKeyQuotaStore dbd): the units of a key's
+-- quota that the servers of a fleet have claimed in a period, one row per
+-- key and period.  period is the module's number for it (its kind and
+-- index); expires is its end (Unix seconds), after which the row may go.
+CREATE TABLE IF NOT EXISTS apikey_quota (
+    key_id      VARCHAR(64)   NOT NULL,
+    period      BIGINT        NOT NULL,
+    claimed     BIGINT        NOT NULL DEFAULT 0,
+    expires     BIGINT        NOT NULL,
+    PRIMARY KEY (key_id, period)
+);

@@ -1,0 +1,242 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* The cluster-wide quota store (see apikey_quota_store.h).
+ *
+ * A claim is one conditional UPDATE (claimed + n, where claimed + n stays
+ * within the quota) in the common case.  Only when it changes no row does
+ * the claim read the row: absent, it is created (a race to create it is
+ * lost harmlessly: the insert ignores a duplicate) and the update runs
+ * again; present, what is left is claimed instead, or nothing when the
+ * quota is spent.  Every statement stands alone (autocommit): the database
+ * serialises updates of one row, and re-checks the condition on the row
+ * it locks (PostgreSQL in READ COMMITTED, InnoDB, SQLite's write lock),
+ * which is what makes the fleet exact.  Numbers are passed as text and
+ * compared with the column on one side, so that SQLite applies the
+ * column's numeric affinity to them. */
+
+#include "apikey_quota_store.h"
+#include "apikey_store.h"
+
+#include "apr_strings.h"
+
+static const apikey_query_t claim_sql = {
+    "UPDATE apikey_quota SET claimed = claimed + %lld WHERE key_id = %s AND "
+    "period = %lld AND claimed <= %lld",
+    "authn_apikey_quota_claim", 0};
+static const apikey_query_t read_sql = {
+    "SELECT claimed FROM apikey_quota WHERE key_id = %s AND period = %lld",
+    "authn_apikey_quota_read", 0};
+static const apikey_query_t give_back_sql = {
+    "UPDATE apikey_quota SET claimed = claimed - %lld WHERE key_id = %s AND "
+    "period = %lld AND claimed >= %lld",
+    "authn_apikey_quota_give_back", 0};
+static const apikey_query_t purge_sql = {
+    "DELETE FROM apikey_quota WHERE expires < %lld", "authn_apikey_quota_purge",
+    0};
+
+/* A row for a new key and period, in each driver's words for "unless it
+ * is there"; other drivers insert and take the duplicate error. */
+#define INSERT_ROW                                                             \
+    "INTO apikey_quota (key_id, period, claimed, expires) "                    \
+    "VALUES (%s, %lld, 0, %lld)"
+static const apikey_query_t insert_sql[] = {
+    {"INSERT " INSERT_ROW " ON CONFLICT DO NOTHING", "authn_apikey_quota_new",
+     0},
+    {"INSERT IGNORE " INSERT_ROW, "authn_apikey_quota_new", 0},
+    {"INSERT OR IGNORE " INSERT_ROW, "authn_apikey_quota_new", 0},
+    {"INSERT " INSERT_ROW, "authn_apikey_quota_new", 0},
+};
+
+static const apikey_query_t *insert_for(const apr_dbd_driver_t *driver)
+{
+    const char *name = apr_dbd_name(driver);
+
+    return !strcmp(name, "pgsql")     ? &insert_sql[0]
+           : !strcmp(name, "mysql")   ? &insert_sql[1]
+           : !strcmp(name, "sqlite3") ? &insert_sql[2]
+                                      : &insert_sql[3];
+}
+
+static const char *num(apr_pool_t *p, long long v)
+{
+    return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)v);
+}
+
+static const char *failed(ap_dbd_t *dbd, apr_pool_t *p, const char *what,
+                          int rv)
+{
+    return apr_psprintf(p, "%s: %s", what,
+                        apr_dbd_error(dbd->driver, dbd->handle, rv));
+}
+
+/* The row's claimed count: 1 with *claimed, 0 when there is no row, -1 on
+ * an error (*err). */
+static int read_claimed(ap_dbd_t *dbd, apr_pool_t *p, const char *id,
+                        const char *period, unsigned long *claimed,
+                        const char **err)
+{
+    const char *args[2] = {id, period};
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int rv, n = 0, found = 0;
+
+    if ((rv = apikey_store_run(dbd, p, &read_sql, 2, args, &res, NULL))) {
+        *err = failed(dbd, p, "reading the quota row", rv);
+        return -1;
+    }
+    /* Every row read, by number (as the key look-up does). */
+    for (rv = apr_dbd_get_row(dbd->driver, p, res, &row, ++n); rv != -1;
+         rv = apr_dbd_get_row(dbd->driver, p, res, &row, ++n)) {
+        const char *v = rv == 0 ? apr_dbd_get_entry(dbd->driver, row, 0) : NULL;
+
+        if (rv != 0) {
+            *err = failed(dbd, p, "reading the quota row", rv);
+            return -1;
+        }
+        if (v && !found) {
+            apr_int64_t c = apr_atoi64(v);
+
+            *claimed = c < 0 ? 0 : (unsigned long)c;
+            found = 1;
+        }
+    }
+    return found;
+}
+
+apr_status_t apikey_quota_store_claim(server_rec *s, apr_pool_t *p,
+                                      const char *id, unsigned long period,
+                                      long long period_end,
+                                      unsigned long limit, unsigned long want,
+                                      unsigned long *got,
+                                      unsigned long *claimed, const char **err,
+                                      unsigned *statements)
+{
+    const char *period_s = num(p, (long long)period);
+    ap_dbd_t *dbd = apikey_store_open(p, s);
+    apr_status_t status = APR_EGENERAL;
+    int attempt, created = 0;
+
+    *got = 0;
+    *claimed = APIKEY_CLAIMED_UNKNOWN;
+    if (!dbd) {
+        *err = "no database connection";
+        return APR_EGENERAL;
+    }
+    if (want > limit) {
+        want = limit;
+    }
+    /* A claim that lost to other servers' reads the row and tries again
+     * with what is left; after four rounds it gives up (an error: the
+     * request fails closed) rather than hold the request any longer. */
+    for (attempt = 0; attempt < 4; attempt++) {
+        const char *args[4];
+        int rv, nrows = 0, have;
+        unsigned long c = 0;
+
+        args[0] = num(p, (long long)want);
+        args[1] = id;
+        args[2] = period_s;
+        args[3] = num(p, (long long)(limit - want));
+        ++*statements;
+        if ((rv = apikey_store_run(dbd, p, &claim_sql, 4, args, NULL,
+                                   &nrows))) {
+            *err = failed(dbd, p, "claiming quota units", rv);
+            break;
+        }
+        if (nrows > 0) {
+            *got = want;
+            status = APR_SUCCESS;
+            break;
+        }
+        ++*statements;
+        if ((have = read_claimed(dbd, p, id, period_s, &c, err)) < 0) {
+            break;
+        }
+        if (have == 0) {
+            const char *ins[3] = {id, period_s, num(p, period_end)};
+
+            if (created++) {
+                *err = "the quota row cannot be created";
+                break;
+            }
+            ++*statements;
+            /* A duplicate (another server was first) is no error here. */
+            apikey_store_run(dbd, p, insert_for(dbd->driver), 3, ins, NULL,
+                             &nrows);
+            continue;
+        }
+        *claimed = c;
+        if (c >= limit) {
+            status = APR_SUCCESS; /* nothing left */
+            break;
+        }
+        want = want < limit - c ? want : limit - c;
+    }
+    if (status == APR_SUCCESS && *got && *claimed != APIKEY_CLAIMED_UNKNOWN) {
+        *claimed += *got;
+    }
+    if (status != APR_SUCCESS && attempt == 4) {
+        *err = "other servers' claims kept winning";
+    }
+    apikey_store_close(s, dbd);
+    return status;
+}
+
+apr_status_t apikey_quota_store_give_back(server_rec *s, apr_pool_t *p,
+                                          const char *id, unsigned long period,
+                                          unsigned long units,
+                                          const char **err)
+{
+    ap_dbd_t *dbd = apikey_store_open(p, s);
+    const char *args[4];
+    int rv, nrows = 0;
+
+    if (!dbd) {
+        *err = "no database connection";
+        return APR_EGENERAL;
+    }
+    args[0] = num(p, (long long)units);
+    args[1] = id;
+    args[2] = num(p, (long long)period);
+    args[3] = args[0];
+    rv = apikey_store_run(dbd, p, &give_back_sql, 4, args, NULL, &nrows);
+    if (rv) {
+        *err = failed(dbd, p, "giving quota units back", rv);
+    }
+    apikey_store_close(s, dbd);
+    return rv ? APR_EGENERAL : APR_SUCCESS;
+}
+
+apr_status_t apikey_quota_store_purge(server_rec *s, apr_pool_t *p,
+                                      long long before, const char **err)
+{
+    ap_dbd_t *dbd = apikey_store_open(p, s);
+    const char *arg;
+    int rv, nrows = 0;
+
+    if (!dbd) {
+        *err = "no database connection";
+        return APR_EGENERAL;
+    }
+    arg = num(p, before);
+    rv = apikey_store_run(dbd, p, &purge_sql, 1, &arg, NULL, &nrows);
+    if (rv) {
+        *err = failed(dbd, p, "purging old quota rows", rv);
+    }
+    apikey_store_close(s, dbd);
+    return rv ? APR_EGENERAL : APR_SUCCESS;
+}

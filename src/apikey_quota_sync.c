@@ -1,0 +1,198 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* The sync of cluster-wide quotas (see apikey_quota_sync.h).
+ *
+ * A mod_watchdog singleton, like the change-marker poller: one thread in
+ * one child walks the limit table, so a fleet of children costs one
+ * give-back per leased key and interval.  Draining a slot is one atomic
+ * exchange: a request charging the lease at that instant either took its
+ * unit before (and is admitted) or finds none and claims afresh, so no
+ * unit is both spent and given back.  Two syncs at once (the old and new
+ * generation of a graceful restart) each give back what they drained.  The
+ * last run, as the child stops, gives back what is held then. */
+
+#include "apikey_quota_sync.h"
+#include "apikey_config.h"
+#include "apikey_log.h"
+#include "apikey_quota.h"
+#include "apikey_quota_store.h"
+#include "apikey_stats.h"
+
+#include "apr_strings.h"
+#include "http_log.h"
+#include "mod_watchdog.h"
+
+APLOG_USE_MODULE(authn_apikey);
+
+#define WATCHDOG_NAME "authn-apikey-quota"
+/* Rows of periods over for this long are deleted, once per this long. */
+#define PURGE_AFTER (86400LL)
+#define PURGE_EVERY apr_time_from_sec(3600)
+
+/* Servers by their index (apikey_srv_conf_t.index), and whether each one's
+ * store failed at the last sync (logged once per outage). */
+static server_rec **servers;
+static char *failing;
+static unsigned nservers;
+static apr_time_t last_purge;
+
+static void give_back(apikey_quota_table_t *t, unsigned i,
+                      const apikey_lease_return_t *r, apr_pool_t *p)
+{
+    server_rec *s = r->server < nservers ? servers[r->server] : NULL;
+    const char *err = "the server is gone from the configuration";
+
+    if (s && apikey_quota_store_give_back(s, p, r->id, r->period, r->units,
+                                          &err)
+                 == APR_SUCCESS) {
+        apikey_stats_quota_back(r->units, 0);
+        if (failing[r->server]) {
+            failing[r->server] = 0;
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                         APIKEY_LOGNO(00041) "the quota store answers "
+                                             "again");
+        }
+        return;
+    }
+    apikey_stats_quota_back(r->units, 1);
+    /* Kept, and spent here, rather than lost till the period ends. */
+    apikey_quota_table_lease_restore(t, i, r);
+    if (s && !failing[r->server]) {
+        failing[r->server] = 1;
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     APIKEY_LOGNO(00042) "cannot give %lu unused quota units "
+                                         "of key %s back to the quota store "
+                                         "(%s): this server keeps them, "
+                                         "requests that need more get 503",
+                     r->units, r->id, err);
+    }
+}
+
+/* Deletes rows of long-past periods from each store the sync uses. */
+static void purge(apr_pool_t *p, apr_time_t now)
+{
+    unsigned i;
+
+    if (now - last_purge < PURGE_EVERY) {
+        return;
+    }
+    last_purge = now;
+    for (i = 0; i < nservers; i++) {
+        const apikey_srv_conf_t *conf =
+            ap_get_module_config(servers[i]->module_config,
+                                 &authn_apikey_module);
+        const char *err;
+
+        if (conf->quota_store == APIKEY_QUOTA_STORE_DBD && !failing[i]
+            && apikey_quota_store_purge(servers[i], p,
+                                        apr_time_sec(now) - PURGE_AFTER, &err)
+                   != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, servers[i],
+                         APIKEY_LOGNO(00043) "cannot purge old rows of the "
+                                             "quota store: %s",
+                         err);
+        }
+    }
+}
+
+static apr_status_t sync_leases(int state, void *data, apr_pool_t *pool)
+{
+    apikey_quota_table_t *t = apikey_quota_table();
+    apr_time_t now = apr_time_now();
+    apr_pool_t *p;
+    unsigned i, n;
+
+    (void)data;
+    if (!t) {
+        return APR_SUCCESS;
+    }
+    /* mod_watchdog does not clear its pool between calls. */
+    apr_pool_create(&p, pool);
+    n = apikey_quota_table_slots(t);
+    for (i = 0; i < n; i++) {
+        apikey_lease_return_t r;
+
+        if (apikey_quota_table_lease_drain(t, i, now, &r)) {
+            give_back(t, i, &r, p);
+            apr_pool_clear(p);
+        }
+    }
+    if (state != AP_WATCHDOG_STATE_STOPPING) {
+        purge(p, now);
+    }
+    apr_pool_destroy(p);
+    /* Anything else would stop mod_watchdog from calling again. */
+    return APR_SUCCESS;
+}
+
+int apikey_quota_sync_init(apr_pool_t *pconf, server_rec *s)
+{
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * get_instance;
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) * register_callback;
+    const apikey_srv_conf_t *conf =
+        ap_get_module_config(s->module_config, &authn_apikey_module);
+    server_rec *sp, *leased = NULL;
+    ap_watchdog_t *wd;
+    apr_status_t rv;
+
+    nservers = 0;
+    for (sp = s; sp; sp = sp->next) {
+        const apikey_srv_conf_t *c =
+            ap_get_module_config(sp->module_config, &authn_apikey_module);
+
+        nservers++;
+        if (!leased && c->quota_store == APIKEY_QUOTA_STORE_DBD) {
+            leased = sp;
+        }
+    }
+    if (!leased || !apikey_quota_table()) {
+        return 0;
+    }
+    servers = apr_pcalloc(pconf, nservers * sizeof(*servers));
+    failing = apr_pcalloc(pconf, nservers);
+    for (sp = s; sp; sp = sp->next) {
+        const apikey_srv_conf_t *c =
+            ap_get_module_config(sp->module_config, &authn_apikey_module);
+
+        if (c->index < nservers) {
+            servers[c->index] = sp;
+        }
+    }
+    get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    if (!get_instance || !register_callback) {
+        /* Unused units would never go back: the fleet would under-admit
+         * more with every lease.  Refuse rather than degrade. */
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, leased,
+                     APIKEY_LOGNO(00040) "AuthAPIKeyQuotaStore dbd needs "
+                                         "mod_watchdog: add 'LoadModule "
+                                         "watchdog_module "
+                                         "modules/mod_watchdog.so'");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rv = get_instance(&wd, WATCHDOG_NAME, 0, 1, pconf);
+    if (rv == APR_SUCCESS) {
+        rv = register_callback(wd, conf->quota_sync, s, sync_leases);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, rv, s,
+                     APIKEY_LOGNO(00044) "cannot start the sync of "
+                                         "cluster-wide quotas");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return 0;
+}
