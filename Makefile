@@ -44,7 +44,8 @@ MODULE   = .libs/mod_authn_apikey.so
 UNIT     = build/unit/test_key.t build/unit/test_time.t \
            build/unit/test_source.t build/unit/test_match.t \
            build/unit/test_cache_table.t build/unit/test_limit.t \
-           build/unit/test_quota_table.t build/unit/test_failure_table.t
+           build/unit/test_quota_table.t build/unit/test_failure_table.t \
+           build/unit/test_lease.t
 
 .PHONY: all unit deps run test test-unit test-httpd test-asan test-valgrind \
         test-faults bench fuzz install clean FORCE
@@ -89,6 +90,8 @@ build/unit/test_quota_table.t: t/unit/test_quota_table.c \
     src/apikey_quota_table.c src/apikey_limit.c src/apikey_time.c $(HDRS)
 build/unit/test_failure_table.t: t/unit/test_failure_table.c \
     src/apikey_failure_table.c src/apikey_limit.c src/apikey_time.c $(HDRS)
+build/unit/test_lease.t: t/unit/test_lease.c \
+    src/apikey_quota_table.c src/apikey_limit.c src/apikey_time.c $(HDRS)
 $(UNIT): build/flags
 	@mkdir -p build/unit
 	$(CC) -g -O1 $(WARN) $(SAN_CFLAGS) -Isrc -It/unit $(APR_CFLAGS) -o $@ \

@@ -22,8 +22,12 @@
  * exchange: a request charging the lease at that instant either took its
  * unit before (and is admitted) or finds none and claims afresh, so no
  * unit is both spent and given back.  Two syncs at once (the old and new
- * generation of a graceful restart) each give back what they drained.  The
- * last run, as the child stops, gives back what is held then. */
+ * generation of a graceful restart) each give back what they drained.
+ * mod_watchdog runs the callback once more (STOPPING) when it stops the
+ * thread cleanly; at "httpd -k stop" the children were seen to exit
+ * without that, so units held then stay claimed until their period ends
+ * (docs/fleet.md says so), or, with AuthAPIKeyStateFile, are spent after
+ * the next start. */
 
 #include "apikey_quota_sync.h"
 #include "apikey_config.h"
@@ -116,8 +120,13 @@ static apr_status_t sync_leases(int state, void *data, apr_pool_t *pool)
     apr_pool_t *p;
     unsigned i, n;
 
-    (void)data;
     if (!t) {
+        return APR_SUCCESS;
+    }
+    if (state == AP_WATCHDOG_STATE_STARTING) {
+        /* mod_dbd may not have its connections yet (its child_init can
+         * come after mod_watchdog's); nothing is leased yet anyway. */
+        last_purge = now;
         return APR_SUCCESS;
     }
     /* mod_watchdog does not clear its pool between calls. */
@@ -127,11 +136,16 @@ static apr_status_t sync_leases(int state, void *data, apr_pool_t *pool)
         apikey_lease_return_t r;
 
         if (apikey_quota_table_lease_drain(t, i, now, &r)) {
+            ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, (server_rec *)data,
+                         "giving %lu quota units of key %s back%s", r.units,
+                         r.id,
+                         state == AP_WATCHDOG_STATE_STOPPING ? " (stopping)"
+                                                             : "");
             give_back(t, i, &r, p);
             apr_pool_clear(p);
         }
     }
-    if (state != AP_WATCHDOG_STATE_STOPPING) {
+    if (state == AP_WATCHDOG_STATE_RUNNING) {
         purge(p, now);
     }
     apr_pool_destroy(p);

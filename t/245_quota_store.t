@@ -1,0 +1,124 @@
+# AuthAPIKeyQuotaStore dbd on one server, against the suite's key store
+# (SQLite, and PostgreSQL and MariaDB in the backend runs): the quota is
+# counted in the store's apikey_quota table by leases of units, the server
+# admits exactly the quota and answers 429 after it, unused units go back
+# to the store within AuthAPIKeyQuotaSync, the status page says what is
+# held, and bad directives stop httpd at start-up naming the line.
+use strict;
+use warnings FATAL => 'all';
+
+use Apache::Test;
+use Apache::TestUtil;
+use LWP::UserAgent ();
+use Time::HiRes qw(time sleep);
+use ApiKeyTest qw(create_key store_sql run_httpd backend);
+use ApiKeyServer;
+
+plan tests => 17, need(need_module('authn_apikey', 'dbd'), need_lwp);
+
+# Directives.
+my @bad = (
+    ['AuthAPIKeyQuotaStore redis', qr/AuthAPIKeyQuotaStore 'redis': expected shm/,
+     'an unknown quota store'],
+    ['AuthAPIKeyQuotaSync 10ms', qr/AuthAPIKeyQuotaSync '10ms': expected from 100ms to 1h/,
+     'a sync interval under 100 ms'],
+    ["<Location /x>\nAuthAPIKeyQuotaStore dbd\n</Location>",
+     qr/AuthAPIKeyQuotaStore .*not allowed/i,
+     'AuthAPIKeyQuotaStore inside <Location>'],
+);
+for my $b (@bad) {
+    my ($rc, $out, $line) = run_httpd($b->[0]);
+    # The line of the directive: the second of <Location>'s three.
+    my $at = $line + ($b->[0] =~ /^</ ? 1 : 0);
+    ok t_cmp($rc != 0 && $out =~ $b->[1] && $out =~ /line $at\b/ ? 1 : 0, 1,
+             "$b->[2] stops httpd, naming line $at")
+        or print STDERR "# $out\n";
+}
+my ($rc, $out) = run_httpd("AuthAPIKeyQuotaStore dbd\nAuthAPIKeyQuotaSync 500ms\n"
+                           . "<VirtualHost 127.0.0.1:80>\nAuthAPIKeyQuotaStore shm\n"
+                           . "</VirtualHost>");
+ok t_cmp($rc, 0, 'AuthAPIKeyQuotaStore in the main server and a virtual '
+                 . 'host, AuthAPIKeyQuotaSync 500ms: accepted')
+    or print STDERR "# $out\n";
+
+my $sync = 1;
+my $node = ApiKeyServer->new(
+    name => 'quota-store', mpm => 'event',
+    conf => "LogLevel info authn_apikey:trace1\n"
+          . "AuthAPIKeyQuotaStore dbd\nAuthAPIKeyQuotaSync $sync\n"
+          . "AuthAPIKeyLimitHeaders On\n"
+          . "<Location /apikey-status>\n    SetHandler apikey-status\n"
+          . "    Require all granted\n</Location>\n");
+ok t_cmp($node->start ? 1 : 0, 1, 'a server with AuthAPIKeyQuotaStore dbd '
+                                  . 'starts');
+
+my $ua = LWP::UserAgent->new(keep_alive => 0, timeout => 10);
+sub get { $ua->get($node->url, 'X-API-Key' => shift) }
+sub claimed {
+    my $id = shift;
+    my $v = store_sql("SELECT claimed FROM apikey_quota WHERE key_id = '$id'");
+    return $v =~ /(\d+)/ ? $1 : 0;
+}
+sub auto {
+    my $c = $ua->get($node->url('/apikey-status?auto'))->content;
+    my %v = $c =~ /^(\w+): (\d+)$/mg;
+    return \%v;
+}
+
+# Exactly the quota, then 429.
+my $k = create_key(owner => 'quota-store', quota => '20/day');
+my %codes;
+my $last;
+for (1..30) {
+    $last = get($k->{key});
+    $codes{ $last->code }++;
+}
+ok t_cmp(join(' ', map { "$_:$codes{$_}" } sort keys %codes), '200:20 429:10',
+         'a key of 20/day: 20 admitted, then 429');
+ok t_cmp($last->header('Retry-After') // '', qr/^\d+$/,
+         'the 429 carries Retry-After');
+ok t_cmp($last->header('RateLimit') // '', qr/"quota";r=0;t=\d+/,
+         'and a RateLimit header with nothing remaining');
+ok t_cmp(claimed($k->{id}), 20, 'the store counts 20 units claimed');
+my ($log) = $node->error_log;
+ok t_cmp(scalar(() = $log =~ /APIKEY00034: API key \Q$k->{id}\E refused: quota exceeded/g),
+         10, 'each refusal is logged (APIKEY00034)');
+
+# Leases grow and unused units go back within one sync.
+my $k2 = create_key(owner => 'quota-store', quota => '1000/day');
+my $before = auto();
+my @c = map { get($k2->{key})->code } 1..10;
+my $after = auto();
+ok t_cmp(join('', @c), '200' x 10, '10 requests of a key of 1000/day: 200');
+my $claims = $after->{QuotaStoreClaims} - $before->{QuotaStoreClaims};
+print STDERR "# 10 requests cost $claims claims ("
+    . ($after->{QuotaStoreStatements} - $before->{QuotaStoreStatements})
+    . " statements); the store shows ${\ claimed($k2->{id})} claimed\n";
+ok t_cmp($claims < 10 ? 1 : 0, 1, "leases of growing size: $claims claims "
+                                  . 'for 10 requests');
+my $json = $ua->get($node->url('/apikey-status?format=json'))->content;
+ok t_cmp($json, qr/"id":"\Q$k2->{id}\E".*?"store":"dbd","held":\d+,"cluster_claimed":\d+/s,
+         'the status page shows the units held and the cluster\'s claims');
+my $t0 = time;
+my $back = -1;
+while (time - $t0 < $sync + 3) {
+    $back = claimed($k2->{id});
+    last if $back == 10;
+    sleep 0.1;
+}
+my $took = time - $t0;
+ok t_cmp($back, 10, 'after the sync the store holds exactly the 10 used '
+                    . 'units (' . sprintf('%.2f s', $took) . ')');
+ok t_cmp($took <= $sync + 1 ? 1 : 0, 1, "within AuthAPIKeyQuotaSync + 1 s");
+
+# A key whose quota the rate limit refuses does not lose units.
+my $k3 = create_key(owner => 'quota-store', quota => '100/day', rate => '1/h',
+                    burst => 2);
+my @c3 = map { get($k3->{key})->code } 1..5;
+ok t_cmp("@c3", '200 200 429 429 429', 'a key of 2 a burst: 2 admitted, '
+                                       . 'then 429 (rate)');
+sleep($sync + 1.5);
+ok t_cmp(claimed($k3->{id}), 2, 'the store holds 2 units: rate-limited '
+                                . 'requests took none');
+
+$node->stop;
