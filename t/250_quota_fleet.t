@@ -1,0 +1,217 @@
+# A cluster-wide quota (AuthAPIKeyQuotaStore dbd): three private httpds
+# share one PostgreSQL (or MariaDB) key store; a key of 1,000 a day under
+# parallel load spread over the nodes (1,500 requests) is never admitted
+# more than 1,000 times; after one AuthAPIKeyQuotaSync the units the nodes
+# held are back in the store and further requests bring the total to
+# exactly 1,000, no more.  The database round trips per 1,000 requests are
+# printed.  With the database down a node fails closed (503 with
+# Retry-After, never 200 beyond what it holds, never 401), and it recovers
+# without a restart.
+use strict;
+use warnings FATAL => 'all';
+
+use Apache::Test;
+use Apache::TestUtil;
+use File::Spec;
+use IO::Handle;
+use LWP::UserAgent ();
+use POSIX ();
+use Time::HiRes qw(time sleep);
+use ApiKeyTest qw(htapikey backend key_store store_sql top_dir);
+use ApiKeyServer;
+
+my $sync   = 1;   # AuthAPIKeyQuotaSync on the fleet
+my $nodes  = 3;
+my $quota  = 1000;
+my $load   = 1500;
+my $workers = 12;
+
+plan tests => 14, need(need_module('authn_apikey', 'dbd'), need_lwp,
+    ApiKeyServer::need_many_processes(),
+    { 'one database server shared by several nodes: run with '
+      . 'APIKEY_TEST_BACKEND=pgsql or mysql (scripts/test-backends.sh)'
+      => backend() ne 'sqlite3' });
+
+# The nodes' database user: read keys, count quotas (docs/fleet.md).
+my $user = 'apikey_quota_node';
+my $who = backend() eq 'pgsql' ? $user : "'$user'\@'localhost'";
+my $db = backend() eq 'mysql' ? 'apikey.' : '';
+store_sql((backend() eq 'pgsql' ? "CREATE ROLE $who LOGIN; "
+                                : "CREATE USER $who; ")
+          . "GRANT SELECT ON ${db}apikey TO $who; "
+          . "GRANT SELECT ON ${db}apikey_meta TO $who; "
+          . "GRANT SELECT, INSERT, UPDATE, DELETE ON ${db}apikey_quota TO $who");
+(my $params = key_store()) =~ s/\buser=\S+/user=$user/
+    or die 'DBDParams without user';
+
+my $mpm = "StartServers 2\nServerLimit 4\nThreadLimit 16\n"
+        . "ThreadsPerChild 16\nMaxRequestWorkers 64\n"
+        . "MinSpareThreads 16\nMaxSpareThreads 64\n";
+my @fleet = map {
+    ApiKeyServer->new(
+        name => "quota$_", mpm => 'event', mpm_conf => $mpm,
+        dbd_params => $params,
+        conf => "LogLevel info\n"
+              . "AuthAPIKeyCacheTimeout 60\nAuthAPIKeyRefresh 1\n"
+              . "AuthAPIKeyQuotaStore dbd\nAuthAPIKeyQuotaSync $sync\n"
+              . "DBDMin 0\nDBDKeep 2\nDBDMax 8\nDBDExptime 60\n"
+              . "<Location /apikey-status>\n    SetHandler apikey-status\n"
+              . "    Require all granted\n</Location>\n")
+} 1..$nodes;
+my $up = 0;
+$up += $_->start ? 1 : 0 for @fleet;
+ok t_cmp($up, $nodes, "$nodes nodes with AuthAPIKeyQuotaStore dbd start, "
+                      . 'as a database user with SELECT, INSERT, UPDATE, '
+                      . 'DELETE on apikey_quota only');
+
+sub create {
+    my ($rc, $out, $err) = htapikey('--json', 'create', '--owner', 'fleet',
+                                    '--quota', shift);
+    die "htapikey create failed ($rc): $err" if $rc;
+    return { id  => ($out =~ /"id":"([^"]+)"/)[0],
+             key => ($out =~ /"key":"([^"]+)"/)[0] };
+}
+sub claimed {
+    my $id = shift;
+    my $v = store_sql("SELECT claimed FROM apikey_quota WHERE key_id = '$id'");
+    return $v =~ /(\d+)/ ? $1 : 0;
+}
+my $ua = LWP::UserAgent->new(keep_alive => 0, timeout => 20);
+sub counters {
+    my %sum;
+    for my $n (@fleet) {
+        my %v = $ua->get($n->url('/apikey-status?auto'))->content
+                   =~ /^(QuotaStore\w+): (\d+)$/mg;
+        $sum{$_} += $v{$_} for keys %v;
+    }
+    return \%sum;
+}
+# Requests spread over the nodes by $w workers at once; returns the count of
+# each status.
+sub load {
+    my ($key, $n, $w) = @_;
+    my @kids;
+    for my $i (0..$w - 1) {
+        pipe(my $r, my $wr) or die "pipe: $!";
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            close $r;
+            my $ua = LWP::UserAgent->new(keep_alive => 0, timeout => 20);
+            my %c;
+            for (my $j = $i; $j < $n; $j += $w) {
+                $c{ $ua->get($fleet[$j % $nodes]->url, 'X-API-Key' => $key)
+                       ->code }++;
+            }
+            print $wr join(' ', map { "$_=$c{$_}" } keys %c), "\n";
+            close $wr;
+            POSIX::_exit(0);
+        }
+        close $wr;
+        push @kids, [$pid, $r];
+    }
+    my %codes;
+    for my $k (@kids) {
+        my $line = readline($k->[1]) // '';
+        close $k->[1];
+        waitpid($k->[0], 0);
+        $codes{$1} += $2 while $line =~ /(\d+)=(\d+)/g;
+    }
+    return \%codes;
+}
+sub show { my $c = shift; join(' ', map { "$_:$c->{$_}" } sort keys %$c) }
+
+my $k = create("$quota/day");
+# Every node knows the key (a look-up each), once the marker poll has seen
+# it; the quota is not touched yet.
+sleep 1.5;
+my $before = counters();
+my $t0 = time;
+my $first = load($k->{key}, $load, $workers);
+my $took = time - $t0;
+my $after = counters();
+my $admitted = $first->{200} // 0;
+my $statements = $after->{QuotaStoreStatements} - $before->{QuotaStoreStatements};
+my $claims = $after->{QuotaStoreClaims} - $before->{QuotaStoreClaims};
+print STDERR "# fleet quota: $load requests by $workers workers over $nodes "
+    . "nodes in ${\ sprintf('%.2f', $took)} s: ${\ show($first)}; "
+    . "$claims claims in $statements statements, "
+    . sprintf('%.1f', 1000 * $statements / $load)
+    . " database round trips per 1000 requests\n";
+ok t_cmp($admitted <= $quota ? 1 : 0, 1,
+         "$load requests at once over $nodes nodes: $admitted admitted, "
+         . "never more than $quota");
+ok t_cmp(($first->{200} // 0) + ($first->{429} // 0), $load,
+         'every other request got 429 (no 5xx)');
+my $claimed_now = claimed($k->{id});
+print STDERR "# fleet quota: the store has $claimed_now claimed right after, "
+    . ($claimed_now - $admitted) . " of them held by the nodes\n";
+ok t_cmp($claimed_now <= $quota ? 1 : 0, 1,
+         'the store never has more than the quota claimed');
+ok t_cmp($statements < $load / 10 ? 1 : 0, 1,
+         "far fewer database round trips than requests ($statements for "
+         . "$load)");
+
+# One sync later every unit the nodes held is back: the store counts
+# exactly what was admitted.
+sleep($sync + 0.5);
+ok t_cmp(claimed($k->{id}), $admitted,
+         'after one AuthAPIKeyQuotaSync the store counts exactly the '
+         . "$admitted admitted");
+
+# Further requests bring the total to exactly the quota, and no further.
+my $total = $admitted;
+for my $round (1..3) {
+    last if $total >= $quota;
+    my $more = load($k->{key}, 2 * ($quota - $total) + 30, 3);
+    $total += $more->{200} // 0;
+    sleep($sync + 0.5) if $total < $quota;
+}
+ok t_cmp($total, $quota, "further requests bring the total to exactly $quota");
+my $after_all = load($k->{key}, 60, 3);
+ok t_cmp(show($after_all), '429:60', 'and every request after that gets 429');
+sleep($sync + 0.5);
+ok t_cmp(claimed($k->{id}), $quota, "the store counts $quota claimed");
+
+# The database goes away.  A key every node has cached, with no units
+# held: 503 with Retry-After (never 401, never 200), logged; one failed
+# claim per node and sync interval, not one per request.
+my $k2 = create("$quota/day");
+sleep 1.5;
+$ua->get($_->url, 'X-API-Key' => $k2->{key}) for @fleet;
+sleep($sync + 0.5);   # the units go back
+my $ctl = File::Spec->catfile(top_dir(), 'scripts', 'db-server.sh');
+my $dbdir = $ENV{APIKEY_TEST_DBDIR} or die 'APIKEY_TEST_DBDIR is not set';
+system('sh', $ctl, 'stop', backend(), $dbdir) == 0 or die 'db-server stop';
+my $e0 = counters()->{QuotaStoreErrors};
+my @r = map { my $n = $_; map { $ua->get($n->url, 'X-API-Key' => $k2->{key}) }
+                                1..5 } @fleet;
+my $e1 = counters()->{QuotaStoreErrors};
+ok t_cmp(join(' ', map { $_->code } @r), join(' ', ('503') x (5 * $nodes)),
+         'database down: 503 on every node');
+ok t_cmp((grep { ($_->header('Retry-After') // '') !~ /^\d+$/ } @r) ? 0 : 1, 1,
+         'each with Retry-After');
+ok t_cmp($e1 - $e0 <= $nodes ? 1 : 0, 1, 'and one failed claim per node, not '
+         . 'per request (' . ($e1 - $e0) . ' for ' . scalar(@r) . ')');
+ok t_cmp(scalar(grep { $_->error_log =~ /APIKEY00045: key \Q$k2->{id}\E: cannot claim quota units/ }
+                @fleet), $nodes, 'every node logs it (APIKEY00045)');
+
+`sh $ctl start ${\ backend()} $dbdir`;
+die 'db-server start' if $?;
+my $back = time;
+my @ok = (undef) x $nodes;
+while (grep { !defined } @ok) {
+    last if time - $back > 15;
+    for my $i (0..$nodes - 1) {
+        next if defined $ok[$i];
+        $ok[$i] = time - $back
+            if $ua->get($fleet[$i]->url, 'X-API-Key' => $k2->{key})->code == 200;
+    }
+    sleep 0.1;
+}
+print STDERR "# fleet quota: database back; the key is admitted again after "
+    . join(', ', map { defined $_ ? sprintf('%.2f s', $_) : 'never' } @ok)
+    . "\n";
+ok t_cmp((grep { !defined } @ok) ? 0 : 1, 1,
+         'database back: every node admits the key again, without a restart');
+
+$_->stop for @fleet;
