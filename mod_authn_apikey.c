@@ -93,10 +93,10 @@ static const command_rec apikey_cmds[] = {
     AP_INIT_TAKE1("AuthAPIKeyStateFile", apikey_config_set_state_file, NULL,
                   RSRC_CONF,
                   "File keeping the limit counters across a stop and start"),
-    AP_INIT_TAKE1("AuthAPIKeyQuotaStore", apikey_config_set_quota_store, NULL,
-                  RSRC_CONF,
-                  "Where period quotas are counted: shm (this server) or dbd "
-                  "(the key store, shared by a fleet)"),
+    AP_INIT_TAKE12("AuthAPIKeyQuotaStore", apikey_config_set_quota_store,
+                   NULL, RSRC_CONF,
+                   "Where period quotas are counted: shm (this server) or dbd "
+                   "(the key store, shared by a fleet) [fallback=local]"),
     AP_INIT_TAKE1("AuthAPIKeyQuotaSync", apikey_config_set_quota_sync, NULL,
                   RSRC_CONF,
                   "How often unused units of cluster-wide quotas go back to "

@@ -73,7 +73,14 @@ void *apikey_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
     conf->limit_slots = base->limit_slots;
     conf->state_file = base->state_file;
     conf->quota_sync = base->quota_sync;
-    conf->quota_store = add->quota_store ? add->quota_store : base->quota_store;
+    if (add->quota_store) {
+        conf->quota_store = add->quota_store;
+        conf->quota_fallback = add->quota_fallback;
+    }
+    else {
+        conf->quota_store = base->quota_store;
+        conf->quota_fallback = base->quota_fallback;
+    }
     return conf;
 }
 
@@ -544,7 +551,8 @@ const char *apikey_config_set_state_file(cmd_parms *cmd, void *mconfig,
 }
 
 const char *apikey_config_set_quota_store(cmd_parms *cmd, void *mconfig,
-                                          const char *store)
+                                          const char *store,
+                                          const char *fallback)
 {
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
 
@@ -552,6 +560,17 @@ const char *apikey_config_set_quota_store(cmd_parms *cmd, void *mconfig,
     if (err) {
         return err;
     }
+    srv_conf(cmd)->quota_fallback = 0;
+    if (fallback && (strcasecmp(store, "dbd")
+                     || strcasecmp(fallback, "fallback=local"))) {
+        return apr_psprintf(cmd->pool,
+                            "AuthAPIKeyQuotaStore %s '%s': expected "
+                            "'AuthAPIKeyQuotaStore dbd fallback=local' (count "
+                            "on this server while the key store does not "
+                            "answer)",
+                            store, fallback);
+    }
+    srv_conf(cmd)->quota_fallback = fallback != NULL;
     if (!strcasecmp(store, "shm")) {
         srv_conf(cmd)->quota_store = APIKEY_QUOTA_STORE_SHM;
     }

@@ -65,6 +65,7 @@ typedef struct {
     /* AuthAPIKeyQuotaStore (per server: APIKEY_QUOTA_STORE_*) and, global
      * only, AuthAPIKeyQuotaSync. */
     int quota_store;
+    int quota_fallback; /* dbd fallback=local */
     apr_interval_time_t quota_sync;
 } apikey_srv_conf_t;
 
@@ -101,7 +102,8 @@ const char *apikey_config_set_limit_slots(cmd_parms *cmd, void *mconfig,
 const char *apikey_config_set_state_file(cmd_parms *cmd, void *mconfig,
                                          const char *path);
 const char *apikey_config_set_quota_store(cmd_parms *cmd, void *mconfig,
-                                          const char *store);
+                                          const char *store,
+                                          const char *fallback);
 const char *apikey_config_set_quota_sync(cmd_parms *cmd, void *mconfig,
                                          const char *interval);
 

@@ -291,14 +291,15 @@ static void charge_from_store(request_rec *r, apikey_request_t *rq,
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           APIKEY_LOGNO(00045) "key %s: cannot claim quota "
                                               "units from the quota store "
-                                              "(%s): requests that need "
-                                              "more get 503 until the next "
-                                              "sync",
-                          id, err);
-            apikey_quota_table_lease_dry(t, id, quota, now, 0);
+                                              "(%s): %s until the next sync",
+                          id, err,
+                          srv->quota_fallback
+                              ? "counting on this server (fallback=local)"
+                              : "requests that need more get 503");
+            apikey_quota_table_lease_dry(t, id, quota, now, 0, srv->index);
         }
         else if (got == 0) {
-            apikey_quota_table_lease_dry(t, id, quota, now, 1);
+            apikey_quota_table_lease_dry(t, id, quota, now, 1, srv->index);
         }
         else if (apikey_quota_table_lease_put(t, id, quota, now, period, got,
                                               claimed, srv->index)) {
@@ -349,7 +350,8 @@ int apikey_quota_fixups(request_rec *r)
     srv = ap_get_module_config(r->server->module_config, &authn_apikey_module);
     flags = (report ? APIKEY_CHARGE_REPORT : 0)
             | (srv->quota_store == APIKEY_QUOTA_STORE_DBD ? APIKEY_CHARGE_LEASED
-                                                          : 0);
+                                                          : 0)
+            | (srv->quota_fallback ? APIKEY_CHARGE_FALLBACK : 0);
     c = &rq->charge;
     apikey_quota_table_charge(apikey_quota_table(), rq->key->id, rq->key->owner,
                               &rate, &quota, apr_time_now(), flags, c);

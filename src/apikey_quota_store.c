@@ -44,6 +44,10 @@ static const apikey_query_t give_back_sql = {
     "UPDATE apikey_quota SET claimed = claimed - %lld WHERE key_id = %s AND "
     "period = %lld AND claimed >= %lld",
     "authn_apikey_quota_give_back", 0};
+static const apikey_query_t add_sql = {
+    "UPDATE apikey_quota SET claimed = claimed + %lld WHERE key_id = %s AND "
+    "period = %lld",
+    "authn_apikey_quota_add", 0};
 static const apikey_query_t purge_sql = {
     "DELETE FROM apikey_quota WHERE expires < %lld", "authn_apikey_quota_purge",
     0};
@@ -216,6 +220,44 @@ apr_status_t apikey_quota_store_give_back(server_rec *s, apr_pool_t *p,
     rv = apikey_store_run(dbd, p, &give_back_sql, 4, args, NULL, &nrows);
     if (rv) {
         *err = failed(dbd, p, "giving quota units back", rv);
+    }
+    apikey_store_close(s, dbd);
+    return rv ? APR_EGENERAL : APR_SUCCESS;
+}
+
+apr_status_t apikey_quota_store_add(server_rec *s, apr_pool_t *p,
+                                    const char *id, unsigned long period,
+                                    long long period_end, unsigned long units,
+                                    const char **err)
+{
+    ap_dbd_t *dbd = apikey_store_open(p, s);
+    const char *args[3], *ins[3];
+    int rv, nrows = 0, attempt;
+
+    if (!dbd) {
+        *err = "no database connection";
+        return APR_EGENERAL;
+    }
+    args[0] = num(p, (long long)units);
+    args[1] = ins[0] = id;
+    args[2] = ins[1] = num(p, (long long)period);
+    ins[2] = num(p, period_end);
+    /* The row may not exist yet (no claim reached the store this period):
+     * made, then updated. */
+    for (attempt = 0; attempt < 2; attempt++) {
+        rv = apikey_store_run(dbd, p, &add_sql, 3, args, NULL, &nrows);
+        if (rv || nrows > 0 || attempt) {
+            break;
+        }
+        apikey_store_run(dbd, p, insert_for(dbd->driver), 3, ins, NULL,
+                         &nrows);
+    }
+    if (rv) {
+        *err = failed(dbd, p, "adding owed quota units", rv);
+    }
+    else if (nrows == 0) {
+        *err = "the quota row cannot be created";
+        rv = -1;
     }
     apikey_store_close(s, dbd);
     return rv ? APR_EGENERAL : APR_SUCCESS;

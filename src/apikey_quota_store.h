@@ -49,6 +49,13 @@ apr_status_t apikey_quota_store_give_back(server_rec *s, apr_pool_t *p,
                                           unsigned long units,
                                           const char **err);
 
+/* Adds units admitted while the store did not answer (fallback=local) to
+ * its count, whatever the quota: APR_SUCCESS, or an error with *err. */
+apr_status_t apikey_quota_store_add(server_rec *s, apr_pool_t *p,
+                                    const char *id, unsigned long period,
+                                    long long period_end, unsigned long units,
+                                    const char **err);
+
 /* Deletes the rows of periods that ended before before (Unix seconds). */
 apr_status_t apikey_quota_store_purge(server_rec *s, apr_pool_t *p,
                                       long long before, const char **err);

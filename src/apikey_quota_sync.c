@@ -59,12 +59,36 @@ static void give_back(apikey_quota_table_t *t, unsigned i,
 {
     server_rec *s = r->server < nservers ? servers[r->server] : NULL;
     const char *err = "the server is gone from the configuration";
+    apikey_lease_return_t keep = *r;
 
-    if (s && apikey_quota_store_give_back(s, p, r->id, r->period, r->units,
-                                          &err)
-                 == APR_SUCCESS) {
+    /* Units held go back; units owed (admitted on this server's count
+     * while the store did not answer) are added, even past the quota. */
+    if (s && r->units
+        && apikey_quota_store_give_back(s, p, r->id, r->period, r->units,
+                                        &err)
+               == APR_SUCCESS) {
         apikey_stats_quota_back(r->units, 0);
-        if (failing[r->server]) {
+        keep.units = 0;
+    }
+    if (s && r->owed
+        && apikey_quota_store_add(
+               s, p, r->id, r->owed_period,
+               apikey_period_end(
+                   (apikey_period_t)(r->owed_period >> 30),
+                   apr_time_now())
+                   / APR_USEC_PER_SEC,
+               r->owed, &err)
+               == APR_SUCCESS) {
+        apikey_stats_quota_back(0, 0);
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     APIKEY_LOGNO(00046) "key %s: %lu quota units admitted "
+                                         "while the quota store did not "
+                                         "answer are now counted there",
+                     r->id, r->owed);
+        keep.owed = 0;
+    }
+    if (!keep.units && !keep.owed) {
+        if (s && failing[r->server]) {
             failing[r->server] = 0;
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                          APIKEY_LOGNO(00041) "the quota store answers "
@@ -72,17 +96,19 @@ static void give_back(apikey_quota_table_t *t, unsigned i,
         }
         return;
     }
-    apikey_stats_quota_back(r->units, 1);
-    /* Kept, and spent here, rather than lost till the period ends. */
-    apikey_quota_table_lease_restore(t, i, r);
+    apikey_stats_quota_back(0, 1);
+    /* Kept, and spent here (or owed still), rather than lost till the
+     * period ends. */
+    apikey_quota_table_lease_restore(t, i, &keep);
     if (s && !failing[r->server]) {
         failing[r->server] = 1;
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
                      APIKEY_LOGNO(00042) "cannot give %lu unused quota units "
-                                         "of key %s back to the quota store "
-                                         "(%s): this server keeps them, "
-                                         "requests that need more get 503",
-                     r->units, r->id, err);
+                                         "of key %s back to the quota store, "
+                                         "or add %lu owed (%s): this server "
+                                         "keeps them, and tries again at the "
+                                         "next sync",
+                     keep.units, r->id, keep.owed, err);
     }
 }
 

@@ -48,6 +48,10 @@ typedef struct {
      * until the next sync. */
     apr_uint64_t lease;
     apr_uint64_t dry;
+    /* period | units admitted on this server's own count while the store
+     * did not answer (AuthAPIKeyQuotaStore dbd fallback=local), to be
+     * added to the store's count by the sync. */
+    apr_uint64_t owed;
     apr_uint32_t lease_size; /* units the next claim asks for */
     apr_uint32_t claimed;    /* the cluster's claimed units, last reported */
     apr_uint32_t synced;     /* the count at the last sync (sync only) */
@@ -61,7 +65,7 @@ typedef struct {
     unsigned char period;
     /* Whole (the sync gives units back under it), NUL-terminated. */
     char id[APIKEY_QUOTA_ID_MAX + 1];
-    char owner_name[48];
+    char owner_name[40];
 } slot_t;
 
 struct apikey_quota_table_t {
@@ -225,10 +229,13 @@ static int idle(slot_t *s, long long now)
     apr_uint64_t l = load(&s->lease);
     int quota_over = APIKEY_QUOTA_COUNT(q) == 0
                      || period_over(APIKEY_QUOTA_PERIOD(q), now);
+    apr_uint64_t o = load(&s->owed);
     int lease_over = APIKEY_QUOTA_COUNT(l) == 0
                      || period_over(APIKEY_QUOTA_PERIOD(l), now);
+    int owed_over = APIKEY_QUOTA_COUNT(o) == 0
+                    || period_over(APIKEY_QUOTA_PERIOD(o), now);
 
-    return tat <= now && quota_over && lease_over
+    return tat <= now && quota_over && lease_over && owed_over
            && now - last >= APIKEY_QUOTA_REUSE_AFTER;
 }
 
@@ -264,6 +271,7 @@ static slot_t *find_slot(apikey_quota_table_t *t, apr_uint64_t me,
             __atomic_store_n(&s->tat, 0, __ATOMIC_RELEASE);
             __atomic_store_n(&s->lease, 0, __ATOMIC_RELEASE);
             __atomic_store_n(&s->dry, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&s->owed, 0, __ATOMIC_RELEASE);
             if (cas(&s->owner, &w, me) || w == me) {
                 *reset = 1;
                 return s;
@@ -413,10 +421,63 @@ static void lease_give_back(slot_t *s, unsigned long period)
     }
 }
 
+/* Adds n units to an owed word for period (units owed for a period that
+ * is over are dropped with it). */
+static void owe(slot_t *s, unsigned long period, unsigned long long n)
+{
+    apr_uint64_t w = load(&s->owed);
+
+    for (;;) {
+        unsigned long long held =
+            APIKEY_QUOTA_PERIOD(w) == period ? APIKEY_QUOTA_COUNT(w) : 0;
+
+        if (held + n > 0xffffffffULL
+            || cas(&s->owed, &w, APIKEY_QUOTA_WORD(period, held + n))) {
+            return;
+        }
+    }
+}
+
+/* A leased charge while the store does not answer, with FALLBACK: this
+ * server's count of its admissions in the period, held to the quota, and
+ * one unit owed to the store.  Returns 1 when admitted (on the count), 0
+ * with QUOTA_EXCEEDED. */
+static int charge_fallback(slot_t *s, const apikey_quota_t *quota,
+                           unsigned long period, int flags,
+                           apikey_charge_t *out)
+{
+    apr_uint64_t w = load(&s->quota), nw = 0;
+    unsigned long limit =
+        (flags & APIKEY_CHARGE_REPORT) ? 0xffffffffUL : quota->limit;
+
+    for (;;) {
+        if (!apikey_quota_take(as_type(w, quota->period), period, limit,
+                               &nw)) {
+            out->result = APIKEY_CHARGE_QUOTA_EXCEEDED;
+            out->retry_us = out->quota_reset_us;
+            out->quota_used = quota->limit;
+            return 0;
+        }
+        if (cas(&s->quota, &w, nw)) {
+            break;
+        }
+    }
+    owe(s, APIKEY_QUOTA_PERIOD(nw), 1);
+    out->quota_used = apikey_quota_used(nw, period);
+    out->quota_remaining = out->quota_used >= quota->limit
+                               ? 0
+                               : quota->limit - out->quota_used;
+    if (out->quota_used > quota->limit) {
+        out->result = APIKEY_CHARGE_QUOTA_EXCEEDED; /* report only */
+    }
+    return 1;
+}
+
 /* The quota of a leased charge: one unit of the lease, then the count of
  * this server's admissions.  Returns 0 when the charge ends here (out
- * says why), else 1 with the period the unit came from in *from (0 when
- * none was taken: report only). */
+ * says why), 2 when admitted on this server's own count (FALLBACK), else 1
+ * with the period the unit came from in *from (0 when none was taken:
+ * report only). */
 static int charge_leased(slot_t *s, const apikey_quota_t *quota,
                          unsigned long period, int flags,
                          apikey_charge_t *out, unsigned long *from)
@@ -434,6 +495,10 @@ static int charge_leased(slot_t *s, const apikey_quota_t *quota,
             out->lease_want = lease_want(s, quota->limit);
             out->lease_period = period;
             return 0;
+        }
+        if (APIKEY_QUOTA_COUNT(d) == DRY_DOWN
+            && (flags & APIKEY_CHARGE_FALLBACK)) {
+            return charge_fallback(s, quota, period, flags, out) ? 2 : 0;
         }
         if (APIKEY_QUOTA_COUNT(d) == DRY_DOWN) {
             out->result = APIKEY_CHARGE_STORE_DOWN;
@@ -477,7 +542,7 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
     unsigned long period = 0;
     apr_uint64_t taken = 0; /* the quota word this charge wrote */
     unsigned long leased_from = 0; /* the lease period a unit came from */
-    int took = 0;
+    int took = 0, fallback = 0;
     slot_t *s;
 
     memset(out, 0, sizeof(*out));
@@ -492,10 +557,13 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
     if (leased) {
         period = period_of(quota->period, now);
         out->quota_reset_us = apikey_period_end(quota->period, now) - now;
-        if (!charge_leased(s, quota, period, flags, out, &leased_from)) {
+        int how = charge_leased(s, quota, period, flags, out, &leased_from);
+
+        if (!how) {
             return;
         }
-        took = leased_from != 0;
+        fallback = how == 2;
+        took = !fallback && leased_from != 0;
     }
     else if (quota->limit) {
         apr_uint64_t w = load(&s->quota), nw = 0;
@@ -555,8 +623,21 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
                 break;
             }
         }
-        if (out->result == APIKEY_CHARGE_RATE_LIMITED && !report_only && took
-            && leased) {
+        if (out->result == APIKEY_CHARGE_RATE_LIMITED && !report_only
+            && fallback) {
+            /* Not admitted after all: neither counted nor owed. */
+            apr_uint64_t q = load(&s->quota), nq;
+
+            while (apikey_quota_give_back(q, period, &nq)
+                   && !cas(&s->quota, &q, nq)) {
+            }
+            q = load(&s->owed);
+            while (APIKEY_QUOTA_PERIOD(q) == period && APIKEY_QUOTA_COUNT(q)
+                   && !cas(&s->owed, &q, q - 1)) {
+            }
+        }
+        else if (out->result == APIKEY_CHARGE_RATE_LIMITED && !report_only
+                 && took && leased) {
             /* The unit goes back to the lease (and the admission is not
              * counted). */
             apr_uint64_t q = load(&s->quota), nq;
@@ -642,12 +723,14 @@ int apikey_quota_table_lease_put(apikey_quota_table_t *t, const char *id,
 
 void apikey_quota_table_lease_dry(apikey_quota_table_t *t, const char *id,
                                   const apikey_quota_t *quota, long long now,
-                                  int full)
+                                  int full, unsigned server)
 {
     int reset = 0;
     slot_t *s = find_slot(t, owner_word(t, id), now, &reset);
 
     if (s && quota->limit) {
+        __atomic_store_n(&s->server, (apr_uint16_t)(server + 1),
+                         __ATOMIC_RELEASE);
         __atomic_store_n(&s->dry,
                          APIKEY_QUOTA_WORD(period_of(quota->period, now),
                                            full ? DRY_FULL : DRY_DOWN),
@@ -659,7 +742,7 @@ int apikey_quota_table_lease_drain(apikey_quota_table_t *t, unsigned i,
                                    long long now, apikey_lease_return_t *out)
 {
     slot_t *s;
-    apr_uint64_t w, l;
+    apr_uint64_t w, l, o;
     unsigned long count, before, spent, cap;
     unsigned server;
     size_t k;
@@ -685,8 +768,17 @@ int apikey_quota_table_lease_drain(apikey_quota_table_t *t, unsigned i,
     /* Ask the store again at the next claim. */
     __atomic_store_n(&s->dry, 0, __ATOMIC_RELEASE);
     l = __atomic_exchange_n(&s->lease, 0, __ATOMIC_ACQ_REL);
-    if (APIKEY_QUOTA_COUNT(l) == 0
-        || period_over(APIKEY_QUOTA_PERIOD(l), now)) {
+    o = __atomic_exchange_n(&s->owed, 0, __ATOMIC_ACQ_REL);
+    memset(out, 0, sizeof(*out));
+    if (APIKEY_QUOTA_COUNT(l) && !period_over(APIKEY_QUOTA_PERIOD(l), now)) {
+        out->period = APIKEY_QUOTA_PERIOD(l);
+        out->units = APIKEY_QUOTA_COUNT(l);
+    }
+    if (APIKEY_QUOTA_COUNT(o) && !period_over(APIKEY_QUOTA_PERIOD(o), now)) {
+        out->owed_period = APIKEY_QUOTA_PERIOD(o);
+        out->owed = APIKEY_QUOTA_COUNT(o);
+    }
+    if (!out->units && !out->owed) {
         return 0;
     }
     memcpy(out->id, s->id, sizeof(out->id));
@@ -697,8 +789,6 @@ int apikey_quota_table_lease_drain(apikey_quota_table_t *t, unsigned i,
             return 0;
         }
     }
-    out->period = APIKEY_QUOTA_PERIOD(l);
-    out->units = APIKEY_QUOTA_COUNT(l);
     out->server = server - 1;
     return out->id[0] != '\0';
 }
@@ -713,6 +803,12 @@ int apikey_quota_table_lease_restore(apikey_quota_table_t *t, unsigned i,
         return 0;
     }
     s = slots(t) + i;
+    if (r->owed) {
+        owe(s, r->owed_period, r->owed);
+    }
+    if (!r->units) {
+        return 1;
+    }
     w = load(&s->lease);
     for (;;) {
         unsigned long long held =

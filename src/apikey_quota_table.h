@@ -65,6 +65,10 @@ typedef enum {
 #define APIKEY_CHARGE_PREPAID 4 /* with LEASED: the quota unit of this
                                    request is taken (apikey_quota_table_
                                    lease_put); charge the rate limit only */
+#define APIKEY_CHARGE_FALLBACK 8 /* with LEASED: when the store does not
+                                    answer, admit up to the quota on this
+                                    server's own count, and owe the store
+                                    those units */
 
 typedef struct {
     apikey_charge_result_t result;
@@ -122,7 +126,10 @@ apikey_quota_table_init(void *mem, apr_size_t size, unsigned nslots,
  * apikey_quota_table_lease_put (which keeps one for the request) and
  * charges again with LEASED | PREPAID.  When the store said since the last
  * sync that nothing is left (or did not answer), the result is
- * QUOTA_EXCEEDED (or STORE_DOWN) without asking it again. */
+ * QUOTA_EXCEEDED (or STORE_DOWN) without asking it again; with FALLBACK, a
+ * store that did not answer is replaced by this server's count of its own
+ * admissions, held to the quota, and what is admitted so is owed to the
+ * store (see apikey_quota_table_lease_drain). */
 void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
                                const char *owner, const apikey_rate_t *rate,
                                const apikey_quota_t *quota, long long now,
@@ -143,29 +150,35 @@ int apikey_quota_table_lease_put(apikey_quota_table_t *t, const char *id,
 
 /* Records what the store answered a claim with nothing to give: the quota
  * is used up (full 1) or the store failed (full 0).  Requests that find no
- * units then fail without asking it, until the next sync. */
+ * units then fail without asking it, until the next sync.  server as for
+ * apikey_quota_table_lease_put (where owed units go). */
 void apikey_quota_table_lease_dry(apikey_quota_table_t *t, const char *id,
                                   const apikey_quota_t *quota, long long now,
-                                  int full);
+                                  int full, unsigned server);
 
 /* What a sync takes back from a slot. */
 typedef struct {
     char id[APIKEY_QUOTA_ID_MAX + 1];
     unsigned long period; /* the period field the units were claimed in */
     unsigned long units;
+    /* Units admitted while the store did not answer (FALLBACK), in the
+     * period owed_period: to be added to the store's count. */
+    unsigned long owed, owed_period;
     unsigned server; /* the server whose store holds the quota */
 } apikey_lease_return_t;
 
 /* The sync of slot i at now: sizes the key's next lease from its
  * admissions since the last sync, forgets what the store answered, and
- * takes back the units the slot holds for a current period.  Returns 1
- * with what to give back to the store in *out, else 0. */
+ * takes back the units the slot holds for a current period and the units
+ * it owes.  Returns 1 with what to give back (and to add) to the store in
+ * *out, else 0. */
 int apikey_quota_table_lease_drain(apikey_quota_table_t *t, unsigned i,
                                    long long now, apikey_lease_return_t *out);
 
 /* When the store could not take drained units back: they return to slot
  * i's lease (this server spends them) while it holds none of another
- * period.  Returns 1, or 0 when they were dropped. */
+ * period, and what was owed is owed again.  Returns 1, or 0 when the
+ * units were dropped. */
 int apikey_quota_table_lease_restore(apikey_quota_table_t *t, unsigned i,
                                      const apikey_lease_return_t *r);
 

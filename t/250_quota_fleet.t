@@ -6,7 +6,9 @@
 # exactly 1,000, no more.  The database round trips per 1,000 requests are
 # printed.  With the database down a node fails closed (503 with
 # Retry-After, never 200 beyond what it holds, never 401), and it recovers
-# without a restart.
+# without a restart; a fourth node with fallback=local counts on its own
+# meanwhile, never past the quota, and adds what it admitted to the store's
+# count when the database is back.
 use strict;
 use warnings FATAL => 'all';
 
@@ -26,7 +28,7 @@ my $quota  = 1000;
 my $load   = 1500;
 my $workers = 12;
 
-plan tests => 14, need(need_module('authn_apikey', 'dbd'), need_lwp,
+plan tests => 20, need(need_module('authn_apikey', 'dbd'), need_lwp,
     ApiKeyServer::need_many_processes(),
     { 'one database server shared by several nodes: run with '
       . 'APIKEY_TEST_BACKEND=pgsql or mysql (scripts/test-backends.sh)'
@@ -58,6 +60,14 @@ my @fleet = map {
               . "<Location /apikey-status>\n    SetHandler apikey-status\n"
               . "    Require all granted\n</Location>\n")
 } 1..$nodes;
+my $fb = ApiKeyServer->new(
+    name => 'quota-fallback', mpm => 'event', mpm_conf => $mpm,
+    dbd_params => $params,
+    conf => "AuthAPIKeyCacheTimeout 60\nAuthAPIKeyRefresh 1\n"
+          . "AuthAPIKeyQuotaStore dbd fallback=local\n"
+          . "AuthAPIKeyQuotaSync $sync\n");
+ok t_cmp($fb->start ? 1 : 0, 1, 'a node with AuthAPIKeyQuotaStore dbd '
+                                . 'fallback=local starts');
 my $up = 0;
 $up += $_->start ? 1 : 0 for @fleet;
 ok t_cmp($up, $nodes, "$nodes nodes with AuthAPIKeyQuotaStore dbd start, "
@@ -175,9 +185,17 @@ ok t_cmp(claimed($k->{id}), $quota, "the store counts $quota claimed");
 # The database goes away.  A key every node has cached, with no units
 # held: 503 with Retry-After (never 401, never 200), logged; one failed
 # claim per node and sync interval, not one per request.
+# (Both keys made first: a change to the store empties the nodes' caches.)
+# The fallback node knows a key of 10 a day and has admitted one.
 my $k2 = create("$quota/day");
+my $k3 = create('10/day');
 sleep 1.5;
 $ua->get($_->url, 'X-API-Key' => $k2->{key}) for @fleet;
+# (Twice: the marker poll of a node starts with its first look-up, and its
+# first reading empties the cache once.)
+my $fb_first = $ua->get($fb->url, 'X-API-Key' => $k3->{key})->code;
+sleep 1.5;
+$fb_first .= ' ' . $ua->get($fb->url, 'X-API-Key' => $k3->{key})->code;
 sleep($sync + 0.5);   # the units go back
 my $ctl = File::Spec->catfile(top_dir(), 'scripts', 'db-server.sh');
 my $dbdir = $ENV{APIKEY_TEST_DBDIR} or die 'APIKEY_TEST_DBDIR is not set';
@@ -194,6 +212,14 @@ ok t_cmp($e1 - $e0 <= $nodes ? 1 : 0, 1, 'and one failed claim per node, not '
          . 'per request (' . ($e1 - $e0) . ' for ' . scalar(@r) . ')');
 ok t_cmp(scalar(grep { $_->error_log =~ /APIKEY00045: key \Q$k2->{id}\E: cannot claim quota units/ }
                 @fleet), $nodes, 'every node logs it (APIKEY00045)');
+
+my %fbc;
+$fbc{ $ua->get($fb->url, 'X-API-Key' => $k3->{key})->code }++ for 1..12;
+ok t_cmp("$fb_first; " . show(\%fbc), '200 200; 200:8 429:4',
+         'database down, fallback=local: the node admits up to the quota on '
+         . 'its own count (2 before, 8 now), then 429');
+ok t_cmp($fb->error_log, qr/APIKEY00045: key \Q$k3->{id}\E: cannot claim .*counting on this server \(fallback=local\)/,
+         'and says so in its log');
 
 `sh $ctl start ${\ backend()} $dbdir`;
 die 'db-server start' if $?;
@@ -214,4 +240,26 @@ print STDERR "# fleet quota: database back; the key is admitted again after "
 ok t_cmp((grep { !defined } @ok) ? 0 : 1, 1,
          'database back: every node admits the key again, without a restart');
 
-$_->stop for @fleet;
+# What the fallback node admitted meanwhile is added to the store's count.
+my $t1 = time;
+my $c3 = 0;
+while (time - $t1 < $sync + 5) {
+    $c3 = claimed($k3->{id});
+    last if $c3 == 10;
+    sleep 0.2;
+}
+ok t_cmp($c3, 10, 'database back: the store counts the 8 units admitted '
+                  . 'on the fallback node\'s count (10 in all, after '
+                  . sprintf('%.2f s', time - $t1) . ')');
+ok t_cmp($fb->error_log, qr/APIKEY00046: key \Q$k3->{id}\E: 8 quota units admitted while/,
+         'and logs it (APIKEY00046)');
+# (A pooled connection that died with the server fails once: 503, again.)
+sub code_after_503 {
+    my $n = shift;
+    my $c = $ua->get($n->url, 'X-API-Key' => $k3->{key})->code;
+    return $c == 503 ? $ua->get($n->url, 'X-API-Key' => $k3->{key})->code : $c;
+}
+ok t_cmp(join(' ', map { code_after_503($_) } $fb, @fleet), '429 429 429 429',
+         'the key is spent on every node');
+
+$_->stop for @fleet, $fb;
