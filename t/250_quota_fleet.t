@@ -28,7 +28,7 @@ my $quota  = 1000;
 my $load   = 1500;
 my $workers = 12;
 
-plan tests => 20, need(need_module('authn_apikey', 'dbd'), need_lwp,
+plan tests => 24, need(need_module('authn_apikey', 'dbd'), need_lwp,
     ApiKeyServer::need_many_processes(),
     { 'one database server shared by several nodes: run with '
       . 'APIKEY_TEST_BACKEND=pgsql or mysql (scripts/test-backends.sh)'
@@ -168,19 +168,47 @@ ok t_cmp(claimed($k->{id}), $admitted,
          'after one AuthAPIKeyQuotaSync the store counts exactly the '
          . "$admitted admitted");
 
-# Further requests bring the total to exactly the quota, and no further.
-my $total = $admitted;
-for my $round (1..3) {
-    last if $total >= $quota;
-    my $more = load($k->{key}, 2 * ($quota - $total) + 30, 3);
-    $total += $more->{200} // 0;
-    sleep($sync + 0.5) if $total < $quota;
+# Further requests bring the total to exactly the quota, and no further:
+# the admissions of rounds of load, a sync apart, added to $total.
+sub top_up {
+    my ($key, $total) = @_;
+    for my $round (1..3) {
+        last if $total >= $quota;
+        my $more = load($key, 2 * ($quota - $total) + 30, 3);
+        $total += $more->{200} // 0;
+        sleep($sync + 0.5) if $total < $quota;
+    }
+    return $total;
 }
+my $total = top_up($k->{key}, $admitted);
 ok t_cmp($total, $quota, "further requests bring the total to exactly $quota");
 my $after_all = load($k->{key}, 60, 3);
 ok t_cmp(show($after_all), '429:60', 'and every request after that gets 429');
 sleep($sync + 0.5);
 ok t_cmp(claimed($k->{id}), $quota, "the store counts $quota claimed");
+
+# Load that stops while the nodes hold units: the store has more claimed
+# than admitted until the sync, then exactly what was admitted; further
+# load takes exactly the rest.
+my $k4 = create("$quota/day");
+sleep 1.5;
+my $part = load($k4->{key}, 600, $workers);
+my $held_after = claimed($k4->{id}) - ($part->{200} // 0);
+sleep($sync + 0.5);
+my $c4 = claimed($k4->{id});
+print STDERR "# fleet quota: 600 requests: ${\ show($part)}; the nodes held "
+    . "$held_after units when the load stopped; $c4 claimed after the sync\n";
+ok t_cmp(show($part), '200:600', '600 requests of another key of '
+                                 . "$quota/day: all admitted");
+ok t_cmp($c4, 600, "one sync later the store counts exactly 600 (the nodes "
+                   . "had held $held_after more)");
+my $rest = load($k4->{key}, 600, $workers);
+print STDERR "# fleet quota: 600 more: ${\ show($rest)}\n";
+ok t_cmp(($rest->{200} // 0) <= 400 ? 1 : 0, 1,
+         '600 more: no more than the 400 left admitted');
+sleep($sync + 0.5);
+ok t_cmp(top_up($k4->{key}, 600 + ($rest->{200} // 0)), $quota,
+         "and with what the nodes held back after a sync, exactly $quota");
 
 # The database goes away.  A key every node has cached, with no units
 # held: 503 with Retry-After (never 401, never 200), logged; one failed

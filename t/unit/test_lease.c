@@ -77,8 +77,8 @@
 #define CLUSTER_SLOTS 512
 #define SYNC_US       3000
 /* The kill run: rounds (one kill each; each round's requests are of a
- * new key, the store's row fleet-<round>), the delay before a kill at
- * most (after the key's admissions reach a random count). */
+ * new key, the store's row fleet-<round>), and the time a running process
+ * is looked for (after the key's admissions reach a random count). */
 #define KILL_ROUNDS 150
 #define KILL_DELAY  20 /* microseconds */
 #define ROWS        (KILL_ROUNDS + 1)
@@ -695,8 +695,9 @@ typedef struct {
     int key;
     apikey_quota_t quota;
     apikey_rate_t rate;
-    int pace_us;       /* a request process pauses up to this long */
-    int fail_permille; /* claims and give-backs that fail */
+    int pace_us; /* a request process pauses up to this long */
+    /* Claims and give-backs that fail, per thousand. */
+    int claim_fail, return_fail;
     /* The store: each key's row of today (the period field period), and
      * what went through it: claims, those that got units, statements. */
     unsigned long period;
@@ -746,9 +747,9 @@ static int row_of(const char *id)
     return *end || k < 0 || k >= ROWS ? -1 : (int)k;
 }
 
-static int fails(sim_t *sh, apr_uint64_t *state)
+static int fails(int permille, apr_uint64_t *state)
 {
-    return sh->fail_permille && (int)(rnd(state) % 1000) < sh->fail_permille;
+    return permille && (int)(rnd(state) % 1000) < permille;
 }
 
 /* UPDATE apikey_quota SET claimed = claimed + n WHERE ... AND claimed <=
@@ -791,7 +792,7 @@ static int db_claim(sim_t *sh, apr_uint64_t *row, apr_uint64_t *state,
 
     *got = 0;
     *claimed = CLAIMED_UNKNOWN;
-    if (fails(sh, state)) {
+    if (fails(sh->claim_fail, state)) {
         add(&sh->claim_errors, 1);
         return -1;
     }
@@ -903,7 +904,7 @@ static void sync_node(sim_t *sh, apikey_quota_table_t *t, int node,
             add(&sh->bad_drains, 1);
             continue;
         }
-        if (fails(sh, state)) {
+        if (fails(sh->return_fail, state)) {
             add(&sh->return_errors, 1);
             add(apikey_quota_table_lease_restore(t, i, &r) ? &sh->restored
                                                            : &sh->dropped,
@@ -1070,7 +1071,7 @@ static unsigned long settle(sim_t *sh, apikey_quota_table_t **t, int key,
     unsigned long total = 0;
     int n, round;
 
-    sh->fail_permille = 0;
+    sh->claim_fail = sh->return_fail = 0;
     for (round = 0; round < SETTLE_ROUNDS; round++) {
         unsigned long admitted = 0;
 
@@ -1116,12 +1117,12 @@ static unsigned long held_all(apikey_quota_table_t **t, int key)
 
 /* NODES servers with CHARGERS request processes each (pausing up to
  * pace_us between requests) and a sync every SYNC_US charge one key's
- * LIMIT/day for run_s seconds, against a store that fails fail_permille
- * of claims and give-backs; the parent watches the admissions.  Then the
- * cluster settles.  With exact, it must have admitted exactly LIMIT; else
- * (a known bug) at most LIMIT. */
+ * LIMIT/day for run_s seconds, against a store that fails claim_fail of
+ * a thousand claims and return_fail of a thousand give-backs; the parent
+ * watches the admissions.  Then the cluster settles.  With exact, it must have
+ * admitted exactly LIMIT; else (a known bug) at most LIMIT. */
 static void exactness(const char *what, int pace_us, apikey_rate_t rate,
-                      int fail_permille, double run_s, int exact)
+                      int claim_fail, int return_fail, double run_s, int exact)
 {
     apikey_quota_table_t *t[NODES];
     void *mem[NODES] = {NULL, NULL, NULL};
@@ -1140,7 +1141,8 @@ static void exactness(const char *what, int pace_us, apikey_rate_t rate,
     }
     sh->rate = rate;
     sh->pace_us = pace_us;
-    sh->fail_permille = fail_permille;
+    sh->claim_fail = claim_fail;
+    sh->return_fail = return_fail;
     sh->real_clock = 1;
     for (k = 0; k < PROCS; k++) {
         pids[k] = spawn(sh, t, k, 0);
@@ -1208,7 +1210,7 @@ static void exactness(const char *what, int pace_us, apikey_rate_t rate,
     if (rate.interval_us) {
         ok(sh->rate_limited > 0, "%s: the rate refused requests", what);
     }
-    if (fail_permille) {
+    if (claim_fail) {
         ok(sh->store_down > 0 && sh->return_errors > 0 && sh->restored > 0,
            "%s: requests got STORE_DOWN, units were restored", what);
     }
@@ -1230,12 +1232,14 @@ static void exactness(const char *what, int pace_us, apikey_rate_t rate,
 
 static void test_exactness(void)
 {
-    exactness("paced", 2000, no_rate, 0, 1.5, 1);
-    exactness("flat out", 0, no_rate, 0, 1.0, 1);
-    exactness("store failing 2%", 1000, no_rate, 20, 1.5, 1);
+    exactness("paced", 2000, no_rate, 0, 0, 1.5, 1);
+    exactness("flat out", 0, no_rate, 0, 0, 1.0, 1);
+    /* 2% of claims fail (STORE_DOWN till the next sync), a quarter of
+     * the give-backs (the units are restored). */
+    exactness("store failing", 1000, no_rate, 20, 250, 1.5, 1);
     /* 400/s a server, bursts of 5: each server refuses most requests
      * after taking their units (they go back to the lease). */
-    exactness("rate limited", 0, rate_of(2500, 5), 0, 1.5, 0);
+    exactness("rate limited", 0, rate_of(2500, 5), 0, 0, 1.5, 0);
 }
 
 /* Request processes and syncs killed at random instants.  Each round's
@@ -1274,22 +1278,41 @@ static void test_killed(void)
         apr_uint64_t at;
         int status, i;
 
-        /* Mostly request processes, sometimes a sync, running before the
-         * round starts; killed once the key's admissions reach a random
-         * count (its units last a few milliseconds), after a random
-         * delay. */
-        k = (int)(rnd(&state) % PROCS);
-        at = rnd(&state) % LIMIT;
-        while (__atomic_load_n(&sh->progress[k], __ATOMIC_SEQ_CST) == 0
-               && seconds() < limit) {
-            sched_yield();
+        /* Every process runs before the round starts (one was just
+         * spawned); the round's key's admissions reach a random count.
+         * Then a request process that is running (its progress moves:
+         * not one preempted long ago in a request of an earlier key) is
+         * killed at a random instant, or every fifth round a sync. */
+        for (i = 0; i < PROCS; i++) {
+            while (__atomic_load_n(&sh->progress[i], __ATOMIC_SEQ_CST) == 0
+                   && seconds() < limit) {
+                sched_yield();
+            }
         }
+        at = rnd(&state) % LIMIT;
         __atomic_store_n(&sh->key, r, __ATOMIC_SEQ_CST);
         while (get(&sh->admitted_row[r]) < at && seconds() < limit) {
         }
-        delay = seconds() + (double)(rnd(&state) % KILL_DELAY) / 1e6;
-        while (seconds() < delay) {
-            sched_yield();
+        if (r % 5 == 4) {
+            k = NODES * CHARGERS + (int)(rnd(&state) % NODES);
+        }
+        else {
+            apr_uint64_t before[NODES * CHARGERS];
+            int running[NODES * CHARGERS], n = 0;
+
+            for (i = 0; i < NODES * CHARGERS; i++) {
+                before[i] = get(&sh->progress[i]);
+            }
+            delay = seconds() + (double)(rnd(&state) % KILL_DELAY) / 1e6;
+            while (seconds() < delay) {
+            }
+            for (i = 0; i < NODES * CHARGERS; i++) {
+                if (get(&sh->progress[i]) != before[i]) {
+                    running[n++] = i;
+                }
+            }
+            k = n ? running[rnd(&state) % (unsigned)n]
+                  : (int)(rnd(&state) % (NODES * CHARGERS));
         }
         mid += get(&sh->admitted_row[r]) < LIMIT;
         if (pids[k] > 0) {
