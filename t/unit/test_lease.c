@@ -638,7 +638,7 @@ static void test_restore(void)
     free(mem);
 }
 
-/* Known bugs, each a TODO test (see the report in the test's output). */
+/* Known bugs, each shown by a TODO test. */
 static void test_known_bugs(void)
 {
     apikey_quota_t q = quota_of(LIMIT, APIKEY_PERIOD_MONTH);
@@ -1226,6 +1226,9 @@ static void exactness(const char *what, int pace_us, apikey_rate_t rate,
         diag("%s: %lu units claimed and never admitted (known bug: a sync "
              "between a unit's take and lease_give_back loses it)",
              what, lost);
+        todo_ok(total == LIMIT,
+                "lease_give_back drops a unit when a sync emptied the lease",
+                "rate limited: exactly the quota admitted");
     }
     cluster_free(sh, mem);
 }
