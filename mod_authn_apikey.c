@@ -93,8 +93,8 @@ static const command_rec apikey_cmds[] = {
     AP_INIT_TAKE1("AuthAPIKeyStateFile", apikey_config_set_state_file, NULL,
                   RSRC_CONF,
                   "File keeping the limit counters across a stop and start"),
-    AP_INIT_TAKE12("AuthAPIKeyQuotaStore", apikey_config_set_quota_store,
-                   NULL, RSRC_CONF,
+    AP_INIT_TAKE12("AuthAPIKeyQuotaStore", apikey_config_set_quota_store, NULL,
+                   RSRC_CONF,
                    "Where period quotas are counted: shm (this server) or dbd "
                    "(the key store, shared by a fleet) [fallback=local]"),
     AP_INIT_TAKE1("AuthAPIKeyQuotaSync", apikey_config_set_quota_sync, NULL,

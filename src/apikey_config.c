@@ -561,8 +561,9 @@ const char *apikey_config_set_quota_store(cmd_parms *cmd, void *mconfig,
         return err;
     }
     srv_conf(cmd)->quota_fallback = 0;
-    if (fallback && (strcasecmp(store, "dbd")
-                     || strcasecmp(fallback, "fallback=local"))) {
+    if (fallback
+        && (strcasecmp(store, "dbd")
+            || strcasecmp(fallback, "fallback=local"))) {
         return apr_psprintf(cmd->pool,
                             "AuthAPIKeyQuotaStore %s '%s': expected "
                             "'AuthAPIKeyQuotaStore dbd fallback=local' (count "

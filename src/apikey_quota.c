@@ -388,10 +388,10 @@ int apikey_quota_fixups(request_rec *r)
             return DECLINED;
         }
         rq->result = APIKEY_RESULT_ERROR;
-        apr_table_setn(
-            r->err_headers_out, "Retry-After",
-            num(r->pool, up_to_sec(srv->quota_sync) ? up_to_sec(srv->quota_sync)
-                                                    : 1));
+        apr_table_setn(r->err_headers_out, "Retry-After",
+                       num(r->pool, up_to_sec(srv->quota_sync)
+                                        ? up_to_sec(srv->quota_sync)
+                                        : 1));
         return HTTP_SERVICE_UNAVAILABLE;
     }
     if (conf->limit_headers > 0) {

@@ -123,9 +123,8 @@ static int read_claimed(ap_dbd_t *dbd, apr_pool_t *p, const char *id,
 
 apr_status_t apikey_quota_store_claim(server_rec *s, apr_pool_t *p,
                                       const char *id, unsigned long period,
-                                      long long period_end,
-                                      unsigned long limit, unsigned long want,
-                                      unsigned long *got,
+                                      long long period_end, unsigned long limit,
+                                      unsigned long want, unsigned long *got,
                                       unsigned long *claimed, const char **err,
                                       unsigned *statements)
 {
@@ -156,8 +155,8 @@ apr_status_t apikey_quota_store_claim(server_rec *s, apr_pool_t *p,
         args[2] = period_s;
         args[3] = num(p, (long long)(limit - want));
         ++*statements;
-        if ((rv = apikey_store_run(dbd, p, &claim_sql, 4, args, NULL,
-                                   &nrows))) {
+        if ((rv =
+                 apikey_store_run(dbd, p, &claim_sql, 4, args, NULL, &nrows))) {
             *err = failed(dbd, p, "claiming quota units", rv);
             break;
         }
@@ -202,8 +201,7 @@ apr_status_t apikey_quota_store_claim(server_rec *s, apr_pool_t *p,
 
 apr_status_t apikey_quota_store_give_back(server_rec *s, apr_pool_t *p,
                                           const char *id, unsigned long period,
-                                          unsigned long units,
-                                          const char **err)
+                                          unsigned long units, const char **err)
 {
     ap_dbd_t *dbd = apikey_store_open(p, s);
     const char *args[4];
@@ -249,8 +247,7 @@ apr_status_t apikey_quota_store_add(server_rec *s, apr_pool_t *p,
         if (rv || nrows > 0 || attempt) {
             break;
         }
-        apikey_store_run(dbd, p, insert_for(dbd->driver), 3, ins, NULL,
-                         &nrows);
+        apikey_store_run(dbd, p, insert_for(dbd->driver), 3, ins, NULL, &nrows);
     }
     if (rv) {
         *err = failed(dbd, p, "adding owed quota units", rv);

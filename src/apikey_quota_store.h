@@ -36,9 +36,8 @@
  * *statements counts the statements run, each one round trip. */
 apr_status_t apikey_quota_store_claim(server_rec *s, apr_pool_t *p,
                                       const char *id, unsigned long period,
-                                      long long period_end,
-                                      unsigned long limit, unsigned long want,
-                                      unsigned long *got,
+                                      long long period_end, unsigned long limit,
+                                      unsigned long want, unsigned long *got,
                                       unsigned long *claimed, const char **err,
                                       unsigned *statements);
 

@@ -64,8 +64,7 @@ static void give_back(apikey_quota_table_t *t, unsigned i,
     /* Units held go back; units owed (admitted on this server's count
      * while the store did not answer) are added, even past the quota. */
     if (s && r->units
-        && apikey_quota_store_give_back(s, p, r->id, r->period, r->units,
-                                        &err)
+        && apikey_quota_store_give_back(s, p, r->id, r->period, r->units, &err)
                == APR_SUCCESS) {
         apikey_stats_quota_back(r->units, 0);
         keep.units = 0;
@@ -73,9 +72,8 @@ static void give_back(apikey_quota_table_t *t, unsigned i,
     if (s && r->owed
         && apikey_quota_store_add(
                s, p, r->id, r->owed_period,
-               apikey_period_end(
-                   (apikey_period_t)(r->owed_period >> 30),
-                   apr_time_now())
+               apikey_period_end((apikey_period_t)(r->owed_period >> 30),
+                                 apr_time_now())
                    / APR_USEC_PER_SEC,
                r->owed, &err)
                == APR_SUCCESS) {
@@ -122,9 +120,8 @@ static void purge(apr_pool_t *p, apr_time_t now)
     }
     last_purge = now;
     for (i = 0; i < nservers; i++) {
-        const apikey_srv_conf_t *conf =
-            ap_get_module_config(servers[i]->module_config,
-                                 &authn_apikey_module);
+        const apikey_srv_conf_t *conf = ap_get_module_config(
+            servers[i]->module_config, &authn_apikey_module);
         const char *err;
 
         if (conf->quota_store == APIKEY_QUOTA_STORE_DBD && !failing[i]
@@ -162,11 +159,10 @@ static apr_status_t sync_leases(int state, void *data, apr_pool_t *pool)
         apikey_lease_return_t r;
 
         if (apikey_quota_table_lease_drain(t, i, now, &r)) {
-            ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, (server_rec *)data,
-                         "giving %lu quota units of key %s back%s", r.units,
-                         r.id,
-                         state == AP_WATCHDOG_STATE_STOPPING ? " (stopping)"
-                                                             : "");
+            ap_log_error(
+                APLOG_MARK, APLOG_TRACE1, 0, (server_rec *)data,
+                "giving %lu quota units of key %s back%s", r.units, r.id,
+                state == AP_WATCHDOG_STATE_STOPPING ? " (stopping)" : "");
             give_back(t, i, &r, p);
             apr_pool_clear(p);
         }

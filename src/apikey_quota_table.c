@@ -227,13 +227,13 @@ static int idle(slot_t *s, long long now)
     apr_int64_t last = (apr_int64_t)load((apr_uint64_t *)&s->last_used);
     apr_uint64_t q = load(&s->quota);
     apr_uint64_t l = load(&s->lease);
-    int quota_over = APIKEY_QUOTA_COUNT(q) == 0
-                     || period_over(APIKEY_QUOTA_PERIOD(q), now);
+    int quota_over =
+        APIKEY_QUOTA_COUNT(q) == 0 || period_over(APIKEY_QUOTA_PERIOD(q), now);
     apr_uint64_t o = load(&s->owed);
-    int lease_over = APIKEY_QUOTA_COUNT(l) == 0
-                     || period_over(APIKEY_QUOTA_PERIOD(l), now);
-    int owed_over = APIKEY_QUOTA_COUNT(o) == 0
-                    || period_over(APIKEY_QUOTA_PERIOD(o), now);
+    int lease_over =
+        APIKEY_QUOTA_COUNT(l) == 0 || period_over(APIKEY_QUOTA_PERIOD(l), now);
+    int owed_over =
+        APIKEY_QUOTA_COUNT(o) == 0 || period_over(APIKEY_QUOTA_PERIOD(o), now);
 
     return tat <= now && quota_over && lease_over && owed_over
            && now - last >= APIKEY_QUOTA_REUSE_AFTER;
@@ -410,14 +410,28 @@ static unsigned long lease_take(slot_t *s, apikey_period_t type,
 }
 
 /* Gives a unit back to the lease it was taken from, while the lease is
- * still of that period (else the unit is over with its period, or has
- * been handed back to the store by a sync: it is not added twice). */
+ * still of that period, or empty: a sync may have drained it meanwhile,
+ * and handed back all but this unit, which the next sync hands back. */
 static void lease_give_back(slot_t *s, unsigned long period)
 {
     apr_uint64_t w = load(&s->lease);
 
-    while (APIKEY_QUOTA_PERIOD(w) == period
-           && APIKEY_QUOTA_COUNT(w) < 0xffffffffUL && !cas(&s->lease, &w, w + 1)) {
+    for (;;) {
+        apr_uint64_t nw;
+
+        if (w == 0) {
+            nw = APIKEY_QUOTA_WORD(period, 1);
+        }
+        else if (APIKEY_QUOTA_PERIOD(w) == period
+                 && APIKEY_QUOTA_COUNT(w) < 0xffffffffUL) {
+            nw = w + 1;
+        }
+        else {
+            return; /* a unit of a period that is over */
+        }
+        if (cas(&s->lease, &w, nw)) {
+            return;
+        }
     }
 }
 
@@ -451,8 +465,7 @@ static int charge_fallback(slot_t *s, const apikey_quota_t *quota,
         (flags & APIKEY_CHARGE_REPORT) ? 0xffffffffUL : quota->limit;
 
     for (;;) {
-        if (!apikey_quota_take(as_type(w, quota->period), period, limit,
-                               &nw)) {
+        if (!apikey_quota_take(as_type(w, quota->period), period, limit, &nw)) {
             out->result = APIKEY_CHARGE_QUOTA_EXCEEDED;
             out->retry_us = out->quota_reset_us;
             out->quota_used = quota->limit;
@@ -464,9 +477,8 @@ static int charge_fallback(slot_t *s, const apikey_quota_t *quota,
     }
     owe(s, APIKEY_QUOTA_PERIOD(nw), 1);
     out->quota_used = apikey_quota_used(nw, period);
-    out->quota_remaining = out->quota_used >= quota->limit
-                               ? 0
-                               : quota->limit - out->quota_used;
+    out->quota_remaining =
+        out->quota_used >= quota->limit ? 0 : quota->limit - out->quota_used;
     if (out->quota_used > quota->limit) {
         out->result = APIKEY_CHARGE_QUOTA_EXCEEDED; /* report only */
     }
@@ -479,8 +491,8 @@ static int charge_fallback(slot_t *s, const apikey_quota_t *quota,
  * with the period the unit came from in *from (0 when none was taken:
  * report only). */
 static int charge_leased(slot_t *s, const apikey_quota_t *quota,
-                         unsigned long period, int flags,
-                         apikey_charge_t *out, unsigned long *from)
+                         unsigned long period, int flags, apikey_charge_t *out,
+                         unsigned long *from)
 {
     apr_uint64_t w, nw = 0;
     unsigned long held, claimed;
@@ -513,9 +525,9 @@ static int charge_leased(slot_t *s, const apikey_quota_t *quota,
     }
     /* This server's admissions: no limit, the lease was the limit. */
     w = load(&s->quota);
-    while (apikey_quota_take(as_type(w, quota->period), period, 0xffffffffUL,
-                             &nw)
-           && !cas(&s->quota, &w, nw)) {
+    while (
+        apikey_quota_take(as_type(w, quota->period), period, 0xffffffffUL, &nw)
+        && !cas(&s->quota, &w, nw)) {
     }
     /* Used as far as this server knows: what the cluster has claimed
      * less what this server still holds. */
@@ -525,9 +537,8 @@ static int charge_leased(slot_t *s, const apikey_quota_t *quota,
     if (out->result != APIKEY_CHARGE_QUOTA_EXCEEDED) {
         out->quota_used = claimed > held ? claimed - held : 0;
     }
-    out->quota_remaining = out->quota_used >= quota->limit
-                               ? 0
-                               : quota->limit - out->quota_used;
+    out->quota_remaining =
+        out->quota_used >= quota->limit ? 0 : quota->limit - out->quota_used;
     return 1;
 }
 
@@ -540,7 +551,7 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
     int report_only = (flags & APIKEY_CHARGE_REPORT) != 0;
     int leased = (flags & APIKEY_CHARGE_LEASED) && quota->limit;
     unsigned long period = 0;
-    apr_uint64_t taken = 0; /* the quota word this charge wrote */
+    apr_uint64_t taken = 0;        /* the quota word this charge wrote */
     unsigned long leased_from = 0; /* the lease period a unit came from */
     int took = 0, fallback = 0;
     slot_t *s;
@@ -715,8 +726,8 @@ int apikey_quota_table_lease_put(apikey_quota_table_t *t, const char *id,
     /* The next claim asks for twice as much, up to the cap: a busy key
      * that runs dry within a sync interval makes fewer round trips. */
     size = lease_want(s, quota->limit);
-    size = size > lease_cap(quota->limit) / 2 ? lease_cap(quota->limit)
-                                              : size * 2;
+    size =
+        size > lease_cap(quota->limit) / 2 ? lease_cap(quota->limit) : size * 2;
     __atomic_store_n(&s->lease_size, (apr_uint32_t)size, __ATOMIC_RELEASE);
     return 1;
 }
@@ -763,7 +774,9 @@ int apikey_quota_table_lease_drain(apikey_quota_table_t *t, unsigned i,
     __atomic_store_n(&s->synced, (apr_uint32_t)count, __ATOMIC_RELEASE);
     cap = lease_cap(load_32(&s->quota_limit));
     __atomic_store_n(&s->lease_size,
-                     (apr_uint32_t)(spent < 1 ? 1 : spent > cap ? cap : spent),
+                     (apr_uint32_t)(spent < 1     ? 1
+                                    : spent > cap ? cap
+                                                  : spent),
                      __ATOMIC_RELEASE);
     /* Ask the store again at the next claim. */
     __atomic_store_n(&s->dry, 0, __ATOMIC_RELEASE);

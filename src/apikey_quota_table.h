@@ -59,16 +59,19 @@ typedef enum {
 } apikey_charge_result_t;
 
 /* Flags of a charge. */
-#define APIKEY_CHARGE_REPORT  1 /* count, never refuse */
-#define APIKEY_CHARGE_LEASED  2 /* the quota is admitted from the key's
-                                   lease of cluster-wide units */
-#define APIKEY_CHARGE_PREPAID 4 /* with LEASED: the quota unit of this
-                                   request is taken (apikey_quota_table_
-                                   lease_put); charge the rate limit only */
-#define APIKEY_CHARGE_FALLBACK 8 /* with LEASED: when the store does not
-                                    answer, admit up to the quota on this
-                                    server's own count, and owe the store
-                                    those units */
+#define APIKEY_CHARGE_REPORT 1 /* count, never refuse */
+#define APIKEY_CHARGE_LEASED                                                   \
+    2 /* the quota is admitted from the key's                                  \
+         lease of cluster-wide units */
+#define APIKEY_CHARGE_PREPAID                                                  \
+    4 /* with LEASED: the quota unit of this                                   \
+         request is taken (apikey_quota_table_                                 \
+         lease_put); charge the rate limit only */
+#define APIKEY_CHARGE_FALLBACK                                                 \
+    8 /* with LEASED: when the store does not                                  \
+         answer, admit up to the quota on this                                 \
+         server's own count, and owe the store                                 \
+         those units */
 
 typedef struct {
     apikey_charge_result_t result;
@@ -140,9 +143,9 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
  * slot, keeping one for the request; claimed is the cluster's total
  * claimed units the store reported (all ones: not read, add units to the
  * last known), server the index of the server whose store it is (where a
- * sync gives unused units back).  Returns 1, or 0 when the slot cannot take them (it was taken
- * over, or holds a later period's units after the clock stepped back):
- * then the caller gives all units back to the store. */
+ * sync gives unused units back).  Returns 1, or 0 when the slot cannot take
+ * them (it was taken over, or holds a later period's units after the clock
+ * stepped back): then the caller gives all units back to the store. */
 int apikey_quota_table_lease_put(apikey_quota_table_t *t, const char *id,
                                  const apikey_quota_t *quota, long long now,
                                  unsigned long period, unsigned long units,

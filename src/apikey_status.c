@@ -255,18 +255,17 @@ static int automatic(request_rec *r, apikey_quota_table_t *t)
         ap_rvputs(r, "Requests_", apikey_result_str((apikey_result_t)i), ": ",
                   num(p, (long long)st.results[i]), "\n", NULL);
     }
-    ap_rvputs(r, "CacheHits: ", num(p, (long long)st.cache_hit),
-              "\nCacheNegativeHits: ", num(p, (long long)st.cache_negative),
-              "\nCacheMisses: ", num(p, (long long)st.cache_miss),
-              "\nDatabaseErrors: ", num(p, (long long)st.db_errors),
-              "\nLimitSlotsUsed: ", num(p, used),
-              "\nLimitSlotsFree: ", num(p, n - used),
-              "\nQuotaStoreClaims: ", num(p, (long long)st.quota_claims),
-              "\nQuotaStoreStatements: ",
-              num(p, (long long)st.quota_statements),
-              "\nQuotaStoreUnitsBack: ", num(p, (long long)st.quota_units_back),
-              "\nQuotaStoreErrors: ", num(p, (long long)st.quota_errors), "\n",
-              NULL);
+    ap_rvputs(
+        r, "CacheHits: ", num(p, (long long)st.cache_hit),
+        "\nCacheNegativeHits: ", num(p, (long long)st.cache_negative),
+        "\nCacheMisses: ", num(p, (long long)st.cache_miss),
+        "\nDatabaseErrors: ", num(p, (long long)st.db_errors),
+        "\nLimitSlotsUsed: ", num(p, used),
+        "\nLimitSlotsFree: ", num(p, n - used),
+        "\nQuotaStoreClaims: ", num(p, (long long)st.quota_claims),
+        "\nQuotaStoreStatements: ", num(p, (long long)st.quota_statements),
+        "\nQuotaStoreUnitsBack: ", num(p, (long long)st.quota_units_back),
+        "\nQuotaStoreErrors: ", num(p, (long long)st.quota_errors), "\n", NULL);
     return OK;
 }
 

@@ -143,9 +143,9 @@ static int store_busy(const apr_dbd_driver_t *driver, int rv)
  * refuse to PREPARE the same name twice.  Returns 0, or the driver's error
  * with *prepare_failed telling whether the statement could not even be
  * prepared. */
-static int run(ap_dbd_t *dbd, apr_pool_t *p, const apikey_query_t *q,
-               int nargs, const char **args, apr_dbd_results_t **res,
-               int *nrows, int *prepare_failed)
+static int run(ap_dbd_t *dbd, apr_pool_t *p, const apikey_query_t *q, int nargs,
+               const char **args, apr_dbd_results_t **res, int *nrows,
+               int *prepare_failed)
 {
     apr_dbd_prepared_t *st;
     int rv, attempt;

@@ -32,6 +32,7 @@ use ApiKeyTest qw(create_key read_file);
 use ApiKeyServer;
 use ApiKeyFault qw(children_of background finish curl_codes load_until
                    load_keys kill_storm quota_slot mem_write code codes
+                   $SLOT_SIZE $SLOT_TEXT $SLOT_TEXT_LEN
                    quota_row bad_lines);
 
 my $KILLS = $ENV{APIKEY_FAULT_KILLS} || 60;
@@ -159,7 +160,7 @@ ok t_cmp(scalar(grep { defined } values %slot), scalar(keys %k),
          'and each key\'s slot in it');
 
 # The whole slot: the owner word fails its check.
-mem_write($ppid, $slot{whole}, "\xff" x 128);
+mem_write($ppid, $slot{whole}, "\xff" x $SLOT_SIZE);
 ok t_cmp(codes($srv, $k{whole}{key}, 6), '200 200 200 200 200 429',
          'slot filled with 0xff: counters reset, the quota counts afresh');
 # The quota word only: a count for a day 1000 days ahead.
@@ -176,12 +177,13 @@ ok t_cmp(codes($srv, $k{tat}{key}, 4), '200 200 200 429',
          'a TAT ten years ahead: reset, a burst again');
 # Random bytes over a whole slot: a sane answer, whatever they are.
 open(my $rnd, '<:raw', '/dev/urandom') or die $!;
-read($rnd, my $garbage, 128);
+read($rnd, my $garbage, $SLOT_SIZE);
 mem_write($ppid, $slot{random}, $garbage);
 ok t_cmp(code($srv, $k{random}{key}), qr/^(?:200|429)$/,
          'random bytes over a slot: the key is answered 200 or 429');
 # The display strings: no NUL, nothing printable.
-mem_write($ppid, $slot{shown} + 49, "\x01\xfe" x 39 . "\x7f");
+mem_write($ppid, $slot{shown} + $SLOT_TEXT,
+          "\x01\xfe" x (($SLOT_TEXT_LEN - 1) / 2) . "\x7f");
 my $json = `curl -s -m 10 '${\ $srv->url('/apikey-status?format=json')}'`;
 my $doc = eval { JSON::PP::decode_json($json) };
 ok t_cmp(ref $doc, 'HASH', 'the status page still gives JSON');

@@ -20,7 +20,8 @@ use Apache::Test ();
 our @EXPORT_OK = qw(children_of background finish curl_codes load_until load_keys
                     kill_storm quota_slot mem_read mem_write faketime_env
                     set_clock sqlite_locker count_lines code codes
-                    quota_row bad_lines touch);
+                    quota_row bad_lines touch $SLOT_SIZE $SLOT_TEXT
+                    $SLOT_TEXT_LEN);
 
 my $seq = 0;
 
@@ -211,10 +212,14 @@ sub mem_write {
 # The limit table (src/apikey_quota_table.c) in the memory of process pid:
 # an anonymous shared mapping starting with APR's size word, then the
 # table's header (magic "APKQUOTA" as a little-endian word, the slot count,
-# the slot size), then 128-byte slots.  Returns the address of the slot
-# whose id (at byte 49) is id, or undef; with id undef, the table's
+# the slot size), then slots of $SLOT_SIZE bytes.  Returns the address of
+# the slot whose id (its display text starts at byte $SLOT_TEXT: the id, 65
+# bytes, then the owner) is id, or undef; with id undef, the table's
 # address.
 my $MAGIC = 'ATOUQKPA';
+our $SLOT_SIZE = 192;
+our $SLOT_TEXT = 87;
+our $SLOT_TEXT_LEN = 65 + 40;
 
 sub quota_slot {
     my ($pid, $id) = @_;
@@ -227,13 +232,15 @@ sub quota_slot {
         my $head = mem_read($pid, $start, 24) // next;
         next unless substr($head, 8, 8) eq $MAGIC;
         my ($nslots, $size) = unpack('L<L<', substr($head, 16, 8));
-        next unless $size == 128 && 8 + 64 + $nslots * 128 <= $end - $start;
+        next unless $size == $SLOT_SIZE
+                    && 8 + 64 + $nslots * $SLOT_SIZE <= $end - $start;
         my $table = $start + 8;
         return $table unless defined $id;
-        my $all = mem_read($pid, $table + 64, $nslots * 128) // next;
+        my $all = mem_read($pid, $table + 64, $nslots * $SLOT_SIZE) // next;
         for my $i (0 .. $nslots - 1) {
-            my $slot_id = unpack('Z*', substr($all, $i * 128 + 49, 31));
-            return $table + 64 + $i * 128 if $slot_id eq $id;
+            my $slot_id = unpack('Z*', substr($all, $i * $SLOT_SIZE
+                                                    + $SLOT_TEXT, 65));
+            return $table + 64 + $i * $SLOT_SIZE if $slot_id eq $id;
         }
     }
     return;

@@ -25,9 +25,6 @@
  * cluster admits exactly its quota, never more, also with the store
  * failing and with processes killed at random instants.
  *
- * Known bugs are TAP TODO tests: prove passes and lists them, and says
- * "unexpectedly succeeded" once they are fixed.
- *
  * APIKEY_TORTURE_SCALE (a percentage, 100 by default) scales the forked
  * parts, so that sanitizer builds can run fewer iterations. */
 
@@ -114,14 +111,6 @@ static apikey_quota_t quota_of(unsigned long limit, apikey_period_t period)
     q.limit = limit;
     q.period = period;
     return q;
-}
-
-/* A TAP TODO test: a known bug.  Not counted as a failure. */
-static void todo_ok(int cond, const char *why, const char *desc)
-{
-    tap_run++;
-    printf("%sok %d - %s # TODO %s\n", cond ? "" : "not ", tap_run, desc, why);
-    fflush(stdout);
 }
 
 static apikey_quota_table_t *table_new(void **mem)
@@ -638,8 +627,10 @@ static void test_restore(void)
     free(mem);
 }
 
-/* Known bugs, each shown by a TODO test. */
-static void test_known_bugs(void)
+/* A sync between a unit's take and the rate limit's refusal: the unit goes
+ * back to the emptied lease (it was once dropped, and the cluster admitted
+ * less than its quota). */
+static void test_give_back_after_sync(void)
 {
     apikey_quota_t q = quota_of(LIMIT, APIKEY_PERIOD_MONTH);
     apikey_rate_t one = rate_of(SEC, 1);
@@ -676,10 +667,9 @@ static void test_known_bugs(void)
     c = lcharge(t, "lost", one, q, NOW0, APIKEY_CHARGE_PREPAID);
     ok(c.result == APIKEY_CHARGE_RATE_LIMITED,
        "the prepaid charge is rate limited");
-    todo_ok(held(t, "lost") == 1,
-            "lease_give_back drops a unit when a sync emptied the lease",
-            "its unit goes back to the lease (6 claimed = 1 admitted + 4 "
-            "given back + 1 held)");
+    ok(held(t, "lost") == 1,
+       "its unit goes back to the emptied lease (6 claimed = 1 admitted + 4 "
+       "given back + 1 held), for the next sync");
     free(mem);
 }
 
@@ -1129,7 +1119,7 @@ static void exactness(const char *what, int pace_us, apikey_rate_t rate,
     pid_t pids[PROCS];
     sim_t *sh;
     apr_uint64_t during, most = 0, checks = 0, over = 0;
-    unsigned long total, lost;
+    unsigned long total;
     long long now;
     double end, took;
     int k, exited = 0, rounds;
@@ -1172,7 +1162,6 @@ static void exactness(const char *what, int pace_us, apikey_rate_t rate,
     during = get(&sh->admitted_row[0]);
     now = NOW0 + 600 * SEC;
     total = during + settle(sh, t, 0, &now, &rounds);
-    lost = (unsigned long)sh->claimed[0] - total;
 
     diag("%s: %d servers x %d processes, %.2fs: %lu admitted while running "
          "(%lu rate limited, %lu over quota, %lu store down), %lu after",
@@ -1223,12 +1212,6 @@ static void exactness(const char *what, int pace_us, apikey_rate_t rate,
     }
     else {
         ok(total <= LIMIT, "%s: at most %d admitted (%lu)", what, LIMIT, total);
-        diag("%s: %lu units claimed and never admitted (known bug: a sync "
-             "between a unit's take and lease_give_back loses it)",
-             what, lost);
-        todo_ok(total == LIMIT,
-                "lease_give_back drops a unit when a sync emptied the lease",
-                "rate limited: exactly the quota admitted");
     }
     cluster_free(sh, mem);
 }
@@ -1242,7 +1225,7 @@ static void test_exactness(void)
     exactness("store failing", 1000, no_rate, 20, 250, 1.5, 1);
     /* 400/s a server, bursts of 5: each server refuses most requests
      * after taking their units (they go back to the lease). */
-    exactness("rate limited", 0, rate_of(2500, 5), 0, 0, 1.5, 0);
+    exactness("rate limited", 0, rate_of(2500, 5), 0, 0, 1.5, 1);
 }
 
 /* Request processes and syncs killed at random instants.  Each round's
@@ -1389,7 +1372,7 @@ int main(void)
     test_rate_give_back();
     test_past_period();
     test_restore();
-    test_known_bugs();
+    test_give_back_after_sync();
     test_exactness();
     test_killed();
     return done_testing();
