@@ -261,8 +261,8 @@ static void limit_headers(request_rec *r, int how, const apikey_rate_t *rate,
  * charges again.  Leaves in c what became of the request. */
 static void charge_from_store(request_rec *r, apikey_request_t *rq,
                               const apikey_rate_t *rate,
-                              const apikey_quota_t *quota, int flags,
-                              apikey_charge_t *c)
+                              const apikey_quota_t *quota, long long now,
+                              int flags, apikey_charge_t *c)
 {
     const apikey_srv_conf_t *srv =
         ap_get_module_config(r->server->module_config, &authn_apikey_module);
@@ -272,7 +272,6 @@ static void charge_from_store(request_rec *r, apikey_request_t *rq,
 
     for (claims = 0; c->result == APIKEY_CHARGE_NEED_LEASE && claims < 2;
          claims++) {
-        long long now = apr_time_now();
         unsigned long period = c->lease_period, got = 0, claimed = 0;
         unsigned statements = 0;
         const char *err = NULL;
@@ -330,6 +329,7 @@ int apikey_quota_fixups(request_rec *r)
     apikey_rate_t rate;
     apikey_quota_t quota;
     apikey_charge_t *c;
+    long long now;
     int report, flags;
 
     /* Once per client request: not for subrequests or internal redirects;
@@ -353,10 +353,13 @@ int apikey_quota_fixups(request_rec *r)
                                                           : 0)
             | (srv->quota_fallback ? APIKEY_CHARGE_FALLBACK : 0);
     c = &rq->charge;
+    /* One instant for the whole charge: units claimed for a period are
+     * spent in it, even when the claim took the clock past its end. */
+    now = apr_time_now();
     apikey_quota_table_charge(apikey_quota_table(), rq->key->id, rq->key->owner,
-                              &rate, &quota, apr_time_now(), flags, c);
+                              &rate, &quota, now, flags, c);
     if (c->result == APIKEY_CHARGE_NEED_LEASE) {
-        charge_from_store(r, rq, &rate, &quota, flags, c);
+        charge_from_store(r, rq, &rate, &quota, now, flags, c);
     }
     rq->charged = 1;
     rq->rate = rate;
