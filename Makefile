@@ -33,7 +33,7 @@ APR_LIBS = $(shell apu-1-config --link-ld --libs 2>/dev/null) \
            $(shell apr-1-config --link-ld --libs 2>/dev/null)
 
 MOD_SRC  = mod_authn_apikey.c $(wildcard src/apikey_*.c)
-HDRS     = $(wildcard src/*.h) t/unit/tap.h t/unit/torture.h
+HDRS     = $(wildcard src/*.h) t/unit/tap.h t/unit/torture.h t/unit/limit_helpers.h
 TOOL_SRC = src/htapikey.c src/htapikey_args.c src/htapikey_db.c src/htapikey_out.c \
            src/htapikey_settings.c src/apikey_key.c src/apikey_crc32.c \
            src/apikey_pepper.c \

@@ -35,10 +35,10 @@
 #include "apikey_quota.h"
 #include "apikey_quota_store.h"
 #include "apikey_stats.h"
+#include "apikey_watchdog.h"
 
 #include "apr_strings.h"
 #include "http_log.h"
-#include "mod_watchdog.h"
 
 APLOG_USE_MODULE(authn_apikey);
 
@@ -177,12 +177,9 @@ static apr_status_t sync_leases(int state, void *data, apr_pool_t *pool)
 
 int apikey_quota_sync_init(apr_pool_t *pconf, server_rec *s)
 {
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * get_instance;
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) * register_callback;
     const apikey_srv_conf_t *conf =
         ap_get_module_config(s->module_config, &authn_apikey_module);
     server_rec *sp, *leased = NULL;
-    ap_watchdog_t *wd;
     apr_status_t rv;
 
     nservers = 0;
@@ -208,9 +205,9 @@ int apikey_quota_sync_init(apr_pool_t *pconf, server_rec *s)
             servers[c->index] = sp;
         }
     }
-    get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
-    register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
-    if (!get_instance || !register_callback) {
+    rv = apikey_watchdog_start(pconf, s, WATCHDOG_NAME, conf->quota_sync,
+                               sync_leases);
+    if (rv == APR_ENOTIMPL) {
         /* Unused units would never go back: the fleet would under-admit
          * more with every lease.  Refuse rather than degrade. */
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, leased,
@@ -219,10 +216,6 @@ int apikey_quota_sync_init(apr_pool_t *pconf, server_rec *s)
                                          "watchdog_module "
                                          "modules/mod_watchdog.so'");
         return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    rv = get_instance(&wd, WATCHDOG_NAME, 0, 1, pconf);
-    if (rv == APR_SUCCESS) {
-        rv = register_callback(wd, conf->quota_sync, s, sync_leases);
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, rv, s,

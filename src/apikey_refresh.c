@@ -28,9 +28,9 @@
 #include "apikey_config.h"
 #include "apikey_log.h"
 #include "apikey_store.h"
+#include "apikey_watchdog.h"
 
 #include "http_log.h"
-#include "mod_watchdog.h"
 
 APLOG_USE_MODULE(authn_apikey);
 
@@ -92,11 +92,8 @@ static apr_status_t poll_markers(int state, void *data, apr_pool_t *pool)
 
 void apikey_refresh_init(apr_pool_t *pconf, server_rec *s)
 {
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * get_instance;
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) * register_callback;
     const apikey_srv_conf_t *conf =
         ap_get_module_config(s->module_config, &authn_apikey_module);
-    ap_watchdog_t *wd;
     apr_status_t rv;
     unsigned n = 0;
     server_rec *sp;
@@ -104,24 +101,19 @@ void apikey_refresh_init(apr_pool_t *pconf, server_rec *s)
     if (!apikey_cache_table() || conf->refresh <= 0) {
         return;
     }
-    get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
-    register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
-    if (!get_instance || !register_callback) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_NOTICE, 0, s,
-                     APIKEY_LOGNO(00023) "mod_watchdog is not loaded: key "
-                                         "changes are seen within "
-                                         "AuthAPIKeyCacheTimeout only");
-        return;
-    }
     for (sp = s; sp; sp = sp->next) {
         n++;
     }
     reported = apr_pcalloc(pconf, n);
-    rv = get_instance(&wd, WATCHDOG_NAME, 0, 1, pconf);
-    if (rv == APR_SUCCESS) {
-        rv = register_callback(wd, conf->refresh, s, poll_markers);
+    rv = apikey_watchdog_start(pconf, s, WATCHDOG_NAME, conf->refresh,
+                               poll_markers);
+    if (rv == APR_ENOTIMPL) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_NOTICE, 0, s,
+                     APIKEY_LOGNO(00023) "mod_watchdog is not loaded: key "
+                                         "changes are seen within "
+                                         "AuthAPIKeyCacheTimeout only");
     }
-    if (rv != APR_SUCCESS) {
+    else if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, rv, s,
                      APIKEY_LOGNO(00024) "cannot start the change-marker "
                                          "poller: key changes are seen "

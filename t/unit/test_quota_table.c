@@ -27,6 +27,7 @@
 
 #include "apikey_quota_table.h"
 #include "tap.h"
+#include "limit_helpers.h"
 #include "torture.h"
 
 #include <errno.h>
@@ -77,25 +78,6 @@ static const apikey_quota_t no_quota;
 
 static int scale = 100;
 
-static apikey_rate_t rate_of(long long interval_us, long long burst)
-{
-    apikey_rate_t r;
-
-    r.interval_us = interval_us;
-    r.burst = burst;
-    r.rate = burst;
-    r.window_us = interval_us * burst;
-    return r;
-}
-
-static apikey_quota_t quota_of(unsigned long limit, apikey_period_t period)
-{
-    apikey_quota_t q;
-
-    q.limit = limit;
-    q.period = period;
-    return q;
-}
 
 static apikey_charge_t charge(apikey_quota_table_t *t, const char *id,
                               apikey_rate_t r, apikey_quota_t q, long long now,

@@ -1,0 +1,45 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* Rate limits and quotas for the unit tests, built field by field. */
+#ifndef LIMIT_HELPERS_H
+#define LIMIT_HELPERS_H
+
+#include "apikey_limit.h"
+
+/* burst requests at once, then one per interval_us. */
+static inline apikey_rate_t rate_of(long long interval_us, long long burst)
+{
+    apikey_rate_t r;
+
+    r.interval_us = interval_us;
+    r.burst = burst;
+    r.rate = burst;
+    r.window_us = interval_us * burst;
+    return r;
+}
+
+static inline apikey_quota_t quota_of(unsigned long limit,
+                                      apikey_period_t period)
+{
+    apikey_quota_t q;
+
+    q.limit = limit;
+    q.period = period;
+    return q;
+}
+
+#endif /* LIMIT_HELPERS_H */
