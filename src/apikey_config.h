@@ -66,6 +66,9 @@ typedef struct {
      * only, AuthAPIKeyQuotaSync. */
     int quota_store;
     int quota_fallback; /* dbd fallback=local */
+    /* With dbd: the store's identity in the limit table's slots, the same
+     * across restarts (post_config). */
+    apr_uint32_t quota_store_id;
     apr_interval_time_t quota_sync;
 } apikey_srv_conf_t;
 

@@ -97,10 +97,11 @@ int apikey_quota_init(apr_pool_t *pconf, server_rec *s)
     if (!kept) {
         kept = ap_retained_data_create(RETAINED_KEY, sizeof(*kept));
     }
-    /* A build of the module with larger slots (a graceful restart after
-     * an upgrade) cannot adopt the old segment: it would write past it. */
+    /* A build of the module with other slots (a graceful restart after an
+     * upgrade) cannot adopt the old segment: it would write past it, or
+     * lay out anew what old children still charge. */
     if (kept->shm && kept->nslots == nslots
-        && apr_shm_size_get(kept->shm) < size) {
+        && apr_shm_size_get(kept->shm) != size) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                      APIKEY_LOGNO(00039) "the limit table's layout changed "
                                          "with this build: limit counters "
@@ -286,6 +287,16 @@ static void charge_from_store(request_rec *r, apikey_request_t *rq,
                       "key %s: claimed %lu of %lu quota units in %u "
                       "statements",
                       id, got, c->lease_want, statements);
+        if (rv == APR_EAGAIN) {
+            /* Busy, not down: this request only (no fallback either: the
+             * store counts, other servers are spending the last units). */
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          APIKEY_LOGNO(00047) "key %s: the quota store is "
+                                              "busy (%s): 503",
+                          id, err);
+            c->result = APIKEY_CHARGE_STORE_DOWN;
+            return;
+        }
         if (rv != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           APIKEY_LOGNO(00045) "key %s: cannot claim quota "
@@ -295,21 +306,25 @@ static void charge_from_store(request_rec *r, apikey_request_t *rq,
                           srv->quota_fallback
                               ? "counting on this server (fallback=local)"
                               : "requests that need more get 503");
-            apikey_quota_table_lease_dry(t, id, quota, now, 0, srv->index);
+            apikey_quota_table_lease_dry(t, id, quota, now, 0,
+                                         srv->quota_store_id);
         }
         else if (got == 0) {
-            apikey_quota_table_lease_dry(t, id, quota, now, 1, srv->index);
+            apikey_quota_table_lease_dry(t, id, quota, now, 1,
+                                         srv->quota_store_id);
         }
         else if (apikey_quota_table_lease_put(t, id, quota, now, period, got,
-                                              claimed, srv->index)) {
+                                              claimed, srv->quota_store_id)) {
             apikey_quota_table_charge(t, id, rq->key->owner, rate, quota, now,
                                       flags | APIKEY_CHARGE_PREPAID, c);
             return;
         }
         else {
             /* The slot could not take them: back where they came from. */
+            int unsure;
+
             apikey_quota_store_give_back(r->server, r->pool, id, period, got,
-                                         &err);
+                                         &err, &unsure);
         }
         /* Again: units another request put meanwhile, or what the store
          * answered. */
@@ -353,6 +368,19 @@ int apikey_quota_fixups(request_rec *r)
                                                           : 0)
             | (srv->quota_fallback ? APIKEY_CHARGE_FALLBACK : 0);
     c = &rq->charge;
+    if ((flags & APIKEY_CHARGE_LEASED) && quota.limit
+        && strlen(rq->key->id) > APIKEY_QUOTA_ID_MAX) {
+        /* Its units could not be given back under its whole id. */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APIKEY_LOGNO(00048) "key %.64s...: an id longer than "
+                                          "%d bytes cannot have a "
+                                          "cluster-wide quota "
+                                          "(AuthAPIKeyQuotaStore dbd): 503",
+                      rq->key->id, APIKEY_QUOTA_ID_MAX);
+        rq->result = APIKEY_RESULT_ERROR;
+        apr_table_setn(r->err_headers_out, "Retry-After", "60");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
     /* One instant for the whole charge: units claimed for a period are
      * spent in it, even when the claim took the clock past its end. */
     now = apr_time_now();

@@ -75,6 +75,9 @@ static const apikey_query_t *insert_for(const apr_dbd_driver_t *driver)
                                       : &insert_sql[3];
 }
 
+/* Rounds a claim may lose to other servers' before it gives up. */
+#define ROUNDS 8
+
 static const char *num(apr_pool_t *p, long long v)
 {
     return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)v);
@@ -98,7 +101,7 @@ static int read_claimed(ap_dbd_t *dbd, apr_pool_t *p, const char *id,
     apr_dbd_row_t *row = NULL;
     int rv, n = 0, found = 0;
 
-    if ((rv = apikey_store_run(dbd, p, &read_sql, 2, args, &res, NULL))) {
+    if ((rv = apikey_store_run(dbd, p, &read_sql, 2, args, &res, NULL, 1))) {
         *err = failed(dbd, p, "reading the quota row", rv);
         return -1;
     }
@@ -143,9 +146,11 @@ apr_status_t apikey_quota_store_claim(server_rec *s, apr_pool_t *p,
         want = limit;
     }
     /* A claim that lost to other servers' reads the row and tries again
-     * with what is left; after four rounds it gives up (an error: the
-     * request fails closed) rather than hold the request any longer. */
-    for (attempt = 0; attempt < 4; attempt++) {
+     * with what is left.  Each lost round means another claim went
+     * through; after ROUNDS of them the claim gives up with APR_EAGAIN
+     * (busy, not down: this request fails, nothing is remembered), as
+     * when SQLite reports its lock. */
+    for (attempt = 0; attempt < ROUNDS; attempt++) {
         const char *args[4];
         int rv, nrows = 0, have;
         unsigned long c = 0;
@@ -155,9 +160,10 @@ apr_status_t apikey_quota_store_claim(server_rec *s, apr_pool_t *p,
         args[2] = period_s;
         args[3] = num(p, (long long)(limit - want));
         ++*statements;
-        if ((rv =
-                 apikey_store_run(dbd, p, &claim_sql, 4, args, NULL, &nrows))) {
+        if ((rv = apikey_store_run(dbd, p, &claim_sql, 4, args, NULL, &nrows,
+                                   1))) {
             *err = failed(dbd, p, "claiming quota units", rv);
+            status = apikey_store_busy(dbd, rv) ? APR_EAGAIN : APR_EGENERAL;
             break;
         }
         if (nrows > 0) {
@@ -179,7 +185,7 @@ apr_status_t apikey_quota_store_claim(server_rec *s, apr_pool_t *p,
             ++*statements;
             /* A duplicate (another server was first) is no error here. */
             apikey_store_run(dbd, p, insert_for(dbd->driver), 3, ins, NULL,
-                             &nrows);
+                             &nrows, 1);
             continue;
         }
         *claimed = c;
@@ -192,8 +198,9 @@ apr_status_t apikey_quota_store_claim(server_rec *s, apr_pool_t *p,
     if (status == APR_SUCCESS && *got && *claimed != APIKEY_CLAIMED_UNKNOWN) {
         *claimed += *got;
     }
-    if (status != APR_SUCCESS && attempt == 4) {
+    if (attempt == ROUNDS) {
         *err = "other servers' claims kept winning";
+        status = APR_EAGAIN;
     }
     apikey_store_close(s, dbd);
     return status;
@@ -201,12 +208,14 @@ apr_status_t apikey_quota_store_claim(server_rec *s, apr_pool_t *p,
 
 apr_status_t apikey_quota_store_give_back(server_rec *s, apr_pool_t *p,
                                           const char *id, unsigned long period,
-                                          unsigned long units, const char **err)
+                                          unsigned long units, const char **err,
+                                          int *unsure)
 {
     ap_dbd_t *dbd = apikey_store_open(p, s);
     const char *args[4];
     int rv, nrows = 0;
 
+    *unsure = 0;
     if (!dbd) {
         *err = "no database connection";
         return APR_EGENERAL;
@@ -215,9 +224,13 @@ apr_status_t apikey_quota_store_give_back(server_rec *s, apr_pool_t *p,
     args[1] = id;
     args[2] = num(p, (long long)period);
     args[3] = args[0];
-    rv = apikey_store_run(dbd, p, &give_back_sql, 4, args, NULL, &nrows);
+    /* Run once only: run twice, it would give back twice (a connection
+     * that died after the database applied it, say), and the fleet could
+     * admit more than the quota. */
+    rv = apikey_store_run(dbd, p, &give_back_sql, 4, args, NULL, &nrows, 0);
     if (rv) {
         *err = failed(dbd, p, "giving quota units back", rv);
+        *unsure = !apikey_store_busy(dbd, rv);
     }
     apikey_store_close(s, dbd);
     return rv ? APR_EGENERAL : APR_SUCCESS;
@@ -243,11 +256,12 @@ apr_status_t apikey_quota_store_add(server_rec *s, apr_pool_t *p,
     /* The row may not exist yet (no claim reached the store this period):
      * made, then updated. */
     for (attempt = 0; attempt < 2; attempt++) {
-        rv = apikey_store_run(dbd, p, &add_sql, 3, args, NULL, &nrows);
+        rv = apikey_store_run(dbd, p, &add_sql, 3, args, NULL, &nrows, 1);
         if (rv || nrows > 0 || attempt) {
             break;
         }
-        apikey_store_run(dbd, p, insert_for(dbd->driver), 3, ins, NULL, &nrows);
+        apikey_store_run(dbd, p, insert_for(dbd->driver), 3, ins, NULL, &nrows,
+                         1);
     }
     if (rv) {
         *err = failed(dbd, p, "adding owed quota units", rv);
@@ -272,7 +286,7 @@ apr_status_t apikey_quota_store_purge(server_rec *s, apr_pool_t *p,
         return APR_EGENERAL;
     }
     arg = num(p, before);
-    rv = apikey_store_run(dbd, p, &purge_sql, 1, &arg, NULL, &nrows);
+    rv = apikey_store_run(dbd, p, &purge_sql, 1, &arg, NULL, &nrows, 1);
     if (rv) {
         *err = failed(dbd, p, "purging old quota rows", rv);
     }

@@ -32,7 +32,9 @@
  * field (as the limit table numbers periods) is period, ending at
  * period_end (Unix seconds, for purging), through s's database.
  * APR_SUCCESS with *got (0: none left) and *claimed (the cluster's total
- * after, or APIKEY_CLAIMED_UNKNOWN), or an error with a message in *err.
+ * after, or APIKEY_CLAIMED_UNKNOWN); APR_EAGAIN when the database was busy
+ * (other servers' claims kept winning, SQLite's lock), or another error,
+ * with a message in *err.
  * *statements counts the statements run, each one round trip. */
 apr_status_t apikey_quota_store_claim(server_rec *s, apr_pool_t *p,
                                       const char *id, unsigned long period,
@@ -41,12 +43,14 @@ apr_status_t apikey_quota_store_claim(server_rec *s, apr_pool_t *p,
                                       unsigned long *claimed, const char **err,
                                       unsigned *statements);
 
-/* Gives units back (a sync): APR_SUCCESS, or an error with *err.  Units of
- * a row that no longer holds that many (deleted by hand) are dropped. */
+/* Gives units back (a sync): APR_SUCCESS, or an error with *err, and
+ * *unsure set when the statement was sent (the database may have applied
+ * it: the units must not be spent again).  Units of a row that no longer
+ * holds that many (deleted by hand) are dropped. */
 apr_status_t apikey_quota_store_give_back(server_rec *s, apr_pool_t *p,
                                           const char *id, unsigned long period,
-                                          unsigned long units,
-                                          const char **err);
+                                          unsigned long units, const char **err,
+                                          int *unsure);
 
 /* Adds units admitted while the store did not answer (fallback=local) to
  * its count, whatever the quota: APR_SUCCESS, or an error with *err. */

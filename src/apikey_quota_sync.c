@@ -37,8 +37,10 @@
 #include "apikey_stats.h"
 #include "apikey_watchdog.h"
 
+#include "apr_hash.h"
 #include "apr_strings.h"
 #include "http_log.h"
+#include "http_main.h"
 
 APLOG_USE_MODULE(authn_apikey);
 
@@ -53,20 +55,60 @@ static server_rec **servers;
 static char *failing;
 static unsigned nservers;
 static apr_time_t last_purge;
+/* Units of a store no server uses any more were logged (once a child). */
+static int orphans_logged;
+
+/* The server whose store a slot's units came from, by the identity the
+ * slot keeps (the same across restarts, unlike the server's index), or
+ * NULL (with *index set) when this configuration has none such. */
+static server_rec *server_of(apr_uint32_t store, unsigned *index)
+{
+    unsigned i;
+
+    for (i = 0; i < nservers; i++) {
+        const apikey_srv_conf_t *conf =
+            servers[i] ? ap_get_module_config(servers[i]->module_config,
+                                              &authn_apikey_module)
+                       : NULL;
+
+        if (conf && conf->quota_store == APIKEY_QUOTA_STORE_DBD
+            && conf->quota_store_id == store) {
+            *index = i;
+            return servers[i];
+        }
+    }
+    return NULL;
+}
 
 static void give_back(apikey_quota_table_t *t, unsigned i,
                       const apikey_lease_return_t *r, apr_pool_t *p)
 {
-    server_rec *s = r->server < nservers ? servers[r->server] : NULL;
-    const char *err = "the server is gone from the configuration";
+    unsigned index = 0;
+    server_rec *s = server_of(r->store, &index);
+    const char *err = "no server of this configuration has that store";
     apikey_lease_return_t keep = *r;
+    int unsure = 0;
 
     /* Units held go back; units owed (admitted on this server's count
      * while the store did not answer) are added, even past the quota. */
     if (s && r->units
-        && apikey_quota_store_give_back(s, p, r->id, r->period, r->units, &err)
+        && apikey_quota_store_give_back(s, p, r->id, r->period, r->units, &err,
+                                        &unsure)
                == APR_SUCCESS) {
         apikey_stats_quota_back(r->units, 0);
+        keep.units = 0;
+    }
+    if (unsure) {
+        /* The database may have taken them: spent here too, the fleet
+         * could admit more than the quota.  Dropped: they stay claimed
+         * (not admitted) till the period ends. */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     APIKEY_LOGNO(00049) "key %s: %lu quota units given "
+                                         "back with no answer (%s) are "
+                                         "dropped: the store may count "
+                                         "them as claimed till the period "
+                                         "ends",
+                     r->id, r->units, err);
         keep.units = 0;
     }
     if (s && r->owed
@@ -86,8 +128,8 @@ static void give_back(apikey_quota_table_t *t, unsigned i,
         keep.owed = 0;
     }
     if (!keep.units && !keep.owed) {
-        if (s && failing[r->server]) {
-            failing[r->server] = 0;
+        if (s && failing[index] && !unsure) {
+            failing[index] = 0;
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                          APIKEY_LOGNO(00041) "the quota store answers "
                                              "again");
@@ -95,11 +137,11 @@ static void give_back(apikey_quota_table_t *t, unsigned i,
         return;
     }
     apikey_stats_quota_back(0, 1);
-    /* Kept, and spent here (or owed still), rather than lost till the
-     * period ends. */
+    /* Kept, and spent here (or owed still, counted twice at worst), rather
+     * than lost till the period ends. */
     apikey_quota_table_lease_restore(t, i, &keep);
-    if (s && !failing[r->server]) {
-        failing[r->server] = 1;
+    if (s && !failing[index]) {
+        failing[index] = 1;
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
                      APIKEY_LOGNO(00042) "cannot give %lu unused quota units "
                                          "of key %s back to the quota store, "
@@ -107,6 +149,16 @@ static void give_back(apikey_quota_table_t *t, unsigned i,
                                          "keeps them, and tries again at the "
                                          "next sync",
                      keep.units, r->id, keep.owed, err);
+    }
+    else if (!s && !orphans_logged) {
+        orphans_logged = 1;
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ap_server_conf,
+                     APIKEY_LOGNO(00050) "key %s: %lu quota units held and "
+                                         "%lu owed belong to a store no "
+                                         "server of this configuration uses "
+                                         "(AuthAPIKeyQuotaStore dbd was "
+                                         "removed?): kept",
+                     r->id, keep.units, keep.owed);
     }
 }
 
@@ -175,6 +227,30 @@ static apr_status_t sync_leases(int state, void *data, apr_pool_t *pool)
     return APR_SUCCESS;
 }
 
+/* The identity of s's store in the limit table's slots: a hash of how
+ * the server is addressed (names, ports, addresses), which a restart or
+ * another virtual host added before it does not change.  Never 0. */
+static apr_uint32_t store_id(apr_pool_t *p, server_rec *s)
+{
+    const char *who =
+        apr_psprintf(p, "%s:%u", s->server_hostname ? s->server_hostname : "",
+                     (unsigned)s->port);
+    server_addr_rec *a;
+    apr_ssize_t len;
+    unsigned int h;
+
+    for (a = s->addrs; a; a = a->next) {
+        who = apr_psprintf(p, "%s %s:%u", who, a->virthost ? a->virthost : "",
+                           (unsigned)a->host_port);
+    }
+    if (s->is_virtual == 0) {
+        who = apr_pstrcat(p, who, " (main server)", NULL);
+    }
+    len = (apr_ssize_t)strlen(who);
+    h = apr_hashfunc_default(who, &len);
+    return h ? h : 1;
+}
+
 int apikey_quota_sync_init(apr_pool_t *pconf, server_rec *s)
 {
     const apikey_srv_conf_t *conf =
@@ -198,12 +274,13 @@ int apikey_quota_sync_init(apr_pool_t *pconf, server_rec *s)
     servers = apr_pcalloc(pconf, nservers * sizeof(*servers));
     failing = apr_pcalloc(pconf, nservers);
     for (sp = s; sp; sp = sp->next) {
-        const apikey_srv_conf_t *c =
+        apikey_srv_conf_t *c =
             ap_get_module_config(sp->module_config, &authn_apikey_module);
 
         if (c->index < nservers) {
             servers[c->index] = sp;
         }
+        c->quota_store_id = store_id(pconf, sp);
     }
     rv = apikey_watchdog_start(pconf, s, WATCHDOG_NAME, conf->quota_sync,
                                sync_leases);

@@ -59,13 +59,14 @@ typedef struct {
     apr_uint32_t quota_limit;
     apr_int64_t rate_interval;
     apr_uint32_t burst;
-    /* 1 + the index of the server whose store holds a leased quota; 0:
-     * the quota is this server's own.  Written before the first units. */
-    apr_uint16_t server;
+    /* Which store holds a leased quota (an identity of the server whose
+     * DBD it is, the same across restarts); 0: the quota is this
+     * server's own.  Written before the first units. */
+    apr_uint32_t store;
     unsigned char period;
     /* Whole (the sync gives units back under it), NUL-terminated. */
     char id[APIKEY_QUOTA_ID_MAX + 1];
-    char owner_name[40];
+    char owner_name[38];
 } slot_t;
 
 struct apikey_quota_table_t {
@@ -234,6 +235,11 @@ static int idle(slot_t *s, long long now)
         APIKEY_QUOTA_COUNT(l) == 0 || period_over(APIKEY_QUOTA_PERIOD(l), now);
     int owed_over =
         APIKEY_QUOTA_COUNT(o) == 0 || period_over(APIKEY_QUOTA_PERIOD(o), now);
+    apr_uint64_t d = load(&s->dry);
+
+    /* A key the store just refused still has its answer here. */
+    owed_over =
+        owed_over && (d == 0 || period_over(APIKEY_QUOTA_PERIOD(d), now));
 
     return tat <= now && quota_over && lease_over && owed_over
            && now - last >= APIKEY_QUOTA_REUSE_AFTER;
@@ -289,8 +295,19 @@ static slot_t *find_slot(apikey_quota_table_t *t, apr_uint64_t me,
          * and lease words are of an old period, which a charge reads as
          * unused.  A
          * loser of the race may find the slot taken for its own key. */
-        if (w == me || (idle(reuse, now) && cas(&reuse->owner, &w, me))
-            || load(&reuse->owner) == me) {
+        if (w == me) {
+            return reuse;
+        }
+        if (idle(reuse, now) && cas(&reuse->owner, &w, me)) {
+            /* The old key's lease bookkeeping is not ours. */
+            __atomic_store_n(&reuse->dry, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&reuse->claimed, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&reuse->synced, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&reuse->lease_size, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&reuse->store, 0, __ATOMIC_RELEASE);
+            return reuse;
+        }
+        if (load(&reuse->owner) == me) {
             return reuse;
         }
     }
@@ -348,6 +365,22 @@ static int repair(slot_t *s, long long now, const apikey_rate_t *rate,
             && APIKEY_QUOTA_PERIOD(l)
                    > period_of(quota->period, now + APIKEY_QUOTA_CLOCK_SLACK)
             && cas(&s->lease, &l, 0)) {
+            fixed = 1;
+        }
+        /* More units held than the quota has: never claimed. */
+        if (quota->limit && APIKEY_QUOTA_COUNT(l) > quota->limit
+            && cas(&s->lease, &l, 0)) {
+            fixed = 1;
+        }
+    }
+    /* More owed than a server may admit on its own in a period: counted
+     * as the most it may (more counted is the safe side). */
+    {
+        apr_uint64_t o = load(&s->owed);
+
+        if (quota->limit && APIKEY_QUOTA_COUNT(o) > quota->limit
+            && cas(&s->owed, &o,
+                   APIKEY_QUOTA_WORD(APIKEY_QUOTA_PERIOD(o), quota->limit))) {
             fixed = 1;
         }
     }
@@ -445,7 +478,12 @@ static void owe(slot_t *s, unsigned long period, unsigned long long n)
         unsigned long long held =
             APIKEY_QUOTA_PERIOD(w) == period ? APIKEY_QUOTA_COUNT(w) : 0;
 
-        if (held + n > 0xffffffffULL
+        /* Units owed for a later period are never replaced by an earlier
+         * one's (a restore that comes late): the earlier ones are over. */
+        if ((!held && APIKEY_QUOTA_COUNT(w)
+             && PERIOD_TYPE(APIKEY_QUOTA_PERIOD(w)) == PERIOD_TYPE(period)
+             && APIKEY_QUOTA_PERIOD(w) > period)
+            || held + n > 0xffffffffULL
             || cas(&s->owed, &w, APIKEY_QUOTA_WORD(period, held + n))) {
             return;
         }
@@ -682,7 +720,7 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
 int apikey_quota_table_lease_put(apikey_quota_table_t *t, const char *id,
                                  const apikey_quota_t *quota, long long now,
                                  unsigned long period, unsigned long units,
-                                 unsigned long claimed, unsigned server)
+                                 unsigned long claimed, apr_uint32_t store)
 {
     int reset = 0;
     slot_t *s = find_slot(t, owner_word(t, id), now, &reset);
@@ -693,7 +731,7 @@ int apikey_quota_table_lease_put(apikey_quota_table_t *t, const char *id,
         return 0;
     }
     /* Where a sync gives them back: set before the units are there. */
-    __atomic_store_n(&s->server, (apr_uint16_t)(server + 1), __ATOMIC_RELEASE);
+    __atomic_store_n(&s->store, store, __ATOMIC_RELEASE);
     w = load(&s->lease);
     for (;;) {
         unsigned long p = APIKEY_QUOTA_PERIOD(w);
@@ -734,14 +772,13 @@ int apikey_quota_table_lease_put(apikey_quota_table_t *t, const char *id,
 
 void apikey_quota_table_lease_dry(apikey_quota_table_t *t, const char *id,
                                   const apikey_quota_t *quota, long long now,
-                                  int full, unsigned server)
+                                  int full, apr_uint32_t store)
 {
     int reset = 0;
     slot_t *s = find_slot(t, owner_word(t, id), now, &reset);
 
     if (s && quota->limit) {
-        __atomic_store_n(&s->server, (apr_uint16_t)(server + 1),
-                         __ATOMIC_RELEASE);
+        __atomic_store_n(&s->store, store, __ATOMIC_RELEASE);
         __atomic_store_n(&s->dry,
                          APIKEY_QUOTA_WORD(period_of(quota->period, now),
                                            full ? DRY_FULL : DRY_DOWN),
@@ -755,7 +792,7 @@ int apikey_quota_table_lease_drain(apikey_quota_table_t *t, unsigned i,
     slot_t *s;
     apr_uint64_t w, l, o;
     unsigned long count, before, spent, cap;
-    unsigned server;
+    apr_uint32_t store;
     size_t k;
 
     if (i >= t->nslots) {
@@ -763,8 +800,8 @@ int apikey_quota_table_lease_drain(apikey_quota_table_t *t, unsigned i,
     }
     s = slots(t) + i;
     w = load(&s->owner);
-    server = __atomic_load_n(&s->server, __ATOMIC_ACQUIRE);
-    if (w == 0 || !owner_valid(w) || server == 0) {
+    store = __atomic_load_n(&s->store, __ATOMIC_ACQUIRE);
+    if (w == 0 || !owner_valid(w) || store == 0) {
         return 0; /* no leased quota here */
     }
     /* The next lease: what this server admitted since the last sync. */
@@ -778,11 +815,24 @@ int apikey_quota_table_lease_drain(apikey_quota_table_t *t, unsigned i,
                                     : spent > cap ? cap
                                                   : spent),
                      __ATOMIC_RELEASE);
+    /* Units can go back only under the key's whole id: a slot whose id
+     * was scribbled over keeps what it holds (its key spends it). */
+    memcpy(out->id, s->id, sizeof(out->id));
+    out->id[APIKEY_QUOTA_ID_MAX] = '\0';
+    for (k = 0; out->id[k]; k++) {
+        if ((unsigned char)out->id[k] < ' '
+            || (unsigned char)out->id[k] > '~') {
+            return 0;
+        }
+    }
+    if (k == 0) {
+        return 0;
+    }
     /* Ask the store again at the next claim. */
     __atomic_store_n(&s->dry, 0, __ATOMIC_RELEASE);
     l = __atomic_exchange_n(&s->lease, 0, __ATOMIC_ACQ_REL);
     o = __atomic_exchange_n(&s->owed, 0, __ATOMIC_ACQ_REL);
-    memset(out, 0, sizeof(*out));
+    out->period = out->units = out->owed = out->owed_period = 0;
     if (APIKEY_QUOTA_COUNT(l) && !period_over(APIKEY_QUOTA_PERIOD(l), now)) {
         out->period = APIKEY_QUOTA_PERIOD(l);
         out->units = APIKEY_QUOTA_COUNT(l);
@@ -794,16 +844,8 @@ int apikey_quota_table_lease_drain(apikey_quota_table_t *t, unsigned i,
     if (!out->units && !out->owed) {
         return 0;
     }
-    memcpy(out->id, s->id, sizeof(out->id));
-    out->id[APIKEY_QUOTA_ID_MAX] = '\0';
-    for (k = 0; out->id[k]; k++) {
-        if ((unsigned char)out->id[k] < ' ') {
-            /* Not whole: the units cannot be given back to anyone. */
-            return 0;
-        }
-    }
-    out->server = server - 1;
-    return out->id[0] != '\0';
+    out->store = store;
+    return 1;
 }
 
 int apikey_quota_table_lease_restore(apikey_quota_table_t *t, unsigned i,
@@ -896,7 +938,7 @@ int apikey_quota_table_view(apikey_quota_table_t *t, unsigned i,
     }
     v->rate_interval_us = s->rate_interval;
     v->burst = s->burst;
-    v->leased = __atomic_load_n(&s->server, __ATOMIC_ACQUIRE) != 0;
+    v->leased = __atomic_load_n(&s->store, __ATOMIC_ACQUIRE) != 0;
     v->lease_period = v->lease_units = v->cluster_claimed = 0;
     if (v->leased) {
         apr_uint64_t l = load(&s->lease);

@@ -58,20 +58,19 @@ typedef enum {
                                  since the last sync: fail closed */
 } apikey_charge_result_t;
 
-/* Flags of a charge. */
-#define APIKEY_CHARGE_REPORT 1 /* count, never refuse */
-#define APIKEY_CHARGE_LEASED                                                   \
-    2 /* the quota is admitted from the key's                                  \
-         lease of cluster-wide units */
-#define APIKEY_CHARGE_PREPAID                                                  \
-    4 /* with LEASED: the quota unit of this                                   \
-         request is taken (apikey_quota_table_                                 \
-         lease_put); charge the rate limit only */
-#define APIKEY_CHARGE_FALLBACK                                                 \
-    8 /* with LEASED: when the store does not                                  \
-         answer, admit up to the quota on this                                 \
-         server's own count, and owe the store                                 \
-         those units */
+/* Flags of a charge:
+ * REPORT   count, never refuse;
+ * LEASED   the quota is admitted from the key's lease of cluster-wide
+ *          units;
+ * PREPAID  with LEASED: the quota unit of this request is taken
+ *          (apikey_quota_table_lease_put); charge the rate limit only;
+ * FALLBACK with LEASED: when the store does not answer, admit up to the
+ *          quota on this server's own count, and owe the store those
+ *          units. */
+#define APIKEY_CHARGE_REPORT   1
+#define APIKEY_CHARGE_LEASED   2
+#define APIKEY_CHARGE_PREPAID  4
+#define APIKEY_CHARGE_FALLBACK 8
 
 typedef struct {
     apikey_charge_result_t result;
@@ -142,22 +141,23 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
  * store for key id's quota in period (a NEED_LEASE's lease_period) to its
  * slot, keeping one for the request; claimed is the cluster's total
  * claimed units the store reported (all ones: not read, add units to the
- * last known), server the index of the server whose store it is (where a
- * sync gives unused units back).  Returns 1, or 0 when the slot cannot take
- * them (it was taken over, or holds a later period's units after the clock
- * stepped back): then the caller gives all units back to the store. */
+ * last known), store a non-zero identity of the store they came from
+ * (where a sync gives unused units back), the same across restarts.  Returns 1,
+ * or 0 when the slot cannot take them (it was taken over, or holds a later
+ * period's units after the clock stepped back): then the caller gives all units
+ * back to the store. */
 int apikey_quota_table_lease_put(apikey_quota_table_t *t, const char *id,
                                  const apikey_quota_t *quota, long long now,
                                  unsigned long period, unsigned long units,
-                                 unsigned long claimed, unsigned server);
+                                 unsigned long claimed, apr_uint32_t store);
 
 /* Records what the store answered a claim with nothing to give: the quota
  * is used up (full 1) or the store failed (full 0).  Requests that find no
- * units then fail without asking it, until the next sync.  server as for
+ * units then fail without asking it, until the next sync.  store as for
  * apikey_quota_table_lease_put (where owed units go). */
 void apikey_quota_table_lease_dry(apikey_quota_table_t *t, const char *id,
                                   const apikey_quota_t *quota, long long now,
-                                  int full, unsigned server);
+                                  int full, apr_uint32_t store);
 
 /* What a sync takes back from a slot. */
 typedef struct {
@@ -167,7 +167,7 @@ typedef struct {
     /* Units admitted while the store did not answer (FALLBACK), in the
      * period owed_period: to be added to the store's count. */
     unsigned long owed, owed_period;
-    unsigned server; /* the server whose store holds the quota */
+    apr_uint32_t store; /* the store that holds the quota */
 } apikey_lease_return_t;
 
 /* The sync of slot i at now: sizes the key's next lease from its

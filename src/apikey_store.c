@@ -145,7 +145,7 @@ static int store_busy(const apr_dbd_driver_t *driver, int rv)
  * prepared. */
 static int run(ap_dbd_t *dbd, apr_pool_t *p, const apikey_query_t *q, int nargs,
                const char **args, apr_dbd_results_t **res, int *nrows,
-               int *prepare_failed)
+               int retry, int *prepare_failed)
 {
     apr_dbd_prepared_t *st;
     int rv, attempt;
@@ -165,7 +165,7 @@ static int run(ap_dbd_t *dbd, apr_pool_t *p, const apikey_query_t *q, int nargs,
             rv = apr_dbd_pquery(dbd->driver, p, dbd->handle, nrows, st, nargs,
                                 args);
         }
-        if (rv == 0 || attempt == 1 || store_busy(dbd->driver, rv)
+        if (rv == 0 || attempt == 1 || !retry || store_busy(dbd->driver, rv)
             || apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, q->sql,
                                NULL, &st)
                    != 0) {
@@ -179,7 +179,7 @@ static int run_query(ap_dbd_t *dbd, apr_pool_t *p, const apikey_query_t *q,
                      const char *arg, apr_dbd_results_t **res,
                      int *prepare_failed)
 {
-    return run(dbd, p, q, arg ? 1 : 0, &arg, res, NULL, prepare_failed);
+    return run(dbd, p, q, arg ? 1 : 0, &arg, res, NULL, 1, prepare_failed);
 }
 
 ap_dbd_t *apikey_store_open(apr_pool_t *p, server_rec *s)
@@ -194,11 +194,16 @@ void apikey_store_close(server_rec *s, ap_dbd_t *dbd)
 
 int apikey_store_run(ap_dbd_t *dbd, apr_pool_t *p, const apikey_query_t *q,
                      int nargs, const char **args, apr_dbd_results_t **res,
-                     int *nrows)
+                     int *nrows, int retry)
 {
     int unprepared;
 
-    return run(dbd, p, q, nargs, args, res, nrows, &unprepared);
+    return run(dbd, p, q, nargs, args, res, nrows, retry, &unprepared);
+}
+
+int apikey_store_busy(ap_dbd_t *dbd, int rv)
+{
+    return store_busy(dbd->driver, rv);
 }
 
 /* The columns we read, found by name in the result, so that a look-up

@@ -76,10 +76,16 @@ void apikey_store_close(server_rec *s, ap_dbd_t *dbd);
 
 /* Runs q (prepared once per connection under its label) with nargs text
  * arguments: a SELECT read whole into *res when res is given, else a
- * statement whose changed rows go to *nrows.  Returns 0 or the driver's
- * error (apr_dbd_error tells it). */
+ * statement whose changed rows go to *nrows.  With retry, a statement that
+ * fails is prepared afresh and run once more (as after a database restart
+ * took the prepared statement): only for statements that may run twice.
+ * Returns 0 or the driver's error (apr_dbd_error tells it). */
 int apikey_store_run(ap_dbd_t *dbd, apr_pool_t *p, const apikey_query_t *q,
                      int nargs, const char **args, apr_dbd_results_t **res,
-                     int *nrows);
+                     int *nrows, int retry);
+
+/* 1 when the driver's error rv says the database is busy (SQLite's lock),
+ * not failing. */
+int apikey_store_busy(ap_dbd_t *dbd, int rv);
 
 #endif /* APIKEY_STORE_H */

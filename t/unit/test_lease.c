@@ -94,7 +94,6 @@ static const apikey_rate_t no_rate;
 
 static int scale = 100;
 
-
 static apikey_quota_table_t *table_new(void **mem)
 {
     apr_size_t size = apikey_quota_table_size(NSLOTS);
@@ -256,7 +255,7 @@ static const char *want_sizes(apikey_quota_table_t *t, const char *id,
                                c.lease_want);
         if (at >= len
             || !apikey_quota_table_lease_put(t, id, &q, NOW0, c.lease_period,
-                                             c.lease_want, CLAIMED_UNKNOWN, 0)
+                                             c.lease_want, CLAIMED_UNKNOWN, 9)
             || lcharge(t, id, no_rate, q, NOW0, APIKEY_CHARGE_PREPAID).result
                    != APIKEY_CHARGE_ADMIT) {
             return "lease_put or the prepaid charge failed";
@@ -296,7 +295,7 @@ static void test_lease_sizes(void)
     is_int((long long)c.lease_want, 62,
            "after 188 admissions since the last sync: 62, the cap");
     ok(apikey_quota_table_lease_put(t, "size-1000", &q, NOW0, c.lease_period,
-                                    10, CLAIMED_UNKNOWN, 0)
+                                    10, CLAIMED_UNKNOWN, 9)
            && lcharge(t, "size-1000", no_rate, q, NOW0, APIKEY_CHARGE_PREPAID)
                       .result
                   == APIKEY_CHARGE_ADMIT
@@ -424,7 +423,7 @@ static void test_drain(void)
     is_int((long long)r.period, (long long)FIELD(APIKEY_PERIOD_DAY, DAY_INDEX),
            "the period field lease_put was given");
     is_int((long long)r.units, 3, "the 3 units held");
-    is_int(r.server, 7, "and the server lease_put was given");
+    is_int(r.store, 7, "and the store lease_put was given");
     is_int(held(t, "drained"), 0, "the slot holds none after");
     c = lcharge(t, "drained", no_rate, q, NOW0, 0);
     is_int(c.result, APIKEY_CHARGE_NEED_LEASE, "the next charge needs a lease");
@@ -484,7 +483,7 @@ static void test_rate_give_back(void)
     c = lcharge(t, "rated", one, q, t0, 0);
     ok(c.result == APIKEY_CHARGE_NEED_LEASE
            && apikey_quota_table_lease_put(t, "rated", &q, t0, c.lease_period,
-                                           5, 5, 0)
+                                           5, 5, 9)
            && lcharge(t, "rated", one, q, t0, APIKEY_CHARGE_PREPAID).result
                   == APIKEY_CHARGE_ADMIT,
        "1/s: a lease of 5, the first request admitted");
@@ -509,7 +508,7 @@ static void test_rate_give_back(void)
     is_int(c.result, APIKEY_CHARGE_NEED_LEASE,
            "none left: NEED_LEASE (the rate is not charged yet)");
     ok(apikey_quota_table_lease_put(t, "rated", &q, t0 + 4 * SEC,
-                                    c.lease_period, 3, 8, 0),
+                                    c.lease_period, 3, 8, 9),
        "lease_put of 3");
     c = lcharge(t, "rated", one, q, t0 + 4 * SEC, APIKEY_CHARGE_PREPAID);
     is_int(c.result, APIKEY_CHARGE_RATE_LIMITED,
@@ -636,14 +635,14 @@ static void test_give_back_after_sync(void)
     c = lcharge(t, "lost", one, q, NOW0, 0);
     ok(c.result == APIKEY_CHARGE_NEED_LEASE
            && apikey_quota_table_lease_put(t, "lost", &q, NOW0, c.lease_period,
-                                           1, 1, 0)
+                                           1, 1, 9)
            && lcharge(t, "lost", one, q, NOW0, APIKEY_CHARGE_PREPAID).result
                   == APIKEY_CHARGE_ADMIT,
        "1/s: a request admitted with a lease of 1");
     c = lcharge(t, "lost", one, q, NOW0, 0);
     ok(c.result == APIKEY_CHARGE_NEED_LEASE
            && apikey_quota_table_lease_put(t, "lost", &q, NOW0, c.lease_period,
-                                           5, 6, 0)
+                                           5, 6, 9)
            && drain_key(t, "lost", NOW0, &r) && r.units == 4,
        "the next claims 5 (keeps 1), a sync gives the other 4 back");
     c = lcharge(t, "lost", one, q, NOW0, APIKEY_CHARGE_PREPAID);
@@ -652,6 +651,88 @@ static void test_give_back_after_sync(void)
     ok(held(t, "lost") == 1,
        "its unit goes back to the emptied lease (6 claimed = 1 admitted + 4 "
        "given back + 1 held), for the next sync");
+    free(mem);
+}
+
+/* fallback=local: admitted on the server's own count while the store does
+ * not answer, held to the quota, owed; what is owed survives a late
+ * restore only for its own period. */
+static void test_fallback(void)
+{
+    apikey_quota_t q = quota_of(10, APIKEY_PERIOD_DAY);
+    apikey_lease_return_t r, r2;
+    apikey_charge_t c;
+    int i, admitted = 0;
+    void *mem;
+    apikey_quota_table_t *t = table_new(&mem);
+
+    if (!t) {
+        ok(0, "table");
+        return;
+    }
+    ok(first_lease(t, "fb", q, NOW0, 2, 5), "a lease of 2, one admitted");
+    c = lcharge(t, "fb", no_rate, q, NOW0, APIKEY_CHARGE_FALLBACK);
+    ok(c.result == APIKEY_CHARGE_ADMIT, "the second from the lease");
+    apikey_quota_table_lease_dry(t, "fb", &q, NOW0, 0, 5);
+    for (i = 0; i < 12; i++) {
+        c = lcharge(t, "fb", no_rate, q, NOW0, APIKEY_CHARGE_FALLBACK);
+        admitted += c.result == APIKEY_CHARGE_ADMIT;
+    }
+    is_int(admitted, 8,
+           "store down, fallback: 8 more admitted on the "
+           "server's own count (10 in all), then refused");
+    is_int(c.result, APIKEY_CHARGE_QUOTA_EXCEEDED, "the last one with 429");
+    c = lcharge(t, "fb", no_rate, q, NOW0, 0);
+    is_int(c.result, APIKEY_CHARGE_STORE_DOWN, "without fallback: 503");
+    ok(drain_key(t, "fb", NOW0, &r) && r.owed == 8 && r.units == 0
+           && r.owed_period == FIELD(APIKEY_PERIOD_DAY, DAY_INDEX)
+           && r.store == 5,
+       "the sync takes the 8 owed, for today and its store");
+    ok(!drain_key(t, "fb", NOW0, &r2), "and owes nothing more after");
+    {
+        apikey_quota_view_t v;
+        int slot = find_key(t, "fb", &v);
+
+        ok(slot >= 0 && apikey_quota_table_lease_restore(t, (unsigned)slot, &r)
+               && drain_key(t, "fb", NOW0, &r2) && r2.owed == 8,
+           "a failed add restores the 8 owed");
+        /* Tomorrow: one owed for the new day, then yesterday's restore
+         * comes late. */
+        apikey_quota_table_lease_dry(t, "fb", &q, NOW0 + DAY, 0, 5);
+        c = lcharge(t, "fb", no_rate, q, NOW0 + DAY, APIKEY_CHARGE_FALLBACK);
+        ok(c.result == APIKEY_CHARGE_ADMIT, "tomorrow, fallback admits");
+        apikey_quota_table_lease_restore(t, (unsigned)slot, &r);
+        ok(drain_key(t, "fb", NOW0 + DAY, &r2) && r2.owed == 1
+               && r2.owed_period == FIELD(APIKEY_PERIOD_DAY, DAY_INDEX + 1),
+           "a late restore of yesterday's owed units leaves today's 1");
+    }
+    free(mem);
+}
+
+/* A lease word holding more units than the quota has (scribbled) is reset
+ * by the next charge, which says so and asks for a lease. */
+static void test_lease_clamp(void)
+{
+    apikey_quota_t q = quota_of(10, APIKEY_PERIOD_DAY);
+    apikey_charge_t c;
+    void *mem;
+    apikey_quota_table_t *t = table_new(&mem);
+
+    if (!t) {
+        ok(0, "table");
+        return;
+    }
+    c = lcharge(t, "clamp", no_rate, q, NOW0, 0);
+    ok(c.result == APIKEY_CHARGE_NEED_LEASE
+           && apikey_quota_table_lease_put(t, "clamp", &q, NOW0, c.lease_period,
+                                           50, 50, 3),
+       "50 units put for a quota of 10");
+    c = lcharge(t, "clamp", no_rate, q, NOW0, APIKEY_CHARGE_PREPAID);
+    ok(c.repaired && c.result == APIKEY_CHARGE_ADMIT,
+       "the next charge resets the lease (repaired) and admits its own unit");
+    is_int(held(t, "clamp"), 0, "none held after");
+    c = lcharge(t, "clamp", no_rate, q, NOW0, 0);
+    is_int(c.result, APIKEY_CHARGE_NEED_LEASE, "the next asks the store");
     free(mem);
 }
 
@@ -825,14 +906,15 @@ static apikey_charge_result_t request(sim_t *sh, apikey_quota_table_t *t,
                      c.lease_want, &got, &claimed)
             < 0) {
             apikey_quota_table_lease_dry(t, id, &sh->quota, now, 0,
-                                         (unsigned)node);
+                                         (apr_uint32_t)node + 1);
         }
         else if (got == 0) {
             apikey_quota_table_lease_dry(t, id, &sh->quota, now, 1,
-                                         (unsigned)node);
+                                         (apr_uint32_t)node + 1);
         }
         else if (apikey_quota_table_lease_put(t, id, &sh->quota, now, period,
-                                              got, claimed, (unsigned)node)) {
+                                              got, claimed,
+                                              (apr_uint32_t)node + 1)) {
             apikey_quota_table_charge(
                 t, id, "owner", &sh->rate, &sh->quota, now,
                 APIKEY_CHARGE_LEASED | APIKEY_CHARGE_PREPAID, &c);
@@ -871,8 +953,8 @@ static void sync_node(sim_t *sh, apikey_quota_table_t *t, int node,
             continue;
         }
         row = row_of(r.id);
-        if (row < 0 || r.server != (unsigned)node || r.period != sh->period
-            || r.units == 0) {
+        if (row < 0 || r.store != (apr_uint32_t)node + 1
+            || r.period != sh->period || r.units == 0) {
             add(&sh->bad_drains, 1);
             continue;
         }
@@ -1355,6 +1437,8 @@ int main(void)
     test_past_period();
     test_restore();
     test_give_back_after_sync();
+    test_fallback();
+    test_lease_clamp();
     test_exactness();
     test_killed();
     return done_testing();
