@@ -14,7 +14,8 @@ use Time::HiRes qw(time sleep);
 use ApiKeyTest qw(create_key store_sql run_httpd backend);
 use ApiKeyServer;
 
-plan tests => 17, need(need_module('authn_apikey', 'dbd'), need_lwp);
+plan tests => 19, need(need_module('authn_apikey', 'dbd'), need_lwp,
+                       ApiKeyServer::need_many_processes());
 
 # Directives.
 my @bad = (
@@ -122,3 +123,23 @@ ok t_cmp(claimed($k3->{id}), 2, 'the store holds 2 units: rate-limited '
                                 . 'requests took none');
 
 $node->stop;
+
+# A graceful restart keeps the units a server holds: with no sync in
+# sight, 5 requests claim 1 + 2 + 4 units and hold 2; after the restart the
+# next 2 are admitted from them, with no claim.
+my $held = ApiKeyServer->new(
+    name => 'quota-store-graceful', mpm => 'event',
+    conf => "AuthAPIKeyQuotaStore dbd\nAuthAPIKeyQuotaSync 1h\n");
+$held->start or die 'start';
+my $k4 = create_key(owner => 'quota-store', quota => '1000/day');
+my $before4 = join ' ', map { $ua->get($held->url, 'X-API-Key' => $k4->{key})->code } 1..5;
+my $claimed4 = claimed($k4->{id});
+$held->graceful or die 'graceful';
+sleep 1;
+$held->wait_up;
+my $after4 = join ' ', map { $ua->get($held->url, 'X-API-Key' => $k4->{key})->code } 1..2;
+ok t_cmp("$before4 / $claimed4", '200 200 200 200 200 / 7',
+         '5 admitted, 7 units claimed (2 held)');
+ok t_cmp("$after4 / " . claimed($k4->{id}), '200 200 / 7',
+         'after a graceful restart the 2 held are spent: no new claim');
+$held->stop;
