@@ -17,6 +17,7 @@
 /* The limit table (see apikey_quota_table.h). */
 
 #include "apikey_quota_table.h"
+#include "apikey_quota_slot.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -29,63 +30,6 @@
 #define TABLE_MAGIC APR_UINT64_C(0x41504b51554f5441) /* "APKQUOTA" */
 #define FILE_MAGIC  "apikey-quota-state 2\n"
 
-/* What the store answered a claim that got nothing. */
-#define DRY_FULL 1
-#define DRY_DOWN 2
-
-typedef struct {
-    /* The key's hash with a check byte on top; 0: free.  The one word that
-     * says whose slot this is, claimed by compare-and-swap. */
-    apr_uint64_t owner;
-    apr_int64_t tat; /* GCRA theoretical arrival time */
-    /* period | count: the quota's count; with a leased (cluster-wide)
-     * quota, this server's admissions, which the lease size follows. */
-    apr_uint64_t quota;
-    apr_int64_t last_used;
-    /* Leased quotas.  period | units this server holds, taken one by one
-     * by compare-and-swap and drained by the sync; what the store last
-     * answered a claim that got nothing (period | DRY_FULL or DRY_DOWN),
-     * until the next sync. */
-    apr_uint64_t lease;
-    apr_uint64_t dry;
-    /* period | units admitted on this server's own count while the store
-     * did not answer (AuthAPIKeyQuotaStore dbd fallback=local), to be
-     * added to the store's count by the sync. */
-    apr_uint64_t owed;
-    apr_uint32_t lease_size; /* units the next claim asks for */
-    apr_uint32_t claimed;    /* the cluster's claimed units, last reported */
-    apr_uint32_t synced;     /* the count at the last sync (sync only) */
-    /* For the status page only: written racily, shown after checks. */
-    apr_uint32_t quota_limit;
-    apr_int64_t rate_interval;
-    apr_uint32_t burst;
-    /* Which store holds a leased quota (an identity of the server whose
-     * DBD it is, the same across restarts); 0: the quota is this
-     * server's own.  Written before the first units. */
-    apr_uint32_t store;
-    unsigned char period;
-    /* Whole (the sync gives units back under it), NUL-terminated. */
-    char id[APIKEY_QUOTA_ID_MAX + 1];
-    char owner_name[38];
-} slot_t;
-
-struct apikey_quota_table_t {
-    apr_uint64_t magic;
-    apr_uint32_t nslots;
-    apr_uint32_t slot_size;
-    apr_int64_t last_full_log;
-    unsigned char seed[APIKEY_QUOTA_SEED_LEN];
-    apr_uint64_t pad[3];
-};
-
-typedef char slot_is_192[sizeof(slot_t) == APIKEY_QUOTA_SLOT_SIZE ? 1 : -1];
-typedef char header_is_64[sizeof(struct apikey_quota_table_t) == 64 ? 1 : -1];
-
-static slot_t *slots(apikey_quota_table_t *t)
-{
-    return (slot_t *)(t + 1);
-}
-
 /* The owner word of a key: 56 bits of its hash and a check byte, so that a
  * corrupted word is recognised as such. */
 static apr_uint64_t owner_word(apikey_quota_table_t *t, const char *id)
@@ -96,16 +40,6 @@ static apr_uint64_t owner_word(apikey_quota_table_t *t, const char *id)
                      & 0xff;
 
     return (c << 56) | h | APR_UINT64_C(0x0100000000000000) * (c == 0);
-}
-
-static int owner_valid(apr_uint64_t w)
-{
-    apr_uint64_t h = w & APR_UINT64_C(0x00ffffffffffffff);
-    apr_uint64_t c = (h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24) ^ (h >> 32)
-                      ^ (h >> 40) ^ (h >> 48) ^ 0xa5)
-                     & 0xff;
-
-    return (w >> 56) == (c ? c : 1);
 }
 
 apr_size_t apikey_quota_table_size(unsigned nslots)
@@ -171,52 +105,6 @@ int apikey_quota_table_header_check(apikey_quota_table_t *t,
         fixed = 1;
     }
     return fixed;
-}
-
-static apr_uint64_t load(apr_uint64_t *w)
-{
-    return __atomic_load_n(w, __ATOMIC_ACQUIRE);
-}
-
-static unsigned long load_32(apr_uint32_t *w)
-{
-    return __atomic_load_n(w, __ATOMIC_ACQUIRE);
-}
-
-static int cas(apr_uint64_t *w, apr_uint64_t *expected, apr_uint64_t v)
-{
-    return __atomic_compare_exchange_n(w, expected, v, 0, __ATOMIC_ACQ_REL,
-                                       __ATOMIC_ACQUIRE);
-}
-
-/* The period field of a quota word: the period type in the top two bits
- * and its index below, so that a word written for another kind of period
- * (a slot taken over, a key whose quota changed from hourly to monthly)
- * reads as an old period, never as one in the future. */
-#define PERIOD_TYPE(p) ((unsigned)((p) >> 30))
-#define PERIOD_FIELD(type, index)                                              \
-    ((unsigned long)(((unsigned long)(type) << 30) | ((index)&0x3fffffffUL)))
-
-static unsigned long period_of(apikey_period_t type, long long now)
-{
-    return PERIOD_FIELD(type, apikey_period_index(type, now));
-}
-
-/* A quota word as seen by a quota of type: one of another type counts as
- * unused. */
-static apr_uint64_t as_type(apr_uint64_t w, apikey_period_t type)
-{
-    return PERIOD_TYPE(APIKEY_QUOTA_PERIOD(w)) == (unsigned)type ? w : 0;
-}
-
-/* Whether the period field p (of a quota or lease word) is one of its
- * type before now's: its count or units belong to a period that is over. */
-static int period_over(unsigned long p, long long now)
-{
-    apikey_period_t type = (apikey_period_t)PERIOD_TYPE(p);
-
-    return type < APIKEY_PERIOD_HOUR || type > APIKEY_PERIOD_MONTH
-           || p < period_of(type, now);
 }
 
 /* Whether a slot's windows have all expired, it holds no units of a
@@ -323,6 +211,12 @@ static slot_t *find_slot(apikey_quota_table_t *t, apr_uint64_t me,
     return NULL;
 }
 
+slot_t *apikey_quota_slot_of(apikey_quota_table_t *t, const char *id,
+                             long long now, int *reset)
+{
+    return find_slot(t, owner_word(t, id), now, reset);
+}
+
 /* Checks the words a charge relies on; resets them when they cannot be
  * right (a corrupted slot).  Returns 1 when it reset anything. */
 static int repair(slot_t *s, long long now, const apikey_rate_t *rate,
@@ -406,180 +300,6 @@ static void describe(slot_t *s, const char *id, const char *owner,
     }
 }
 
-/* The most units a claim asks for: a sixteenth of the quota, so that
- * leases held across a fleet leave most of it to whichever server needs
- * it. */
-static unsigned long lease_cap(unsigned long limit)
-{
-    return limit / 16 ? limit / 16 : 1;
-}
-
-static unsigned long lease_want(slot_t *s, unsigned long limit)
-{
-    unsigned long n = load_32(&s->lease_size);
-
-    return n < 1 ? 1 : n > lease_cap(limit) ? lease_cap(limit) : n;
-}
-
-/* Takes one unit of the lease for period (or, the clock having stepped
- * back, of a later period of the same type, as the quota count would):
- * returns the period field taken from, or 0 when none is held. */
-static unsigned long lease_take(slot_t *s, apikey_period_t type,
-                                unsigned long period)
-{
-    apr_uint64_t w = load(&s->lease);
-
-    for (;;) {
-        unsigned long p = APIKEY_QUOTA_PERIOD(w);
-
-        if (PERIOD_TYPE(p) != (unsigned)type || p < period
-            || APIKEY_QUOTA_COUNT(w) == 0) {
-            return 0;
-        }
-        if (cas(&s->lease, &w, w - 1)) {
-            return p;
-        }
-    }
-}
-
-/* Gives a unit back to the lease it was taken from, while the lease is
- * still of that period, or empty: a sync may have drained it meanwhile,
- * and handed back all but this unit, which the next sync hands back. */
-static void lease_give_back(slot_t *s, unsigned long period)
-{
-    apr_uint64_t w = load(&s->lease);
-
-    for (;;) {
-        apr_uint64_t nw;
-
-        if (w == 0) {
-            nw = APIKEY_QUOTA_WORD(period, 1);
-        }
-        else if (APIKEY_QUOTA_PERIOD(w) == period
-                 && APIKEY_QUOTA_COUNT(w) < 0xffffffffUL) {
-            nw = w + 1;
-        }
-        else {
-            return; /* a unit of a period that is over */
-        }
-        if (cas(&s->lease, &w, nw)) {
-            return;
-        }
-    }
-}
-
-/* Adds n units to an owed word for period (units owed for a period that
- * is over are dropped with it). */
-static void owe(slot_t *s, unsigned long period, unsigned long long n)
-{
-    apr_uint64_t w = load(&s->owed);
-
-    for (;;) {
-        unsigned long long held =
-            APIKEY_QUOTA_PERIOD(w) == period ? APIKEY_QUOTA_COUNT(w) : 0;
-
-        /* Units owed for a later period are never replaced by an earlier
-         * one's (a restore that comes late): the earlier ones are over. */
-        if ((!held && APIKEY_QUOTA_COUNT(w)
-             && PERIOD_TYPE(APIKEY_QUOTA_PERIOD(w)) == PERIOD_TYPE(period)
-             && APIKEY_QUOTA_PERIOD(w) > period)
-            || held + n > 0xffffffffULL
-            || cas(&s->owed, &w, APIKEY_QUOTA_WORD(period, held + n))) {
-            return;
-        }
-    }
-}
-
-/* A leased charge while the store does not answer, with FALLBACK: this
- * server's count of its admissions in the period, held to the quota, and
- * one unit owed to the store.  Returns 1 when admitted (on the count), 0
- * with QUOTA_EXCEEDED. */
-static int charge_fallback(slot_t *s, const apikey_quota_t *quota,
-                           unsigned long period, int flags,
-                           apikey_charge_t *out)
-{
-    apr_uint64_t w = load(&s->quota), nw = 0;
-    unsigned long limit =
-        (flags & APIKEY_CHARGE_REPORT) ? 0xffffffffUL : quota->limit;
-
-    for (;;) {
-        if (!apikey_quota_take(as_type(w, quota->period), period, limit, &nw)) {
-            out->result = APIKEY_CHARGE_QUOTA_EXCEEDED;
-            out->retry_us = out->quota_reset_us;
-            out->quota_used = quota->limit;
-            return 0;
-        }
-        if (cas(&s->quota, &w, nw)) {
-            break;
-        }
-    }
-    owe(s, APIKEY_QUOTA_PERIOD(nw), 1);
-    out->quota_used = apikey_quota_used(nw, period);
-    out->quota_remaining =
-        out->quota_used >= quota->limit ? 0 : quota->limit - out->quota_used;
-    if (out->quota_used > quota->limit) {
-        out->result = APIKEY_CHARGE_QUOTA_EXCEEDED; /* report only */
-    }
-    return 1;
-}
-
-/* The quota of a leased charge: one unit of the lease, then the count of
- * this server's admissions.  Returns 0 when the charge ends here (out
- * says why), 2 when admitted on this server's own count (FALLBACK), else 1
- * with the period the unit came from in *from (0 when none was taken:
- * report only). */
-static int charge_leased(slot_t *s, const apikey_quota_t *quota,
-                         unsigned long period, int flags, apikey_charge_t *out,
-                         unsigned long *from)
-{
-    apr_uint64_t w, nw = 0;
-    unsigned long held, claimed;
-
-    *from = period;
-    if (!(flags & APIKEY_CHARGE_PREPAID)
-        && !(*from = lease_take(s, quota->period, period))) {
-        apr_uint64_t d = load(&s->dry);
-
-        if (APIKEY_QUOTA_PERIOD(d) != period) {
-            out->result = APIKEY_CHARGE_NEED_LEASE;
-            out->lease_want = lease_want(s, quota->limit);
-            out->lease_period = period;
-            return 0;
-        }
-        if (APIKEY_QUOTA_COUNT(d) == DRY_DOWN
-            && (flags & APIKEY_CHARGE_FALLBACK)) {
-            return charge_fallback(s, quota, period, flags, out) ? 2 : 0;
-        }
-        if (APIKEY_QUOTA_COUNT(d) == DRY_DOWN) {
-            out->result = APIKEY_CHARGE_STORE_DOWN;
-            return 0;
-        }
-        out->result = APIKEY_CHARGE_QUOTA_EXCEEDED;
-        out->retry_us = out->quota_reset_us;
-        out->quota_used = quota->limit;
-        if (!(flags & APIKEY_CHARGE_REPORT)) {
-            return 0;
-        }
-    }
-    /* This server's admissions: no limit, the lease was the limit. */
-    w = load(&s->quota);
-    while (
-        apikey_quota_take(as_type(w, quota->period), period, 0xffffffffUL, &nw)
-        && !cas(&s->quota, &w, nw)) {
-    }
-    /* Used as far as this server knows: what the cluster has claimed
-     * less what this server still holds. */
-    w = load(&s->lease);
-    held = APIKEY_QUOTA_PERIOD(w) == period ? APIKEY_QUOTA_COUNT(w) : 0;
-    claimed = load_32(&s->claimed);
-    if (out->result != APIKEY_CHARGE_QUOTA_EXCEEDED) {
-        out->quota_used = claimed > held ? claimed - held : 0;
-    }
-    out->quota_remaining =
-        out->quota_used >= quota->limit ? 0 : quota->limit - out->quota_used;
-    return 1;
-}
-
 void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
                                const char *owner, const apikey_rate_t *rate,
                                const apikey_quota_t *quota, long long now,
@@ -606,7 +326,8 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
     if (leased) {
         period = period_of(quota->period, now);
         out->quota_reset_us = apikey_period_end(quota->period, now) - now;
-        int how = charge_leased(s, quota, period, flags, out, &leased_from);
+        int how = apikey_quota_lease_charge(s, quota, period, flags, out,
+                                            &leased_from);
 
         if (!how) {
             return;
@@ -680,10 +401,7 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
             while (apikey_quota_give_back(q, period, &nq)
                    && !cas(&s->quota, &q, nq)) {
             }
-            q = load(&s->owed);
-            while (APIKEY_QUOTA_PERIOD(q) == period && APIKEY_QUOTA_COUNT(q)
-                   && !cas(&s->owed, &q, q - 1)) {
-            }
+            apikey_quota_lease_unowe(s, period);
         }
         else if (out->result == APIKEY_CHARGE_RATE_LIMITED && !report_only
                  && took && leased) {
@@ -691,7 +409,7 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
              * counted). */
             apr_uint64_t q = load(&s->quota), nq;
 
-            lease_give_back(s, leased_from);
+            apikey_quota_lease_unit_back(s, leased_from);
             while (apikey_quota_give_back(q, period, &nq)
                    && !cas(&s->quota, &q, nq)) {
             }
@@ -715,177 +433,6 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
         }
     }
     __atomic_store_n(&s->last_used, now, __ATOMIC_RELEASE);
-}
-
-int apikey_quota_table_lease_put(apikey_quota_table_t *t, const char *id,
-                                 const apikey_quota_t *quota, long long now,
-                                 unsigned long period, unsigned long units,
-                                 unsigned long claimed, apr_uint32_t store)
-{
-    int reset = 0;
-    slot_t *s = find_slot(t, owner_word(t, id), now, &reset);
-    unsigned long size;
-    apr_uint64_t w, nw;
-
-    if (!s || units == 0 || !quota->limit) {
-        return 0;
-    }
-    /* Where a sync gives them back: set before the units are there. */
-    __atomic_store_n(&s->store, store, __ATOMIC_RELEASE);
-    w = load(&s->lease);
-    for (;;) {
-        unsigned long p = APIKEY_QUOTA_PERIOD(w);
-        unsigned long long held = 0;
-
-        if (PERIOD_TYPE(period) != (unsigned)quota->period
-            || (PERIOD_TYPE(p) == (unsigned)quota->period && p > period
-                && APIKEY_QUOTA_COUNT(w))) {
-            return 0; /* a later period's units, the clock stepped back */
-        }
-        if (p == period) {
-            held = APIKEY_QUOTA_COUNT(w);
-        }
-        /* Units of a period that is over are dropped: they are spent
-         * with it, nothing to give back. */
-        if (held + units - 1 > 0xffffffffULL) {
-            return 0;
-        }
-        nw = APIKEY_QUOTA_WORD(period, held + units - 1);
-        if (cas(&s->lease, &w, nw)) {
-            break;
-        }
-    }
-    if (claimed == (unsigned long)-1) {
-        __atomic_fetch_add(&s->claimed, (apr_uint32_t)units, __ATOMIC_RELAXED);
-    }
-    else {
-        __atomic_store_n(&s->claimed, (apr_uint32_t)claimed, __ATOMIC_RELEASE);
-    }
-    /* The next claim asks for twice as much, up to the cap: a busy key
-     * that runs dry within a sync interval makes fewer round trips. */
-    size = lease_want(s, quota->limit);
-    size =
-        size > lease_cap(quota->limit) / 2 ? lease_cap(quota->limit) : size * 2;
-    __atomic_store_n(&s->lease_size, (apr_uint32_t)size, __ATOMIC_RELEASE);
-    return 1;
-}
-
-void apikey_quota_table_lease_dry(apikey_quota_table_t *t, const char *id,
-                                  const apikey_quota_t *quota, long long now,
-                                  int full, apr_uint32_t store)
-{
-    int reset = 0;
-    slot_t *s = find_slot(t, owner_word(t, id), now, &reset);
-
-    if (s && quota->limit) {
-        __atomic_store_n(&s->store, store, __ATOMIC_RELEASE);
-        __atomic_store_n(&s->dry,
-                         APIKEY_QUOTA_WORD(period_of(quota->period, now),
-                                           full ? DRY_FULL : DRY_DOWN),
-                         __ATOMIC_RELEASE);
-    }
-}
-
-int apikey_quota_table_lease_drain(apikey_quota_table_t *t, unsigned i,
-                                   long long now, apikey_lease_return_t *out)
-{
-    slot_t *s;
-    apr_uint64_t w, l, o;
-    unsigned long count, before, spent, cap;
-    apr_uint32_t store;
-    size_t k;
-
-    if (i >= t->nslots) {
-        return 0;
-    }
-    s = slots(t) + i;
-    w = load(&s->owner);
-    store = __atomic_load_n(&s->store, __ATOMIC_ACQUIRE);
-    if (w == 0 || !owner_valid(w) || store == 0) {
-        return 0; /* no leased quota here */
-    }
-    /* The next lease: what this server admitted since the last sync. */
-    count = APIKEY_QUOTA_COUNT(load(&s->quota));
-    before = load_32(&s->synced);
-    spent = count >= before ? count - before : count;
-    __atomic_store_n(&s->synced, (apr_uint32_t)count, __ATOMIC_RELEASE);
-    cap = lease_cap(load_32(&s->quota_limit));
-    __atomic_store_n(&s->lease_size,
-                     (apr_uint32_t)(spent < 1     ? 1
-                                    : spent > cap ? cap
-                                                  : spent),
-                     __ATOMIC_RELEASE);
-    /* Units can go back only under the key's whole id: a slot whose id
-     * was scribbled over keeps what it holds (its key spends it). */
-    memcpy(out->id, s->id, sizeof(out->id));
-    out->id[APIKEY_QUOTA_ID_MAX] = '\0';
-    for (k = 0; out->id[k]; k++) {
-        if ((unsigned char)out->id[k] < ' '
-            || (unsigned char)out->id[k] > '~') {
-            return 0;
-        }
-    }
-    if (k == 0) {
-        return 0;
-    }
-    /* Ask the store again at the next claim. */
-    __atomic_store_n(&s->dry, 0, __ATOMIC_RELEASE);
-    l = __atomic_exchange_n(&s->lease, 0, __ATOMIC_ACQ_REL);
-    o = __atomic_exchange_n(&s->owed, 0, __ATOMIC_ACQ_REL);
-    out->period = out->units = out->owed = out->owed_period = 0;
-    if (APIKEY_QUOTA_COUNT(l) && !period_over(APIKEY_QUOTA_PERIOD(l), now)) {
-        out->period = APIKEY_QUOTA_PERIOD(l);
-        out->units = APIKEY_QUOTA_COUNT(l);
-    }
-    if (APIKEY_QUOTA_COUNT(o) && !period_over(APIKEY_QUOTA_PERIOD(o), now)) {
-        out->owed_period = APIKEY_QUOTA_PERIOD(o);
-        out->owed = APIKEY_QUOTA_COUNT(o);
-    }
-    if (!out->units && !out->owed) {
-        return 0;
-    }
-    out->store = store;
-    return 1;
-}
-
-int apikey_quota_table_lease_restore(apikey_quota_table_t *t, unsigned i,
-                                     const apikey_lease_return_t *r)
-{
-    slot_t *s;
-    apr_uint64_t w;
-
-    if (i >= t->nslots) {
-        return 0;
-    }
-    s = slots(t) + i;
-    if (r->owed) {
-        owe(s, r->owed_period, r->owed);
-    }
-    if (!r->units) {
-        return 1;
-    }
-    w = load(&s->lease);
-    for (;;) {
-        unsigned long long held =
-            APIKEY_QUOTA_PERIOD(w) == r->period ? APIKEY_QUOTA_COUNT(w) : 0;
-
-        if ((held == 0 && APIKEY_QUOTA_COUNT(w) != 0)
-            || held + r->units > 0xffffffffULL) {
-            return 0;
-        }
-        if (cas(&s->lease, &w, APIKEY_QUOTA_WORD(r->period, held + r->units))) {
-            return 1;
-        }
-    }
-}
-
-void apikey_quota_table_lease_claimed(apikey_quota_table_t *t, unsigned i,
-                                      unsigned long claimed)
-{
-    if (i < t->nslots) {
-        __atomic_store_n(&slots(t)[i].claimed, (apr_uint32_t)claimed,
-                         __ATOMIC_RELEASE);
-    }
 }
 
 int apikey_quota_table_view(apikey_quota_table_t *t, unsigned i,

@@ -14,11 +14,15 @@
  * limitations under the License.
  */
 
-/* Rate limits and quotas for the unit tests, built field by field. */
+/* Helpers of the limit tests: rate limits and quotas built field by
+ * field, and a key's slot found in the limit table. */
 #ifndef LIMIT_HELPERS_H
 #define LIMIT_HELPERS_H
 
+#include <string.h>
+
 #include "apikey_limit.h"
+#include "apikey_quota_table.h"
 
 /* burst requests at once, then one per interval_us. */
 static inline apikey_rate_t rate_of(long long interval_us, long long burst)
@@ -40,6 +44,20 @@ static inline apikey_quota_t quota_of(unsigned long limit,
     q.limit = limit;
     q.period = period;
     return q;
+}
+
+/* The slot index of key id, found through the view, or -1. */
+static inline int find_key(apikey_quota_table_t *t, const char *id,
+                           apikey_quota_view_t *v)
+{
+    unsigned i;
+
+    for (i = 0; i < apikey_quota_table_slots(t); i++) {
+        if (apikey_quota_table_view(t, i, v) && !strcmp(v->id, id)) {
+            return (int)i;
+        }
+    }
+    return -1;
 }
 
 #endif /* LIMIT_HELPERS_H */

@@ -132,20 +132,6 @@ static unsigned long admit_n(apikey_quota_table_t *t, const char *id,
     return admitted;
 }
 
-/* The slot index of key id, found through the view, or -1. */
-static int find_key(apikey_quota_table_t *t, const char *id,
-                    apikey_quota_view_t *v)
-{
-    unsigned i;
-
-    for (i = 0; i < apikey_quota_table_slots(t); i++) {
-        if (apikey_quota_table_view(t, i, v) && !strcmp(v->id, id)) {
-            return (int)i;
-        }
-    }
-    return -1;
-}
-
 /* The units key id's slot holds, or -1. */
 static long held(apikey_quota_table_t *t, const char *id)
 {

@@ -78,7 +78,6 @@ static const apikey_quota_t no_quota;
 
 static int scale = 100;
 
-
 static apikey_charge_t charge(apikey_quota_table_t *t, const char *id,
                               apikey_rate_t r, apikey_quota_t q, long long now,
                               int report_only)
@@ -101,20 +100,6 @@ static unsigned long charge_n(apikey_quota_table_t *t, const char *id,
         admitted += charge(t, id, r, q, now, 0).result == APIKEY_CHARGE_ADMIT;
     }
     return admitted;
-}
-
-/* The slot index of key id, found through the view, or -1. */
-static int find_key(apikey_quota_table_t *t, const char *id,
-                    apikey_quota_view_t *v)
-{
-    unsigned i;
-
-    for (i = 0; i < apikey_quota_table_slots(t); i++) {
-        if (apikey_quota_table_view(t, i, v) && !strcmp(v->id, id)) {
-            return (int)i;
-        }
-    }
-    return -1;
 }
 
 /* The bytes of slot i.  The layout is private; the header gives the slot

@@ -1,0 +1,165 @@
+/* Licensed to the Apache Software Foundation (ASF) under one or more
+ * contributor license agreements.  See the NOTICE file distributed with
+ * this work for additional information regarding copyright ownership.
+ * The ASF licenses this file to You under the Apache License, Version 2.0
+ * (the "License"); you may not use this file except in compliance with
+ * the License.  You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* The limit table's memory, shared by its two halves: the table and its
+ * charges (apikey_quota_table.c) and the leases of cluster-wide quotas
+ * (apikey_quota_lease.c).  Private to them. */
+#ifndef APIKEY_QUOTA_SLOT_H
+#define APIKEY_QUOTA_SLOT_H
+
+#include <stddef.h>
+
+#include "apikey_quota_table.h"
+
+/* What the store answered a claim that got nothing. */
+#define DRY_FULL 1
+#define DRY_DOWN 2
+
+typedef struct {
+    /* The key's hash with a check byte on top; 0: free.  The one word that
+     * says whose slot this is, claimed by compare-and-swap. */
+    apr_uint64_t owner;
+    apr_int64_t tat; /* GCRA theoretical arrival time */
+    /* period | count: the quota's count; with a leased (cluster-wide)
+     * quota, this server's admissions, which the lease size follows. */
+    apr_uint64_t quota;
+    apr_int64_t last_used;
+    /* Leased quotas.  period | units this server holds, taken one by one
+     * by compare-and-swap and drained by the sync; what the store last
+     * answered a claim that got nothing (period | DRY_FULL or DRY_DOWN),
+     * until the next sync. */
+    apr_uint64_t lease;
+    apr_uint64_t dry;
+    /* period | units admitted on this server's own count while the store
+     * did not answer (AuthAPIKeyQuotaStore dbd fallback=local), to be
+     * added to the store's count by the sync. */
+    apr_uint64_t owed;
+    apr_uint32_t lease_size; /* units the next claim asks for */
+    apr_uint32_t claimed;    /* the cluster's claimed units, last reported */
+    apr_uint32_t synced;     /* the count at the last sync (sync only) */
+    /* For the status page only: written racily, shown after checks. */
+    apr_uint32_t quota_limit;
+    apr_int64_t rate_interval;
+    apr_uint32_t burst;
+    /* Which store holds a leased quota (an identity of the server whose
+     * DBD it is, the same across restarts); 0: the quota is this
+     * server's own.  Written before the first units. */
+    apr_uint32_t store;
+    unsigned char period;
+    /* Whole (the sync gives units back under it), NUL-terminated. */
+    char id[APIKEY_QUOTA_ID_MAX + 1];
+    char owner_name[38];
+} slot_t;
+
+struct apikey_quota_table_t {
+    apr_uint64_t magic;
+    apr_uint32_t nslots;
+    apr_uint32_t slot_size;
+    apr_int64_t last_full_log;
+    unsigned char seed[APIKEY_QUOTA_SEED_LEN];
+    apr_uint64_t pad[3];
+};
+
+typedef char slot_is_192[sizeof(slot_t) == APIKEY_QUOTA_SLOT_SIZE ? 1 : -1];
+/* t/lib/ApiKeyFault.pm reads the id at this offset (the fault tests write
+ * over slots in a running httpd's memory): keep the two in step. */
+typedef char id_at_89[offsetof(slot_t, id) == 89 ? 1 : -1];
+typedef char header_is_64[sizeof(struct apikey_quota_table_t) == 64 ? 1 : -1];
+
+static inline slot_t *slots(apikey_quota_table_t *t)
+{
+    return (slot_t *)(t + 1);
+}
+
+static inline apr_uint64_t load(apr_uint64_t *w)
+{
+    return __atomic_load_n(w, __ATOMIC_ACQUIRE);
+}
+
+static inline unsigned long load_32(apr_uint32_t *w)
+{
+    return __atomic_load_n(w, __ATOMIC_ACQUIRE);
+}
+
+static inline int cas(apr_uint64_t *w, apr_uint64_t *expected, apr_uint64_t v)
+{
+    return __atomic_compare_exchange_n(w, expected, v, 0, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_ACQUIRE);
+}
+
+/* The period field of a quota word: the period type in the top two bits
+ * and its index below, so that a word written for another kind of period
+ * (a slot taken over, a key whose quota changed from hourly to monthly)
+ * reads as an old period, never as one in the future. */
+#define PERIOD_TYPE(p) ((unsigned)((p) >> 30))
+#define PERIOD_FIELD(type, index)                                              \
+    ((unsigned long)(((unsigned long)(type) << 30) | ((index)&0x3fffffffUL)))
+
+static inline unsigned long period_of(apikey_period_t type, long long now)
+{
+    return PERIOD_FIELD(type, apikey_period_index(type, now));
+}
+
+/* A quota word as seen by a quota of type: one of another type counts as
+ * unused. */
+static inline apr_uint64_t as_type(apr_uint64_t w, apikey_period_t type)
+{
+    return PERIOD_TYPE(APIKEY_QUOTA_PERIOD(w)) == (unsigned)type ? w : 0;
+}
+
+/* Whether the period field p (of a quota or lease word) is one of its
+ * type before now's: its count or units belong to a period that is over. */
+static inline int period_over(unsigned long p, long long now)
+{
+    apikey_period_t type = (apikey_period_t)PERIOD_TYPE(p);
+
+    return type < APIKEY_PERIOD_HOUR || type > APIKEY_PERIOD_MONTH
+           || p < period_of(type, now);
+}
+
+/* Whether an owner word passes its check byte (see owner_word). */
+static inline int owner_valid(apr_uint64_t w)
+{
+    apr_uint64_t h = w & APR_UINT64_C(0x00ffffffffffffff);
+    apr_uint64_t c = (h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24) ^ (h >> 32)
+                      ^ (h >> 40) ^ (h >> 48) ^ 0xa5)
+                     & 0xff;
+
+    return (w >> 56) == (c ? c : 1);
+}
+
+/* The slot of key id: found, claimed or taken over (see find_slot);
+ * NULL when the table is full.  *reset is set when a corrupt slot was
+ * taken. */
+slot_t *apikey_quota_slot_of(apikey_quota_table_t *t, const char *id,
+                             long long now, int *reset);
+
+/* The lease half of a charge (apikey_quota_lease.c).  The quota of a
+ * leased charge: returns 0 when the charge ends there (out says why), 2
+ * when admitted on the server's own count (FALLBACK), else 1 with the
+ * period the unit came from in *from (0 when none was taken: report
+ * only). */
+int apikey_quota_lease_charge(slot_t *s, const apikey_quota_t *quota,
+                              unsigned long period, int flags,
+                              apikey_charge_t *out, unsigned long *from);
+
+/* A unit taken from the lease goes back (the rate limit refused). */
+void apikey_quota_lease_unit_back(slot_t *s, unsigned long period);
+
+/* A unit admitted on the server's own count is not owed after all. */
+void apikey_quota_lease_unowe(slot_t *s, unsigned long period);
+
+#endif /* APIKEY_QUOTA_SLOT_H */
