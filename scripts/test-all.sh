@@ -19,7 +19,7 @@ suite() {
 
 suite prove --exec '' build/unit/*.t
 # The fuzz targets, briefly: a minute of wall time for all of them.
-suite env FUZZ_SECONDS=20 prove --exec sh scripts/fuzz.sh
+suite env FUZZ_SECONDS=12 prove --exec sh scripts/fuzz.sh
 suite sh scripts/run-tests.sh
 # The files whose meaning depends on the database, again on a private
 # PostgreSQL and a private MariaDB (each reports SKIPPED when it cannot run).
