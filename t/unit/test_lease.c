@@ -611,13 +611,13 @@ static void test_give_back_after_sync(void)
         return;
     }
     /* A sync that drains the lease between a request's unit being taken
-     * and the rate limit refusing the request: lease_give_back finds the
-     * lease word 0 (not of the unit's period) and drops the unit, which
-     * the sync did not give back either (it was not in the lease).  The
-     * store keeps it claimed and no request is admitted with it: the
-     * cluster admits less than its quota.  Shown here with lease_put and
-     * the prepaid charge (a sync may run between them); the same happens
-     * to a unit taken by a leased charge (see the rate run below). */
+     * and the rate limit refusing the request: the give-back finds the
+     * lease word 0, which the sync did not give back the unit from (it
+     * was not in the lease).  It once dropped the unit, and the store kept
+     * it claimed with no request admitted on it: the cluster admitted less
+     * than its quota.  It now goes back to the emptied lease.  Shown here
+     * with lease_put and the prepaid charge (a sync may run between
+     * them); the rate run below shows it for units a leased charge took. */
     c = lcharge(t, "lost", one, q, NOW0, 0);
     ok(c.result == APIKEY_CHARGE_NEED_LEASE
            && apikey_quota_table_lease_put(t, "lost", &q, NOW0, c.lease_period,
