@@ -369,11 +369,19 @@ int apikey_quota_table_lease_restore(apikey_quota_table_t *t, unsigned i,
     }
 }
 
-void apikey_quota_table_lease_claimed(apikey_quota_table_t *t, unsigned i,
-                                      unsigned long claimed)
+void apikey_quota_table_lease_returned(apikey_quota_table_t *t, unsigned i,
+                                       unsigned long units)
 {
-    if (i < t->nslots) {
-        __atomic_store_n(&slots(t)[i].claimed, (apr_uint32_t)claimed,
-                         __ATOMIC_RELEASE);
+    apr_uint32_t *c;
+    apr_uint32_t w, nw;
+
+    if (i >= t->nslots) {
+        return;
     }
+    c = &slots(t)[i].claimed;
+    w = __atomic_load_n(c, __ATOMIC_ACQUIRE);
+    do {
+        nw = w > units ? (apr_uint32_t)(w - units) : 0;
+    } while (!__atomic_compare_exchange_n(c, &w, nw, 0, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE));
 }

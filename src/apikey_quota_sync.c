@@ -96,6 +96,7 @@ static void give_back(apikey_quota_table_t *t, unsigned i,
                                         &unsure)
                == APR_SUCCESS) {
         apikey_stats_quota_back(r->units, 0);
+        apikey_quota_table_lease_returned(t, i, r->units);
         keep.units = 0;
     }
     if (unsure) {

@@ -185,10 +185,11 @@ int apikey_quota_table_lease_drain(apikey_quota_table_t *t, unsigned i,
 int apikey_quota_table_lease_restore(apikey_quota_table_t *t, unsigned i,
                                      const apikey_lease_return_t *r);
 
-/* After handing a drained lease back: the cluster's claimed units as the
- * store reported them (for the headers' remaining count). */
-void apikey_quota_table_lease_claimed(apikey_quota_table_t *t, unsigned i,
-                                      unsigned long claimed);
+/* After slot i's drained units went back to the store: they are no
+ * longer among the cluster's claimed units as this server knows them (the
+ * remaining count of the headers and the status page). */
+void apikey_quota_table_lease_returned(apikey_quota_table_t *t, unsigned i,
+                                       unsigned long units);
 
 /* Copies slot i when it is in use and valid; returns 1, else 0. */
 int apikey_quota_table_view(apikey_quota_table_t *t, unsigned i,

@@ -411,15 +411,30 @@ static void test_drain(void)
     is_int((long long)r.units, 3, "the 3 units held");
     is_int(r.store, 7, "and the store lease_put was given");
     is_int(held(t, "drained"), 0, "the slot holds none after");
+    {
+        apikey_quota_view_t v2;
+        int i2 = find_key(t, "drained", &v2);
+        unsigned long before = v2.cluster_claimed;
+
+        apikey_quota_table_lease_returned(t, (unsigned)i2, r.units);
+        find_key(t, "drained", &v2);
+        is_int((long long)v2.cluster_claimed, (long long)before - 3,
+               "given back, the 3 leave the cluster's claimed count as "
+               "this server knows it");
+        apikey_quota_table_lease_returned(t, (unsigned)i2, 1000000);
+        find_key(t, "drained", &v2);
+        is_int((long long)v2.cluster_claimed, 0, "which never goes below 0");
+    }
     c = lcharge(t, "drained", no_rate, q, NOW0, 0);
     is_int(c.result, APIKEY_CHARGE_NEED_LEASE, "the next charge needs a lease");
     ok(!apikey_quota_table_lease_drain(t, (unsigned)slot, NOW0, &r),
        "a second drain returns 0");
 
-    /* lease_claimed: what the store reported after a give-back. */
-    apikey_quota_table_lease_claimed(t, (unsigned)slot, 777);
-    ok(find_key(t, "drained", &v) >= 0 && v.cluster_claimed == 777,
-       "lease_claimed sets the cluster's claimed units (777)");
+    /* The cluster's claimed count is what the store reported at a claim. */
+    ok(apikey_quota_table_lease_put(t, "drained", &q, NOW0, c.lease_period, 1,
+                                    777, 7)
+           && find_key(t, "drained", &v) >= 0 && v.cluster_claimed == 777,
+       "lease_put sets the cluster's claimed units the store reported (777)");
     ok(apikey_quota_table_lease_put(t, "drained", &q, NOW0, c.lease_period, 2,
                                     CLAIMED_UNKNOWN, 7)
            && find_key(t, "drained", &v) >= 0 && v.cluster_claimed == 779,
