@@ -18,6 +18,8 @@ suite() {
 }
 
 suite prove --exec '' build/unit/*.t
+# The scripts' own tests (scripts/*.t): deps.sh's install path.
+suite prove scripts/deps.t
 # The fuzz targets, briefly: a minute of wall time for all of them.
 suite env FUZZ_SECONDS=12 prove --exec sh scripts/fuzz.sh
 suite sh scripts/run-tests.sh
