@@ -88,9 +88,14 @@ static void set_challenge(request_rec *r, const char *error)
  * when the store could not answer (never 401: the key may be good), 403
  * for TLS and the key's own restrictions, 401 with the same challenge for
  * every other reason. */
-static int reject(request_rec *r, apikey_request_t *rq, apikey_result_t why)
+int apikey_authn_refuse(request_rec *r, apikey_request_t *rq,
+                        apikey_result_t why)
 {
-    rq->result = why;
+    /* A refused subrequest (an SSI include, a look-up) is not the answer
+     * the client gets; a refused internal redirect is. */
+    if (!r->main) {
+        rq->result = why;
+    }
     switch (why) {
         case APIKEY_RESULT_CONFLICT:
             set_challenge(r, "invalid_request");
@@ -158,6 +163,13 @@ int apikey_authn_tls_ok(request_rec *r, const apikey_dir_conf_t *conf)
     return 0;
 }
 
+void apikey_authn_admit(request_rec *r, const apikey_dir_conf_t *conf,
+                        const apikey_record_t *rec)
+{
+    apikey_request_here(r)->key = rec;
+    apikey_verify_admit(r, conf, rec);
+}
+
 int apikey_authn_check(request_rec *r)
 {
     const apikey_dir_conf_t *conf;
@@ -172,29 +184,36 @@ int apikey_authn_check(request_rec *r)
     conf = ap_get_module_config(r->per_dir_config, &authn_apikey_module);
     rq = apikey_request_get(r);
 
-    /* A subrequest or internal redirect whose configuration differs from
-     * the initial request's reaches us again: reuse the verdict.  rq->key
-     * is set once a key was accepted. */
+    /* A subrequest or internal redirect into a section configured
+     * otherwise than the one that accepted the key (httpd runs
+     * authentication again only then): judged again, against this
+     * section's policy.  The key itself is gone from the request. */
     if (rq->key) {
-        apikey_verify_admit(r, conf, rq->key);
+        apikey_extract_hide(r, conf);
+        res = apikey_verify_again(r, conf, rq, 1);
+        if (res != APIKEY_RESULT_OK) {
+            return apikey_authn_refuse(r, rq, res);
+        }
+        apikey_authn_admit(r, conf, rq->key);
         return OK;
     }
     if (rq->result != APIKEY_RESULT_NONE) {
-        return reject(r, rq, rq->result);
+        return apikey_authn_refuse(r, rq, rq->result);
     }
 
     if (!apikey_authn_tls_ok(r, conf)) {
         apikey_extract_hide(r, conf);
-        return reject(r, rq, APIKEY_RESULT_TLS_REQUIRED);
+        return apikey_authn_refuse(r, rq, APIKEY_RESULT_TLS_REQUIRED);
     }
     /* Before any look-up: a client that keeps guessing costs nothing. */
     if (apikey_failure_blocked(r, conf)) {
         apikey_extract_hide(r, conf);
-        return reject(r, rq, APIKEY_RESULT_THROTTLED);
+        return apikey_authn_refuse(r, rq, APIKEY_RESULT_THROTTLED);
     }
     memset(&found, 0, sizeof(found));
     res = apikey_extract(r, conf, &found);
     rq->source = found.source;
+    rq->from = found.from;
     if (res == APIKEY_RESULT_OK) {
         res = apikey_verify(r, conf, found.key, found.len, rq);
     }
@@ -218,22 +237,19 @@ int apikey_authn_check(request_rec *r)
     apikey_extract_hide(r, conf);
     if (res != APIKEY_RESULT_OK) {
         apikey_failure_record(r, conf, res);
-        return reject(r, rq, res);
+        return apikey_authn_refuse(r, rq, res);
     }
-    apikey_verify_admit(r, conf, rq->key);
+    apikey_authn_admit(r, conf, rq->key);
     return OK;
 }
 
 int apikey_authn_note_failure(request_rec *r, const char *auth_type)
 {
-    const apikey_request_t *rq;
-
     if (ap_cstr_casecmp(auth_type, AUTH_TYPE)) {
         return DECLINED;
     }
     /* Authorization refused a key that authentication accepted: the token
      * is fine, so the challenge names no token error. */
-    rq = apikey_request_find(r);
-    set_challenge(r, rq && rq->key ? NULL : "invalid_token");
+    set_challenge(r, apikey_request_key(r) ? NULL : "invalid_token");
     return OK;
 }

@@ -22,6 +22,7 @@
 #include "httpd.h"
 
 #include "apikey_config.h"
+#include "apikey_request.h"
 
 /* 1 when the request's AuthType is APIKey. */
 int apikey_authn_is_ours(request_rec *r);
@@ -44,6 +45,17 @@ int apikey_authn_tls_ok(request_rec *r, const apikey_dir_conf_t *conf);
 
 /* Retrieves mod_ssl's optional function (post_config). */
 void apikey_authn_init(void);
+
+/* Makes rec the identity of r (see apikey_verify_admit) and r's own
+ * verdict, which authorization reads. */
+void apikey_authn_admit(request_rec *r, const apikey_dir_conf_t *conf,
+                        const apikey_record_t *rec);
+
+/* Answers a refusal of the key for r (401, 403, 400, 503 with their
+ * headers), and records it as the client request's result unless r is a
+ * subrequest.  Returns the status. */
+int apikey_authn_refuse(request_rec *r, apikey_request_t *rq,
+                        apikey_result_t why);
 
 /* check_authn hook. */
 int apikey_authn_check(request_rec *r);

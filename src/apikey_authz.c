@@ -27,31 +27,34 @@
 #include "http_core.h"
 #include "http_request.h"
 
-/* The key this request authenticated with, or NULL.  Providers return
- * AUTHZ_DENIED_NO_USER before authentication (mod_authz_core's user-less
- * pass) so that authentication runs. */
+/* The key our authentication admitted for this very request_rec, or
+ * NULL, and its verdict (here): a subrequest's or redirect's own, never
+ * another section's.  Providers return AUTHZ_DENIED_NO_USER before
+ * authentication (mod_authz_core's user-less pass) so that it runs. */
 static const apikey_record_t *authenticated_key(request_rec *r,
-                                                apikey_request_t **rq)
+                                                apikey_here_t **here)
 {
-    *rq = apikey_request_find(r);
     /* r->user may come from another AuthType: only our keys count. */
-    return *rq ? (*rq)->key : NULL;
+    const apikey_record_t *key = apikey_request_key(r);
+
+    *here = key ? apikey_request_here(r) : NULL;
+    return key;
 }
 
 static authz_status check_any(request_rec *r, const char *require_line,
                               const void *parsed)
 {
-    apikey_request_t *rq;
+    apikey_here_t *here;
 
     (void)require_line;
     (void)parsed;
     if (!r->user) {
         return AUTHZ_DENIED_NO_USER;
     }
-    if (!authenticated_key(r, &rq)) {
+    if (!authenticated_key(r, &here)) {
         return AUTHZ_DENIED;
     }
-    rq->granted = 1;
+    here->granted = 1;
     return AUTHZ_GRANTED;
 }
 
@@ -136,21 +139,23 @@ static authz_status check_words(request_rec *r, const void *parsed)
     const word_list_t *list = parsed;
     const apikey_record_t *key;
     apikey_request_t *rq;
+    apikey_here_t *here;
     int i;
 
     if (!r->user) {
         return AUTHZ_DENIED_NO_USER;
     }
-    if (!(key = authenticated_key(r, &rq))) {
+    if (!(key = authenticated_key(r, &here))) {
         return AUTHZ_DENIED;
     }
+    rq = apikey_request_get(r);
     for (i = 0; i < list->words->nelts; i++) {
         const char *w = APR_ARRAY_IDX(list->words, i, const char *);
         int hit = list->by == BY_SCOPE   ? apikey_scope_has(key->scopes, w)
                   : list->by == BY_OWNER ? !strcmp(key->owner, w)
                                          : !strcmp(key->id, w);
         if (hit) {
-            rq->granted = 1;
+            here->granted = 1;
             return AUTHZ_GRANTED;
         }
     }
@@ -209,6 +214,7 @@ int apikey_authz_forbid(request_rec *r)
     apr_array_header_t *hooks;
     const ap_LINK_auth_checker_t *h;
     apikey_request_t *rq;
+    apikey_here_t *here;
     int i, rv = DECLINED;
 
     if (!apikey_authn_is_ours(r)) {
@@ -222,11 +228,14 @@ int apikey_authz_forbid(request_rec *r)
         }
     }
     if ((rv != HTTP_UNAUTHORIZED && rv != HTTP_FORBIDDEN) || !r->user
-        || !authenticated_key(r, &rq)) {
+        || !authenticated_key(r, &here)) {
         return rv;
     }
+    rq = apikey_request_get(r);
     if (rq->missing_scopes) {
-        rq->result = APIKEY_RESULT_INSUFFICIENT_SCOPE;
+        if (!r->main) {
+            rq->result = APIKEY_RESULT_INSUFFICIENT_SCOPE;
+        }
         apikey_authn_challenge(r, "insufficient_scope", rq->missing_scopes);
     }
     else {

@@ -301,6 +301,22 @@ static int same_source(const apikey_source_t *a, const apikey_source_t *b)
     return a->kind != APIKEY_SOURCE_HEADER || !strcasecmp(a->name, b->name);
 }
 
+int apikey_config_reads(const apikey_dir_conf_t *conf,
+                        const apikey_source_t *src)
+{
+    const apikey_source_t *list;
+    int i, n;
+
+    list = apikey_config_sources(conf, &n);
+    for (i = 0; i < n; i++) {
+        if (list[i].kind == src->kind
+            && (!src->name || !strcasecmp(list[i].name, src->name))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 const char *apikey_config_set_sources(cmd_parms *cmd, void *mconfig, int argc,
                                       char *const argv[])
 {

@@ -42,7 +42,7 @@ extern module AP_MODULE_DECLARE_DATA authn_apikey_module;
 #define APIKEY_QUOTA_STORE_DBD   2
 
 /* Server settings: what a tenant's .htaccess must not reach. */
-typedef struct {
+typedef struct apikey_srv_conf_t {
     /* AuthAPIKeyHash: the pepper of HMAC-SHA-256 digests, or NULL for
      * SHA-256. */
     const unsigned char *pepper;
@@ -152,6 +152,10 @@ void *apikey_config_dir_merge(apr_pool_t *p, void *basev, void *addv);
 /* The effective source list of a directory (the default when unset). */
 const apikey_source_t *apikey_config_sources(const apikey_dir_conf_t *conf,
                                              int *n);
+
+/* 1 when conf's sources include src (the same kind and name). */
+int apikey_config_reads(const apikey_dir_conf_t *conf,
+                        const apikey_source_t *src);
 
 /* Handler of AuthAPIKeySource. */
 const char *apikey_config_set_sources(cmd_parms *cmd, void *mconfig, int argc,

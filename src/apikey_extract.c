@@ -111,6 +111,7 @@ apikey_result_t apikey_extract(request_rec *r, const apikey_dir_conf_t *conf,
             found->key = v;
             found->len = len;
             found->source = sources[i].kind;
+            found->from = &sources[i];
             have = 1;
         }
         else if (len != found->len || memcmp(v, found->key, len)) {

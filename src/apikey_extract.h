@@ -28,6 +28,7 @@ typedef struct {
     const char *key; /* not NUL-terminated necessarily */
     size_t len;
     apikey_source_kind_t source;
+    const apikey_source_t *from; /* the configured source */
 } apikey_found_t;
 
 /* Looks for the key in every configured source.  Returns MISSING, CONFLICT

@@ -23,46 +23,103 @@
 #include "apikey_authn.h"
 #include "apikey_config.h"
 #include "apikey_failure.h"
+#include "apikey_key.h"
 #include "apikey_request.h"
 #include "apikey_verify.h"
 
 #include "http_core.h"
+
+/* Where the provider's keys come from, for a later section's source
+ * check: AuthType APIKey reads them only with AuthAPIKeySource basic. */
+static const apikey_source_t basic_source = {APIKEY_SOURCE_BASIC, NULL};
+
+/* Verifies the key of a Basic credential into v. */
+static apikey_result_t verify_basic(request_rec *r,
+                                    const apikey_dir_conf_t *conf,
+                                    const char *key, apikey_request_t *v)
+{
+    apikey_result_t res;
+
+    v->source = APIKEY_SOURCE_BASIC;
+    v->from = &basic_source;
+    if (!apikey_authn_tls_ok(r, conf)) {
+        res = APIKEY_RESULT_TLS_REQUIRED;
+    }
+    else if (apikey_failure_blocked(r, conf)) {
+        res = APIKEY_RESULT_THROTTLED;
+    }
+    else {
+        res = apikey_verify(r, conf, key, strlen(key), v);
+        /* A password that is no key at all is most likely meant for the
+         * next provider of the chain (a file or a directory user's): only
+         * key-shaped guesses count. */
+        if (res != APIKEY_RESULT_MALFORMED) {
+            apikey_failure_record(r, conf, res);
+        }
+    }
+    v->result = res;
+    return res;
+}
+
+/* mod_auth_basic hands providers the user in the buffer that r->user
+ * points to, and logs that buffer when every provider refused (AH01617,
+ * AH01618), as does %u.  When the key came as the user it is overwritten
+ * in place: with the key's id when accepted, else a marker, cut to the
+ * key's length. */
+static void redact_user(char *user, const apikey_record_t *rec)
+{
+    const char *with = rec ? rec->id : "[api-key]";
+    size_t n = strlen(user), w = strlen(with);
+
+    if (w > n) {
+        w = n;
+    }
+    memcpy(user, with, w);
+    user[w] = '\0';
+    apikey_wipe(user + w, n - w);
+}
 
 static authn_status check_password(request_rec *r, const char *user,
                                    const char *password)
 {
     const apikey_dir_conf_t *conf =
         ap_get_module_config(r->per_dir_config, &authn_apikey_module);
-    apikey_request_t *rq = apikey_request_get(r);
+    apikey_request_t *rq = apikey_request_get(r), fresh;
     const char *key = *password ? password : user;
+    const apikey_record_t *rec = NULL;
+    apikey_result_t res;
 
     if (conf->hide_credentials != 0) {
         apr_table_unset(r->headers_in, r->proxyreq == PROXYREQ_PROXY
                                            ? "Proxy-Authorization"
                                            : "Authorization");
     }
-    /* A subrequest or redirect in another section: the verdict stands. */
-    if (!rq->key && rq->result == APIKEY_RESULT_NONE) {
-        rq->source = APIKEY_SOURCE_BASIC;
-        if (!apikey_authn_tls_ok(r, conf)) {
-            rq->result = APIKEY_RESULT_TLS_REQUIRED;
-        }
-        else if (apikey_failure_blocked(r, conf)) {
-            rq->result = APIKEY_RESULT_THROTTLED;
-        }
-        else {
-            apikey_verify(r, conf, key, strlen(key), rq);
-            /* A password that is no key at all is most likely meant for the
-             * next provider of the chain (a file or a directory user's):
-             * only key-shaped guesses count. */
-            if (rq->result != APIKEY_RESULT_MALFORMED) {
-                apikey_failure_record(r, conf, rq->result);
-            }
-        }
+    if (rq->key && rq->source == APIKEY_SOURCE_BASIC) {
+        /* A subrequest or redirect into a section configured otherwise:
+         * the same Authorization header, judged against this section. */
+        res = apikey_verify_again(r, conf, rq, 0);
+        rec = rq->key;
     }
-    switch (rq->result) {
+    else if (rq->key) {
+        /* The client request's key came from elsewhere: this credential
+         * is verified on its own, for this request_rec only. */
+        memset(&fresh, 0, sizeof(fresh));
+        res = verify_basic(r, conf, key, &fresh);
+        rec = fresh.key;
+    }
+    else if (rq->result == APIKEY_RESULT_NONE) {
+        res = verify_basic(r, conf, key, rq);
+        rec = rq->key;
+    }
+    else {
+        res = rq->result;
+    }
+    if (!*password) {
+        redact_user((char *)user, res == APIKEY_RESULT_OK ? rec : NULL);
+    }
+    switch (res) {
         case APIKEY_RESULT_OK:
-            apikey_verify_admit(r, conf, rq->key);
+            apikey_authn_admit(r, conf, rec);
             return AUTH_GRANTED;
         case APIKEY_RESULT_ERROR:
             /* mod_auth_basic answers 500; the reason is logged. */

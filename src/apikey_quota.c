@@ -260,7 +260,7 @@ static void limit_headers(request_rec *r, int how, const apikey_rate_t *rate,
 /* A charge of a cluster-wide quota whose lease ran out: claims units
  * from the store (one round trip as a rule), hands them to the slot and
  * charges again.  Leaves in c what became of the request. */
-static void charge_from_store(request_rec *r, apikey_request_t *rq,
+static void charge_from_store(request_rec *r, const apikey_record_t *key,
                               const apikey_rate_t *rate,
                               const apikey_quota_t *quota, long long now,
                               int flags, apikey_charge_t *c)
@@ -268,7 +268,7 @@ static void charge_from_store(request_rec *r, apikey_request_t *rq,
     const apikey_srv_conf_t *srv =
         ap_get_module_config(r->server->module_config, &authn_apikey_module);
     apikey_quota_table_t *t = apikey_quota_table();
-    const char *id = rq->key->id;
+    const char *id = key->id;
     int claims;
 
     for (claims = 0; c->result == APIKEY_CHARGE_NEED_LEASE && claims < 2;
@@ -315,7 +315,7 @@ static void charge_from_store(request_rec *r, apikey_request_t *rq,
         }
         else if (apikey_quota_table_lease_put(t, id, quota, now, period, got,
                                               claimed, srv->quota_store_id)) {
-            apikey_quota_table_charge(t, id, rq->key->owner, rate, quota, now,
+            apikey_quota_table_charge(t, id, key->owner, rate, quota, now,
                                       flags | APIKEY_CHARGE_PREPAID, c);
             return;
         }
@@ -328,7 +328,7 @@ static void charge_from_store(request_rec *r, apikey_request_t *rq,
         }
         /* Again: units another request put meanwhile, or what the store
          * answered. */
-        apikey_quota_table_charge(t, id, rq->key->owner, rate, quota, now,
+        apikey_quota_table_charge(t, id, key->owner, rate, quota, now,
                                   flags, c);
     }
     if (c->result == APIKEY_CHARGE_NEED_LEASE) {
@@ -338,6 +338,7 @@ static void charge_from_store(request_rec *r, apikey_request_t *rq,
 
 int apikey_quota_fixups(request_rec *r)
 {
+    const apikey_record_t *key;
     const apikey_srv_conf_t *srv;
     const apikey_dir_conf_t *conf;
     apikey_request_t *rq;
@@ -347,17 +348,21 @@ int apikey_quota_fixups(request_rec *r)
     long long now;
     int report, flags;
 
-    /* Once per client request: not for subrequests or internal redirects;
-     * and only for what an apikey provider granted. */
-    if (r->main || r->prev || !table) {
+    /* Once per client request, in the first request_rec of it for which
+     * an apikey provider granted the key: the initial request as a rule,
+     * else the internal redirect or subrequest that first used the key (a
+     * way round the limits otherwise: an unprotected page that redirects
+     * to or includes a protected one). */
+    if (!table) {
         return DECLINED;
     }
     rq = apikey_request_find(r);
-    if (!rq || !rq->key || !rq->granted || rq->charged) {
+    if (!rq || rq->charged || !(key = apikey_request_key(r))
+        || !apikey_request_here(r)->granted) {
         return DECLINED;
     }
     conf = ap_get_module_config(r->per_dir_config, &authn_apikey_module);
-    limits_for(r, conf, rq->key, &rate, &quota);
+    limits_for(r, conf, key, &rate, &quota);
     if (!rate.interval_us && !quota.limit) {
         return DECLINED;
     }
@@ -369,14 +374,14 @@ int apikey_quota_fixups(request_rec *r)
             | (srv->quota_fallback ? APIKEY_CHARGE_FALLBACK : 0);
     c = &rq->charge;
     if ((flags & APIKEY_CHARGE_LEASED) && quota.limit
-        && strlen(rq->key->id) > APIKEY_QUOTA_ID_MAX) {
+        && strlen(key->id) > APIKEY_QUOTA_ID_MAX) {
         /* Its units could not be given back under its whole id. */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APIKEY_LOGNO(00048) "key %.64s...: an id longer than "
                                           "%d bytes cannot have a "
                                           "cluster-wide quota "
                                           "(AuthAPIKeyQuotaStore dbd): 503",
-                      rq->key->id, APIKEY_QUOTA_ID_MAX);
+                      key->id, APIKEY_QUOTA_ID_MAX);
         rq->result = APIKEY_RESULT_ERROR;
         apr_table_setn(r->err_headers_out, "Retry-After", "60");
         return HTTP_SERVICE_UNAVAILABLE;
@@ -384,10 +389,10 @@ int apikey_quota_fixups(request_rec *r)
     /* One instant for the whole charge: units claimed for a period are
      * spent in it, even when the claim took the clock past its end. */
     now = apr_time_now();
-    apikey_quota_table_charge(apikey_quota_table(), rq->key->id, rq->key->owner,
+    apikey_quota_table_charge(apikey_quota_table(), key->id, key->owner,
                               &rate, &quota, now, flags, c);
     if (c->result == APIKEY_CHARGE_NEED_LEASE) {
-        charge_from_store(r, rq, &rate, &quota, now, flags, c);
+        charge_from_store(r, key, &rate, &quota, now, flags, c);
     }
     rq->charged = 1;
     rq->rate = rate;
@@ -396,7 +401,7 @@ int apikey_quota_fixups(request_rec *r)
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       APIKEY_LOGNO(00032) "key %s: its limit counters were "
                                           "not valid and were reset",
-                      rq->key->id);
+                      key->id);
     }
     if (c->result == APIKEY_CHARGE_FULL) {
         if (apikey_quota_table_full_log_due(table, apr_time_now(),
@@ -432,7 +437,7 @@ int apikey_quota_fixups(request_rec *r)
         return DECLINED;
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  APIKEY_LOGNO(00034) "API key %s %s: %s", rq->key->id,
+                  APIKEY_LOGNO(00034) "API key %s %s: %s", key->id,
                   report ? "would be refused" : "refused",
                   c->result == APIKEY_CHARGE_RATE_LIMITED ? "rate limited"
                                                           : "quota exceeded");

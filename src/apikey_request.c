@@ -99,3 +99,33 @@ apikey_request_t *apikey_request_get(request_rec *r)
     }
     return rq;
 }
+
+apikey_here_t *apikey_request_here(request_rec *r)
+{
+    apikey_here_t *here;
+
+    if (!r->main && !r->prev) {
+        return &apikey_request_get(r)->here;
+    }
+    /* A subrequest's or redirect's own configuration vector: the chain's
+     * record is only ever on the initial request's. */
+    here = ap_get_module_config(r->request_config, &authn_apikey_module);
+    if (!here) {
+        here = apr_pcalloc(r->pool, sizeof(*here));
+        ap_set_module_config(r->request_config, &authn_apikey_module, here);
+    }
+    return here;
+}
+
+const apikey_record_t *apikey_request_key(const request_rec *r)
+{
+    const apikey_here_t *here;
+
+    if (!r->main && !r->prev) {
+        const apikey_request_t *rq = apikey_request_find(r);
+
+        return rq ? rq->here.key : NULL;
+    }
+    here = ap_get_module_config(r->request_config, &authn_apikey_module);
+    return here ? here->key : NULL;
+}

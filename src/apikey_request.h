@@ -76,11 +76,34 @@ typedef struct {
     const char *extra_value[APIKEY_EXTRA_MAX];
 } apikey_record_t;
 
+/* What our authentication decided for one request_rec.  A subrequest or
+ * internal redirect into a section of another configuration is judged
+ * again against that section (tenant, TLS, store, format, source): its
+ * own verdict, not the initial request's, is what authorization reads. */
+typedef struct {
+    const apikey_record_t *key; /* admitted for this request_rec */
+    int granted;                /* an apikey authz provider granted it */
+} apikey_here_t;
+
+struct apikey_srv_conf_t;
+struct apikey_query_t;
+
 typedef struct {
     apikey_result_t result;
     apikey_source_kind_t source;
-    const apikey_record_t *key; /* set once authentication accepted it */
-    int granted;                /* an apikey authz provider granted it */
+    /* The configured source the key came from (NULL: the Basic provider). */
+    const apikey_source_t *from;
+    /* Set once authentication accepted the key, for the first section
+     * that did (limits and logs count it against the client's request). */
+    const apikey_record_t *key;
+    /* Where it was found: the server's store and the look-up statement;
+     * and whether it passes AuthAPIKeyFormat checksum.  A later section
+     * with another store or a stricter format judges it by these. */
+    const struct apikey_srv_conf_t *srv;
+    const struct apikey_query_t *query;
+    int strict_format;
+    /* The initial request_rec's own verdict. */
+    apikey_here_t here;
     /* Scopes that an apikey-scope line asked for and the key lacked,
      * space-separated, for the insufficient_scope challenge. */
     const char *missing_scopes;
@@ -99,5 +122,13 @@ apikey_request_t *apikey_request_get(request_rec *r);
 
 /* The record of r's initial request, or NULL when none was made. */
 apikey_request_t *apikey_request_find(const request_rec *r);
+
+/* r's own verdict (the initial request's is in its record), created empty
+ * when absent. */
+apikey_here_t *apikey_request_here(request_rec *r);
+
+/* The key our authentication admitted for r itself, or NULL: what the
+ * Require apikey providers and the limits judge. */
+const apikey_record_t *apikey_request_key(const request_rec *r);
 
 #endif /* APIKEY_REQUEST_H */

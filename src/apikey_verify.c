@@ -22,6 +22,7 @@
  * key id when there is one, never the key. */
 
 #include "apikey_verify.h"
+#include "apikey_authn.h"
 #include "apikey_cache.h"
 #include "apikey_extract.h"
 #include "apikey_key.h"
@@ -93,8 +94,11 @@ apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
     apikey_result_t res;
     apr_status_t rv;
 
-    shape = conf->any_format == 1 ? apikey_key_check_legacy(key, len)
-                                  : apikey_key_check(key, len);
+    shape = apikey_key_check(key, len);
+    rq->strict_format = shape == APIKEY_KEY_OK;
+    if (conf->any_format == 1 && shape != APIKEY_KEY_OK) {
+        shape = apikey_key_check_legacy(key, len);
+    }
     if (shape != APIKEY_KEY_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       APIKEY_LOGNO(00011) "malformed API key from %s: %s",
@@ -103,6 +107,9 @@ apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
         return verdict(rq, APIKEY_RESULT_MALFORMED);
     }
     srv = ap_get_module_config(r->server->module_config, &authn_apikey_module);
+    query = conf->query ? conf->query : &apikey_store_default_query;
+    rq->srv = srv;
+    rq->query = query;
     if (apikey_digest_hex(srv->pepper, srv->pepper_len, key, len, digest)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APIKEY_LOGNO(00012) "SHA-256 failed in libcrypto");
@@ -110,7 +117,6 @@ apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
     }
 
     rec = apr_pcalloc(r->pool, sizeof(*rec));
-    query = conf->query ? conf->query : &apikey_store_default_query;
     apikey_cache_mark_used(srv);
     switch (apikey_cache_get(r, srv, query, digest, rec, &gen)) {
         case APIKEY_CACHE_HIT:
@@ -162,6 +168,49 @@ apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
                   "API key %s (owner %s) accepted from %s", rec->id, rec->owner,
                   apikey_source_kind_str(rq->source));
     return verdict(rq, APIKEY_RESULT_OK);
+}
+
+apikey_result_t apikey_verify_again(request_rec *r,
+                                    const apikey_dir_conf_t *conf,
+                                    const apikey_request_t *rq,
+                                    int check_source)
+{
+    const apikey_srv_conf_t *srv =
+        ap_get_module_config(r->server->module_config, &authn_apikey_module);
+    const apikey_query_t *query =
+        conf->query ? conf->query : &apikey_store_default_query;
+    apikey_result_t res = APIKEY_RESULT_UNKNOWN;
+    const char *why;
+
+    if (!apikey_authn_tls_ok(r, conf)) {
+        return APIKEY_RESULT_TLS_REQUIRED;
+    }
+    if (check_source && rq->from && !apikey_config_reads(conf, rq->from)) {
+        /* A direct request would find no key where this section looks. */
+        why = "this section does not read keys from where it came";
+        res = APIKEY_RESULT_MISSING;
+    }
+    else if (conf->any_format != 1 && !rq->strict_format) {
+        why = "it is not of the format AuthAPIKeyFormat checksum requires";
+        res = APIKEY_RESULT_MALFORMED;
+    }
+    else if (srv != rq->srv || query != rq->query) {
+        /* Another database, or another statement over it: the id names
+         * another key there, if any. */
+        why = "it was found in another key store (DBDParams or "
+              "AuthAPIKeyQuery)";
+    }
+    else if (!apikey_config_tenant_ok(conf, rq->key->owner)) {
+        why = "its owner is not among this AuthAPIKeyTenant";
+    }
+    else {
+        return APIKEY_RESULT_OK;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  APIKEY_LOGNO(00051) "API key %s refused for this %s: %s",
+                  rq->key->id, r->main ? "subrequest" : "internal redirect",
+                  why);
+    return res;
 }
 
 void apikey_verify_admit(request_rec *r, const apikey_dir_conf_t *conf,
