@@ -328,8 +328,8 @@ static void charge_from_store(request_rec *r, const apikey_record_t *key,
         }
         /* Again: units another request put meanwhile, or what the store
          * answered. */
-        apikey_quota_table_charge(t, id, key->owner, rate, quota, now,
-                                  flags, c);
+        apikey_quota_table_charge(t, id, key->owner, rate, quota, now, flags,
+                                  c);
     }
     if (c->result == APIKEY_CHARGE_NEED_LEASE) {
         c->result = APIKEY_CHARGE_STORE_DOWN;
@@ -389,8 +389,8 @@ int apikey_quota_fixups(request_rec *r)
     /* One instant for the whole charge: units claimed for a period are
      * spent in it, even when the claim took the clock past its end. */
     now = apr_time_now();
-    apikey_quota_table_charge(apikey_quota_table(), key->id, key->owner,
-                              &rate, &quota, now, flags, c);
+    apikey_quota_table_charge(apikey_quota_table(), key->id, key->owner, &rate,
+                              &quota, now, flags, c);
     if (c->result == APIKEY_CHARGE_NEED_LEASE) {
         charge_from_store(r, key, &rate, &quota, now, flags, c);
     }
