@@ -328,6 +328,11 @@ const char *apikey_config_set_sources(cmd_parms *cmd, void *mconfig, int argc,
         return "AuthAPIKeySource needs at least one source: header:NAME, "
                "bearer, query:NAME or basic";
     }
+    if (argc > APIKEY_SOURCES_MAX) {
+        return apr_psprintf(cmd->pool,
+                            "AuthAPIKeySource takes at most %d sources",
+                            APIKEY_SOURCES_MAX);
+    }
     list = apr_pcalloc(cmd->pool, sizeof(*list) * (apr_size_t)argc);
     for (i = 0; i < argc; i++) {
         const char *err = apikey_source_parse(argv[i], &list[i]);

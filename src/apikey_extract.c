@@ -179,26 +179,65 @@ static void hide_query(request_rec *r, const char *name)
     }
 }
 
+/* Names of headers to remove, and how many. */
+#define HIDE_MAX 16
+
+/* Removes from r's request headers every one whose name is one of names
+ * under the spellings backends fold together (apikey_header_name_is):
+ * "X_APIKey_Owner" reaches a WSGI or PHP backend as HTTP_X_APIKEY_OWNER
+ * just as "X-APIKey-Owner" does.  One pass over the headers. */
+static void hide_headers(request_rec *r, const char *const *names, int n)
+{
+    const apr_array_header_t *h = apr_table_elts(r->headers_in);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)h->elts;
+    const char *doomed[HIDE_MAX];
+    size_t len[HIDE_MAX];
+    int i, k, ndoomed = 0;
+
+    for (k = 0; k < n; k++) {
+        len[k] = strlen(names[k]);
+    }
+    for (i = 0; i < h->nelts && ndoomed < HIDE_MAX; i++) {
+        size_t klen;
+
+        if (!e[i].key) {
+            continue;
+        }
+        klen = strlen(e[i].key);
+        for (k = 0; k < n; k++) {
+            if (klen == len[k]
+                && apikey_header_name_is(e[i].key, klen, names[k])) {
+                doomed[ndoomed++] = e[i].key;
+                break;
+            }
+        }
+    }
+    /* apr_table_unset drops every entry of that name, in any case. */
+    for (i = 0; i < ndoomed; i++) {
+        apr_table_unset(r->headers_in, doomed[i]);
+    }
+}
+
 void apikey_extract_hide(request_rec *r, const apikey_dir_conf_t *conf)
 {
     const apikey_source_t *sources;
     const char *authz = apr_table_get(r->headers_in, authorization_header(r));
+    const char *names[HIDE_MAX];
     const char *tok;
     size_t len, i;
-    int k, n;
+    int k, n, nnames = 0;
 
     for (i = 0; i < sizeof(identity_headers) / sizeof(identity_headers[0]);
          i++) {
-        apr_table_unset(r->headers_in, identity_headers[i]);
-    }
-    if (conf->hide_credentials == 0) {
-        return;
+        names[nnames++] = identity_headers[i];
     }
     sources = apikey_config_sources(conf, &n);
-    for (k = 0; k < n; k++) {
+    for (k = 0; k < n && conf->hide_credentials != 0; k++) {
         switch (sources[k].kind) {
             case APIKEY_SOURCE_HEADER:
-                apr_table_unset(r->headers_in, sources[k].name);
+                if (nnames < HIDE_MAX) {
+                    names[nnames++] = sources[k].name;
+                }
                 break;
             case APIKEY_SOURCE_BEARER:
                 /* Only our scheme: other credentials are not ours to
@@ -217,6 +256,7 @@ void apikey_extract_hide(request_rec *r, const apikey_dir_conf_t *conf)
                 break;
         }
     }
+    hide_headers(r, names, nnames);
 }
 
 void apikey_extract_identity(request_rec *r, const apikey_record_t *rec)

@@ -53,8 +53,8 @@ static int query_source(const apikey_source_t *src, int n, const char *name,
     int k;
 
     for (k = 0; k < n; k++) {
-        if (src[k].kind == APIKEY_SOURCE_QUERY && strlen(src[k].name) == len
-            && !strncmp(src[k].name, name, len)) {
+        if (src[k].kind == APIKEY_SOURCE_QUERY
+            && apikey_param_name_is(name, len, src[k].name)) {
             return 1;
         }
     }

@@ -187,6 +187,74 @@ int apikey_header_one_value(const char **v, size_t *len, const char *scheme)
     return 1;
 }
 
+static unsigned char fold_header(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return (unsigned char)(c - 'A' + 'a');
+    }
+    return c == '-' ? '_' : c;
+}
+
+int apikey_header_name_is(const char *a, size_t alen, const char *b)
+{
+    size_t i;
+
+    for (i = 0; i < alen; i++) {
+        if (!b[i]
+            || fold_header((unsigned char)a[i])
+                   != fold_header((unsigned char)b[i])) {
+            return 0;
+        }
+    }
+    return b[i] == '\0';
+}
+
+static int hexval(unsigned char c);
+
+static unsigned char fold_param(unsigned char c)
+{
+    c = fold_header(c);
+    return c == '.' || c == ' ' ? '_' : c;
+}
+
+/* The next character of an encoded parameter name at *i (< n), decoded
+ * and folded; *i moves past it. */
+static unsigned char next_name_char(const char *p, size_t n, size_t *i)
+{
+    unsigned char c = (unsigned char)p[*i];
+    int hi, lo;
+
+    (*i)++;
+    if (c == '%' && *i + 1 < n && (hi = hexval((unsigned char)p[*i])) >= 0
+        && (lo = hexval((unsigned char)p[*i + 1])) >= 0) {
+        c = (unsigned char)(hi * 16 + lo);
+        *i += 2;
+    }
+    else if (c == '+') {
+        c = ' ';
+    }
+    return fold_param(c);
+}
+
+int apikey_param_name_is(const char *p, size_t n, const char *name)
+{
+    size_t i = 0, k = 0;
+
+    while (i < n) {
+        unsigned char c = next_name_char(p, n, &i);
+
+        if (!name[k]) {
+            /* name[...]: an array of that name. */
+            return c == '[';
+        }
+        if (c != fold_param((unsigned char)name[k])) {
+            return 0;
+        }
+        k++;
+    }
+    return name[k] == '\0';
+}
+
 /* The next parameter of a query string: its name [*p, *eq) and value
  * [*eq + 1, *end) (*eq == *end when there is no '='). */
 static int next_param(const char **p, const char **eq, const char **end)
@@ -212,7 +280,6 @@ static const char *after(const char *end)
 int apikey_query_param(const char *args, const char *name, const char **val,
                        size_t *len)
 {
-    size_t n = strlen(name);
     const char *p = args, *eq, *end;
     int found = 0;
 
@@ -220,7 +287,7 @@ int apikey_query_param(const char *args, const char *name, const char **val,
         const char *v = eq < end ? eq + 1 : end;
         size_t vlen = (size_t)(end - v);
 
-        if ((size_t)(eq - p) != n || strncmp(p, name, n)) {
+        if (!apikey_param_name_is(p, (size_t)(eq - p), name)) {
             continue;
         }
         if (!found) {
@@ -237,11 +304,11 @@ int apikey_query_param(const char *args, const char *name, const char **val,
 
 size_t apikey_query_strip(const char *args, const char *name, char *out)
 {
-    size_t n = strlen(name), w = 0;
+    size_t w = 0;
     const char *p = args, *eq, *end;
 
     for (; p && next_param(&p, &eq, &end); p = after(end)) {
-        if ((size_t)(eq - p) == n && !strncmp(p, name, n)) {
+        if (apikey_param_name_is(p, (size_t)(eq - p), name)) {
             continue;
         }
         if (end > p) {

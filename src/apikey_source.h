@@ -35,6 +35,9 @@ typedef struct {
     const char *name; /* header or parameter name, else NULL */
 } apikey_source_t;
 
+/* Most sources one AuthAPIKeySource lists. */
+#define APIKEY_SOURCES_MAX 12
+
 /* Longest header name accepted in header:NAME. */
 #define APIKEY_SOURCE_NAME_MAX 128
 
@@ -75,16 +78,29 @@ size_t apikey_basic_buf_len(const char *value);
 int apikey_header_one_value(const char **v, size_t *len, const char *scheme);
 
 /* Finds parameter name in a query string (args, without '?'; '&' or ';'
- * separated).  Returns 0 when absent; 1 with the first value, still
+ * separated), under any spelling apikey_param_name_is takes for it.
+ * Returns 0 when absent; 1 with the first value, still
  * URL-encoded, in *val (of *len bytes) when every occurrence has the same
  * value; -1 when it occurs with different values. */
 int apikey_query_param(const char *args, const char *name, const char **val,
                        size_t *len);
 
 /* Copies args into out (at least strlen(args) + 1 bytes) without any
- * occurrence of parameter name, keeping the other parameters and their
- * order.  Returns the length written. */
+ * occurrence of parameter name (any spelling of it, as above), keeping the
+ * other parameters and their order.  Returns the length written. */
 size_t apikey_query_strip(const char *args, const char *name, char *out);
+
+/* Whether header field name a (alen bytes) is name b as a backend may read
+ * it: ASCII case ignored and '-' taken for '_', the way CGI, PHP-FPM, WSGI
+ * and Rack servers fold names into HTTP_* variables. */
+int apikey_header_name_is(const char *a, size_t alen, const char *b);
+
+/* Whether a query parameter's name p (n bytes, still URL-encoded) is name
+ * as an application may read it: percent escapes and '+' decoded (as
+ * application/x-www-form-urlencoded parsing does), ASCII case ignored,
+ * '-', '.' and ' ' taken for '_' (PHP turns '.' and ' ' into '_'), and
+ * name followed by '[' (PHP's and Rails' arrays) counted too. */
+int apikey_param_name_is(const char *p, size_t n, const char *name);
 
 /* What replaces a secret in a logged request line. */
 #define APIKEY_REDACTED "[REDACTED]"

@@ -175,6 +175,58 @@ static void test_query_and_basic(void)
            "double encoding decodes once");
 }
 
+/* Names as backends fold them: headers with '-' and '_' alike, query
+ * parameters percent-decoded, PHP's '.' and ' ' and arrays. */
+static void test_name_folding(void)
+{
+    const char *v = NULL;
+    size_t len = 0;
+    char out[128];
+
+    ok(apikey_header_name_is("X_APIKey_Owner", 14, "X-APIKey-Owner"),
+       "header: X_APIKey_Owner is X-APIKey-Owner");
+    ok(apikey_header_name_is("x-apikey-OWNER", 14, "X-APIKey-Owner"),
+       "header: case ignored");
+    ok(apikey_header_name_is("X_API_Key", 9, "X-API-Key"),
+       "header: X_API_Key is X-API-Key");
+    ok(!apikey_header_name_is("X-API-Keys", 10, "X-API-Key"),
+       "header: a longer name is another");
+    ok(!apikey_header_name_is("X-API-Ke", 8, "X-API-Key"),
+       "header: a shorter name is another");
+    ok(!apikey_header_name_is("X.API.Key", 9, "X-API-Key"),
+       "header: '.' is not '-'");
+
+    ok(apikey_param_name_is("api%6B%65%79", 12, "apikey"),
+       "query: percent-encoded name");
+    ok(apikey_param_name_is("API_KEY", 7, "api_key"), "query: case ignored");
+    ok(apikey_param_name_is("api.key", 7, "api_key"),
+       "query: '.' as PHP reads it");
+    ok(apikey_param_name_is("api+key", 7, "api_key"),
+       "query: '+' (a blank) as PHP reads it");
+    ok(apikey_param_name_is("api%20key", 9, "api_key"), "query: %%20");
+    ok(apikey_param_name_is("api-key", 7, "api_key"), "query: '-'");
+    ok(apikey_param_name_is("api_key[]", 9, "api_key"), "query: PHP array");
+    ok(apikey_param_name_is("api_key%5B0%5D", 14, "api_key"),
+       "query: encoded array");
+    ok(!apikey_param_name_is("api_keys", 8, "api_key"),
+       "query: a longer name is another");
+    ok(!apikey_param_name_is("api_ke", 6, "api_key"),
+       "query: a shorter name is another");
+    ok(!apikey_param_name_is("api%6", 5, "api6"),
+       "query: a cut escape stays as written");
+    ok(!apikey_param_name_is("k%00", 4, "k"), "query: %%00 is no end");
+
+    is_int(apikey_query_param("a=1&api%6B%65%79=K&b=2", "apikey", &v, &len), 1,
+           "found under an encoded name");
+    ok(len == 1 && *v == 'K', "and its value");
+    is_int(apikey_query_param("apikey=K&api%6B%65%79=L", "apikey", &v, &len),
+           -1, "two spellings, two keys: a conflict");
+    apikey_query_strip("a=1&api%6B%65%79=K&API.KEY=K&b=2", "api_key", out);
+    is_str(out, "a=1&api%6B%65%79=K&b=2", "strip: only spellings of the name");
+    apikey_query_strip("a=1&api%6B%65%79=K&b=2", "apikey", out);
+    is_str(out, "a=1&b=2", "strip: the encoded name too");
+}
+
 static void test_kind_str(void)
 {
     is_str(apikey_source_kind_str(APIKEY_SOURCE_HEADER), "header",
@@ -406,6 +458,7 @@ int main(void)
     test_parse();
     test_kind_str();
     test_query_and_basic();
+    test_name_folding();
     test_bearer();
     test_one_value();
     test_redact();
