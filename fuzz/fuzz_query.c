@@ -24,7 +24,8 @@
  * as long as the function may use, no longer.
  *
  * Beyond not crashing: the parameter found is the one a plain split of
- * the string finds (a conflict when two values differ); the stripped
+ * the string finds, names compared as an application decodes and folds
+ * them (a conflict when two values differ); the stripped
  * string is no longer than the original, holds the other parameters in
  * order, holds NAME no more, and strips to itself; decoding never grows a
  * value, refuses what a plain decoder refuses, and reverses encoding; a
@@ -36,13 +37,51 @@
 
 #define DEFAULT_NAME "api_key"
 
+static int hexval(unsigned char c);
+
+static char fold_ref(char c)
+{
+    c = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+    return c == '-' || c == '.' || c == ' ' ? '_' : c;
+}
+
+/* Whether the parameter name [p, p + klen) is name as an application reads
+ * it: decoded (escapes that do not decode stay as written, '+' is a
+ * blank), ASCII case and '-', '.', ' ', '_' alike; name[...] too. */
+static int name_ref(const char *p, size_t klen, const char *name)
+{
+    char *dec = malloc(klen + 1);
+    size_t i, d = 0, n = strlen(name);
+    int match;
+
+    FUZZ_CHECK(dec != NULL);
+    for (i = 0; i < klen; i++) {
+        if (p[i] == '%' && i + 2 < klen && hexval((unsigned char)p[i + 1]) >= 0
+            && hexval((unsigned char)p[i + 2]) >= 0) {
+            dec[d++] = (char)(hexval((unsigned char)p[i + 1]) * 16
+                              + hexval((unsigned char)p[i + 2]));
+            i += 2;
+        }
+        else {
+            dec[d++] = p[i] == '+' ? ' ' : p[i];
+        }
+    }
+    match = d >= n;
+    for (i = 0; match && i < n; i++) {
+        match = fold_ref(dec[i]) == fold_ref(name[i]);
+    }
+    match = match && (d == n || dec[n] == '[');
+    free(dec);
+    return match;
+}
+
 /* The reference split: the first value of name in args (returns the count
  * of occurrences, -1 when two values differ) and the string with every
  * occurrence and every empty item removed, into strip. */
 static int query_ref(const char *args, const char *name, const char **val,
                      size_t *vlen, char *strip)
 {
-    size_t n = strlen(name), w = 0;
+    size_t w = 0;
     const char *p = args;
     int found = 0, conflict = 0;
 
@@ -51,7 +90,7 @@ static int query_ref(const char *args, const char *name, const char **val,
         const char *eq = memchr(p, '=', item);
         size_t klen = eq ? (size_t)(eq - p) : item;
 
-        if (klen == n && !memcmp(p, name, n)) {
+        if (name_ref(p, klen, name)) {
             const char *v = eq ? eq + 1 : p + item;
             size_t l = (size_t)(p + item - v);
 
