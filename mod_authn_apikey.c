@@ -51,8 +51,12 @@ static const command_rec apikey_cmds[] = {
                       "Where API keys are read from, in order: header:NAME, "
                       "bearer, query:NAME, basic"),
     AP_INIT_FLAG("AuthAPIKeyRequireTLS", apikey_config_set_require_tls, NULL,
-                 OR_AUTHCFG,
+                 RSRC_CONF | OR_AUTHCFG,
                  "Refuse keys sent over plain HTTP (On in .htaccess only)"),
+    AP_INIT_TAKE_ARGV("AuthAPIKeyTrustedProxy", apikey_config_set_trusted_proxy,
+                      NULL, RSRC_CONF,
+                      "Addresses of TLS-terminating proxies whose "
+                      "X-Forwarded-Proto: https marks a request as TLS"),
     AP_INIT_TAKE12("AuthAPIKeyHash", apikey_config_set_hash, NULL, RSRC_CONF,
                    "How keys are stored: sha256, or hmac-sha256 PEPPER-FILE"),
     AP_INIT_TAKE1("AuthAPIKeyQuery", apikey_config_set_query, NULL,

@@ -134,11 +134,19 @@ void apikey_authn_init(void)
     is_https = APR_RETRIEVE_OPTIONAL_FN(ssl_is_https);
 }
 
-/* Did the request arrive over TLS?  Behind a TLS-terminating proxy the
- * admin marks trusted requests with HTTPS=on (see docs/directives.md). */
+/* Did the request arrive over TLS?  The connection says so (mod_ssl, or
+ * whoever terminates TLS in this process); never the environment, which
+ * mod_setenvif in a tenant's .htaccess can set.  Behind a TLS-terminating
+ * proxy, only a proxy the server configuration trusts
+ * (AuthAPIKeyTrustedProxy, matched against the connection's peer, not the
+ * client address mod_remoteip may put in its place) vouches for the
+ * client's side with X-Forwarded-Proto; its last element is the one that
+ * proxy set. */
 int apikey_authn_over_tls(request_rec *r)
 {
-    const char *env = apr_table_get(r->subprocess_env, "HTTPS");
+    const apikey_srv_conf_t *srv;
+    const char *proto, *last;
+    int i;
 
 #if AP_MODULE_MAGIC_AT_LEAST(20120211, 102)
     if (ap_ssl_conn_is_ssl(r->connection)) {
@@ -149,7 +157,25 @@ int apikey_authn_over_tls(request_rec *r)
         return 1;
     }
 #endif
-    return env && !ap_cstr_casecmp(env, "on");
+    srv = ap_get_module_config(r->server->module_config, &authn_apikey_module);
+    if (!srv->tls_proxies
+        || !(proto = apr_table_get(r->headers_in, "X-Forwarded-Proto"))) {
+        return 0;
+    }
+    for (i = 0; i < srv->tls_proxies->nelts; i++) {
+        if (apr_ipsubnet_test(
+                APR_ARRAY_IDX(srv->tls_proxies, i, apr_ipsubnet_t *),
+                r->connection->client_addr)) {
+            last = strrchr(proto, ',');
+            last = last ? last + 1 : proto;
+            while (*last == ' ' || *last == '\t') {
+                last++;
+            }
+            return !ap_cstr_casecmpn(last, "https", 5)
+                   && (last[5] == '\0' || last[5] == ' ' || last[5] == '\t');
+        }
+    }
+    return 0;
 }
 
 int apikey_authn_tls_ok(request_rec *r, const apikey_dir_conf_t *conf)

@@ -35,8 +35,8 @@ void apikey_authn_challenge(request_rec *r, const char *error,
 /* Removes our challenge. */
 void apikey_authn_challenge_clear(request_rec *r);
 
-/* 1 when the request came over TLS, or the server's configuration set
- * HTTPS=on for it (a TLS-terminating proxy in front). */
+/* 1 when the request came over TLS: its connection is TLS, or it came
+ * from a proxy of AuthAPIKeyTrustedProxy with X-Forwarded-Proto: https. */
 int apikey_authn_over_tls(request_rec *r);
 
 /* 0, logged, when AuthAPIKeyRequireTLS is on and the request came over

@@ -21,6 +21,7 @@
 #include "apikey_store.h"
 #include "apikey_time.h"
 
+#include "apr_network_io.h"
 #include "apr_strings.h"
 #include "http_config.h"
 
@@ -73,6 +74,7 @@ void *apikey_config_srv_merge(apr_pool_t *p, void *basev, void *addv)
     conf->limit_slots = base->limit_slots;
     conf->state_file = base->state_file;
     conf->quota_sync = base->quota_sync;
+    conf->tls_proxies = add->tls_proxies ? add->tls_proxies : base->tls_proxies;
     if (add->quota_store) {
         conf->quota_store = add->quota_store;
         conf->quota_fallback = add->quota_fallback;
@@ -171,6 +173,40 @@ const char *apikey_config_set_refresh(cmd_parms *cmd, void *mconfig,
     }
     return duration(cmd, "AuthAPIKeyRefresh", interval,
                     &srv_conf(cmd)->refresh);
+}
+
+const char *apikey_config_set_trusted_proxy(cmd_parms *cmd, void *mconfig,
+                                            int argc, char *const argv[])
+{
+    apikey_srv_conf_t *conf = srv_conf(cmd);
+    int i;
+
+    (void)mconfig;
+    if (argc < 1) {
+        return "AuthAPIKeyTrustedProxy needs at least one address or "
+               "network of a TLS-terminating proxy, as in 10.0.0.0/8";
+    }
+    conf->tls_proxies =
+        apr_array_make(cmd->pool, argc, sizeof(apr_ipsubnet_t *));
+    for (i = 0; i < argc; i++) {
+        char *ip = apr_pstrdup(cmd->pool, argv[i]), *bits = strchr(ip, '/');
+        apr_ipsubnet_t *net;
+        apr_status_t rv;
+
+        if (bits) {
+            *bits++ = '\0';
+        }
+        rv = apr_ipsubnet_create(&net, ip, bits, cmd->pool);
+        if (rv != APR_SUCCESS) {
+            return apr_psprintf(cmd->pool,
+                                "AuthAPIKeyTrustedProxy '%s': not an IP "
+                                "address or network (as in 10.0.0.0/8 or "
+                                "::1)",
+                                argv[i]);
+        }
+        APR_ARRAY_PUSH(conf->tls_proxies, apr_ipsubnet_t *) = net;
+    }
+    return NULL;
 }
 
 const char *apikey_config_set_hash(cmd_parms *cmd, void *mconfig,

@@ -70,6 +70,10 @@ typedef struct apikey_srv_conf_t {
      * across restarts (post_config). */
     apr_uint32_t quota_store_id;
     apr_interval_time_t quota_sync;
+    /* AuthAPIKeyTrustedProxy: the addresses (apr_ipsubnet_t *) of
+     * TLS-terminating proxies whose X-Forwarded-Proto is believed; NULL
+     * when not set (none). */
+    apr_array_header_t *tls_proxies;
 } apikey_srv_conf_t;
 
 /* AuthAPIKeyLimitHeaders */
@@ -109,6 +113,10 @@ const char *apikey_config_set_quota_store(cmd_parms *cmd, void *mconfig,
                                           const char *fallback);
 const char *apikey_config_set_quota_sync(cmd_parms *cmd, void *mconfig,
                                          const char *interval);
+
+/* Handler of AuthAPIKeyTrustedProxy. */
+const char *apikey_config_set_trusted_proxy(cmd_parms *cmd, void *mconfig,
+                                            int argc, char *const argv[]);
 
 /* Handler of AuthAPIKeyHash. */
 const char *apikey_config_set_hash(cmd_parms *cmd, void *mconfig,

@@ -8,7 +8,7 @@ use Apache::TestUtil;
 use IO::Socket::INET;
 use ApiKeyTest qw(run_httpd);
 
-plan tests => 58, need_module('authn_apikey', 'dbd');
+plan tests => 69, need_module('authn_apikey', 'dbd');
 
 # A well-formed configuration passes.
 my ($rc, $out) = run_httpd(<<'CONF');
@@ -68,6 +68,34 @@ for my $case (@bad) {
     ok t_cmp($out, $msg, "message for: $line");
     ok t_cmp($out, qr/Syntax error on line $at of /, "line $at named");
 }
+
+# Server-level directives: where they may stand, and their mistakes.
+($rc, $out) = run_httpd(<<'CONF');
+AuthAPIKeyRequireTLS On
+AuthAPIKeyTrustedProxy 10.0.0.0/8 192.0.2.1 ::1
+<VirtualHost 127.0.0.1:80>
+    AuthAPIKeyRequireTLS On
+    AuthAPIKeyTrustedProxy fd00::/8
+</VirtualHost>
+CONF
+ok t_cmp($rc, 0, 'AuthAPIKeyRequireTLS and AuthAPIKeyTrustedProxy at server '
+                 . 'and virtual host level');
+for my $case (['AuthAPIKeyTrustedProxy proxy.example.com',
+               qr/AuthAPIKeyTrustedProxy 'proxy.example.com': not an IP address or network/],
+              ['AuthAPIKeyTrustedProxy 10.0.0.0/99',
+               qr/AuthAPIKeyTrustedProxy '10.0.0.0\/99': not an IP address or network/],
+              ['AuthAPIKeyTrustedProxy',
+               qr/AuthAPIKeyTrustedProxy needs at least one address/]) {
+    my ($line, $msg) = @$case;
+    my ($rc, $out, $n) = run_httpd("$line\n");
+    ok t_cmp($rc, 1, "refused: $line");
+    ok t_cmp($out, $msg, "message for: $line");
+    ok t_cmp($out, qr/Syntax error on line $n of /, "line $n named");
+}
+($rc, $out) = run_httpd("<Location /api>\nAuthAPIKeyTrustedProxy 10.0.0.1\n"
+                        . "</Location>\n");
+ok t_cmp($out, qr/AuthAPIKeyTrustedProxy not allowed in <Location> context/,
+         'AuthAPIKeyTrustedProxy is refused in <Location>');
 
 # Without mod_dbd the module refuses to start (post_config runs only on a
 # real start, so this starts httpd on a free loopback port).

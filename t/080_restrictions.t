@@ -10,7 +10,7 @@ use Apache::TestRequest;
 use Apache::TestUtil qw(t_cmp t_start_error_log_watch t_finish_error_log_watch);
 use ApiKeyTest qw(create_key htapikey);
 
-plan tests => 34, need(need_module('authn_apikey', 'dbd', 'remoteip',
+plan tests => 39, need(need_module('authn_apikey', 'dbd', 'remoteip',
                                    'setenvif', 'ssl'),
                        need_lwp);
 
@@ -96,9 +96,30 @@ ok t_cmp($r->content, qr/must be sent over HTTPS/, 'with a clear body');
 ok t_cmp((GET '/tls/index.txt')->code, 403, 'RequireTLS over HTTP, no key');
 ok t_cmp((GET '/tls-proxied/index.txt', 'X-API-Key' => $plain->{key},
               'X-Forwarded-Proto' => 'https')->code,
-         200, 'HTTPS=on set by the admin for a TLS proxy');
+         403, 'HTTPS=on in the environment is no TLS');
+
+# A TLS-terminating proxy the server trusts (AuthAPIKeyTrustedProxy), and
+# AuthAPIKeyRequireTLS for a whole virtual host.
+Apache::TestRequest::module('apikey_tls_proxy');
+ok t_cmp((GET '/tls-proxied/index.txt', 'X-API-Key' => $plain->{key},
+              'X-Forwarded-Proto' => 'https')->code,
+         200, 'from a trusted proxy, X-Forwarded-Proto: https is TLS');
+ok t_cmp((GET '/tls-proxied/index.txt', 'X-API-Key' => $plain->{key},
+              'X-Forwarded-Proto' => 'http, https')->code,
+         200, 'the proxy\'s own (last) element counts');
+ok t_cmp((GET '/tls-proxied/index.txt', 'X-API-Key' => $plain->{key},
+              'X-Forwarded-Proto' => 'https, http')->code,
+         403, 'a client\'s https before the proxy\'s http does not');
 ok t_cmp((GET '/tls-proxied/index.txt', 'X-API-Key' => $plain->{key})->code,
-         403, 'without it, still refused');
+         403, 'without it, refused');
+ok t_cmp((GET '/tls-proxied/index.txt', 'X-API-Key' => $plain->{key},
+              'X-Forwarded-Proto' => 'httpsx')->code,
+         403, 'httpsx is not https');
+Apache::TestRequest::module('apikey_tls_untrusted');
+ok t_cmp((GET '/tls-proxied/index.txt', 'X-API-Key' => $plain->{key},
+              'X-Forwarded-Proto' => 'https')->code,
+         403, 'from a peer that is not a trusted proxy: refused');
+Apache::TestRequest::module('default');
 
 # Before any look-up: a store that cannot answer is never asked.
 Apache::TestRequest::module('apikey_tls_nodb');

@@ -17,8 +17,8 @@ use Digest::SHA qw(sha256_hex);
 use MIME::Base64 qw(encode_base64);
 use ApiKeyTest qw(create_key insert_key store_sql);
 
-plan tests => 34, need(need_module('authn_apikey', 'dbd', 'rewrite',
-                                   'include', 'auth_basic'),
+plan tests => 35, need(need_module('authn_apikey', 'dbd', 'rewrite',
+                                   'include', 'auth_basic', 'setenvif'),
                        need_lwp);
 
 my $shop   = create_key(owner => 'shop42', scopes => 'orders:read');
@@ -45,6 +45,10 @@ ok t_cmp(get('/boundary/tlsonly/secret.txt', @shop)->code, 403,
          'direct: over plain HTTP where TLS is required: 403');
 ok t_cmp(get('/boundary/legacy/secret.txt', @shop)->code, 401,
          'direct: a section with another store (AuthAPIKeyQuery): 401');
+
+# A tenant's SetEnvIf HTTPS=on does not waive the server's TLS rule.
+ok t_cmp(get('/boundary/settls/index.txt', @shop)->code, 403,
+         'SetEnvIf HTTPS=on in .htaccess: still 403 over plain HTTP');
 
 # RewriteRule in shop42's own .htaccess.
 t_start_error_log_watch();
