@@ -88,12 +88,12 @@ build/unit/test_limit.t: t/unit/test_limit.c src/apikey_limit.c \
     src/apikey_time.c $(HDRS)
 build/unit/test_quota_table.t: t/unit/test_quota_table.c \
     src/apikey_quota_table.c src/apikey_quota_lease.c src/apikey_limit.c \
-    src/apikey_time.c $(HDRS)
+    src/apikey_time.c src/apikey_file.c $(HDRS)
 build/unit/test_failure_table.t: t/unit/test_failure_table.c \
     src/apikey_failure_table.c src/apikey_limit.c src/apikey_time.c $(HDRS)
 build/unit/test_lease.t: t/unit/test_lease.c \
     src/apikey_quota_table.c src/apikey_quota_lease.c src/apikey_limit.c \
-    src/apikey_time.c $(HDRS)
+    src/apikey_time.c src/apikey_file.c $(HDRS)
 $(UNIT): build/flags
 	@mkdir -p build/unit
 	$(CC) -g -O1 $(WARN) $(SAN_CFLAGS) -Isrc -It/unit $(APR_CFLAGS) -o $@ \

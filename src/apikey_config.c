@@ -17,6 +17,7 @@
 /* Configuration structures, merge and directive handlers. */
 
 #include "apikey_config.h"
+#include "apikey_file.h"
 #include "apikey_pepper.h"
 #include "apikey_store.h"
 #include "apikey_time.h"
@@ -592,6 +593,7 @@ const char *apikey_config_set_state_file(cmd_parms *cmd, void *mconfig,
                                          const char *path)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char msg[512];
 
     (void)mconfig;
     if (err) {
@@ -603,6 +605,13 @@ const char *apikey_config_set_state_file(cmd_parms *cmd, void *mconfig,
                             "AuthAPIKeyStateFile '%s': not a "
                             "usable path",
                             path);
+    }
+    /* The parent writes it as root at every stop: nobody else may choose
+     * what that overwrites. */
+    if ((err = apikey_file_check_private(srv_conf(cmd)->state_file, msg,
+                                         sizeof(msg)))) {
+        return apr_psprintf(cmd->pool, "AuthAPIKeyStateFile %s: %s",
+                            srv_conf(cmd)->state_file, err);
     }
     return NULL;
 }

@@ -111,22 +111,34 @@ static apr_size_t client_bytes(const request_rec *r, unsigned char out[9])
     return 0;
 }
 
-static int applies(const apikey_dir_conf_t *conf)
+/* The limit where AuthAPIKeyFailureLimit is not set: generous enough for
+ * a whole office behind one address mistyping keys, tight enough that a
+ * client forging well-formed keys (the checksum stops typos, not forgers)
+ * gets a database query per 0.5 s once 60 are spent: 120/m burst=60. */
+static const apikey_rate_t default_limit = {APIKEY_FAILURE_DEFAULT_INTERVAL,
+                                            APIKEY_FAILURE_DEFAULT_BURST, 120,
+                                            60 * 1000000LL};
+
+static const apikey_rate_t *limit_of(const apikey_dir_conf_t *conf)
 {
-    return table && conf->failure_rate && conf->failure_rate->interval_us > 0;
+    const apikey_rate_t *rate =
+        conf->failure_rate ? conf->failure_rate : &default_limit;
+
+    return table && rate->interval_us > 0 ? rate : NULL;
 }
 
 int apikey_failure_blocked(request_rec *r, const apikey_dir_conf_t *conf)
 {
+    const apikey_rate_t *rate = limit_of(conf);
     unsigned char addr[9];
     apr_size_t len;
     long long retry_us;
 
-    if (!applies(conf) || !(len = client_bytes(r, addr))) {
+    if (!rate || !(len = client_bytes(r, addr))) {
         return 0;
     }
-    if (!apikey_failure_table_blocked(table, addr, len, conf->failure_rate,
-                                      apr_time_now(), &retry_us)) {
+    if (!apikey_failure_table_blocked(table, addr, len, rate, apr_time_now(),
+                                      &retry_us)) {
         return 0;
     }
     apr_table_setn(r->err_headers_out, "Retry-After",
@@ -161,14 +173,14 @@ static int is_guess(apikey_result_t result)
 void apikey_failure_record(request_rec *r, const apikey_dir_conf_t *conf,
                            apikey_result_t result)
 {
+    const apikey_rate_t *rate = limit_of(conf);
     unsigned char addr[9];
     apr_size_t len;
 
-    if (!applies(conf) || !is_guess(result) || !(len = client_bytes(r, addr))) {
+    if (!rate || !is_guess(result) || !(len = client_bytes(r, addr))) {
         return;
     }
-    if (apikey_failure_table_record(table, addr, len, conf->failure_rate,
-                                    apr_time_now())
+    if (apikey_failure_table_record(table, addr, len, rate, apr_time_now())
         == 0) {
         /* Once per spell: the next requests are refused before they can
          * fail again. */

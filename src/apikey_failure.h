@@ -26,12 +26,16 @@
 #include "apikey_config.h"
 #include "apikey_request.h"
 
+/* AuthAPIKeyFailureLimit where none is set: 120/m burst=60. */
+#define APIKEY_FAILURE_DEFAULT_INTERVAL 500000LL
+#define APIKEY_FAILURE_DEFAULT_BURST    60
+
 /* Creates or finds the table (real post_config pass); 0 or -1. */
 int apikey_failure_init(server_rec *s);
 
 /* 1 when r's client has used up its failures under conf: then a
  * Retry-After header is set and a line logged.  0 when the client may
- * try, or no AuthAPIKeyFailureLimit applies. */
+ * try, or AuthAPIKeyFailureLimit is off. */
 int apikey_failure_blocked(request_rec *r, const apikey_dir_conf_t *conf);
 
 /* Counts a verdict against r's client when it is a failure that guessing

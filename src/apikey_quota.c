@@ -145,10 +145,21 @@ int apikey_quota_init(apr_pool_t *pconf, server_rec *s)
                          state_file);
         }
         else if (errno != ENOENT) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, apr_get_os_error(), s,
-                         APIKEY_LOGNO(00029) "cannot restore limit counters "
-                                             "from %s; starting afresh",
-                         state_file);
+            int e = errno;
+
+            /* Never trusted when it does not check out: counts a stranger
+             * wrote would let keys spend quotas again. */
+            ap_log_error(
+                APLOG_MARK, APLOG_WARNING, apr_get_os_error(), s,
+                APIKEY_LOGNO(00029) "cannot restore limit counters from %s "
+                                    "(%s); it is ignored and the counters "
+                                    "start afresh",
+                state_file,
+                e == EINVAL  ? "not a state file of this build and "
+                               "AuthAPIKeyLimitSlots"
+                : e == EPERM ? "a link, or a file another user than root could "
+                               "have written"
+                             : "unreadable");
         }
     }
     if (table) {

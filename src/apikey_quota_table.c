@@ -18,6 +18,7 @@
 
 #include "apikey_quota_table.h"
 #include "apikey_quota_slot.h"
+#include "apikey_file.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -512,27 +513,18 @@ int apikey_quota_table_save(apikey_quota_table_t *t, const char *path)
 {
     char tmp[4096];
     FILE *f;
-    int ok;
 
-    if (snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid())
-        >= (int)sizeof(tmp)) {
-        errno = ENAMETOOLONG;
+    /* Written by the parent, as root: a temporary name nobody can guess
+     * or plant a link at, mode 0600 (the file holds the table's seed). */
+    if (!(f = apikey_file_create_temp(path, tmp, sizeof(tmp)))) {
         return -1;
     }
-    if (!(f = fopen(tmp, "wb"))) {
-        return -1;
-    }
-    ok = fputs(FILE_MAGIC, f) >= 0
-         && fwrite(&t->nslots, sizeof(t->nslots), 1, f) == 1
-         && fwrite(t->seed, APIKEY_QUOTA_SEED_LEN, 1, f) == 1
-         && fwrite(slots(t), sizeof(slot_t), t->nslots, f) == t->nslots;
-    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        errno = e;
-        return -1;
-    }
-    return 0;
+    return apikey_file_commit(
+        f, tmp, path,
+        fputs(FILE_MAGIC, f) >= 0
+            && fwrite(&t->nslots, sizeof(t->nslots), 1, f) == 1
+            && fwrite(t->seed, APIKEY_QUOTA_SEED_LEN, 1, f) == 1
+            && fwrite(slots(t), sizeof(slot_t), t->nslots, f) == t->nslots);
 }
 
 int apikey_quota_table_load(apikey_quota_table_t *t, const char *path)
@@ -543,7 +535,8 @@ int apikey_quota_table_load(apikey_quota_table_t *t, const char *path)
     unsigned char *buf;
     apr_uint32_t n;
     unsigned i;
-    FILE *f = fopen(path, "rb");
+    /* Not a link, not a file another user could have written. */
+    FILE *f = apikey_file_open_private(path);
 
     if (!f) {
         return -1;

@@ -25,8 +25,10 @@
 #include "apr_strings.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define KEY_COLUMNS                                                            \
     "id, owner, name, scopes, status, created, updated, expires, "             \
@@ -100,6 +102,26 @@ const char *htapikey_db_open(apr_pool_t *p, const char *driver,
                                 "cannot open %s: %s (create the store "
                                 "with 'htapikey init')",
                                 params, strerror(errno));
+        }
+    }
+    /* A new SQLite store: owners, scopes and digests are nobody else's
+     * business.  0640: the group is for the httpd user (chgrp www-data),
+     * whatever the umask; SQLite gives its journals the file's mode. */
+    if (!must_exist && !strcmp(driver, "sqlite3")) {
+        int fd = open(
+            params, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+
+        if (fd >= 0) {
+            if (fchmod(fd, 0640) != 0) {
+                close(fd);
+                return apr_psprintf(p, "cannot make %s mode 0640: %s", params,
+                                    strerror(errno));
+            }
+            close(fd);
+        }
+        else if (errno != EEXIST) {
+            return apr_psprintf(p, "cannot create %s: %s", params,
+                                strerror(errno));
         }
     }
     /* MySQL counts the rows an UPDATE changed, not those it matched: a
