@@ -119,6 +119,11 @@ static const command_rec apikey_cmds[] = {
                  OR_AUTHCFG,
                  "Pass X-APIKey-Id, -Owner and -Scopes request headers to "
                  "backends (default Off)"),
+    AP_INIT_FLAG("AuthAPIKeyStatus", ap_set_flag_slot,
+                 (void *)offsetof(apikey_dir_conf_t, status),
+                 RSRC_CONF | ACCESS_CONF,
+                 "Let SetHandler apikey-status serve here (default Off; "
+                 "never from .htaccess)"),
     AP_INIT_TAKE_ARGV("AuthAPIKeyTenant", apikey_config_set_tenants, NULL,
                       RSRC_CONF | ACCESS_CONF,
                       "Owners (or owner prefixes ending in *) whose keys are "
@@ -165,6 +170,7 @@ static int apikey_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
+    apikey_store_identify(s);
     if (apikey_cache_init(pconf, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -258,6 +258,7 @@ void *apikey_config_dir_create(apr_pool_t *p, char *dir)
     conf->limit_report = -1;
     conf->hide_credentials = -1;
     conf->identity_headers = -1;
+    conf->status = -1;
     return conf;
 }
 
@@ -287,6 +288,7 @@ void *apikey_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     conf->identity_headers = add->identity_headers != -1
                                  ? add->identity_headers
                                  : base->identity_headers;
+    conf->status = add->status != -1 ? add->status : base->status;
     conf->query = add->query ? add->query : base->query;
     conf->rate = add->rate ? add->rate : base->rate;
     conf->quota = add->quota ? add->quota : base->quota;

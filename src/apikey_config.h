@@ -66,9 +66,10 @@ typedef struct apikey_srv_conf_t {
      * only, AuthAPIKeyQuotaSync. */
     int quota_store;
     int quota_fallback; /* dbd fallback=local */
-    /* With dbd: the store's identity in the limit table's slots, the same
-     * across restarts (post_config). */
-    apr_uint32_t quota_store_id;
+    /* The identity of the server's key store (apikey_store_identify): what
+     * the limit table's slots and the status page tell stores apart by,
+     * the same across restarts and nodes (post_config). */
+    apr_uint32_t store_id;
     apr_interval_time_t quota_sync;
     /* AuthAPIKeyTrustedProxy: the addresses (apr_ipsubnet_t *) of
      * TLS-terminating proxies whose X-Forwarded-Proto is believed; NULL
@@ -139,6 +140,9 @@ typedef struct {
      * (default off): 1, 0, or -1 when not set here. */
     int hide_credentials;
     int identity_headers;
+    /* AuthAPIKeyStatus: the apikey-status handler serves here (1), or not
+     * (0, or -1 when not set here: not).  Never from .htaccess. */
+    int status;
     /* AuthAPIKeyRateLimit and AuthAPIKeyQuota, for keys without their
      * own: NULL when not set here; interval or limit 0 for "none". */
     const apikey_rate_t *rate;

@@ -26,6 +26,7 @@
 #include "apikey_config.h"
 #include "apikey_log.h"
 #include "apikey_quota_store.h"
+#include "apikey_store.h"
 #include "apikey_stats.h"
 #include "apikey_request.h"
 
@@ -42,7 +43,11 @@
 
 APLOG_USE_MODULE(authn_apikey);
 
-#define RETAINED_KEY "mod_authn_apikey-limit-table"
+/* Named for the slot layout: a build with another layout (a graceful
+ * restart after an upgrade) makes a segment of its own, and leaves the old
+ * one to the old generation's children, which still charge it. */
+#define RETAINED_KEY    "mod_authn_apikey-limit-table-v3"
+#define RETAINED_KEY_V2 "mod_authn_apikey-limit-table"
 /* One "table full" line per this long, however many requests fail. */
 #define FULL_LOG_INTERVAL (60 * 1000000LL)
 
@@ -95,6 +100,12 @@ int apikey_quota_init(apr_pool_t *pconf, server_rec *s)
 
     kept = ap_retained_data_get(RETAINED_KEY);
     if (!kept) {
+        if (ap_retained_data_get(RETAINED_KEY_V2)) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                         APIKEY_LOGNO(00039) "the limit table's layout "
+                                             "changed with this build: limit "
+                                             "counters start afresh");
+        }
         kept = ap_retained_data_create(RETAINED_KEY, sizeof(*kept));
     }
     /* A build of the module with other slots (a graceful restart after an
@@ -268,6 +279,19 @@ static void limit_headers(request_rec *r, int how, const apikey_rate_t *rate,
     }
 }
 
+/* The slot of a key: its id in its server's store, found through its
+ * look-up statement. */
+static apikey_slot_key_t slot_key(const apikey_srv_conf_t *srv,
+                                  const apikey_record_t *key)
+{
+    apikey_slot_key_t sk;
+
+    sk.id = key->id;
+    sk.store = srv->store_id;
+    sk.query = key->query ? key->query->id : 0;
+    return sk;
+}
+
 /* A charge of a cluster-wide quota whose lease ran out: claims units
  * from the store (one round trip as a rule), hands them to the slot and
  * charges again.  Leaves in c what became of the request. */
@@ -280,6 +304,10 @@ static void charge_from_store(request_rec *r, const apikey_record_t *key,
         ap_get_module_config(r->server->module_config, &authn_apikey_module);
     apikey_quota_table_t *t = apikey_quota_table();
     const char *id = key->id;
+    const apikey_slot_key_t sk = slot_key(srv, key);
+    /* Its rows in the store: named by the id, and the statement that found
+     * it when that is not the default look-up. */
+    const char *row = apikey_quota_store_row(r->pool, id, sk.query);
     int claims;
 
     for (claims = 0; c->result == APIKEY_CHARGE_NEED_LEASE && claims < 2;
@@ -290,7 +318,7 @@ static void charge_from_store(request_rec *r, const apikey_record_t *key,
         apr_status_t rv;
 
         rv = apikey_quota_store_claim(
-            r->server, r->pool, id, period,
+            r->server, r->pool, row, period,
             apikey_period_end(quota->period, now) / 1000000, quota->limit,
             c->lease_want, &got, &claimed, &err, &statements);
         apikey_stats_quota_claim(statements, rv != APR_SUCCESS);
@@ -317,16 +345,14 @@ static void charge_from_store(request_rec *r, const apikey_record_t *key,
                           srv->quota_fallback
                               ? "counting on this server (fallback=local)"
                               : "requests that need more get 503");
-            apikey_quota_table_lease_dry(t, id, quota, now, 0,
-                                         srv->quota_store_id);
+            apikey_quota_table_lease_dry(t, &sk, quota, now, 0, srv->store_id);
         }
         else if (got == 0) {
-            apikey_quota_table_lease_dry(t, id, quota, now, 1,
-                                         srv->quota_store_id);
+            apikey_quota_table_lease_dry(t, &sk, quota, now, 1, srv->store_id);
         }
-        else if (apikey_quota_table_lease_put(t, id, quota, now, period, got,
-                                              claimed, srv->quota_store_id)) {
-            apikey_quota_table_charge(t, id, key->owner, rate, quota, now,
+        else if (apikey_quota_table_lease_put(t, &sk, quota, now, period, got,
+                                              claimed, srv->store_id)) {
+            apikey_quota_table_charge(t, &sk, key->owner, rate, quota, now,
                                       flags | APIKEY_CHARGE_PREPAID, c);
             return;
         }
@@ -334,12 +360,12 @@ static void charge_from_store(request_rec *r, const apikey_record_t *key,
             /* The slot could not take them: back where they came from. */
             int unsure;
 
-            apikey_quota_store_give_back(r->server, r->pool, id, period, got,
+            apikey_quota_store_give_back(r->server, r->pool, row, period, got,
                                          &err, &unsure);
         }
         /* Again: units another request put meanwhile, or what the store
          * answered. */
-        apikey_quota_table_charge(t, id, key->owner, rate, quota, now, flags,
+        apikey_quota_table_charge(t, &sk, key->owner, rate, quota, now, flags,
                                   c);
     }
     if (c->result == APIKEY_CHARGE_NEED_LEASE) {
@@ -349,6 +375,7 @@ static void charge_from_store(request_rec *r, const apikey_record_t *key,
 
 int apikey_quota_fixups(request_rec *r)
 {
+    apikey_slot_key_t sk;
     const apikey_record_t *key;
     const apikey_srv_conf_t *srv;
     const apikey_dir_conf_t *conf;
@@ -384,15 +411,16 @@ int apikey_quota_fixups(request_rec *r)
                                                           : 0)
             | (srv->quota_fallback ? APIKEY_CHARGE_FALLBACK : 0);
     c = &rq->charge;
+    sk = slot_key(srv, key);
     if ((flags & APIKEY_CHARGE_LEASED) && quota.limit
-        && strlen(key->id) > APIKEY_QUOTA_ID_MAX) {
+        && strlen(key->id) > apikey_quota_store_id_max(sk.query)) {
         /* Its units could not be given back under its whole id. */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APIKEY_LOGNO(00048) "key %.64s...: an id longer than "
                                           "%d bytes cannot have a "
                                           "cluster-wide quota "
                                           "(AuthAPIKeyQuotaStore dbd): 503",
-                      key->id, APIKEY_QUOTA_ID_MAX);
+                      key->id, (int)apikey_quota_store_id_max(sk.query));
         rq->result = APIKEY_RESULT_ERROR;
         apr_table_setn(r->err_headers_out, "Retry-After", "60");
         return HTTP_SERVICE_UNAVAILABLE;
@@ -400,7 +428,7 @@ int apikey_quota_fixups(request_rec *r)
     /* One instant for the whole charge: units claimed for a period are
      * spent in it, even when the claim took the clock past its end. */
     now = apr_time_now();
-    apikey_quota_table_charge(apikey_quota_table(), key->id, key->owner, &rate,
+    apikey_quota_table_charge(apikey_quota_table(), &sk, key->owner, &rate,
                               &quota, now, flags, c);
     if (c->result == APIKEY_CHARGE_NEED_LEASE) {
         charge_from_store(r, key, &rate, &quota, now, flags, c);

@@ -207,13 +207,14 @@ void apikey_quota_lease_unowe(slot_t *s, unsigned long period)
     }
 }
 
-int apikey_quota_table_lease_put(apikey_quota_table_t *t, const char *id,
+int apikey_quota_table_lease_put(apikey_quota_table_t *t,
+                                 const apikey_slot_key_t *key,
                                  const apikey_quota_t *quota, long long now,
                                  unsigned long period, unsigned long units,
                                  unsigned long claimed, apr_uint32_t store)
 {
     int reset = 0;
-    slot_t *s = apikey_quota_slot_of(t, id, now, &reset);
+    slot_t *s = apikey_quota_slot_of(t, key, now, &reset);
     unsigned long size;
     apr_uint64_t w, nw;
 
@@ -260,12 +261,13 @@ int apikey_quota_table_lease_put(apikey_quota_table_t *t, const char *id,
     return 1;
 }
 
-void apikey_quota_table_lease_dry(apikey_quota_table_t *t, const char *id,
+void apikey_quota_table_lease_dry(apikey_quota_table_t *t,
+                                  const apikey_slot_key_t *key,
                                   const apikey_quota_t *quota, long long now,
                                   int full, apr_uint32_t store)
 {
     int reset = 0;
-    slot_t *s = apikey_quota_slot_of(t, id, now, &reset);
+    slot_t *s = apikey_quota_slot_of(t, key, now, &reset);
 
     if (s && quota->limit) {
         __atomic_store_n(&s->store, store, __ATOMIC_RELEASE);
@@ -335,6 +337,7 @@ int apikey_quota_table_lease_drain(apikey_quota_table_t *t, unsigned i,
         return 0;
     }
     out->store = store;
+    out->query = __atomic_load_n(&s->query, __ATOMIC_ACQUIRE);
     return 1;
 }
 

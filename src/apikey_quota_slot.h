@@ -54,14 +54,18 @@ typedef struct {
     apr_uint32_t quota_limit;
     apr_int64_t rate_interval;
     apr_uint32_t burst;
-    /* Which store holds a leased quota (an identity of the server whose
-     * DBD it is, the same across restarts); 0: the quota is this
-     * server's own.  Written before the first units. */
+    /* Which store holds a leased quota (where the sync gives units back);
+     * 0: the quota is this server's own.  Written before the first
+     * units. */
     apr_uint32_t store;
+    /* The key's store and look-up statement (apikey_slot_key_t): the
+     * owner word is a hash of them with the id; here for the status page,
+     * which shows a virtual host only its own stores' keys, and the sync. */
+    apr_uint32_t keystore, query;
     unsigned char period;
     /* Whole (the sync gives units back under it), NUL-terminated. */
     char id[APIKEY_QUOTA_ID_MAX + 1];
-    char owner_name[38];
+    char owner_name[30];
 } slot_t;
 
 struct apikey_quota_table_t {
@@ -76,7 +80,7 @@ struct apikey_quota_table_t {
 typedef char slot_is_192[sizeof(slot_t) == APIKEY_QUOTA_SLOT_SIZE ? 1 : -1];
 /* t/lib/ApiKeyFault.pm reads the id at this offset (the fault tests write
  * over slots in a running httpd's memory): keep the two in step. */
-typedef char id_at_89[offsetof(slot_t, id) == 89 ? 1 : -1];
+typedef char id_at_97[offsetof(slot_t, id) == 97 ? 1 : -1];
 typedef char header_is_64[sizeof(struct apikey_quota_table_t) == 64 ? 1 : -1];
 
 static inline slot_t *slots(apikey_quota_table_t *t)
@@ -141,11 +145,11 @@ static inline int owner_valid(apr_uint64_t w)
     return (w >> 56) == (c ? c : 1);
 }
 
-/* The slot of key id: found, claimed or taken over (see find_slot);
- * NULL when the table is full.  *reset is set when a corrupt slot was
- * taken. */
-slot_t *apikey_quota_slot_of(apikey_quota_table_t *t, const char *id,
-                             long long now, int *reset);
+/* The slot of key: found, claimed or taken over (see find_slot); NULL
+ * when the table is full.  *reset is set when a corrupt slot was taken. */
+slot_t *apikey_quota_slot_of(apikey_quota_table_t *t,
+                             const apikey_slot_key_t *key, long long now,
+                             int *reset);
 
 /* The lease half of a charge (apikey_quota_lease.c).  The quota of a
  * leased charge: returns 0 when the charge ends there (out says why), 2

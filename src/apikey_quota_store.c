@@ -36,21 +36,21 @@
 static const apikey_query_t claim_sql = {
     "UPDATE apikey_quota SET claimed = claimed + %lld WHERE key_id = %s AND "
     "period = %lld AND claimed <= %lld",
-    "authn_apikey_quota_claim", 0};
+    "authn_apikey_quota_claim", 0, 0};
 static const apikey_query_t read_sql = {
     "SELECT claimed FROM apikey_quota WHERE key_id = %s AND period = %lld",
-    "authn_apikey_quota_read", 0};
+    "authn_apikey_quota_read", 0, 0};
 static const apikey_query_t give_back_sql = {
     "UPDATE apikey_quota SET claimed = claimed - %lld WHERE key_id = %s AND "
     "period = %lld AND claimed >= %lld",
-    "authn_apikey_quota_give_back", 0};
+    "authn_apikey_quota_give_back", 0, 0};
 static const apikey_query_t add_sql = {
     "UPDATE apikey_quota SET claimed = claimed + %lld WHERE key_id = %s AND "
     "period = %lld",
-    "authn_apikey_quota_add", 0};
+    "authn_apikey_quota_add", 0, 0};
 static const apikey_query_t purge_sql = {
     "DELETE FROM apikey_quota WHERE expires < %lld", "authn_apikey_quota_purge",
-    0};
+    0, 0};
 
 /* A row for a new key and period, in each driver's words for "unless it
  * is there"; other drivers insert and take the duplicate error. */
@@ -59,10 +59,10 @@ static const apikey_query_t purge_sql = {
     "VALUES (%s, %lld, 0, %lld)"
 static const apikey_query_t insert_sql[] = {
     {"INSERT " INSERT_ROW " ON CONFLICT DO NOTHING", "authn_apikey_quota_new",
-     0},
-    {"INSERT IGNORE " INSERT_ROW, "authn_apikey_quota_new", 0},
-    {"INSERT OR IGNORE " INSERT_ROW, "authn_apikey_quota_new", 0},
-    {"INSERT " INSERT_ROW, "authn_apikey_quota_new", 0},
+     0, 0},
+    {"INSERT IGNORE " INSERT_ROW, "authn_apikey_quota_new", 0, 0},
+    {"INSERT OR IGNORE " INSERT_ROW, "authn_apikey_quota_new", 0, 0},
+    {"INSERT " INSERT_ROW, "authn_apikey_quota_new", 0, 0},
 };
 
 static const apikey_query_t *insert_for(const apr_dbd_driver_t *driver)
@@ -122,6 +122,17 @@ static int read_claimed(ap_dbd_t *dbd, apr_pool_t *p, const char *id,
         }
     }
     return found;
+}
+
+const char *apikey_quota_store_row(apr_pool_t *p, const char *id,
+                                   apr_uint32_t query)
+{
+    return query ? apr_psprintf(p, "q%08x:%s", (unsigned)query, id) : id;
+}
+
+size_t apikey_quota_store_id_max(apr_uint32_t query)
+{
+    return APIKEY_QUOTA_ID_MAX - (query ? 10 : 0);
 }
 
 apr_status_t apikey_quota_store_claim(server_rec *s, apr_pool_t *p,

@@ -28,6 +28,16 @@
  * for costs one statement, and no SELECT). */
 #define APIKEY_CLAIMED_UNKNOWN ((unsigned long)-1)
 
+/* The name of key id's rows in the apikey_quota table: the id, prefixed
+ * with "q" and the look-up statement's identity in hex and ':' when that
+ * is not the default look-up (query != 0): two legacy tables behind one
+ * database may both have a key 1. */
+const char *apikey_quota_store_row(apr_pool_t *p, const char *id,
+                                   apr_uint32_t query);
+
+/* The longest key id whose row name fits the key_id column (64). */
+size_t apikey_quota_store_id_max(apr_uint32_t query);
+
 /* Claims up to want units of key id's quota of limit for the period whose
  * field (as the limit table numbers periods) is period, ending at
  * period_end (Unix seconds, for purging), through s's database.

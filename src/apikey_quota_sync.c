@@ -72,7 +72,7 @@ static server_rec *server_of(apr_uint32_t store, unsigned *index)
                        : NULL;
 
         if (conf && conf->quota_store == APIKEY_QUOTA_STORE_DBD
-            && conf->quota_store_id == store) {
+            && conf->store_id == store) {
             *index = i;
             return servers[i];
         }
@@ -89,10 +89,12 @@ static void give_back(apikey_quota_table_t *t, unsigned i,
     apikey_lease_return_t keep = *r;
     int unsure = 0;
 
+    const char *row = apikey_quota_store_row(p, r->id, r->query);
+
     /* Units held go back; units owed (admitted on this server's count
      * while the store did not answer) are added, even past the quota. */
     if (s && r->units
-        && apikey_quota_store_give_back(s, p, r->id, r->period, r->units, &err,
+        && apikey_quota_store_give_back(s, p, row, r->period, r->units, &err,
                                         &unsure)
                == APR_SUCCESS) {
         apikey_stats_quota_back(r->units, 0);
@@ -114,7 +116,7 @@ static void give_back(apikey_quota_table_t *t, unsigned i,
     }
     if (s && r->owed
         && apikey_quota_store_add(
-               s, p, r->id, r->owed_period,
+               s, p, row, r->owed_period,
                apikey_period_end((apikey_period_t)(r->owed_period >> 30),
                                  apr_time_now())
                    / APR_USEC_PER_SEC,
@@ -228,30 +230,6 @@ static apr_status_t sync_leases(int state, void *data, apr_pool_t *pool)
     return APR_SUCCESS;
 }
 
-/* The identity of s's store in the limit table's slots: a hash of how
- * the server is addressed (names, ports, addresses), which a restart or
- * another virtual host added before it does not change.  Never 0. */
-static apr_uint32_t store_id(apr_pool_t *p, server_rec *s)
-{
-    const char *who =
-        apr_psprintf(p, "%s:%u", s->server_hostname ? s->server_hostname : "",
-                     (unsigned)s->port);
-    server_addr_rec *a;
-    apr_ssize_t len;
-    unsigned int h;
-
-    for (a = s->addrs; a; a = a->next) {
-        who = apr_psprintf(p, "%s %s:%u", who, a->virthost ? a->virthost : "",
-                           (unsigned)a->host_port);
-    }
-    if (s->is_virtual == 0) {
-        who = apr_pstrcat(p, who, " (main server)", NULL);
-    }
-    len = (apr_ssize_t)strlen(who);
-    h = apr_hashfunc_default(who, &len);
-    return h ? h : 1;
-}
-
 int apikey_quota_sync_init(apr_pool_t *pconf, server_rec *s)
 {
     const apikey_srv_conf_t *conf =
@@ -281,7 +259,6 @@ int apikey_quota_sync_init(apr_pool_t *pconf, server_rec *s)
         if (c->index < nservers) {
             servers[c->index] = sp;
         }
-        c->quota_store_id = store_id(pconf, sp);
     }
     rv = apikey_watchdog_start(pconf, s, WATCHDOG_NAME, conf->quota_sync,
                                sync_leases);

@@ -29,17 +29,34 @@
 #include "apr_siphash.h"
 
 #define TABLE_MAGIC APR_UINT64_C(0x41504b51554f5441) /* "APKQUOTA" */
-#define FILE_MAGIC  "apikey-quota-state 2\n"
+#define FILE_MAGIC  "apikey-quota-state 3\n"
 
-/* The owner word of a key: 56 bits of its hash and a check byte, so that a
- * corrupted word is recognised as such. */
-static apr_uint64_t owner_word(apikey_quota_table_t *t, const char *id)
+/* The owner word of a key: 56 bits of a hash of its store, its look-up
+ * statement and its id, and a check byte, so that a corrupted word is
+ * recognised as such. */
+static apr_uint64_t owner_word(apikey_quota_table_t *t,
+                               const apikey_slot_key_t *key)
 {
-    apr_uint64_t h = apr_siphash24(id, strlen(id), t->seed) >> 8;
-    apr_uint64_t c = (h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24) ^ (h >> 32)
-                      ^ (h >> 40) ^ (h >> 48) ^ 0xa5)
-                     & 0xff;
+    size_t n = strlen(key->id);
+    unsigned char buf[8 + 120];
+    apr_uint64_t h, c;
 
+    memcpy(buf, &key->store, 4);
+    memcpy(buf + 4, &key->query, 4);
+    if (n <= sizeof(buf) - 8) {
+        memcpy(buf + 8, key->id, n);
+        h = apr_siphash24(buf, 8 + n, t->seed);
+    }
+    else {
+        /* A long id: its own hash stands in for it. */
+        h = apr_siphash24(key->id, n, t->seed);
+        memcpy(buf + 8, &h, 8);
+        h = apr_siphash24(buf, 16, t->seed);
+    }
+    h >>= 8;
+    c = (h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24) ^ (h >> 32) ^ (h >> 40)
+         ^ (h >> 48) ^ 0xa5)
+        & 0xff;
     return (c << 56) | h | APR_UINT64_C(0x0100000000000000) * (c == 0);
 }
 
@@ -212,10 +229,11 @@ static slot_t *find_slot(apikey_quota_table_t *t, apr_uint64_t me,
     return NULL;
 }
 
-slot_t *apikey_quota_slot_of(apikey_quota_table_t *t, const char *id,
-                             long long now, int *reset)
+slot_t *apikey_quota_slot_of(apikey_quota_table_t *t,
+                             const apikey_slot_key_t *key, long long now,
+                             int *reset)
 {
-    return find_slot(t, owner_word(t, id), now, reset);
+    return find_slot(t, owner_word(t, key), now, reset);
 }
 
 /* Checks the words a charge relies on; resets them when they cannot be
@@ -282,14 +300,18 @@ static int repair(slot_t *s, long long now, const apikey_rate_t *rate,
     return fixed;
 }
 
-static void describe(slot_t *s, const char *id, const char *owner,
+static void describe(slot_t *s, const apikey_slot_key_t *key, const char *owner,
                      const apikey_rate_t *rate, const apikey_quota_t *quota)
 {
+    const char *id = key->id;
+
     /* Display only: plain stores, read back with care by the status page.
      * Skipped when unchanged, to keep the hot path to its atomics. */
     if (s->quota_limit != quota->limit || s->rate_interval != rate->interval_us
-        || s->burst != (apr_uint32_t)rate->burst
-        || strncmp(s->id, id, sizeof(s->id) - 1)) {
+        || s->burst != (apr_uint32_t)rate->burst || s->keystore != key->store
+        || s->query != key->query || strncmp(s->id, id, sizeof(s->id) - 1)) {
+        s->keystore = key->store;
+        s->query = key->query;
         s->rate_interval = rate->interval_us;
         s->burst = (apr_uint32_t)rate->burst;
         s->quota_limit = (apr_uint32_t)quota->limit;
@@ -301,12 +323,13 @@ static void describe(slot_t *s, const char *id, const char *owner,
     }
 }
 
-void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
-                               const char *owner, const apikey_rate_t *rate,
+void apikey_quota_table_charge(apikey_quota_table_t *t,
+                               const apikey_slot_key_t *key, const char *owner,
+                               const apikey_rate_t *rate,
                                const apikey_quota_t *quota, long long now,
                                int flags, apikey_charge_t *out)
 {
-    apr_uint64_t me = owner_word(t, id);
+    apr_uint64_t me = owner_word(t, key);
     int report_only = (flags & APIKEY_CHARGE_REPORT) != 0;
     int leased = (flags & APIKEY_CHARGE_LEASED) && quota->limit;
     unsigned long period = 0;
@@ -322,7 +345,7 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
         return;
     }
     out->repaired |= repair(s, now, rate, quota);
-    describe(s, id, owner, rate, quota);
+    describe(s, key, owner, rate, quota);
 
     if (leased) {
         period = period_of(quota->period, now);
@@ -453,8 +476,10 @@ int apikey_quota_table_view(apikey_quota_table_t *t, unsigned i,
     }
     memcpy(v->id, s->id, sizeof(s->id));
     v->id[APIKEY_QUOTA_ID_MAX] = '\0';
-    memcpy(v->owner, s->owner_name, sizeof(s->owner_name));
+    memcpy(v->owner, s->owner_name, sizeof(v->owner));
     v->owner[sizeof(v->owner) - 1] = '\0';
+    v->store = s->keystore;
+    v->query = s->query;
     /* Racy copies of display strings: keep them printable. */
     for (k = 0; v->id[k]; k++) {
         if ((unsigned char)v->id[k] < ' ' || (unsigned char)v->id[k] > '~') {

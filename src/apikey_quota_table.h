@@ -42,6 +42,17 @@
 
 typedef struct apikey_quota_table_t apikey_quota_table_t;
 
+/* Whose counters a slot holds: a key id, in a store.  Ids are only unique
+ * within a store (two virtual hosts with their own legacy tables may each
+ * have a key 1), so a slot is the key's id with the identity of its store
+ * (the server's DBDriver and DBDParams, never 0) and of the look-up
+ * statement that found it (0: the default one). */
+typedef struct {
+    const char *id;
+    apr_uint32_t store;
+    apr_uint32_t query;
+} apikey_slot_key_t;
+
 /* The longest key id a slot keeps whole (the schemas' VARCHAR(64)): a
  * cluster-wide quota gives its units back under this id. */
 #define APIKEY_QUOTA_ID_MAX 64
@@ -87,7 +98,8 @@ typedef struct {
 /* A slot as the status page shows it. */
 typedef struct {
     char id[APIKEY_QUOTA_ID_MAX + 1];
-    char owner[33];
+    char owner[30];
+    apr_uint32_t store, query; /* the key's (apikey_slot_key_t) */
     long long tat, last_used;
     /* The quota's current count: the period it belongs to (an index of
      * the slot's period type, as apikey_period_index gives; a period
@@ -115,7 +127,7 @@ apikey_quota_table_init(void *mem, apr_size_t size, unsigned nslots,
                         const unsigned char seed[APIKEY_QUOTA_SEED_LEN],
                         int *adopted);
 
-/* Charges one request of key id (owner for display) at now against rate
+/* Charges one request of key (owner for display) at now against rate
  * and quota (either may be unlimited: interval 0, limit 0).  flags are
  * APIKEY_CHARGE_* bits.  With REPORT, counts but never refuses (results
  * still say what enforcing would have done).
@@ -132,8 +144,9 @@ apikey_quota_table_init(void *mem, apr_size_t size, unsigned nslots,
  * store that did not answer is replaced by this server's count of its own
  * admissions, held to the quota, and what is admitted so is owed to the
  * store (see apikey_quota_table_lease_drain). */
-void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
-                               const char *owner, const apikey_rate_t *rate,
+void apikey_quota_table_charge(apikey_quota_table_t *t,
+                               const apikey_slot_key_t *key, const char *owner,
+                               const apikey_rate_t *rate,
                                const apikey_quota_t *quota, long long now,
                                int flags, apikey_charge_t *out);
 
@@ -146,7 +159,8 @@ void apikey_quota_table_charge(apikey_quota_table_t *t, const char *id,
  * or 0 when the slot cannot take them (it was taken over, or holds a later
  * period's units after the clock stepped back): then the caller gives all units
  * back to the store. */
-int apikey_quota_table_lease_put(apikey_quota_table_t *t, const char *id,
+int apikey_quota_table_lease_put(apikey_quota_table_t *t,
+                                 const apikey_slot_key_t *key,
                                  const apikey_quota_t *quota, long long now,
                                  unsigned long period, unsigned long units,
                                  unsigned long claimed, apr_uint32_t store);
@@ -155,7 +169,8 @@ int apikey_quota_table_lease_put(apikey_quota_table_t *t, const char *id,
  * is used up (full 1) or the store failed (full 0).  Requests that find no
  * units then fail without asking it, until the next sync.  store as for
  * apikey_quota_table_lease_put (where owed units go). */
-void apikey_quota_table_lease_dry(apikey_quota_table_t *t, const char *id,
+void apikey_quota_table_lease_dry(apikey_quota_table_t *t,
+                                  const apikey_slot_key_t *key,
                                   const apikey_quota_t *quota, long long now,
                                   int full, apr_uint32_t store);
 
@@ -168,6 +183,7 @@ typedef struct {
      * period owed_period: to be added to the store's count. */
     unsigned long owed, owed_period;
     apr_uint32_t store; /* the store that holds the quota */
+    apr_uint32_t query; /* the key's look-up statement (its rows' names) */
 } apikey_lease_return_t;
 
 /* The sync of slot i at now: sizes the key's next lease from its

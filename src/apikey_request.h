@@ -52,8 +52,12 @@ typedef enum {
 /* Most extra columns of a look-up exported to the environment. */
 #define APIKEY_EXTRA_MAX 16
 
+struct apikey_query_t;
+
 /* A key as stored.  Strings live in the request pool. */
 typedef struct {
+    /* The look-up statement that found it (with the server, its store). */
+    const struct apikey_query_t *query;
     const char *id;
     const char *owner;
     const char *scopes; /* space-separated, possibly "" */
@@ -86,7 +90,6 @@ typedef struct {
 } apikey_here_t;
 
 struct apikey_srv_conf_t;
-struct apikey_query_t;
 
 typedef struct {
     apikey_result_t result;

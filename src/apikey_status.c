@@ -18,13 +18,18 @@
  * table; every string shown is escaped for HTML or JSON. */
 
 #include "apikey_status.h"
+#include "apikey_config.h"
+#include "apikey_log.h"
 #include "apikey_quota.h"
 #include "apikey_stats.h"
 #include "apikey_time.h"
 
 #include "apr_strings.h"
+#include "http_log.h"
 #include "http_protocol.h"
 #include "util_script.h"
+
+APLOG_USE_MODULE(authn_apikey);
 
 #define SEC 1000000LL
 
@@ -271,6 +276,8 @@ static int automatic(request_rec *r, apikey_quota_table_t *t)
 
 int apikey_status_handler(request_rec *r)
 {
+    const apikey_dir_conf_t *conf;
+    const apikey_srv_conf_t *srv;
     apikey_quota_table_t *t;
     long long now = apr_time_now();
     int json, first = 1;
@@ -279,6 +286,18 @@ int apikey_status_handler(request_rec *r)
     if (!r->handler || strcmp(r->handler, "apikey-status")) {
         return DECLINED;
     }
+    /* SetHandler is FileInfo: any tenant may set it in .htaccess.  The
+     * page serves only where the server's own configuration says. */
+    conf = ap_get_module_config(r->per_dir_config, &authn_apikey_module);
+    if (conf->status != 1) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APIKEY_LOGNO(00052) "SetHandler apikey-status refused: "
+                                          "it serves only where the server "
+                                          "configuration (not .htaccess) "
+                                          "says AuthAPIKeyStatus On");
+        return HTTP_NOT_FOUND;
+    }
+    srv = ap_get_module_config(r->server->module_config, &authn_apikey_module);
     t = apikey_quota_table();
     r->allowed |= (AP_METHOD_BIT << M_GET);
     if (r->method_number != M_GET) {
@@ -315,7 +334,9 @@ int apikey_status_handler(request_rec *r)
         apikey_quota_view_t v;
         row_t row;
 
-        if (!apikey_quota_table_view(t, i, &v)) {
+        /* Only the keys of this virtual host's store: another host's
+         * tenants, ids and usage are none of its business. */
+        if (!apikey_quota_table_view(t, i, &v) || v.store != srv->store_id) {
             continue;
         }
         used++;

@@ -36,8 +36,10 @@
 #include "apr_lib.h"
 #include "apr_optional.h"
 #include "apr_strings.h"
+#include "http_config.h"
 #include "http_log.h"
 #include "mod_dbd.h"
+#include "util_cfgtree.h"
 
 APLOG_USE_MODULE(authn_apikey);
 
@@ -45,7 +47,7 @@ APLOG_USE_MODULE(authn_apikey);
  * The pgsql driver uses them as SQL identifiers (PREPARE <label>), so they
  * hold letters, digits and underscores only. */
 const apikey_query_t apikey_store_default_query = {APIKEY_STORE_DEFAULT_QUERY,
-                                                   "authn_apikey_lookup", 0};
+                                                   "authn_apikey_lookup", 0, 0};
 
 /* AuthAPIKeyQuery SQL -> its query, so that the same SQL is prepared once
  * a connection however many sections use it.  Lives in pconf. */
@@ -82,10 +84,76 @@ const char *apikey_store_query(apr_pool_t *p, const char *sql,
         q->sql = apr_pstrdup(p, sql);
         q->number = apr_hash_count(queries) + 1;
         q->label = apr_psprintf(p, "authn_apikey_q%u", q->number - 1);
+        q->id = apikey_store_hash(q->sql, strlen(q->sql), 0);
         apr_hash_set(queries, q->sql, APR_HASH_KEY_STRING, q);
     }
     *out = q;
     return NULL;
+}
+
+apr_uint32_t apikey_store_hash(const char *s, size_t len, apr_uint32_t h)
+{
+    size_t i;
+
+    /* FNV-1a: the same on every build and node, which an identity that
+     * outlives the configuration (a state file, a fleet's rows) needs. */
+    h = h ? h : 2166136261U;
+    for (i = 0; i < len; i++) {
+        h = (h ^ (unsigned char)s[i]) * 16777619U;
+    }
+    return h ? h : 1;
+}
+
+/* The argument of the last DBDriver or DBDParams (name) among a section's
+ * directives, NULL when none; the configuration's Includes, <IfModule>
+ * and <IfDefine> sections are already spliced in. */
+static const char *dbd_arg(apr_pool_t *p, const ap_directive_t *d,
+                           const char *name)
+{
+    const char *v = NULL;
+
+    for (; d; d = d->next) {
+        if (!ap_cstr_casecmp(d->directive, name)) {
+            const char *args = d->args;
+
+            v = ap_getword_conf(p, &args);
+        }
+    }
+    return v;
+}
+
+void apikey_store_identify(server_rec *s)
+{
+    apr_pool_t *p = s->process->pconf;
+    const char *driver = dbd_arg(p, ap_conftree, "DBDriver");
+    const char *params = dbd_arg(p, ap_conftree, "DBDParams");
+    server_rec *sp;
+
+    for (sp = s; sp; sp = sp->next) {
+        apikey_srv_conf_t *conf =
+            ap_get_module_config(sp->module_config, &authn_apikey_module);
+        const char *d = driver, *q = params;
+        const ap_directive_t *v;
+        apr_uint32_t h;
+
+        for (v = ap_conftree; sp->is_virtual && v; v = v->next) {
+            /* The <VirtualHost> this server was made from. */
+            if (!ap_cstr_casecmp(v->directive, "<VirtualHost")
+                && (unsigned)v->line_num == sp->defn_line_number
+                && sp->defn_name && v->filename
+                && !strcmp(v->filename, sp->defn_name)) {
+                const char *vd = dbd_arg(p, v->first_child, "DBDriver");
+                const char *vq = dbd_arg(p, v->first_child, "DBDParams");
+
+                d = vd ? vd : d;
+                q = vq ? vq : q;
+                break;
+            }
+        }
+        h = apikey_store_hash(d ? d : "", d ? strlen(d) : 0, 0);
+        h = apikey_store_hash("\n", 1, h);
+        conf->store_id = apikey_store_hash(q ? q : "", q ? strlen(q) : 0, h);
+    }
 }
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_open) * dbd_open;
@@ -462,7 +530,7 @@ apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
  * number only keeps it apart from the look-ups). */
 static const apikey_query_t marker_query = {
     "SELECT value FROM apikey_meta WHERE name = 'version'",
-    "authn_apikey_marker", 0xffffffffU};
+    "authn_apikey_marker", 0xffffffffU, 0};
 
 apr_status_t apikey_store_marker(server_rec *s, apr_pool_t *p,
                                  apr_int64_t *marker, const char **err)

@@ -38,6 +38,11 @@ typedef struct apikey_query_t {
     /* 0 for the default look-up, n for the nth distinct AuthAPIKeyQuery of
      * this configuration: what tells their cache entries apart. */
     apr_uint32_t number;
+    /* 0 for the default look-up, else a hash of the SQL, never 0: the same
+     * across restarts and on every node of one configuration, for the
+     * limit table's slots and the quota store's rows, which outlive a
+     * configuration. */
+    apr_uint32_t id;
 } apikey_query_t;
 
 /* The default look-up. */
@@ -48,6 +53,17 @@ extern const apikey_query_t apikey_store_default_query;
  * p, which lives until the next restart. */
 const char *apikey_store_query(apr_pool_t *p, const char *sql,
                                const apikey_query_t **out);
+
+/* A hash of len bytes of s, continuing h (0 to start): FNV-1a, never 0. */
+apr_uint32_t apikey_store_hash(const char *s, size_t len, apr_uint32_t h);
+
+/* Gives every server its store's identity (apikey_srv_conf_t.store_id): a
+ * hash of the DBDriver and DBDParams in force for it, read from the
+ * configuration tree as mod_dbd merges them (a virtual host without its
+ * own inherits the main server's, field by field), so that the virtual
+ * hosts of one database share their keys' counters and those of two never
+ * do, the same across restarts and nodes.  post_config. */
+void apikey_store_identify(server_rec *s);
 
 /* Forgets the labels of the previous configuration (pre_config). */
 void apikey_store_reset(apr_pool_t *pconf);

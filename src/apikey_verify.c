@@ -134,6 +134,7 @@ apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
             }
     }
     apikey_wipe(digest, sizeof(digest));
+    rec->query = query;
     if (rv == APR_NOTFOUND) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       APIKEY_LOGNO(00013) "unknown API key from %s",

@@ -392,6 +392,7 @@ AuthAPIKeyFailureLimit off
 </Location>
 <Location /apikey-status>
     SetHandler apikey-status
+    AuthAPIKeyStatus On
     Require all granted
 </Location>
 CONF

@@ -46,7 +46,7 @@ my %sizing = (
 );
 my %threads = (prefork => 1, event => 16);
 my @mpms = qw(prefork event);
-my $status_loc = "<Location /apikey-status>\n    SetHandler apikey-status\n"
+my $status_loc = "<Location /apikey-status>\n    SetHandler apikey-status\n    AuthAPIKeyStatus On\n"
                . "    Require all granted\n</Location>\n";
 
 plan tests => 10 * @mpms + 21,

@@ -33,7 +33,7 @@ plan tests => 17 + 19,
 
 my $small = "StartServers 2\nServerLimit 4\nThreadLimit 16\nThreadsPerChild 16\n"
           . "MaxRequestWorkers 64\nMinSpareThreads 8\nMaxSpareThreads 64\n";
-my $status_loc = "<Location /apikey-status>\n    SetHandler apikey-status\n"
+my $status_loc = "<Location /apikey-status>\n    SetHandler apikey-status\n    AuthAPIKeyStatus On\n"
                . "    Require all granted\n</Location>\n";
 
 sub counts { my $n = shift; join ',', map { "$_=$n->{$_}" } sort keys %$n }

@@ -65,7 +65,7 @@ my $common = "LogLevel info authn_apikey:trace1\n"
            . "AuthAPIKeyCacheTimeout 60\n"
            . "DBDMin 0\nDBDKeep 1\nDBDMax 4\nDBDExptime 60\n"
            . "<Location /apikey-status>\n"
-           . "    SetHandler apikey-status\n"
+           . "    SetHandler apikey-status\n    AuthAPIKeyStatus On\n"
            . "    Require all granted\n"
            . "</Location>\n";
 my @fleet = map {

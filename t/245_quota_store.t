@@ -48,7 +48,7 @@ my $node = ApiKeyServer->new(
     conf => "LogLevel info authn_apikey:trace1\n"
           . "AuthAPIKeyQuotaStore dbd\nAuthAPIKeyQuotaSync $sync\n"
           . "AuthAPIKeyLimitHeaders On\n"
-          . "<Location /apikey-status>\n    SetHandler apikey-status\n"
+          . "<Location /apikey-status>\n    SetHandler apikey-status\n    AuthAPIKeyStatus On\n"
           . "    Require all granted\n</Location>\n");
 ok t_cmp($node->start ? 1 : 0, 1, 'a server with AuthAPIKeyQuotaStore dbd '
                                   . 'starts');
@@ -132,7 +132,7 @@ $node->stop;
 my $held = ApiKeyServer->new(
     name => 'quota-store-graceful', mpm => 'event',
     conf => "AuthAPIKeyQuotaStore dbd\nAuthAPIKeyQuotaSync 1h\n"
-          . "<Location /apikey-status>\n    SetHandler apikey-status\n"
+          . "<Location /apikey-status>\n    SetHandler apikey-status\n    AuthAPIKeyStatus On\n"
           . "    Require all granted\n</Location>\n");
 $held->start or die 'start';
 my $k4 = create_key(owner => 'quota-store', quota => '1000/day');

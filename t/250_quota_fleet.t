@@ -58,7 +58,7 @@ my @fleet = map {
               . "AuthAPIKeyCacheTimeout 60\nAuthAPIKeyRefresh ${\ ($refresh * 1000)}ms\n"
               . "AuthAPIKeyQuotaStore dbd\nAuthAPIKeyQuotaSync ${\ ($sync * 1000)}ms\n"
               . "DBDMin 0\nDBDKeep 2\nDBDMax 8\nDBDExptime 60\n"
-              . "<Location /apikey-status>\n    SetHandler apikey-status\n"
+              . "<Location /apikey-status>\n    SetHandler apikey-status\n    AuthAPIKeyStatus On\n"
               . "    Require all granted\n</Location>\n")
 } 1..$nodes;
 my $fb = ApiKeyServer->new(

@@ -218,8 +218,8 @@ sub mem_write {
 # address.
 my $MAGIC = 'ATOUQKPA';
 our $SLOT_SIZE = 192;
-our $SLOT_TEXT = 89;
-our $SLOT_TEXT_LEN = 65 + 38;
+our $SLOT_TEXT = 97;
+our $SLOT_TEXT_LEN = 65 + 30;
 
 sub quota_slot {
     my ($pid, $id) = @_;

@@ -46,6 +46,9 @@ static inline apikey_quota_t quota_of(unsigned long limit,
     return q;
 }
 
+/* Key id of the one store the tests use (the default look-up). */
+#define KEY(id) (&(const apikey_slot_key_t){(id), 1, 0})
+
 /* The slot index of key id, found through the view, or -1. */
 static inline int find_key(apikey_quota_table_t *t, const char *id,
                            apikey_quota_view_t *v)

@@ -114,7 +114,7 @@ static apikey_charge_t lcharge(apikey_quota_table_t *t, const char *id,
     apikey_charge_t c;
 
     memset(&c, 0xa5, sizeof(c)); /* shows whether charge wrote it all */
-    apikey_quota_table_charge(t, id, "owner", &r, &q, now,
+    apikey_quota_table_charge(t, KEY(id), "owner", &r, &q, now,
                               APIKEY_CHARGE_LEASED | flags, &c);
     return c;
 }
@@ -160,7 +160,7 @@ static int first_lease(apikey_quota_table_t *t, const char *id,
     apikey_charge_t c = lcharge(t, id, no_rate, q, now, 0);
 
     return c.result == APIKEY_CHARGE_NEED_LEASE
-           && apikey_quota_table_lease_put(t, id, &q, now, c.lease_period,
+           && apikey_quota_table_lease_put(t, KEY(id), &q, now, c.lease_period,
                                            units, units, server)
            && lcharge(t, id, no_rate, q, now, APIKEY_CHARGE_PREPAID).result
                   == APIKEY_CHARGE_ADMIT;
@@ -188,8 +188,8 @@ static void test_need_lease(void)
            (long long)FIELD(APIKEY_PERIOD_DAY, DAY_INDEX),
            "lease_period is the period field: type << 30 | day index");
     is_int((long long)held(t, "basic"), 0, "the slot holds no units yet");
-    ok(apikey_quota_table_lease_put(t, "basic", &q, NOW0, c.lease_period, 5, 5,
-                                    3),
+    ok(apikey_quota_table_lease_put(t, KEY("basic"), &q, NOW0, c.lease_period,
+                                    5, 5, 3),
        "lease_put of 5 units");
     is_int((long long)held(t, "basic"), 4,
            "the slot holds 4: one is the request's");
@@ -240,8 +240,9 @@ static const char *want_sizes(apikey_quota_table_t *t, const char *id,
         at += (size_t)snprintf(buf + at, len - at, "%s%lu", i ? " " : "",
                                c.lease_want);
         if (at >= len
-            || !apikey_quota_table_lease_put(t, id, &q, NOW0, c.lease_period,
-                                             c.lease_want, CLAIMED_UNKNOWN, 9)
+            || !apikey_quota_table_lease_put(t, KEY(id), &q, NOW0,
+                                             c.lease_period, c.lease_want,
+                                             CLAIMED_UNKNOWN, 9)
             || lcharge(t, id, no_rate, q, NOW0, APIKEY_CHARGE_PREPAID).result
                    != APIKEY_CHARGE_ADMIT) {
             return "lease_put or the prepaid charge failed";
@@ -280,8 +281,8 @@ static void test_lease_sizes(void)
     c = lcharge(t, "size-1000", no_rate, q, NOW0, 0);
     is_int((long long)c.lease_want, 62,
            "after 188 admissions since the last sync: 62, the cap");
-    ok(apikey_quota_table_lease_put(t, "size-1000", &q, NOW0, c.lease_period,
-                                    10, CLAIMED_UNKNOWN, 9)
+    ok(apikey_quota_table_lease_put(t, KEY("size-1000"), &q, NOW0,
+                                    c.lease_period, 10, CLAIMED_UNKNOWN, 9)
            && lcharge(t, "size-1000", no_rate, q, NOW0, APIKEY_CHARGE_PREPAID)
                       .result
                   == APIKEY_CHARGE_ADMIT
@@ -316,7 +317,7 @@ static void test_dry(void)
     is_int(c.result, APIKEY_CHARGE_NEED_LEASE, "then needs a lease");
 
     /* The store had nothing left. */
-    apikey_quota_table_lease_dry(t, "dry", &q, NOW0, 1, 4);
+    apikey_quota_table_lease_dry(t, KEY("dry"), &q, NOW0, 1, 4);
     c = lcharge(t, "dry", no_rate, q, NOW0, 0);
     c2 = lcharge(t, "dry", no_rate, q, NOW0, 0);
     is_int(c.result, APIKEY_CHARGE_QUOTA_EXCEEDED,
@@ -328,7 +329,7 @@ static void test_dry(void)
        "retry at the end of the day, none remaining, all used");
 
     /* The store did not answer. */
-    apikey_quota_table_lease_dry(t, "dry", &q, NOW0, 0, 4);
+    apikey_quota_table_lease_dry(t, KEY("dry"), &q, NOW0, 0, 4);
     c = lcharge(t, "dry", no_rate, q, NOW0, 0);
     c2 = lcharge(t, "dry", no_rate, q, NOW0, 0);
     is_int(c.result, APIKEY_CHARGE_STORE_DOWN,
@@ -341,10 +342,10 @@ static void test_dry(void)
            "but the store's answer is forgotten: NEED_LEASE again");
 
     /* What the store answered matters only once no unit is held. */
-    ok(apikey_quota_table_lease_put(t, "dry", &q, NOW0, c.lease_period, 5,
+    ok(apikey_quota_table_lease_put(t, KEY("dry"), &q, NOW0, c.lease_period, 5,
                                     CLAIMED_UNKNOWN, 4),
        "lease_put of 5");
-    apikey_quota_table_lease_dry(t, "dry", &q, NOW0, 1, 4);
+    apikey_quota_table_lease_dry(t, KEY("dry"), &q, NOW0, 1, 4);
     c = lcharge(t, "dry", no_rate, q, NOW0, APIKEY_CHARGE_PREPAID);
     ok(c.result == APIKEY_CHARGE_ADMIT && admit_n(t, "dry", q, NOW0, 4) == 4,
        "after lease_dry(full) the 5 units held are still admitted");
@@ -361,13 +362,13 @@ static void test_dry(void)
      * names the server, as lease_put does; without it lease_drain skipped
      * the slot, and such a key got 503 or 429 until its period ended). */
     c = lcharge(t, "outage", no_rate, q, NOW0, 0);
-    apikey_quota_table_lease_dry(t, "outage", &q, NOW0, 0, 4);
+    apikey_quota_table_lease_dry(t, KEY("outage"), &q, NOW0, 0, 4);
     ok(c.result == APIKEY_CHARGE_NEED_LEASE
            && lcharge(t, "outage", no_rate, q, NOW0, 0).result
                   == APIKEY_CHARGE_STORE_DOWN,
        "a key whose first claim failed: STORE_DOWN");
     c = lcharge(t, "spent", no_rate, q, NOW0, 0);
-    apikey_quota_table_lease_dry(t, "spent", &q, NOW0, 1, 4);
+    apikey_quota_table_lease_dry(t, KEY("spent"), &q, NOW0, 1, 4);
     ok(c.result == APIKEY_CHARGE_NEED_LEASE
            && lcharge(t, "spent", no_rate, q, NOW0, 0).result
                   == APIKEY_CHARGE_QUOTA_EXCEEDED,
@@ -431,12 +432,12 @@ static void test_drain(void)
        "a second drain returns 0");
 
     /* The cluster's claimed count is what the store reported at a claim. */
-    ok(apikey_quota_table_lease_put(t, "drained", &q, NOW0, c.lease_period, 1,
-                                    777, 7)
+    ok(apikey_quota_table_lease_put(t, KEY("drained"), &q, NOW0, c.lease_period,
+                                    1, 777, 7)
            && find_key(t, "drained", &v) >= 0 && v.cluster_claimed == 777,
        "lease_put sets the cluster's claimed units the store reported (777)");
-    ok(apikey_quota_table_lease_put(t, "drained", &q, NOW0, c.lease_period, 2,
-                                    CLAIMED_UNKNOWN, 7)
+    ok(apikey_quota_table_lease_put(t, KEY("drained"), &q, NOW0, c.lease_period,
+                                    2, CLAIMED_UNKNOWN, 7)
            && find_key(t, "drained", &v) >= 0 && v.cluster_claimed == 779,
        "lease_put with the claimed count unknown adds its units (779)");
 
@@ -445,8 +446,8 @@ static void test_drain(void)
         apikey_rate_t rate = rate_of(SEC, 10);
         apikey_quota_t own = quota_of(100, APIKEY_PERIOD_DAY);
 
-        apikey_quota_table_charge(t, "plain", "owner", &rate, &own, NOW0, 0,
-                                  &c);
+        apikey_quota_table_charge(t, KEY("plain"), "owner", &rate, &own, NOW0,
+                                  0, &c);
         slot = find_key(t, "plain", &v);
         ok(c.result == APIKEY_CHARGE_ADMIT && slot >= 0 && !v.leased,
            "a key with a quota of this server's own");
@@ -483,8 +484,8 @@ static void test_rate_give_back(void)
     }
     c = lcharge(t, "rated", one, q, t0, 0);
     ok(c.result == APIKEY_CHARGE_NEED_LEASE
-           && apikey_quota_table_lease_put(t, "rated", &q, t0, c.lease_period,
-                                           5, 5, 9)
+           && apikey_quota_table_lease_put(t, KEY("rated"), &q, t0,
+                                           c.lease_period, 5, 5, 9)
            && lcharge(t, "rated", one, q, t0, APIKEY_CHARGE_PREPAID).result
                   == APIKEY_CHARGE_ADMIT,
        "1/s: a lease of 5, the first request admitted");
@@ -508,7 +509,7 @@ static void test_rate_give_back(void)
     c = lcharge(t, "rated", one, q, t0 + 4 * SEC, 0);
     is_int(c.result, APIKEY_CHARGE_NEED_LEASE,
            "none left: NEED_LEASE (the rate is not charged yet)");
-    ok(apikey_quota_table_lease_put(t, "rated", &q, t0 + 4 * SEC,
+    ok(apikey_quota_table_lease_put(t, KEY("rated"), &q, t0 + 4 * SEC,
                                     c.lease_period, 3, 8, 9),
        "lease_put of 3");
     c = lcharge(t, "rated", one, q, t0 + 4 * SEC, APIKEY_CHARGE_PREPAID);
@@ -542,8 +543,8 @@ static void test_past_period(void)
     ok(!drain_key(t, "old", NOW0 + DAY, &r),
        "a sync does not give yesterday's units back: its period is over");
     is_int(held(t, "old"), 0, "and they are gone from the slot");
-    ok(apikey_quota_table_lease_put(t, "old", &q, NOW0 + DAY, c.lease_period, 3,
-                                    3, 1)
+    ok(apikey_quota_table_lease_put(t, KEY("old"), &q, NOW0 + DAY,
+                                    c.lease_period, 3, 3, 1)
            && lcharge(t, "old", no_rate, q, NOW0 + DAY, APIKEY_CHARGE_PREPAID)
                       .result
                   == APIKEY_CHARGE_ADMIT
@@ -551,9 +552,9 @@ static void test_past_period(void)
        "today's lease of 3 is admitted");
     c = lcharge(t, "old", no_rate, q, NOW0 + DAY, 0);
     is_int(c.result, APIKEY_CHARGE_NEED_LEASE, "and no more");
-    ok(apikey_quota_table_lease_put(t, "old", &q, NOW0 + DAY, c.lease_period, 3,
-                                    3, 1)
-           && !apikey_quota_table_lease_put(t, "old", &q, NOW0 + DAY,
+    ok(apikey_quota_table_lease_put(t, KEY("old"), &q, NOW0 + DAY,
+                                    c.lease_period, 3, 3, 1)
+           && !apikey_quota_table_lease_put(t, KEY("old"), &q, NOW0 + DAY,
                                             FIELD(APIKEY_PERIOD_DAY, DAY_INDEX),
                                             3, 3, 1)
            && held(t, "old") == 2,
@@ -592,8 +593,8 @@ static void test_restore(void)
            "and admitted, without a lease");
     c = lcharge(t, "restored", no_rate, q, NOW0, 0);
     is_int(c.result, APIKEY_CHARGE_NEED_LEASE, "then none is left");
-    ok(apikey_quota_table_lease_put(t, "restored", &q, NOW0, c.lease_period, 3,
-                                    CLAIMED_UNKNOWN, 2)
+    ok(apikey_quota_table_lease_put(t, KEY("restored"), &q, NOW0,
+                                    c.lease_period, 3, CLAIMED_UNKNOWN, 2)
            && apikey_quota_table_lease_restore(t, (unsigned)slot, &r)
            && held(t, "restored") == 11,
        "restored beside a new lease of the same day: 2 + 9 held");
@@ -601,7 +602,7 @@ static void test_restore(void)
        "drained together");
     /* Restored over units of another period: dropped. */
     c = lcharge(t, "restored", no_rate, q, NOW0 + DAY, 0);
-    ok(apikey_quota_table_lease_put(t, "restored", &q, NOW0 + DAY,
+    ok(apikey_quota_table_lease_put(t, KEY("restored"), &q, NOW0 + DAY,
                                     c.lease_period, 2, 2, 2)
            && !apikey_quota_table_lease_restore(t, (unsigned)slot, &r)
            && held(t, "restored") == 1,
@@ -635,15 +636,15 @@ static void test_give_back_after_sync(void)
      * them); the rate run below shows it for units a leased charge took. */
     c = lcharge(t, "lost", one, q, NOW0, 0);
     ok(c.result == APIKEY_CHARGE_NEED_LEASE
-           && apikey_quota_table_lease_put(t, "lost", &q, NOW0, c.lease_period,
-                                           1, 1, 9)
+           && apikey_quota_table_lease_put(t, KEY("lost"), &q, NOW0,
+                                           c.lease_period, 1, 1, 9)
            && lcharge(t, "lost", one, q, NOW0, APIKEY_CHARGE_PREPAID).result
                   == APIKEY_CHARGE_ADMIT,
        "1/s: a request admitted with a lease of 1");
     c = lcharge(t, "lost", one, q, NOW0, 0);
     ok(c.result == APIKEY_CHARGE_NEED_LEASE
-           && apikey_quota_table_lease_put(t, "lost", &q, NOW0, c.lease_period,
-                                           5, 6, 9)
+           && apikey_quota_table_lease_put(t, KEY("lost"), &q, NOW0,
+                                           c.lease_period, 5, 6, 9)
            && drain_key(t, "lost", NOW0, &r) && r.units == 4,
        "the next claims 5 (keeps 1), a sync gives the other 4 back");
     c = lcharge(t, "lost", one, q, NOW0, APIKEY_CHARGE_PREPAID);
@@ -674,7 +675,7 @@ static void test_fallback(void)
     ok(first_lease(t, "fb", q, NOW0, 2, 5), "a lease of 2, one admitted");
     c = lcharge(t, "fb", no_rate, q, NOW0, APIKEY_CHARGE_FALLBACK);
     ok(c.result == APIKEY_CHARGE_ADMIT, "the second from the lease");
-    apikey_quota_table_lease_dry(t, "fb", &q, NOW0, 0, 5);
+    apikey_quota_table_lease_dry(t, KEY("fb"), &q, NOW0, 0, 5);
     for (i = 0; i < 12; i++) {
         c = lcharge(t, "fb", no_rate, q, NOW0, APIKEY_CHARGE_FALLBACK);
         admitted += c.result == APIKEY_CHARGE_ADMIT;
@@ -699,7 +700,7 @@ static void test_fallback(void)
            "a failed add restores the 8 owed");
         /* Tomorrow: one owed for the new day, then yesterday's restore
          * comes late. */
-        apikey_quota_table_lease_dry(t, "fb", &q, NOW0 + DAY, 0, 5);
+        apikey_quota_table_lease_dry(t, KEY("fb"), &q, NOW0 + DAY, 0, 5);
         c = lcharge(t, "fb", no_rate, q, NOW0 + DAY, APIKEY_CHARGE_FALLBACK);
         ok(c.result == APIKEY_CHARGE_ADMIT, "tomorrow, fallback admits");
         apikey_quota_table_lease_restore(t, (unsigned)slot, &r);
@@ -725,8 +726,8 @@ static void test_lease_clamp(void)
     }
     c = lcharge(t, "clamp", no_rate, q, NOW0, 0);
     ok(c.result == APIKEY_CHARGE_NEED_LEASE
-           && apikey_quota_table_lease_put(t, "clamp", &q, NOW0, c.lease_period,
-                                           50, 50, 3),
+           && apikey_quota_table_lease_put(t, KEY("clamp"), &q, NOW0,
+                                           c.lease_period, 50, 50, 3),
        "50 units put for a quota of 10");
     c = lcharge(t, "clamp", no_rate, q, NOW0, APIKEY_CHARGE_PREPAID);
     ok(c.repaired && c.result == APIKEY_CHARGE_ADMIT,
@@ -893,7 +894,7 @@ static apikey_charge_result_t request(sim_t *sh, apikey_quota_table_t *t,
     int claims;
 
     key_name(id, sizeof(id), key);
-    apikey_quota_table_charge(t, id, "owner", &sh->rate, &sh->quota, now,
+    apikey_quota_table_charge(t, KEY(id), "owner", &sh->rate, &sh->quota, now,
                               APIKEY_CHARGE_LEASED, &c);
     for (claims = 0; c.result == APIKEY_CHARGE_NEED_LEASE && claims < 2;
          claims++) {
@@ -906,18 +907,18 @@ static apikey_charge_result_t request(sim_t *sh, apikey_quota_table_t *t,
         if (db_claim(sh, &sh->claimed[key], state, sh->quota.limit,
                      c.lease_want, &got, &claimed)
             < 0) {
-            apikey_quota_table_lease_dry(t, id, &sh->quota, now, 0,
+            apikey_quota_table_lease_dry(t, KEY(id), &sh->quota, now, 0,
                                          (apr_uint32_t)node + 1);
         }
         else if (got == 0) {
-            apikey_quota_table_lease_dry(t, id, &sh->quota, now, 1,
+            apikey_quota_table_lease_dry(t, KEY(id), &sh->quota, now, 1,
                                          (apr_uint32_t)node + 1);
         }
-        else if (apikey_quota_table_lease_put(t, id, &sh->quota, now, period,
-                                              got, claimed,
+        else if (apikey_quota_table_lease_put(t, KEY(id), &sh->quota, now,
+                                              period, got, claimed,
                                               (apr_uint32_t)node + 1)) {
             apikey_quota_table_charge(
-                t, id, "owner", &sh->rate, &sh->quota, now,
+                t, KEY(id), "owner", &sh->rate, &sh->quota, now,
                 APIKEY_CHARGE_LEASED | APIKEY_CHARGE_PREPAID, &c);
             break;
         }
@@ -926,8 +927,8 @@ static apikey_charge_result_t request(sim_t *sh, apikey_quota_table_t *t,
         }
         /* Again: units another request put meanwhile, or what the store
          * answered. */
-        apikey_quota_table_charge(t, id, "owner", &sh->rate, &sh->quota, now,
-                                  APIKEY_CHARGE_LEASED, &c);
+        apikey_quota_table_charge(t, KEY(id), "owner", &sh->rate, &sh->quota,
+                                  now, APIKEY_CHARGE_LEASED, &c);
     }
     if (c.result == APIKEY_CHARGE_NEED_LEASE) {
         c.result = APIKEY_CHARGE_STORE_DOWN;

@@ -85,7 +85,8 @@ static apikey_charge_t charge(apikey_quota_table_t *t, const char *id,
     apikey_charge_t c;
 
     memset(&c, 0xa5, sizeof(c)); /* shows whether charge wrote it all */
-    apikey_quota_table_charge(t, id, "owner", &r, &q, now, report_only, &c);
+    apikey_quota_table_charge(t, KEY(id), "owner", &r, &q, now, report_only,
+                              &c);
     return c;
 }
 
@@ -412,8 +413,8 @@ static int exact_child(apikey_quota_table_t *t, exact_shared_t *sh, int k,
         unsigned key = (unsigned)((n + (unsigned long)k) % nkeys);
         apikey_charge_t c;
 
-        apikey_quota_table_charge(t, exact_keys[key], "owner", &r, &q, NOW0, 0,
-                                  &c);
+        apikey_quota_table_charge(t, KEY(exact_keys[key]), "owner", &r, &q,
+                                  NOW0, 0, &c);
         if (c.result == APIKEY_CHARGE_ADMIT) {
             admitted[key]++;
         }
@@ -575,7 +576,7 @@ static void charge_forever(apikey_quota_table_t *t, kill_shared_t *sh, int k)
         apr_uint64_t *tally;
         apikey_charge_t c;
 
-        apikey_quota_table_charge(t, "killed", "owner", kill_rate(), &q,
+        apikey_quota_table_charge(t, KEY("killed"), "owner", kill_rate(), &q,
                                   __atomic_load_n(&sh->now, __ATOMIC_SEQ_CST),
                                   0, &c);
         switch (c.result) {
@@ -1226,8 +1227,8 @@ static int race_child(apikey_quota_table_t *t, void *mem, apr_size_t size,
              * the reuse delay at the time of the new key's charges. */
             memset(mem, 0, size);
             apikey_quota_table_init(mem, size, 1, seed, &adopted);
-            apikey_quota_table_charge(t, "old", "owner", &no_rate, &no_quota,
-                                      NOW0, 0, &c);
+            apikey_quota_table_charge(t, KEY("old"), "owner", &no_rate,
+                                      &no_quota, NOW0, 0, &c);
             sh->stop = sh->rounds >= RACE_ROUNDS || seconds() > end;
         }
         if (race_barrier(sh, deadline)) {
@@ -1236,7 +1237,7 @@ static int race_child(apikey_quota_table_t *t, void *mem, apr_size_t size,
         if (sh->stop) {
             return 0;
         }
-        apikey_quota_table_charge(t, "new", "owner", &no_rate, &q,
+        apikey_quota_table_charge(t, KEY("new"), "owner", &no_rate, &q,
                                   NOW0 + APIKEY_QUOTA_REUSE_AFTER, 0, &c);
         sh->result[k] = c.result;
         if (race_barrier(sh, deadline)) {
@@ -1504,6 +1505,46 @@ static void test_save_load(void)
     free(mem);
 }
 
+/* Ids are unique within a store only: the same id in two stores, or
+ * through two look-up statements of one store, has counters of its own;
+ * the same key charged again finds its own. */
+static void test_store_scoping(void)
+{
+    const apikey_slot_key_t alpha = {"1", 0x11111111, 0};
+    const apikey_slot_key_t beta = {"1", 0x22222222, 0};
+    const apikey_slot_key_t alpha_q = {"1", 0x11111111, 0x33333333};
+    apikey_quota_t q = quota_of(3, APIKEY_PERIOD_DAY);
+    apikey_quota_view_t v;
+    apikey_charge_t c;
+    void *mem;
+    apikey_quota_table_t *t = table_new(64, &mem);
+    unsigned i, n, seen = 0;
+    int k, admitted[3] = {0, 0, 0};
+    const apikey_slot_key_t *keys[3] = {&alpha, &beta, &alpha_q};
+
+    for (k = 0; k < 3; k++) {
+        for (i = 0; i < 5; i++) {
+            apikey_quota_table_charge(t, keys[k], "o", &no_rate, &q, NOW0, 0,
+                                      &c);
+            admitted[k] += c.result == APIKEY_CHARGE_ADMIT;
+        }
+    }
+    is_int(admitted[0], 3, "store alpha, id 1: its 3 of 3/day");
+    is_int(admitted[1], 3, "store beta, id 1: 3 of its own");
+    is_int(admitted[2], 3, "store alpha, another statement, id 1: 3 too");
+    n = apikey_quota_table_slots(t);
+    for (i = 0; i < n; i++) {
+        if (apikey_quota_table_view(t, i, &v) && !strcmp(v.id, "1")) {
+            seen |= (v.store == alpha.store && v.query == 0)            ? 1
+                    : (v.store == beta.store && v.query == 0)           ? 2
+                    : (v.store == alpha.store && v.query == 0x33333333) ? 4
+                                                                        : 8;
+        }
+    }
+    is_int(seen, 7, "three slots, each showing its store and statement");
+    free(mem);
+}
+
 int main(void)
 {
     const char *env = getenv("APIKEY_TORTURE_SCALE");
@@ -1525,5 +1566,6 @@ int main(void)
     test_reuse_race();
     test_full_log_fork();
     test_save_load();
+    test_store_scoping();
     return done_testing();
 }
