@@ -32,6 +32,7 @@
 #include "apikey_key.h"
 #include "apikey_cache.h"
 #include "apikey_log.h"
+#include "apikey_logcap.h"
 #include "apikey_logging.h"
 #include "apikey_provider.h"
 #include "apikey_quota.h"
@@ -171,6 +172,7 @@ static int apikey_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;
     }
     apikey_store_identify(s);
+    apikey_logcap_init(pconf, s);
     if (apikey_cache_init(pconf, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -207,6 +209,14 @@ static void apikey_register_hooks(apr_pool_t *p)
     /* Before mod_watchdog's post_config, which starts what is registered. */
     ap_hook_post_config(apikey_post_config, NULL, watchdog_after,
                         APR_HOOK_MIDDLE);
+    /* After each of httpd's section walks, before anything traces the
+     * request: a section's LogLevel may not write the key. */
+    ap_hook_pre_translate_name(apikey_logcap_request, NULL, NULL,
+                               APR_HOOK_REALLY_FIRST);
+    ap_hook_translate_name(apikey_logcap_request, NULL, NULL,
+                           APR_HOOK_REALLY_FIRST);
+    ap_hook_post_perdir_config(apikey_logcap_request, NULL, NULL,
+                               APR_HOOK_REALLY_FIRST);
     ap_hook_check_authn(apikey_authn_check, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
     /* First in fixups: after authorization, before anything else spends
