@@ -96,28 +96,27 @@ int apikey_quota_init(apr_pool_t *pconf, server_rec *s)
     unsigned char seed[APIKEY_QUOTA_SEED_LEN];
     retained_t *kept;
     apr_status_t rv;
-    int adopted = 0;
+    int adopted = 0, relayout;
 
     kept = ap_retained_data_get(RETAINED_KEY);
-    if (!kept) {
-        if (ap_retained_data_get(RETAINED_KEY_V2)) {
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
-                         APIKEY_LOGNO(00039) "the limit table's layout "
-                                             "changed with this build: limit "
-                                             "counters start afresh");
-        }
-        kept = ap_retained_data_create(RETAINED_KEY, sizeof(*kept));
-    }
     /* A build of the module with other slots (a graceful restart after an
      * upgrade) cannot adopt the old segment: it would write past it, or
-     * lay out anew what old children still charge. */
+     * lay out anew what old children still charge.  A layout of the same
+     * size is told by the retained key's name. */
+    relayout = !kept && ap_retained_data_get(RETAINED_KEY_V2);
+    if (!kept) {
+        kept = ap_retained_data_create(RETAINED_KEY, sizeof(*kept));
+    }
     if (kept->shm && kept->nslots == nslots
         && apr_shm_size_get(kept->shm) != size) {
+        relayout = 1;
+        kept->shm = NULL;
+    }
+    if (relayout) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                      APIKEY_LOGNO(00039) "the limit table's layout changed "
                                          "with this build: limit counters "
                                          "start afresh");
-        kept->shm = NULL;
     }
     if (kept->shm && kept->nslots != nslots) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
