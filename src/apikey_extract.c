@@ -20,6 +20,7 @@
 
 #include "apr_strings.h"
 #include "http_protocol.h"
+#include "scoreboard.h"
 
 /* The identity headers this module may set: a client's own are dropped. */
 static const char *const identity_headers[] = {"X-APIKey-Id", "X-APIKey-Owner",
@@ -177,6 +178,10 @@ static void hide_query(request_rec *r, const char *name)
         r->filename =
             strip_target(r->pool, r->filename, strlen(r->filename), name);
     }
+    /* The scoreboard copied the request line when it was read: mod_status
+     * (ExtendedStatus, on by default) would show the key to whoever may
+     * read /server-status until the worker's next request. */
+    ap_update_child_status(r->connection->sbh, SERVER_BUSY_WRITE, r);
 }
 
 /* Names of headers to remove, and how many. */

@@ -15,7 +15,7 @@ use MIME::Base64 qw(encode_base64);
 use ApiKeyTest qw(create_key random_wellformed_key read_file);
 use ApiKeyServer;
 
-plan tests => 16, need(need_module('authn_apikey', 'dbd', 'rewrite', 'ssl',
+plan tests => 18, need(need_module('authn_apikey', 'dbd', 'rewrite', 'ssl',
                                    'proxy', 'proxy_http', 'auth_basic'));
 
 my $lib = Apache::Test::config()->apxs('LIBEXECDIR');
@@ -23,6 +23,29 @@ my $data = Apache::Test::vars('serverroot') . '/data';
 my $good = create_key(owner => 'quiet', scopes => 'read');
 my @keys = ($good->{key}, map { random_wellformed_key() } 1 .. 8);
 my $tls_port = ApiKeyServer::free_port();
+
+# A backend that holds its answer until told: a request in flight, for the
+# server-status page to show.
+use IO::Socket::INET;
+use POSIX ();
+use Time::HiRes qw(sleep time);
+my $hold = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                 Listen => 4, ReuseAddr => 1) or die $!;
+my $hold_port = $hold->sockport;
+pipe(my $go_r, my $go_w) or die $!;
+my $backend = fork // die $!;
+if (!$backend) {
+    close $go_w;
+    while (my $c = $hold->accept) {
+        while (defined(my $l = <$c>)) { last if $l =~ /^\r?\n$/ }
+        my $go = <$go_r>;
+        print $c "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
+        close $c;
+    }
+    POSIX::_exit(0);
+}
+close $go_r;
+close $hold;
 my $srv = ApiKeyServer->new(name => 'quiet', mpm => 'event',
                             mpm_conf => "StartServers 1\n", conf => <<"CONF");
 LoadModule rewrite_module $lib/mod_rewrite.so
@@ -33,6 +56,12 @@ LoadModule proxy_module $lib/mod_proxy.so
 LoadModule proxy_http_module $lib/mod_proxy_http.so
 LoadModule auth_basic_module $lib/mod_auth_basic.so
 LoadModule alias_module $lib/mod_alias.so
+LoadModule status_module $lib/mod_status.so
+ExtendedStatus On
+<Location /server-status>
+    SetHandler server-status
+    Require all granted
+</Location>
 LogLevel trace8
 LogFormat "%>s %u \\"%r\\" %q %{X-API-Key}i %{Authorization}i %{result}K" quiet
 CustomLog quiet_log quiet
@@ -52,6 +81,13 @@ Alias /basic \${DOCS}
     AuthName "quiet basic"
     AuthBasicProvider apikey
     Require apikey
+</Location>
+<Location /slow>
+    AuthType APIKey
+    AuthName "slow"
+    AuthAPIKeySource query:api_key
+    Require apikey
+    ProxyPass http://127.0.0.1:$hold_port/
 </Location>
 <Location /nc>
     AuthType APIKey
@@ -98,6 +134,26 @@ push @codes, curl("-u 'someone:$bad[6]'", "$base/basic/index.txt");
 push @codes, curl("'$base/nc/x?api_key=$bad[7]'");
 ok t_cmp("@codes", '200 200 401 401 401 200 401 401 401 200 401 401',
          'every request answered as expected');
+# mod_status shows what each worker is doing (ExtendedStatus): a request in
+# flight, held by the backend, with its request line.
+my $slow = fork // die $!;
+if (!$slow) {
+    exec('curl', '-s', '-o', '/dev/null', "$base/slow/x?a=1&api_key=$k0")
+        or POSIX::_exit(127);
+}
+my ($status, $t0) = ('', time);
+while (time - $t0 < 60) {
+    $status = `curl -s '$base/server-status'`;
+    last if $status =~ m{GET /slow/x};
+    sleep 0.1;
+}
+ok t_cmp($status, qr{GET /slow/x\?a=1 HTTP/1\.1},
+         'server-status shows the request in flight, its key gone');
+print $go_w "go\n";
+close $go_w;
+waitpid($slow, 0);
+kill 'TERM', $backend;
+waitpid($backend, 0);
 $srv->stop;
 
 my $elog = $srv->error_log;
@@ -120,6 +176,7 @@ sub leaks {
 }
 ok t_cmp(leaks($elog), '', 'no key in the error log at LogLevel trace8');
 ok t_cmp(leaks($alog), '', 'no key in the access log');
+ok t_cmp(leaks($status), '', 'no key on mod_status\'s page');
 ok t_cmp(scalar(() = $alog =~ /^401 \[api-key\] /mg), 1,
          '%u of a refused key sent as the Basic user: a marker');
 ok t_cmp($alog, qr/^200 \Q$good->{id}\E "GET \/basic\/index\.txt HTTP\/1\.1"/m,
