@@ -14,7 +14,7 @@ use Time::HiRes qw(time sleep);
 use ApiKeyTest qw(create_key store_sql run_httpd backend);
 use ApiKeyServer;
 
-plan tests => 19, need(need_module('authn_apikey', 'dbd'), need_lwp,
+plan tests => 18, need(need_module('authn_apikey', 'dbd'), need_lwp,
                        ApiKeyServer::need_many_processes());
 
 # Directives.
@@ -85,32 +85,29 @@ my ($log) = $node->error_log;
 ok t_cmp(scalar(() = $log =~ /APIKEY00034: API key \Q$k->{id}\E refused: quota exceeded/g),
          10, 'each refusal is logged (APIKEY00034)');
 
-# Leases grow and unused units go back within one sync.
+# Unused units go back at the sync.  (Leases growing is shown below on a
+# server whose sync never comes: here a slow machine may see one between
+# any two requests, which sizes the next lease afresh.)
 my $k2 = create_key(owner => 'quota-store', quota => '1000/day');
-my $before = auto();
 my @c = map { get($k2->{key})->code } 1..10;
-my $after = auto();
 ok t_cmp(join('', @c), '200' x 10, '10 requests of a key of 1000/day: 200');
-my $claims = $after->{QuotaStoreClaims} - $before->{QuotaStoreClaims};
-print STDERR "# 10 requests cost $claims claims ("
-    . ($after->{QuotaStoreStatements} - $before->{QuotaStoreStatements})
-    . " statements); the store shows ${\ claimed($k2->{id})} claimed\n";
-ok t_cmp($claims < 10 ? 1 : 0, 1, "leases of growing size: $claims claims "
-                                  . 'for 10 requests');
 my $json = $ua->get($node->url('/apikey-status?format=json'))->content;
 ok t_cmp($json, qr/"id":"\Q$k2->{id}\E".*?"store":"dbd","held":\d+,"cluster_claimed":\d+/s,
          'the status page shows the units held and the cluster\'s claims');
+# How soon is a figure for docs/fleet.md (printed), not an assertion: a busy
+# machine may run the sync late.
 my $t0 = time;
 my $back = -1;
-while (time - $t0 < $sync + 3) {
+while (time - $t0 < ApiKeyServer::patience()) {
     $back = claimed($k2->{id});
     last if $back == 10;
     sleep 0.1;
 }
 my $took = time - $t0;
 ok t_cmp($back, 10, 'after the sync the store holds exactly the 10 used '
-                    . 'units (' . sprintf('%.2f s', $took) . ')');
-ok t_cmp($took <= $sync + 1 ? 1 : 0, 1, "within AuthAPIKeyQuotaSync + 1 s");
+                    . 'units');
+print STDERR sprintf("# unused units were back %.2f s after the load "
+                     . "(AuthAPIKeyQuotaSync %d s)\n", $took, $sync);
 
 # A key whose quota the rate limit refuses does not lose units.
 my $k3 = create_key(owner => 'quota-store', quota => '100/day', rate => '1/h',
@@ -118,9 +115,18 @@ my $k3 = create_key(owner => 'quota-store', quota => '100/day', rate => '1/h',
 my @c3 = map { get($k3->{key})->code } 1..5;
 ok t_cmp("@c3", '200 200 429 429 429', 'a key of 2 a burst: 2 admitted, '
                                        . 'then 429 (rate)');
-sleep($sync + 1.5);
-ok t_cmp(claimed($k3->{id}), 2, 'the store holds 2 units: rate-limited '
-                                . 'requests took none');
+# Once the sync has given back what the server holds.
+$t0 = time;
+my $held3 = -1;
+while (time - $t0 < ApiKeyServer::patience()) {
+    my $json3 = $ua->get($node->url('/apikey-status?format=json'))->content;
+    $held3 = $json3 =~ /"id":"\Q$k3->{id}\E".*?"held":(\d+)/s ? $1 : -1;
+    last if $held3 == 0 && claimed($k3->{id}) == 2;
+    sleep 0.1;
+}
+ok t_cmp(claimed($k3->{id}) . " held $held3", '2 held 0',
+         'after the sync the store holds 2 units: rate-limited requests took '
+         . 'none');
 
 $node->stop;
 
@@ -140,20 +146,37 @@ sub held_units {
     my $json = $ua->get($held->url('/apikey-status?format=json'))->content;
     return $json =~ /"id":"\Q$k4->{id}\E".*?"held":(\d+)/s ? $1 : -1;
 }
+sub auto_of {
+    my %v = $ua->get($held->url('/apikey-status?auto'))->content
+        =~ /^(\w+): (\d+)$/mg;
+    return \%v;
+}
+# Leases grow: with no sync, 10 requests of another key take fewer claims.
+my $k5 = create_key(owner => 'quota-store', quota => '1000/day');
+my $before = auto_of();
+my $c5 = join '', map { $ua->get($held->url, 'X-API-Key' => $k5->{key})->code } 1..10;
+my $after = auto_of();
+my $claims = $after->{QuotaStoreClaims} - $before->{QuotaStoreClaims};
+ok t_cmp("$c5 $claims", ('200' x 10) . ' 4',
+         '10 requests, leases of 1, 2, 4 and 8 units: 4 claims');
 my $before4 = join ' ', map { $ua->get($held->url, 'X-API-Key' => $k4->{key})->code } 1..5;
 my $claimed4 = claimed($k4->{id});
 my $held4 = held_units();
 $held->graceful or die 'graceful';
-sleep 1;
 $held->wait_up;
 my $after4 = join ' ', map { $ua->get($held->url, 'X-API-Key' => $k4->{key})->code } 1..2;
+# The old generation's child may give its units back as it exits, late on
+# a busy machine: until then they are neither held nor returned.  What
+# must hold once it is done: claimed = admitted + held.
 my ($c, $h);
 my $t4 = time;
-while (time - $t4 < 3) {
+while (time - $t4 < ApiKeyServer::patience()) {
     ($c, $h) = (claimed($k4->{id}), held_units());
     last if $c == 7 + $h;
     sleep 0.2;
 }
+print STDERR sprintf("# after the graceful restart: %d claimed, %d held, "
+                     . "%.1f s\n", $c, $h, time - $t4);
 ok t_cmp("$before4 / $claimed4 - $held4", '200 200 200 200 200 / 7 - 2',
          '5 admitted, 7 units claimed, 2 held');
 ok t_cmp("$after4 / " . ($c - $h), '200 200 / 7',

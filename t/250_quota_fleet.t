@@ -131,6 +131,19 @@ sub load {
 }
 sub show { my $c = shift; join(' ', map { "$_:$c->{$_}" } sort keys %$c) }
 
+# Waits until $cond holds, for as long as a slow or busy machine may need
+# (the sync runs every $sync s, but late when the machine is busy).
+# Returns whether it did.
+sub wait_for {
+    my $cond = shift;
+    my $t0 = time;
+    while (time - $t0 < 2 * ApiKeyServer::patience()) {
+        return 1 if $cond->();
+        sleep 0.1;
+    }
+    return $cond->();
+}
+
 my $k = create("$quota/day");
 # Every node knows the key (a look-up each), once the marker poll has seen
 # it; the quota is not touched yet.
@@ -158,13 +171,25 @@ print STDERR "# fleet quota: the store has $claimed_now claimed right after, "
     . ($claimed_now - $admitted) . " of them held by the nodes\n";
 ok t_cmp($claimed_now <= $quota ? 1 : 0, 1,
          'the store never has more than the quota claimed');
-ok t_cmp($statements < $load / 10 ? 1 : 0, 1,
+# Leases make the round trips far fewer than the requests.  How few depends
+# on how many syncs the load spanned (each resizes a lease to what its node
+# spent since the last, and gives back what it holds): a tenth of the
+# requests when the load took two syncs or less; else what leases allow
+# for the syncs it really took, per node and sync a claim (two statements)
+# at each size up to the cap and a give-back, plus one claim of the cap per
+# quota/cap admissions.
+my $syncs = int($took / $sync) + 1;
+my $cap = int($quota / 16);
+my $bound = $took <= 2 * $sync ? $load / 10
+          : 2 * ($quota / $cap + $nodes * ($syncs + 1) * (log($cap) / log(2) + 1))
+            + $nodes * ($syncs + 1);
+ok t_cmp($statements < $bound ? 1 : 0, 1,
          "far fewer database round trips than requests ($statements for "
-         . "$load)");
+         . "$load in $syncs syncs; fewer than ${\ int($bound)})");
 
 # One sync later every unit the nodes held is back: the store counts
 # exactly what was admitted.
-sleep($sync + 0.5);
+wait_for(sub { claimed($k->{id}) == $admitted });
 ok t_cmp(claimed($k->{id}), $admitted,
          'after one AuthAPIKeyQuotaSync the store counts exactly the '
          . "$admitted admitted");
@@ -172,20 +197,22 @@ ok t_cmp(claimed($k->{id}), $admitted,
 # Further requests bring the total to exactly the quota, and no further:
 # the admissions of rounds of load, a sync apart, added to $total.
 sub top_up {
-    my ($key, $total) = @_;
+    my ($kk, $total) = @_;
+    my $key = $kk->{key};
     for my $round (1..3) {
         last if $total >= $quota;
         my $more = load($key, 2 * ($quota - $total) + 30, 3);
         $total += $more->{200} // 0;
-        sleep($sync + 0.5) if $total < $quota;
+        # What the nodes held back goes to the store at the sync.
+        wait_for(sub { claimed($kk->{id}) == $total }) if $total < $quota;
     }
     return $total;
 }
-my $total = top_up($k->{key}, $admitted);
+my $total = top_up($k, $admitted);
 ok t_cmp($total, $quota, "further requests bring the total to exactly $quota");
 my $after_all = load($k->{key}, 60, 3);
 ok t_cmp(show($after_all), '429:60', 'and every request after that gets 429');
-sleep($sync + 0.5);
+wait_for(sub { claimed($k->{id}) == $quota });
 ok t_cmp(claimed($k->{id}), $quota, "the store counts $quota claimed");
 
 # Load that stops while the nodes hold units: the store has more claimed
@@ -195,7 +222,7 @@ my $k4 = create("$quota/day");
 sleep($refresh + 0.5);
 my $part = load($k4->{key}, 600, $workers);
 my $held_after = claimed($k4->{id}) - ($part->{200} // 0);
-sleep($sync + 0.5);
+wait_for(sub { claimed($k4->{id}) == 600 });
 my $c4 = claimed($k4->{id});
 print STDERR "# fleet quota: 600 requests: ${\ show($part)}; the nodes held "
     . "$held_after units when the load stopped; $c4 claimed after the sync\n";
@@ -204,11 +231,18 @@ ok t_cmp(show($part), '200:600', '600 requests of another key of '
 ok t_cmp($c4, 600, "one sync later the store counts exactly 600 (the nodes "
                    . "had held $held_after more)");
 my $rest = load($k4->{key}, 600, $workers);
-print STDERR "# fleet quota: 600 more: ${\ show($rest)}\n";
-ok t_cmp(($rest->{200} // 0) <= 400 ? 1 : 0, 1,
-         '600 more: no more than the 400 left admitted');
-sleep($sync + 0.5);
-ok t_cmp(top_up($k4->{key}, 600 + ($rest->{200} // 0)), $quota,
+# Fewer than the 400 may be admitted until the next sync: units other nodes
+# held when the store ran out (at most a lease, quota/16, per node) come
+# back with it (docs/fleet.md).
+print STDERR "# fleet quota: 600 more: ${\ show($rest)}; "
+    . (400 - ($rest->{200} // 0)) . " units held by the nodes, at most "
+    . $nodes * int($quota / 16) . "\n";
+ok t_cmp(($rest->{200} // 0) <= 400
+         && ($rest->{200} // 0) >= 400 - $nodes * int($quota / 16) ? 1 : 0, 1,
+         '600 more: no more than the 400 left admitted, no fewer than 400 '
+         . 'less a lease a node');
+wait_for(sub { claimed($k4->{id}) == 600 + ($rest->{200} // 0) });
+ok t_cmp(top_up($k4, 600 + ($rest->{200} // 0)), $quota,
          "and with what the nodes held back after a sync, exactly $quota");
 
 # The database goes away.  A key every node has cached, with no units
@@ -225,7 +259,7 @@ $ua->get($_->url, 'X-API-Key' => $k2->{key}) for @fleet;
 my $fb_first = $ua->get($fb->url, 'X-API-Key' => $k3->{key})->code;
 sleep($refresh + 0.5);
 $fb_first .= ' ' . $ua->get($fb->url, 'X-API-Key' => $k3->{key})->code;
-sleep($sync + 0.5);   # the units go back
+wait_for(sub { claimed($k2->{id}) == $nodes });   # none held
 my $ctl = File::Spec->catfile(top_dir(), 'scripts', 'db-server.sh');
 my $dbdir = $ENV{APIKEY_TEST_DBDIR} or die 'APIKEY_TEST_DBDIR is not set';
 system('sh', $ctl, 'stop', backend(), $dbdir) == 0 or die 'db-server stop';
@@ -260,7 +294,7 @@ die 'db-server start' if $?;
 my $back = time;
 my @ok = (undef) x $nodes;
 while (grep { !defined } @ok) {
-    last if time - $back > 15;
+    last if time - $back > 2 * ApiKeyServer::patience();
     for my $i (0..$nodes - 1) {
         next if defined $ok[$i];
         $ok[$i] = time - $back
@@ -277,7 +311,7 @@ ok t_cmp((grep { !defined } @ok) ? 0 : 1, 1,
 # What the fallback node admitted meanwhile is added to the store's count.
 my $t1 = time;
 my $c3 = 0;
-while (time - $t1 < $sync + 5) {
+while (time - $t1 < 2 * ApiKeyServer::patience()) {
     $c3 = claimed($k3->{id});
     last if $c3 == 10;
     sleep 0.2;
