@@ -10,7 +10,7 @@ use Apache::TestRequest;
 use Apache::TestUtil;
 use ApiKeyTest qw(create_key insert_key);
 
-plan tests => 41, need(need_module('authn_apikey', 'dbd', 'authz_host',
+plan tests => 43, need(need_module('authn_apikey', 'dbd', 'authz_host',
                                    'rewrite'),
                        need_lwp);
 
@@ -20,6 +20,7 @@ my $both   = create_key(owner => 'acme', scopes => 'orders:read orders:write');
 my $ro     = create_key(owner => 'gamma', scopes => 'readonly orders:read');
 my $banned = create_key(owner => 'delta', scopes => 'banned');
 my $admin  = create_key(owner => 'ops', scopes => 'admin orders:read');
+my $none   = create_key(owner => 'epsilon');
 my $fixed1 = insert_key('fixed-id-0001', owner => 'x');
 my $fixed3 = insert_key('fixed-id-0003', owner => 'x');
 
@@ -45,6 +46,10 @@ ok t_cmp($r->code, 401, 'no key: 401');
 ok t_cmp($r->header('WWW-Authenticate'), 'Bearer realm="scope"',
          'no key: plain challenge');
 ok t_cmp(code('read', 'junk'), 401, 'bad key: 401, not 403');
+$r = req('read', $none);
+ok t_cmp($r->code, 403, 'a key with no scopes at all: 403');
+ok t_cmp($r->header('WWW-Authenticate'), $insufficient,
+         'insufficient_scope, as for a key with other scopes');
 
 # apikey-scope with several scopes: any one of them.
 ok t_cmp(code('any-of', $reader), 200, 'any-of: first scope');

@@ -12,13 +12,14 @@ use Apache::TestUtil qw(t_cmp t_start_error_log_watch t_finish_error_log_watch);
 use File::Spec;
 use ApiKeyTest qw(create_key htapikey);
 
-plan tests => 20, need(need_module('authn_apikey', 'dbd'), need_lwp);
+plan tests => 21, need(need_module('authn_apikey', 'dbd'), need_lwp);
 
 my $a_read  = create_key(owner => 'tenant-a', scopes => 'shop:read');
 my $a_other = create_key(owner => 'tenant-a', scopes => 'shop:write');
 my $b_read  = create_key(owner => 'tenant-b', scopes => 'shop:read');
 my $b_shop2 = create_key(owner => 'tenant-b-shop2');
 my $c_read  = create_key(owner => 'tenant-c', scopes => 'shop:read');
+my $a2_read = create_key(owner => 'tenant-a2', scopes => 'shop:read');
 
 sub code {
     my ($path, @h) = @_;
@@ -48,6 +49,10 @@ ok t_cmp($r->header('WWW-Authenticate'),
 my @log = t_finish_error_log_watch();
 ok t_cmp(scalar(grep { /APIKEY00017/ } @log), 1,
          'the error log says the owner is outside AuthAPIKeyTenant');
+
+# A near name is another owner: AuthAPIKeyTenant tenant-a is no prefix.
+ok t_cmp(code('a', 'X-Tenant-Key' => $a2_read->{key}), 401,
+         'tenant-a2\'s key in tenant A (AuthAPIKeyTenant tenant-a): 401');
 
 # Owner prefixes.
 ok t_cmp(code('b', 'X-API-Key' => $b_shop2->{key}), 200,

@@ -13,8 +13,8 @@ use MIME::Base64 qw(encode_base64);
 use File::Spec;
 use ApiKeyTest qw(create_key);
 
-plan tests => 45, need(need_module('authn_apikey', 'dbd', 'proxy',
-                                   'proxy_http'),
+plan tests => 50, need(need_module('authn_apikey', 'dbd', 'proxy',
+                                   'proxy_http', 'rewrite'),
                        need_cgi, need_lwp);
 
 my $k     = create_key(owner => 'src', scopes => 'a b');
@@ -114,6 +114,11 @@ $env = env_of(GET "/src/shown/env.pl?api_key=$shown", 'X-API-Key' => $shown);
 ok t_cmp($env->{HTTP_X_API_KEY}, $shown, 'HideCredentials Off: header kept');
 ok t_cmp($env->{QUERY_STRING}, "api_key=$shown",
          'HideCredentials Off: query kept');
+# The CGI sees Authorization (CGIPassAuth On): the hidden-Authorization
+# checks above can see a leak.
+$env = env_of(GET '/src/shown/env.pl', Authorization => "Bearer $shown");
+ok t_cmp($env->{HTTP_AUTHORIZATION}, "Bearer $shown",
+         'HideCredentials Off: Authorization kept, and the CGI sees it');
 
 # A client cannot forge the identity headers.
 $env = env_of(GET $cgi, 'X-API-Key' => $key, 'X-APIKey-Id' => 'forged',
@@ -138,6 +143,17 @@ $r = GET '/src/proxied', Authorization => "Bearer $key";
 $env = env_of($r);
 ok t_cmp($env->{HTTP_AUTHORIZATION}, undef, 'proxied: no Authorization');
 no_key_in($env, 'proxied backend, Bearer');
+$env = env_of(GET '/backend-echo/env.pl', Authorization => 'Bearer not-a-key');
+ok t_cmp($env->{HTTP_AUTHORIZATION}, 'Bearer not-a-key',
+         'the echo backend does see an Authorization header it is sent');
+
+# A route proxied by RewriteRule [P]: the backend's URL has no key.
+$r = GET "/src/rw-proxied?x=1&api_key=$key";
+ok t_cmp($r->code, 200, 'RewriteRule [P] with a query key: 200');
+$env = env_of($r);
+ok t_cmp($env->{QUERY_STRING}, 'x=1', 'RewriteRule [P]: the backend\'s '
+                                      . 'query without the key');
+no_key_in($env, 'RewriteRule [P] backend');
 
 $env = env_of(GET '/src/proxied-plain', 'X-API-Key' => $key,
                   'X-APIKey-Id' => 'forged');
