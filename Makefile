@@ -9,6 +9,8 @@
 #                   children killed per MPM; several minutes)
 #   make bench      benchmarks against httpd's own baselines (docs/benchmarks.md)
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS each (docs/fuzzing.md)
+#   make mutate     plant each bug of scripts/mutants.txt in a copy of the
+#                   tree and run its tests: which ones survive
 #   make install    install the module, htapikey and the schemas
 
 APXS    ?= $(shell command -v apxs 2>/dev/null || echo /usr/bin/apxs)
@@ -48,7 +50,7 @@ UNIT     = build/unit/test_key.t build/unit/test_time.t \
            build/unit/test_lease.t
 
 .PHONY: all unit deps run test test-unit test-httpd test-asan test-valgrind \
-        test-faults bench fuzz install clean FORCE
+        test-faults bench fuzz mutate install clean FORCE
 
 all: $(MODULE) htapikey
 
@@ -135,6 +137,12 @@ bench:
 	APIKEY_EXTRA_PKGS="wrk valgrind apache2-utils" sh scripts/deps.sh
 	$(MAKE) all
 	bash bench/run.sh
+
+# Not part of make test: a build and the covering tests a mutant
+# (docs/sanitizers.md).  MUTANTS="name ..." runs only those.
+mutate: deps
+	$(MAKE) all unit
+	perl scripts/mutate.pl $(MUTANTS)
 
 # Five minutes a target; make test runs a short form (scripts/test-all.sh).
 FUZZ_SECONDS ?= 300

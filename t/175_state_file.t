@@ -11,7 +11,7 @@ use warnings FATAL => 'all';
 
 use Apache::Test;
 use Apache::TestUtil qw(t_cmp);
-use File::Path qw(make_path);
+use File::Path qw(make_path remove_tree);
 use ApiKeyTest qw(create_key run_httpd read_file);
 use ApiKeyServer;
 
@@ -19,6 +19,7 @@ plan tests => 17, need(need_module('authn_apikey', 'dbd'));
 
 my $logs = Apache::Test::vars('t_logs');
 my $dir = "$logs/state-dir";
+remove_tree($dir);   # a run before this one in the same tree
 make_path($dir);
 chmod 0755, $dir;
 my $victim = "$logs/victim";

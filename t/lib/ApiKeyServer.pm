@@ -47,6 +47,11 @@ sub new {
     my ($class, %o) = @_;
     my $dir = File::Spec->catdir(Apache::Test::vars('t_logs'), "srv-$o{name}");
     make_path("$dir/htdocs");
+    # A run in the same tree before this one (as a user other than root,
+    # who runs in the tree itself, not in a copy) left its logs here: a
+    # test counting log lines would count that run's too.
+    unlink grep { -f } glob("$dir/*_log"), "$dir/error_log", "$dir/access_log",
+                       "$dir/httpd.pid";
     open(my $fh, '>', "$dir/htdocs/index.txt") or die $!;
     print $fh "ok\n";
     close $fh;
