@@ -13,7 +13,7 @@ use MIME::Base64 qw(encode_base64);
 use File::Spec;
 use ApiKeyTest qw(create_key);
 
-plan tests => 50, need(need_module('authn_apikey', 'dbd', 'proxy',
+plan tests => 52, need(need_module('authn_apikey', 'dbd', 'proxy',
                                    'proxy_http', 'rewrite'),
                        need_cgi, need_lwp);
 
@@ -79,10 +79,15 @@ ok t_cmp((GET "$cgi?api_key=$key&api_key=$other->{key}")->code, 400,
 
 $r = GET $cgi, Authorization => 'Basic ' . encode_base64("$key:", '');
 ok t_cmp($r->code, 200, 'basic: the key as user, empty password');
-no_key_in(env_of($r), 'basic as user');
+$env = env_of($r);
+no_key_in($env, 'basic as user');
+# (Base64: no_key_in cannot see the key in a leaked Basic header.)
+ok t_cmp($env->{HTTP_AUTHORIZATION}, undef, 'basic: Authorization hidden');
 $r = GET $cgi, Authorization => 'Basic ' . encode_base64("any:$key", '');
 ok t_cmp($r->code, 200, 'basic: the key as password');
 $env = env_of($r);
+ok t_cmp($env->{HTTP_AUTHORIZATION}, undef,
+         'basic as password: Authorization hidden');
 ok t_cmp($env->{REMOTE_USER}, $k->{id}, 'basic: REMOTE_USER is the key id');
 no_key_in($env, 'basic as password');
 ok t_cmp((GET $cgi, Authorization => 'Basic ' . encode_base64('a:b', ''))->code,
