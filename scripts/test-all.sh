@@ -4,9 +4,35 @@
 # own summary, then a "SKIPPED: ..." line for each suite that could not run
 # (a database backend that is not installed, say).  Exits non-zero when any
 # suite failed.
+#
+# APIKEY_TEST_BUSY=N keeps N CPU-bound loops running beside the whole run
+# (a shared CI host, a laptop compiling something): no assertion may depend
+# on how fast the machine is.
 cd "$(dirname "$0")/.."
 log=$(mktemp "${TMPDIR:-/tmp}/apikey-tests.XXXXXX")
 status=0
+
+busy=""
+stop_busy() {
+    if [ -n "$busy" ]; then
+        kill $busy 2>/dev/null
+    fi
+    busy=""
+}
+# An EXIT trap's own status would become the script's (dash): keep ours.
+trap 'rc=$?; stop_busy; exit $rc' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+if [ -n "$APIKEY_TEST_BUSY" ] && [ "$APIKEY_TEST_BUSY" -gt 0 ] 2>/dev/null; then
+    i=0
+    while [ $i -lt "$APIKEY_TEST_BUSY" ]; do
+        sh -c 'while :; do :; done' &
+        busy="$busy $!"
+        i=$((i + 1))
+    done
+    echo "== $APIKEY_TEST_BUSY CPU-bound loops beside the run (APIKEY_TEST_BUSY):$busy"
+fi
+t_start=$(date +%s)
 
 # sh has no pipefail: record each suite's status beside its output.
 suite() {
@@ -45,8 +71,9 @@ if [ $status -ne 0 ] && [ "$failed" -eq 0 ]; then
     failed=1
     note=" (a suite failed outside its tests; see above)"
 fi
+stop_busy
 echo
-echo "all suites: $((total - failed)) passed, $failed failed$note"
+echo "all suites: $((total - failed)) passed, $failed failed$note, in $(($(date +%s) - t_start)) s${APIKEY_TEST_BUSY:+ (with $APIKEY_TEST_BUSY CPU-bound loops beside)}"
 # A suite that could not run is neither: say so under the count.
 if [ -n "$skipped" ]; then
     echo "$skipped" | sed 's/^/SKIPPED: /'
