@@ -46,11 +46,14 @@ static char fold_ref(char c)
 }
 
 /* Whether the parameter name [p, p + klen) is name as an application reads
- * it: decoded (escapes that do not decode stay as written, '+' is a
- * blank), ASCII case and '-', '.', ' ', '_' alike; name[...] too. */
+ * it: decoded whole first (escapes that do not decode stay as written, '+'
+ * is a blank), then PHP's rules on the C string (cut at a NUL): leading
+ * blanks dropped, ' ' and '.' to '_' before the first '['; at that '[' the
+ * name ends if a ']' follows, else it and every ' ', '.', '[' after it
+ * become '_'; ASCII case and '-' for '_' alike on top. */
 static int name_ref(const char *p, size_t klen, const char *name)
 {
-    char *dec = malloc(klen + 1);
+    char *dec = malloc(klen + 1), *v, *br;
     size_t i, d = 0, n = strlen(name);
     int match;
 
@@ -66,11 +69,26 @@ static int name_ref(const char *p, size_t klen, const char *name)
             dec[d++] = p[i] == '+' ? ' ' : p[i];
         }
     }
-    match = d >= n;
-    for (i = 0; match && i < n; i++) {
-        match = fold_ref(dec[i]) == fold_ref(name[i]);
+    dec[d] = '\0';
+    for (v = dec; *v == ' '; v++) {
     }
-    match = match && (d == n || dec[n] == '[');
+    br = strchr(v, '[');
+    if (br && strchr(br + 1, ']')) {
+        *br = '\0';
+    }
+    else if (br) {
+        char *q;
+
+        for (q = br; *q; q++) {
+            if (*q == '[') {
+                *q = '_';
+            }
+        }
+    }
+    match = strlen(v) == n;
+    for (i = 0; match && i < n; i++) {
+        match = fold_ref(v[i]) == fold_ref(name[i]);
+    }
     free(dec);
     return match;
 }

@@ -43,6 +43,7 @@ if [ "$(id -u)" = 0 ]; then
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/apikey-test.XXXXXX")
     # Not the sanitizer builds' copy and reports (scripts/test-sanitizers.sh).
     tar -C "$TOP" --exclude=./.git --exclude=./t/logs --exclude=./t/data \
+        --exclude=./build/mutate \
         --exclude=./build/asan --exclude='./build/*-logs' \
         --exclude=./build/db-server.run -cf - . | tar -C "$WORK" -xf -
     chown -R "$TEST_USER" "$WORK"

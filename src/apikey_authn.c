@@ -199,16 +199,18 @@ void apikey_authn_admit(request_rec *r, const apikey_dir_conf_t *conf,
 int apikey_authn_check(request_rec *r)
 {
     const apikey_dir_conf_t *conf;
-    apikey_request_t *rq;
+    apikey_request_t *rq, *v, sub;
     apikey_found_t found;
     apikey_result_t res;
+    long long retry_us = 0;
+    int blocked;
 
     if (!apikey_authn_is_ours(r)) {
         return DECLINED;
     }
     r->ap_auth_type = (char *)ap_auth_type(r);
     conf = ap_get_module_config(r->per_dir_config, &authn_apikey_module);
-    rq = apikey_request_get(r);
+    rq = v = apikey_request_get(r);
 
     /* A subrequest or internal redirect into a section configured
      * otherwise than the one that accepted the key (httpd runs
@@ -231,17 +233,26 @@ int apikey_authn_check(request_rec *r)
         apikey_extract_hide(r, conf);
         return apikey_authn_refuse(r, rq, APIKEY_RESULT_TLS_REQUIRED);
     }
-    /* Before any look-up: a client that keeps guessing costs nothing. */
-    if (apikey_failure_blocked(r, conf)) {
-        apikey_extract_hide(r, conf);
-        return apikey_authn_refuse(r, rq, APIKEY_RESULT_THROTTLED);
-    }
+    /* Before any look-up: a client that keeps guessing costs nothing.  A
+     * key it holds that the look-up cache knows costs nothing either, and
+     * is let in: an attacker behind the same proxy or NAT does not lock
+     * out its clients with keys. */
+    blocked = apikey_failure_check(r, conf, &retry_us);
     memset(&found, 0, sizeof(found));
     res = apikey_extract(r, conf, &found);
-    rq->source = found.source;
-    rq->from = found.from;
-    if (res == APIKEY_RESULT_OK) {
-        res = apikey_verify(r, conf, found.key, found.len, rq);
+    /* A subrequest (an include, a look-up) verifies for itself: the client
+     * request's record is given the key only once it is accepted. */
+    if (r->main) {
+        memset(&sub, 0, sizeof(sub));
+        sub.pool = rq->pool;
+        v = &sub;
+    }
+    v->source = found.source;
+    if (blocked && res != APIKEY_RESULT_OK) {
+        res = APIKEY_RESULT_THROTTLED;
+    }
+    else if (res == APIKEY_RESULT_OK) {
+        res = apikey_verify(r, conf, found.key, found.len, v, blocked);
     }
     else if (res == APIKEY_RESULT_MISSING) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
@@ -261,10 +272,24 @@ int apikey_authn_check(request_rec *r)
     /* Whatever the verdict, nothing after us sees the key: not the handler,
      * not a CGI, PHP or proxied backend, not an ErrorDocument. */
     apikey_extract_hide(r, conf);
+    if (res == APIKEY_RESULT_THROTTLED) {
+        apikey_failure_refused(r, retry_us);
+    }
     if (res != APIKEY_RESULT_OK) {
-        apikey_failure_record(r, conf, res);
+        /* A subrequest's refusal is no guess of the client's. */
+        if (!r->main) {
+            apikey_failure_record(r, conf, res);
+        }
         return apikey_authn_refuse(r, rq, res);
     }
+    if (v != rq) {
+        rq->source = v->source;
+        rq->srv = v->srv;
+        rq->query = v->query;
+        rq->strict_format = v->strict_format;
+        rq->result = APIKEY_RESULT_OK;
+    }
+    apikey_request_keep(r, rq, v->key, found.from);
     apikey_authn_admit(r, conf, rq->key);
     return OK;
 }

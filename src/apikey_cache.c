@@ -230,7 +230,7 @@ apikey_cache_answer_t apikey_cache_get(request_rec *r,
                                        const apikey_srv_conf_t *srv,
                                        const apikey_query_t *query,
                                        const char *digest, apikey_record_t *rec,
-                                       apr_uint32_t *gen)
+                                       apr_uint32_t *gen, int probe)
 {
     char data[APIKEY_CACHE_DATA_MAX];
     apr_size_t len = 0;
@@ -247,7 +247,11 @@ apikey_cache_answer_t apikey_cache_get(request_rec *r,
     if (ans == APIKEY_CACHE_HIT && unpack(r->pool, data, len, rec)) {
         ans = APIKEY_CACHE_MISS;
     }
-    apikey_stats_cache(ans);
+    /* A probe (a blocked client's key) leads to no look-up: its misses
+     * are none of the counters'. */
+    if (!probe || ans == APIKEY_CACHE_HIT) {
+        apikey_stats_cache(ans);
+    }
     ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "look-up cache: %s",
                   ans == APIKEY_CACHE_HIT        ? "hit"
                   : ans == APIKEY_CACHE_NEGATIVE ? "negative hit"

@@ -38,12 +38,13 @@ apikey_cache_table_t *apikey_cache_table(void);
 
 /* What the cache knows of a digest under query: HIT fills *rec from the
  * request pool, NEGATIVE means the store has no such key.  *gen gets the
- * generation to hand to apikey_cache_put after asking the store. */
+ * generation to hand to apikey_cache_put after asking the store.  With
+ * probe (no look-up follows a miss), only a hit is counted. */
 apikey_cache_answer_t apikey_cache_get(request_rec *r,
                                        const apikey_srv_conf_t *srv,
                                        const apikey_query_t *query,
                                        const char *digest, apikey_record_t *rec,
-                                       apr_uint32_t *gen);
+                                       apr_uint32_t *gen, int probe);
 
 /* Remembers the store's answer, as of generation gen (from
  * apikey_cache_get): rec, or NULL for "no such key". */

@@ -180,8 +180,15 @@ static void hide_query(request_rec *r, const char *name)
     }
     /* The scoreboard copied the request line when it was read: mod_status
      * (ExtendedStatus, on by default) would show the key to whoever may
-     * read /server-status until the worker's next request. */
-    ap_update_child_status(r->connection->sbh, SERVER_BUSY_WRITE, r);
+     * read /server-status while the request runs.  The worker's state
+     * stays what it is. */
+    if (r->connection->sbh) {
+        worker_score *ws = ap_get_scoreboard_worker(r->connection->sbh);
+
+        if (ws) {
+            ap_update_child_status(r->connection->sbh, ws->status, r);
+        }
+    }
 }
 
 /* Names of headers to remove, and how many. */
@@ -190,37 +197,48 @@ static void hide_query(request_rec *r, const char *name)
 /* Removes from r's request headers every one whose name is one of names
  * under the spellings backends fold together (apikey_header_name_is):
  * "X_APIKey_Owner" reaches a WSGI or PHP backend as HTTP_X_APIKEY_OWNER
- * just as "X-APIKey-Owner" does.  One pass over the headers. */
+ * just as "X-APIKey-Owner" does.  One pass over the headers as a rule;
+ * another while a pass found as many spellings as it can hold. */
 static void hide_headers(request_rec *r, const char *const *names, int n)
 {
-    const apr_array_header_t *h = apr_table_elts(r->headers_in);
-    const apr_table_entry_t *e = (const apr_table_entry_t *)h->elts;
     const char *doomed[HIDE_MAX];
     size_t len[HIDE_MAX];
-    int i, k, ndoomed = 0;
+    int i, k, ndoomed;
 
     for (k = 0; k < n; k++) {
         len[k] = strlen(names[k]);
     }
-    for (i = 0; i < h->nelts && ndoomed < HIDE_MAX; i++) {
-        size_t klen;
+    do {
+        const apr_array_header_t *h = apr_table_elts(r->headers_in);
+        const apr_table_entry_t *e = (const apr_table_entry_t *)h->elts;
 
-        if (!e[i].key) {
-            continue;
-        }
-        klen = strlen(e[i].key);
-        for (k = 0; k < n; k++) {
-            if (klen == len[k]
-                && apikey_header_name_is(e[i].key, klen, names[k])) {
-                doomed[ndoomed++] = e[i].key;
-                break;
+        ndoomed = 0;
+        for (i = 0; i < h->nelts && ndoomed < HIDE_MAX; i++) {
+            size_t klen;
+
+            if (!e[i].key) {
+                continue;
+            }
+            klen = strlen(e[i].key);
+            for (k = 0; k < n; k++) {
+                if (klen == len[k]
+                    && apikey_header_name_is(e[i].key, klen, names[k])) {
+                    doomed[ndoomed++] = e[i].key;
+                    break;
+                }
             }
         }
-    }
-    /* apr_table_unset drops every entry of that name, in any case. */
-    for (i = 0; i < ndoomed; i++) {
-        apr_table_unset(r->headers_in, doomed[i]);
-    }
+        /* apr_table_unset drops every entry of that name, in any case. */
+        for (i = 0; i < ndoomed; i++) {
+            apr_table_unset(r->headers_in, doomed[i]);
+        }
+    } while (ndoomed == HIDE_MAX);
+}
+
+void apikey_extract_hide_identity(request_rec *r)
+{
+    hide_headers(r, identity_headers,
+                 (int)(sizeof(identity_headers) / sizeof(identity_headers[0])));
 }
 
 void apikey_extract_hide(request_rec *r, const apikey_dir_conf_t *conf)

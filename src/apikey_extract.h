@@ -45,6 +45,10 @@ apikey_result_t apikey_extract(request_rec *r, const apikey_dir_conf_t *conf,
  * sees them.  Called once the key was read, whatever the verdict. */
 void apikey_extract_hide(request_rec *r, const apikey_dir_conf_t *conf);
 
+/* Removes the X-APIKey-Id, -Owner and -Scopes request headers a client
+ * sent, in every spelling a backend folds into those names. */
+void apikey_extract_hide_identity(request_rec *r);
+
 /* Sets the X-APIKey-Id, -Owner and -Scopes request headers for backends
  * (AuthAPIKeyIdentityHeaders On). */
 void apikey_extract_identity(request_rec *r, const apikey_record_t *rec);

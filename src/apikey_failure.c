@@ -127,20 +127,22 @@ static const apikey_rate_t *limit_of(const apikey_dir_conf_t *conf)
     return table && rate->interval_us > 0 ? rate : NULL;
 }
 
-int apikey_failure_blocked(request_rec *r, const apikey_dir_conf_t *conf)
+int apikey_failure_check(request_rec *r, const apikey_dir_conf_t *conf,
+                         long long *retry_us)
 {
     const apikey_rate_t *rate = limit_of(conf);
     unsigned char addr[9];
     apr_size_t len;
-    long long retry_us;
 
     if (!rate || !(len = client_bytes(r, addr))) {
         return 0;
     }
-    if (!apikey_failure_table_blocked(table, addr, len, rate, apr_time_now(),
-                                      &retry_us)) {
-        return 0;
-    }
+    return apikey_failure_table_blocked(table, addr, len, rate, apr_time_now(),
+                                        retry_us);
+}
+
+void apikey_failure_refused(request_rec *r, long long retry_us)
+{
     apr_table_setn(r->err_headers_out, "Retry-After",
                    apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
                                 (apr_int64_t)((retry_us + APR_USEC_PER_SEC - 1)
@@ -151,7 +153,6 @@ int apikey_failure_blocked(request_rec *r, const apikey_dir_conf_t *conf)
                                       "authentications (AuthAPIKeyFailureLimit"
                                       "), retry in %" APR_INT64_T_FMT " ms",
                   r->useragent_ip, (apr_int64_t)(retry_us / 1000));
-    return 1;
 }
 
 static int is_guess(apikey_result_t result)

@@ -33,10 +33,15 @@
 /* Creates or finds the table (real post_config pass); 0 or -1. */
 int apikey_failure_init(server_rec *s);
 
-/* 1 when r's client has used up its failures under conf: then a
- * Retry-After header is set and a line logged.  0 when the client may
- * try, or AuthAPIKeyFailureLimit is off. */
-int apikey_failure_blocked(request_rec *r, const apikey_dir_conf_t *conf);
+/* 1 when r's client has used up its failures under conf, with the time
+ * until it may try again in *retry_us; 0 when it may try, or
+ * AuthAPIKeyFailureLimit is off.  No side effect: a key the look-up cache
+ * knows may still be let in (see apikey_verify). */
+int apikey_failure_check(request_rec *r, const apikey_dir_conf_t *conf,
+                         long long *retry_us);
+
+/* The answer to a blocked client's request: Retry-After and a log line. */
+void apikey_failure_refused(request_rec *r, long long retry_us);
 
 /* Counts a verdict against r's client when it is a failure that guessing
  * produces (a malformed, unknown, expired, revoked or disabled key, or two

@@ -22,11 +22,54 @@ static int ours(const struct stat *st)
            && !(st->st_mode & (S_IWGRP | S_IWOTH));
 }
 
+/* Whether no one but us or root can replace what dir holds, up to "/":
+ * each directory of its real path is ours (or root's) and writable by no
+ * one else, or sticky (as /tmp: others cannot rename what is not theirs,
+ * and the next directory down is checked to be ours).  Else writes why. */
+static const char *safe_dir(const char *dir, char *msg, size_t msglen)
+{
+    char *real = realpath(dir, NULL), *slash;
+    struct stat st;
+
+    if (!real) {
+        snprintf(msg, msglen, "its directory %s: %s", dir, strerror(errno));
+        return msg;
+    }
+    for (;;) {
+        if (stat(real, &st) != 0) {
+            snprintf(msg, msglen, "%s: %s", real, strerror(errno));
+            free(real);
+            return msg;
+        }
+        if ((st.st_uid != geteuid() && st.st_uid != 0)
+            || ((st.st_mode & (S_IWGRP | S_IWOTH))
+                && !(st.st_mode & S_ISVTX))) {
+            snprintf(msg, msglen,
+                     "the directory %s can be written by another user than "
+                     "root or this one (owner %ld, mode %04o): every "
+                     "directory above the state file must belong to root "
+                     "(or be sticky, as /tmp)",
+                     real, (long)st.st_uid, (unsigned)(st.st_mode & 07777));
+            free(real);
+            return msg;
+        }
+        if (!strcmp(real, "/")) {
+            break;
+        }
+        /* The parent: "/a/b" to "/a", "/a" to "/". */
+        slash = strrchr(real, '/');
+        slash[slash == real ? 1 : 0] = '\0';
+    }
+    free(real);
+    return NULL;
+}
+
 const char *apikey_file_check_private(const char *path, char *msg,
                                       size_t msglen)
 {
     struct stat st;
     char *dir = strdup(path), *slash;
+    const char *err;
 
     if (!dir) {
         snprintf(msg, msglen, "out of memory");
@@ -42,12 +85,9 @@ const char *apikey_file_check_private(const char *path, char *msg,
     else {
         strcpy(dir, ".");
     }
-    if (stat(dir, &st) != 0) {
-        snprintf(msg, msglen, "its directory %s: %s", dir, strerror(errno));
-        free(dir);
-        return msg;
-    }
-    if (!S_ISDIR(st.st_mode) || !ours(&st)) {
+    /* The directory itself may not be sticky-and-shared: others could
+     * plant the state file's name there before it exists. */
+    if (stat(dir, &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH))) {
         snprintf(msg, msglen,
                  "its directory %s can be written by another user than "
                  "root or this one (owner %ld, mode %04o): make it belong "
@@ -56,7 +96,11 @@ const char *apikey_file_check_private(const char *path, char *msg,
         free(dir);
         return msg;
     }
+    err = safe_dir(dir, msg, msglen);
     free(dir);
+    if (err) {
+        return err;
+    }
     if (lstat(path, &st) != 0) {
         if (errno == ENOENT) {
             return NULL;

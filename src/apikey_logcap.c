@@ -5,7 +5,8 @@
  * authentication hides it, and after it when nobody protects the URL; some
  * modules trace it before that at levels an admin sets to debug something
  * else: core writes the request line (with its query) at trace5, mod_rewrite
- * its conditions' input (%{QUERY_STRING}, %{HTTP:X-API-Key}) from trace2 on,
+ * the URLs it proxies and redirects to, query included, from trace1 on and
+ * its conditions' input (%{QUERY_STRING}, %{HTTP:X-API-Key}) at trace4,
  * mod_http2 every request header at trace2, mod_ssl and mod_dumpio the raw
  * bytes at trace7, mod_proxy a nocanon URL with its query at trace1.  Those
  * levels are capped below that in every server's configuration (whose
@@ -30,9 +31,9 @@ typedef struct {
 
 static const cap_t caps[] = {
     {"core.c", APLOG_TRACE4, "the request line, query included, at trace5"},
-    {"mod_rewrite.c", APLOG_TRACE1,
-     "RewriteCond input and rewritten URLs (query strings, headers) from "
-     "trace2"},
+    {"mod_rewrite.c", APLOG_DEBUG,
+     "rewritten and proxied URLs with their query from trace1, RewriteCond "
+     "input (%{QUERY_STRING}, %{HTTP:X-API-Key}) from trace4"},
     {"mod_http2.c", APLOG_TRACE1, "every request header from trace2"},
     {"mod_ssl.c", APLOG_TRACE6, "the decrypted bytes of requests at trace7"},
     {"mod_dumpio.c", APLOG_TRACE6, "the bytes of requests at trace7"},

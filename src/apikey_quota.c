@@ -372,37 +372,40 @@ static void charge_from_store(request_rec *r, const apikey_record_t *key,
     }
 }
 
-int apikey_quota_fixups(request_rec *r)
+/* The 429's body, unless an ErrorDocument says otherwise. */
+static void too_many(request_rec *r, int rate_limited)
 {
+    ap_custom_response(r, HTTP_TOO_MANY_REQUESTS,
+                       rate_limited ? "Too many requests for this API key; "
+                                      "see Retry-After.\n"
+                                    : "This API key's quota is used up; see "
+                                      "Retry-After.\n");
+}
+
+/* The result of a request that the limits refused, on the client
+ * request's record: a subrequest's refusal is not the client's answer. */
+static void refused_as(request_rec *r, apikey_request_t *rq,
+                       apikey_result_t why)
+{
+    if (!r->main) {
+        rq->result = why;
+    }
+}
+
+/* Charges key for r under conf's limits (rate, quota): returns DECLINED
+ * when admitted (or only reported), else the status, with its headers. */
+static int charge(request_rec *r, apikey_request_t *rq,
+                  const apikey_record_t *key, const apikey_dir_conf_t *conf,
+                  const apikey_rate_t *rate_in, const apikey_quota_t *quota_in)
+{
+    apikey_rate_t rate = *rate_in;
+    apikey_quota_t quota = *quota_in;
     apikey_slot_key_t sk;
-    const apikey_record_t *key;
     const apikey_srv_conf_t *srv;
-    const apikey_dir_conf_t *conf;
-    apikey_request_t *rq;
-    apikey_rate_t rate;
-    apikey_quota_t quota;
     apikey_charge_t *c;
     long long now;
     int report, flags;
 
-    /* Once per client request, in the first request_rec of it for which
-     * an apikey provider granted the key: the initial request as a rule,
-     * else the internal redirect or subrequest that first used the key (a
-     * way round the limits otherwise: an unprotected page that redirects
-     * to or includes a protected one). */
-    if (!table) {
-        return DECLINED;
-    }
-    rq = apikey_request_find(r);
-    if (!rq || rq->charged || !(key = apikey_request_key(r))
-        || !apikey_request_here(r)->granted) {
-        return DECLINED;
-    }
-    conf = ap_get_module_config(r->per_dir_config, &authn_apikey_module);
-    limits_for(r, conf, key, &rate, &quota);
-    if (!rate.interval_us && !quota.limit) {
-        return DECLINED;
-    }
     report = conf->limit_report == 1;
     srv = ap_get_module_config(r->server->module_config, &authn_apikey_module);
     flags = (report ? APIKEY_CHARGE_REPORT : 0)
@@ -420,7 +423,7 @@ int apikey_quota_fixups(request_rec *r)
                                           "cluster-wide quota "
                                           "(AuthAPIKeyQuotaStore dbd): 503",
                       key->id, (int)apikey_quota_store_id_max(sk.query));
-        rq->result = APIKEY_RESULT_ERROR;
+        refused_as(r, rq, APIKEY_RESULT_ERROR);
         apr_table_setn(r->err_headers_out, "Retry-After", "60");
         return HTTP_SERVICE_UNAVAILABLE;
     }
@@ -451,7 +454,7 @@ int apikey_quota_fixups(request_rec *r)
                                               "AuthAPIKeyLimitSlots",
                           apikey_quota_table_slots(table));
         }
-        rq->result = APIKEY_RESULT_ERROR;
+        refused_as(r, rq, APIKEY_RESULT_ERROR);
         apr_table_setn(r->err_headers_out, "Retry-After", "60");
         return HTTP_SERVICE_UNAVAILABLE;
     }
@@ -461,7 +464,7 @@ int apikey_quota_fixups(request_rec *r)
         if (report) {
             return DECLINED;
         }
-        rq->result = APIKEY_RESULT_ERROR;
+        refused_as(r, rq, APIKEY_RESULT_ERROR);
         apr_table_setn(r->err_headers_out, "Retry-After",
                        num(r->pool, up_to_sec(srv->quota_sync)
                                         ? up_to_sec(srv->quota_sync)
@@ -482,17 +485,86 @@ int apikey_quota_fixups(request_rec *r)
     if (report) {
         return DECLINED;
     }
-    rq->result = c->result == APIKEY_CHARGE_RATE_LIMITED
-                     ? APIKEY_RESULT_RATE_LIMITED
-                     : APIKEY_RESULT_QUOTA_EXCEEDED;
+    refused_as(r, rq,
+               c->result == APIKEY_CHARGE_RATE_LIMITED
+                   ? APIKEY_RESULT_RATE_LIMITED
+                   : APIKEY_RESULT_QUOTA_EXCEEDED);
     apr_table_setn(
         r->err_headers_out, "Retry-After",
         num(r->pool, up_to_sec(c->retry_us) ? up_to_sec(c->retry_us) : 1));
-    ap_custom_response(r, HTTP_TOO_MANY_REQUESTS,
-                       c->result == APIKEY_CHARGE_RATE_LIMITED
-                           ? "Too many requests for this API key; see "
-                             "Retry-After.\n"
-                           : "This API key's quota is used up; see "
-                             "Retry-After.\n");
+    too_many(r, c->result == APIKEY_CHARGE_RATE_LIMITED);
     return HTTP_TOO_MANY_REQUESTS;
+}
+
+static int same_limits(const apikey_charged_t *ch, const apikey_rate_t *rate,
+                       const apikey_quota_t *quota)
+{
+    return ch->rate.interval_us == rate->interval_us
+           && ch->rate.burst == rate->burst && ch->quota.limit == quota->limit
+           && ch->quota.period == quota->period;
+}
+
+int apikey_quota_fixups(request_rec *r)
+{
+    const apikey_dir_conf_t *conf;
+    const apikey_record_t *key;
+    apikey_request_t *rq;
+    apikey_rate_t rate;
+    apikey_quota_t quota;
+    int i, status;
+
+    if (!table) {
+        return DECLINED;
+    }
+    rq = apikey_request_find(r);
+    if (!rq || !(key = apikey_request_key(r))
+        || !apikey_request_here(r)->granted) {
+        return DECLINED;
+    }
+    conf = ap_get_module_config(r->per_dir_config, &authn_apikey_module);
+    limits_for(r, conf, key, &rate, &quota);
+    if (!rate.interval_us && !quota.limit) {
+        return DECLINED;
+    }
+    /* Once per client request for each key and limits: in the first
+     * request_rec that an apikey provider granted them (the initial request
+     * as a rule; else the internal redirect or subrequest that first used
+     * the key, or the first that took it into a section of other limits: a
+     * free or lenient page that redirects to or includes a limited one is
+     * no way round them).  A later one with the same key and limits gets
+     * the same answer: a subrequest refused does not make the next one
+     * free. */
+    for (i = 0; i < rq->ncharges; i++) {
+        const apikey_charged_t *ch = &rq->charges[i];
+
+        if (!strcmp(ch->id, key->id) && same_limits(ch, &rate, &quota)) {
+            if (ch->status == DECLINED) {
+                return DECLINED;
+            }
+            if (ch->retry_after) {
+                apr_table_setn(r->err_headers_out, "Retry-After",
+                               ch->retry_after);
+            }
+            if (ch->status == HTTP_TOO_MANY_REQUESTS) {
+                too_many(r, ch->rate_limited);
+            }
+            return ch->status;
+        }
+    }
+    status = charge(r, rq, key, conf, &rate, &quota);
+    if (rq->ncharges < APIKEY_CHARGES_MAX) {
+        apikey_charged_t *ch = &rq->charges[rq->ncharges++];
+
+        ch->id = apr_pstrdup(rq->pool, key->id);
+        ch->rate = rate;
+        ch->quota = quota;
+        ch->status = status;
+        ch->rate_limited = rq->charge.result == APIKEY_CHARGE_RATE_LIMITED;
+        ch->retry_after =
+            status == DECLINED
+                ? NULL
+                : apr_pstrdup(rq->pool,
+                              apr_table_get(r->err_headers_out, "Retry-After"));
+    }
+    return status;
 }

@@ -19,6 +19,7 @@
 #include "apikey_request.h"
 #include "apikey_config.h"
 
+#include "apr_strings.h"
 #include "http_config.h"
 
 const char *apikey_result_str(apikey_result_t result)
@@ -95,9 +96,52 @@ apikey_request_t *apikey_request_get(request_rec *r)
 
     if (!rq) {
         rq = apr_pcalloc(first->pool, sizeof(*rq));
+        rq->pool = first->pool;
         ap_set_module_config(first->request_config, &authn_apikey_module, rq);
     }
     return rq;
+}
+
+static const char *copy_str(apr_pool_t *p, const char *s)
+{
+    return s ? apr_pstrdup(p, s) : NULL;
+}
+
+apikey_record_t *apikey_record_copy(apr_pool_t *p, const apikey_record_t *rec)
+{
+    apikey_record_t *c = apr_pmemdup(p, rec, sizeof(*rec));
+    int i;
+
+    c->id = copy_str(p, rec->id);
+    c->owner = copy_str(p, rec->owner);
+    c->scopes = copy_str(p, rec->scopes);
+    c->status = copy_str(p, rec->status);
+    c->allow_ip = copy_str(p, rec->allow_ip);
+    c->allow_referer = copy_str(p, rec->allow_referer);
+    c->allow_method = copy_str(p, rec->allow_method);
+    c->rate = copy_str(p, rec->rate);
+    c->quota = copy_str(p, rec->quota);
+    c->replaced_by = copy_str(p, rec->replaced_by);
+    for (i = 0; i < rec->nextra; i++) {
+        c->extra_env[i] = copy_str(p, rec->extra_env[i]);
+        c->extra_value[i] = copy_str(p, rec->extra_value[i]);
+    }
+    return c;
+}
+
+void apikey_request_keep(request_rec *r, apikey_request_t *rq,
+                         const apikey_record_t *key,
+                         const apikey_source_t *from)
+{
+    int sub = r->main != NULL;
+
+    rq->key = key && sub ? apikey_record_copy(rq->pool, key) : key;
+    rq->has_from = from != NULL;
+    if (from) {
+        rq->from.kind = from->kind;
+        rq->from.name =
+            from->name && sub ? apr_pstrdup(rq->pool, from->name) : from->name;
+    }
 }
 
 apikey_here_t *apikey_request_here(request_rec *r)

@@ -91,11 +91,29 @@ typedef struct {
 
 struct apikey_srv_conf_t;
 
+/* A charge of the limits made for this client request: a later request_rec
+ * of it with the same key and limits is answered the same, one with other
+ * limits is charged for those too. */
+#define APIKEY_CHARGES_MAX 4
 typedef struct {
+    const char *id;
+    apikey_rate_t rate;
+    apikey_quota_t quota;
+    int status; /* what the request got: DECLINED (admitted) or 429, 503 */
+    int rate_limited; /* a 429 of the rate limit, not the quota */
+    const char *retry_after;
+} apikey_charged_t;
+
+typedef struct {
+    /* The initial request's pool: what the record keeps lives there (a
+     * subrequest's pool is gone when the next one reads it). */
+    apr_pool_t *pool;
     apikey_result_t result;
     apikey_source_kind_t source;
-    /* The configured source the key came from (NULL: the Basic provider). */
-    const apikey_source_t *from;
+    /* The configured source the key came from, copied (the Basic
+     * provider's: kind basic, no name); has_from 0 when unknown. */
+    apikey_source_t from;
+    int has_from;
     /* Set once authentication accepted the key, for the first section
      * that did (limits and logs count it against the client's request). */
     const apikey_record_t *key;
@@ -110,11 +128,13 @@ typedef struct {
     /* Scopes that an apikey-scope line asked for and the key lacked,
      * space-separated, for the insufficient_scope challenge. */
     const char *missing_scopes;
-    /* The limits charged (once per client request), for logs. */
+    /* The limits charged, the last of them for logs and headers. */
     int charged;
     apikey_charge_t charge;
     apikey_rate_t rate;
     apikey_quota_t quota;
+    int ncharges;
+    apikey_charged_t charges[APIKEY_CHARGES_MAX];
 } apikey_request_t;
 
 const char *apikey_result_str(apikey_result_t result);
@@ -125,6 +145,16 @@ apikey_request_t *apikey_request_get(request_rec *r);
 
 /* The record of r's initial request, or NULL when none was made. */
 apikey_request_t *apikey_request_find(const request_rec *r);
+
+/* Makes rq's key and source, found for r, the client request's: copied into
+ * the initial request's pool when r is a subrequest (whose pool goes first),
+ * as they are otherwise.  from may be NULL. */
+void apikey_request_keep(request_rec *r, apikey_request_t *rq,
+                         const apikey_record_t *key,
+                         const apikey_source_t *from);
+
+/* A copy of rec in p. */
+apikey_record_t *apikey_record_copy(apr_pool_t *p, const apikey_record_t *rec);
 
 /* r's own verdict (the initial request's is in its record), created empty
  * when absent. */

@@ -217,37 +217,67 @@ static unsigned char fold_param(unsigned char c)
     return c == '.' || c == ' ' ? '_' : c;
 }
 
-/* The next character of an encoded parameter name at *i (< n), decoded
- * and folded; *i moves past it. */
-static unsigned char next_name_char(const char *p, size_t n, size_t *i)
+/* A parameter name being decoded: p[i..n). */
+typedef struct {
+    const char *p;
+    size_t n, i;
+} name_iter_t;
+
+/* The next character of the name, percent escapes and '+' decoded; -1 at
+ * its end, or at a decoded NUL (PHP's names end there). */
+static int name_next(name_iter_t *it)
 {
-    unsigned char c = (unsigned char)p[*i];
+    unsigned char c;
     int hi, lo;
 
-    (*i)++;
-    if (c == '%' && *i + 1 < n && (hi = hexval((unsigned char)p[*i])) >= 0
-        && (lo = hexval((unsigned char)p[*i + 1])) >= 0) {
+    if (it->i >= it->n) {
+        return -1;
+    }
+    c = (unsigned char)it->p[it->i++];
+    if (c == '%' && it->i + 1 < it->n
+        && (hi = hexval((unsigned char)it->p[it->i])) >= 0
+        && (lo = hexval((unsigned char)it->p[it->i + 1])) >= 0) {
         c = (unsigned char)(hi * 16 + lo);
-        *i += 2;
+        it->i += 2;
     }
     else if (c == '+') {
         c = ' ';
     }
-    return fold_param(c);
+    return c ? c : -1;
 }
 
+/* As PHP's php_register_variable_ex reads a name, with ASCII case and
+ * '-' for '_' folded on top: leading blanks dropped; ' ' and '.' are '_';
+ * at the first '[', the name ends there when a ']' follows (an array of
+ * that name), else that '[' and every later ' ', '.' and '[' are '_'. */
 int apikey_param_name_is(const char *p, size_t n, const char *name)
 {
-    size_t i = 0, k = 0;
+    name_iter_t it = {p, n, 0};
+    int c, unclosed = 0;
+    size_t k = 0;
 
-    while (i < n) {
-        unsigned char c = next_name_char(p, n, &i);
+    do {
+        c = name_next(&it);
+    } while (c == ' ');
+    for (; c >= 0; c = name_next(&it)) {
+        if (c == '[' && !unclosed) {
+            name_iter_t look = it;
+            int d;
 
-        if (!name[k]) {
-            /* name[...]: an array of that name. */
-            return c == '[';
+            while ((d = name_next(&look)) >= 0 && d != ']') {
+            }
+            if (d == ']') {
+                return name[k] == '\0';
+            }
+            unclosed = 1;
+            c = '_';
         }
-        if (c != fold_param((unsigned char)name[k])) {
+        else if (c == '[') {
+            c = '_';
+        }
+        if (!name[k]
+            || fold_param((unsigned char)c)
+                   != fold_param((unsigned char)name[k])) {
             return 0;
         }
         k++;

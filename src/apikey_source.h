@@ -97,9 +97,10 @@ int apikey_header_name_is(const char *a, size_t alen, const char *b);
 
 /* Whether a query parameter's name p (n bytes, still URL-encoded) is name
  * as an application may read it: percent escapes and '+' decoded (as
- * application/x-www-form-urlencoded parsing does), ASCII case ignored,
- * '-', '.' and ' ' taken for '_' (PHP turns '.' and ' ' into '_'), and
- * name followed by '[' (PHP's and Rails' arrays) counted too. */
+ * application/x-www-form-urlencoded parsing does), then read as PHP does
+ * (leading blanks dropped, the name cut at a NUL, ' ' and '.' taken for
+ * '_', "name[...]" an array of name, an unclosed '[' taken for '_'), with
+ * ASCII case ignored and '-' taken for '_' on top. */
 int apikey_param_name_is(const char *p, size_t n, const char *name);
 
 /* What replaces a secret in a logged request line. */

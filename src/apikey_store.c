@@ -31,6 +31,8 @@
 #include "apikey_stats.h"
 #include "apikey_time.h"
 
+#include <stdlib.h>
+
 #include "apr_dbd.h"
 #include "apr_hash.h"
 #include "apr_lib.h"
@@ -122,6 +124,80 @@ static const char *dbd_arg(apr_pool_t *p, const ap_directive_t *d,
     return v;
 }
 
+static int by_string(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* DBDParams as an identity of the database it reaches: a SQLite file by
+ * its real path; for other drivers the key=value words (blanks, and
+ * MySQL's , ; |, apart; PostgreSQL's quoted values kept whole), keys in
+ * lower case, passwords left out (a new password is the same store), in
+ * sorted order (the same words in another order are too). */
+static const char *store_params(apr_pool_t *p, const char *driver,
+                                const char *params)
+{
+    apr_array_header_t *words;
+    const char *c;
+    char *out;
+    int i;
+
+    if (driver && !strncmp(driver, "sqlite", 6)) {
+        char *real = realpath(params, NULL);
+
+        if (real) {
+            out = apr_pstrdup(p, real);
+            free(real);
+            return out;
+        }
+        return params;
+    }
+    words = apr_array_make(p, 8, sizeof(const char *));
+    for (c = params; *c;) {
+        const char *start, *eq;
+        char *w;
+        size_t n;
+        int quoted = 0;
+
+        while (*c && strchr(" \t\r\n,;|", *c)) {
+            c++;
+        }
+        if (!*c) {
+            break;
+        }
+        for (start = c; *c && (quoted || !strchr(" \t\r\n,;|", *c)); c++) {
+            if (*c == '\\' && c[1]) {
+                c++;
+            }
+            else if (*c == '\'') {
+                quoted = !quoted;
+            }
+        }
+        n = (size_t)(c - start);
+        w = apr_pstrmemdup(p, start, n);
+        eq = strchr(w, '=');
+        if (eq) {
+            char *k;
+
+            for (k = w; k < eq; k++) {
+                *k = (char)apr_tolower((unsigned char)*k);
+            }
+            if (!strncmp(w, "password=", 9) || !strncmp(w, "pass=", 5)
+                || !strncmp(w, "passwd=", 7) || !strncmp(w, "pwd=", 4)) {
+                continue;
+            }
+        }
+        APR_ARRAY_PUSH(words, const char *) = w;
+    }
+    qsort(words->elts, (size_t)words->nelts, sizeof(const char *), by_string);
+    out = "";
+    for (i = 0; i < words->nelts; i++) {
+        out = apr_pstrcat(p, out, i ? "\n" : "",
+                          APR_ARRAY_IDX(words, i, const char *), NULL);
+    }
+    return out;
+}
+
 void apikey_store_identify(server_rec *s)
 {
     apr_pool_t *p = s->process->pconf;
@@ -150,9 +226,10 @@ void apikey_store_identify(server_rec *s)
                 break;
             }
         }
+        q = q ? store_params(p, d, q) : "";
         h = apikey_store_hash(d ? d : "", d ? strlen(d) : 0, 0);
         h = apikey_store_hash("\n", 1, h);
-        conf->store_id = apikey_store_hash(q ? q : "", q ? strlen(q) : 0, h);
+        conf->store_id = apikey_store_hash(q, strlen(q), h);
     }
 }
 

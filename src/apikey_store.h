@@ -62,7 +62,9 @@ apr_uint32_t apikey_store_hash(const char *s, size_t len, apr_uint32_t h);
  * configuration tree as mod_dbd merges them (a virtual host without its
  * own inherits the main server's, field by field), so that the virtual
  * hosts of one database share their keys' counters and those of two never
- * do, the same across restarts and nodes.  post_config. */
+ * do, the same across restarts and nodes.  DBDParams count as the database
+ * they name: a SQLite file by its real path, other drivers' parameters in
+ * any order and without the password.  post_config. */
 void apikey_store_identify(server_rec *s);
 
 /* Forgets the labels of the previous configuration (pre_config). */

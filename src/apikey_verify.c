@@ -83,7 +83,8 @@ static apikey_result_t verdict(apikey_request_t *rq, apikey_result_t res)
 }
 
 apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
-                              const char *key, size_t len, apikey_request_t *rq)
+                              const char *key, size_t len, apikey_request_t *rq,
+                              int cache_only)
 {
     const apikey_srv_conf_t *srv;
     char digest[APIKEY_DIGEST_HEX_LEN + 1];
@@ -118,7 +119,7 @@ apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
 
     rec = apr_pcalloc(r->pool, sizeof(*rec));
     apikey_cache_mark_used(srv);
-    switch (apikey_cache_get(r, srv, query, digest, rec, &gen)) {
+    switch (apikey_cache_get(r, srv, query, digest, rec, &gen, cache_only)) {
         case APIKEY_CACHE_HIT:
             rv = APR_SUCCESS;
             break;
@@ -126,6 +127,10 @@ apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
             rv = APR_NOTFOUND;
             break;
         default:
+            if (cache_only) {
+                apikey_wipe(digest, sizeof(digest));
+                return verdict(rq, APIKEY_RESULT_THROTTLED);
+            }
             rv = apikey_store_lookup(r, query, digest, rec);
             /* The store's answers are cached; its failures never are. */
             if (rv == APR_SUCCESS || rv == APR_NOTFOUND) {
@@ -135,6 +140,10 @@ apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
     }
     apikey_wipe(digest, sizeof(digest));
     rec->query = query;
+    if (rv == APR_NOTFOUND && cache_only) {
+        /* A blocked client's guess: refused without a word. */
+        return verdict(rq, APIKEY_RESULT_THROTTLED);
+    }
     if (rv == APR_NOTFOUND) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       APIKEY_LOGNO(00013) "unknown API key from %s",
@@ -186,7 +195,7 @@ apikey_result_t apikey_verify_again(request_rec *r,
     if (!apikey_authn_tls_ok(r, conf)) {
         return APIKEY_RESULT_TLS_REQUIRED;
     }
-    if (check_source && rq->from && !apikey_config_reads(conf, rq->from)) {
+    if (check_source && rq->has_from && !apikey_config_reads(conf, &rq->from)) {
         /* A direct request would find no key where this section looks. */
         why = "this section does not read keys from where it came";
         res = APIKEY_RESULT_MISSING;

@@ -29,10 +29,12 @@
  * in rq->result, where it was found (rq->srv, rq->query,
  * rq->strict_format) and, when the key is accepted, the key in rq->key;
  * logs the reason of any refusal.  ERROR means the store could not
- * answer. */
+ * answer.  With cache_only (a client over AuthAPIKeyFailureLimit), only a
+ * key the look-up cache holds as found goes on; anything else is THROTTLED,
+ * without a look-up or a log line. */
 apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
-                              const char *key, size_t len,
-                              apikey_request_t *rq);
+                              const char *key, size_t len, apikey_request_t *rq,
+                              int cache_only);
 
 /* Judges again, for a subrequest or internal redirect r whose section is
  * configured otherwise, the key rq->key that an earlier section of the

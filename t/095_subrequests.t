@@ -15,9 +15,11 @@ use Apache::TestRequest;
 use Apache::TestUtil qw(t_cmp t_start_error_log_watch t_finish_error_log_watch);
 use Digest::SHA qw(sha256_hex);
 use MIME::Base64 qw(encode_base64);
+use LWP::UserAgent;
 use ApiKeyTest qw(create_key insert_key store_sql);
+use ApiKeyServer;
 
-plan tests => 35, need(need_module('authn_apikey', 'dbd', 'rewrite',
+plan tests => 45, need(need_module('authn_apikey', 'dbd', 'rewrite',
                                    'include', 'auth_basic', 'setenvif'),
                        need_lwp);
 
@@ -128,3 +130,73 @@ $r = get('/boundary/free/go', 'X-API-Key' => $lim->{key});
 ok t_cmp($r->code, 429, 'the second: 429, charged in the redirect');
 ok t_cmp(get('/boundary/limited/data.txt', 'X-API-Key' => $lim->{key})->code,
          429, 'and directly: the same counter');
+
+# A subrequest's pool is gone when the next one reads the client request's
+# record (mod_include frees #fsize's look-up at once): the key must not be
+# read from it.  On a server of its own whose memory goes back to the
+# system at once (MaxMemFree 1: a read of freed memory then crashes the
+# child; mod_perl, loaded in the suite's server, does not survive that).
+my $pub = create_key(owner => 'shop42', scopes => 'orders:read');
+my $lib = Apache::Test::config()->apxs('LIBEXECDIR');
+my $docs = Apache::Test::vars('t_logs') . '/srv-freed/htdocs';
+my $srv = ApiKeyServer->new(name => 'freed', mpm => 'event',
+                            mpm_conf => "StartServers 1\n", conf => <<"CONF");
+LoadModule include_module $lib/mod_include.so
+LoadModule mime_module $lib/mod_mime.so
+MaxMemFree 1
+TypesConfig /dev/null
+<Directory $docs>
+    Require all granted
+    Options +Includes
+    AddType text/html .shtml
+    AddOutputFilter INCLUDES .shtml
+</Directory>
+<Directory $docs/shop42>
+    AuthType APIKey
+    AuthName "shop42"
+    AuthAPIKeyTenant shop42
+    Require apikey
+</Directory>
+CONF
+mkdir "$docs/shop42";
+for (["$docs/shop42/data.txt", "shop42 data\n"],
+     ["$docs/size.shtml", "<!--#fsize virtual=\"/shop42/data.txt\" -->\n"
+                          . "<!--#include virtual=\"/shop42/data.txt\" -->\n"]) {
+    open(my $fh, '>', $_->[0]) or die $!;
+    print $fh $_->[1];
+    close $fh;
+}
+ok $srv->start;
+my $ua = LWP::UserAgent->new(timeout => 30);
+$r = $ua->get($srv->url('/size.shtml'), 'X-API-Key' => $pub->{key});
+ok t_cmp($r->content, qr/shop42 data/,
+         'a public page whose #fsize and include need a key: included');
+ok t_cmp(join(' ', map { $ua->get($srv->url('/size.shtml'),
+                                  'X-API-Key' => $pub->{key})->code } 1 .. 5),
+         '200 200 200 200 200', 'and again: the child lives');
+ok $srv->error_log !~ /Segmentation fault|exit signal/;
+$srv->stop;
+
+# A refused subrequest does not refuse the next one: the bakery's file is
+# not shop42's, shop42's own is.
+$r = get('/boundary/pub/mixed.shtml', @shop);
+ok $r->content !~ /bakery's secret/;
+ok t_cmp($r->content, qr/shop42 data/,
+         'after a refused include, the next one is judged on its own');
+
+# Limits through includes: a client request is charged once per key and
+# limits, and a refusal stands for the rest of it.
+my $two = create_key(owner => 'shop42');
+$r = get('/boundary/pub/two.shtml', 'X-API-Key' => $two->{key});
+ok t_cmp(scalar(() = $r->content =~ /limited data/g), 2,
+         'two includes of a 1/day section: one request, both included');
+$r = get('/boundary/pub/two.shtml', 'X-API-Key' => $two->{key});
+ok t_cmp(scalar(() = $r->content =~ /limited data/g), 0,
+         'the next request: neither (the second is not free)');
+
+# A lenient section that rewrites into a stricter one is charged there too.
+my $rated = create_key(owner => 'shop42');
+ok t_cmp(get('/boundary/rated/go', 'X-API-Key' => $rated->{key})->code, 200,
+         'through a lenient section\'s redirect: the first of 1/day');
+ok t_cmp(get('/boundary/rated/go', 'X-API-Key' => $rated->{key})->code, 429,
+         'the second: 429, the stricter section\'s quota applies');

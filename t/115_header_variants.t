@@ -15,8 +15,8 @@ use POSIX ();
 use ApiKeyTest qw(create_key);
 use ApiKeyServer;
 
-plan tests => 23, need(need_module('authn_apikey', 'dbd', 'proxy',
-                                   'proxy_http'));
+plan tests => 30, need(need_module('authn_apikey', 'dbd', 'proxy',
+                                   'proxy_http', 'auth_basic'));
 
 my $k     = create_key(owner => 'alice', scopes => 'read');
 my $other = create_key(owner => 'mallory');
@@ -48,6 +48,23 @@ my $srv = ApiKeyServer->new(name => 'variants', mpm => 'event',
                             mpm_conf => "StartServers 1\n", conf => <<"CONF");
 LoadModule proxy_module $lib/mod_proxy.so
 LoadModule proxy_http_module $lib/mod_proxy_http.so
+LoadModule auth_basic_module $lib/mod_auth_basic.so
+<Location /b>
+    AuthType Basic
+    AuthName "variants basic"
+    AuthBasicProvider apikey
+    AuthAPIKeyIdentityHeaders On
+    Require apikey
+    ProxyPass http://127.0.0.1:$bport/echo
+</Location>
+<Location /p16>
+    AuthType APIKey
+    AuthName "variants"
+    AuthAPIKeySource header:X-My-Api-Key-Id bearer
+    AuthAPIKeyIdentityHeaders On
+    Require apikey
+    ProxyPass http://127.0.0.1:$bport/echo
+</Location>
 <Location /p>
     AuthType APIKey
     AuthName "variants"
@@ -101,6 +118,30 @@ ok t_cmp(join('|', lines_named($body, 'X-APIKey-Scopes')),
          'X-APIKey-Scopes: read', 'the scopes: only the module\'s');
 ok $body !~ /admin/;
 
+# More spellings than one pass of the module holds at once (16), each its
+# own to apr_table_unset ('-' and '_' are not alike to it), the forged
+# owner last: all go.
+my @junk;
+for my $bits (1 .. 15) {   # (0: the source itself, read as a key)
+    my @sep = map { $bits & (1 << $_) ? '_' : '-' } 0 .. 3;
+    push @junk, "X$sep[0]My$sep[1]Api$sep[2]Key$sep[3]Id" => 'junk';
+}
+push @junk, map { ($_ => 'junk') } qw(X_APIKey_Id X-APIKey_Id X_APIKey-Id);
+($code, $body) = raw('/p16', Authorization => "Bearer $k->{key}", @junk,
+                     'X_APIKey_Owner' => 'bigbank');
+ok t_cmp($code, 200, scalar(@junk) / 2 + 1 . ' forged spellings: 200');
+ok t_cmp(join('|', lines_named($body, 'X-APIKey-Owner')),
+         'X-APIKey-Owner: alice', 'none of them reaches the backend');
+
+# Under AuthBasicProvider apikey too.
+use MIME::Base64 qw(encode_base64);
+($code, $body) = raw('/b', Authorization => 'Basic '
+                               . encode_base64("u:$k->{key}", ''),
+                     'X_APIKey_Owner' => 'bigbank');
+ok t_cmp($code, 200, 'the Basic provider, with a forged X_APIKey_Owner');
+ok t_cmp(join('|', lines_named($body, 'X-APIKey-Owner')),
+         'X-APIKey-Owner: alice', 'the backend sees the module\'s only');
+
 ($code, $body) = raw('/p', 'X-API-Key' => $k->{key},
                      'X_API_Key' => $other->{key});
 ok t_cmp($code, 200, 'the key, and another one as X_API_Key: 200');
@@ -130,6 +171,13 @@ ok t_cmp($code, 400, 'a second key under another spelling: 400, '
 ($code, $body) = raw("/p?api_key%5B%5D=$other->{key}",
                      'X-API-Key' => $k->{key});
 ok t_cmp($code, 400, 'and as a PHP array api_key[]: 400');
+
+# What PHP reads as api_key: a NUL cuts the name, leading blanks go, an
+# unclosed '[' is '_'.
+for my $spelling ('api_key%00x', '+api_key', 'api[key') {
+    ($code, $body) = raw("/p?$spelling=$other->{key}", 'X-API-Key' => $k->{key});
+    ok t_cmp($code, 400, "$spelling=(another key) beside the header: 400");
+}
 
 ($code, $body) = raw("/p?api_key=$k->{key}&api%5fkey=$k->{key}");
 ok t_cmp($code, 200, 'the same key under two spellings: one key');

@@ -15,7 +15,7 @@ use File::Path qw(make_path remove_tree);
 use ApiKeyTest qw(create_key run_httpd read_file);
 use ApiKeyServer;
 
-plan tests => 17, need(need_module('authn_apikey', 'dbd'));
+plan tests => 19, need(need_module('authn_apikey', 'dbd'));
 
 my $logs = Apache::Test::vars('t_logs');
 my $dir = "$logs/state-dir";
@@ -100,6 +100,20 @@ ok t_cmp($out, qr/AuthAPIKeyStateFile .*: its directory \Q$dir\E can be written 
 chmod 0755, $dir;
 ($rc, $out) = run_httpd($conf);
 ok t_cmp($rc, 0, 'the same directory, 0755: accepted');
+
+# A directory above it that others can write: they could swap the state
+# file's directory for a link between start and stop.
+my $above = "$logs/state-above";
+remove_tree($above);
+make_path("$above/inner");
+chmod 0777, $above;
+($rc, $out) = run_httpd("AuthAPIKeyStateFile $above/inner/limits.state\n");
+ok t_cmp($out, qr/AuthAPIKeyStateFile .*: the directory \Q$above\E can be written by another user than root or this one \(owner \d+, mode 0777\)/,
+         'a directory above the state file that others can write: refused');
+chmod 01777, $above;
+($rc, $out) = run_httpd("AuthAPIKeyStateFile $above/inner/limits.state\n");
+ok t_cmp($rc, 0, 'sticky, as /tmp: accepted');
+remove_tree($above);
 
 # htapikey init: a SQLite store is no world-readable file.
 my $db = "$logs/state-dir/new.db";

@@ -72,6 +72,14 @@ RewriteCond %{QUERY_STRING} api_key=(.+)
 RewriteRule ^/rw\$ /index.txt [PT]
 RewriteCond %{HTTP:X-API-Key} (.+)
 RewriteRule ^/rwh\$ /index.txt [PT]
+# mod_rewrite says "go-ahead with proxy request ...?query" at trace1.
+RewriteRule ^/rwp\$ http://127.0.0.1:$hold_port/ [P,NE]
+<Location /rwp>
+    AuthType APIKey
+    AuthName "rwp"
+    AuthAPIKeySource query:api_key
+    Require apikey
+</Location>
 <Location /index.txt>
     AuthAPIKeySource header:X-API-Key bearer query:api_key
 </Location>
@@ -132,7 +140,8 @@ push @codes, curl("-u '$bad[5]:'", "$base/basic/index.txt");
 push @codes, curl("-u '$k0:'", "$base/basic/index.txt");
 push @codes, curl("-u 'someone:$bad[6]'", "$base/basic/index.txt");
 push @codes, curl("'$base/nc/x?api_key=$bad[7]'");
-ok t_cmp("@codes", '200 200 401 401 401 200 401 401 401 200 401 401',
+push @codes, curl("'$base/rwp?api_key=$bad[0]'");
+ok t_cmp("@codes", '200 200 401 401 401 200 401 401 401 200 401 401 401',
          'every request answered as expected');
 # mod_status shows what each worker is doing (ExtendedStatus): a request in
 # flight, held by the backend, with its request line.
@@ -187,8 +196,9 @@ for my $m (qw(core rewrite http2 ssl dumpio proxy)) {
     ok t_cmp($elog, qr/APIKEY00053: LogLevel $m:trace8 would write API keys/,
              "the cap of $m is announced at start-up");
 }
-# What the caps leave: the module's own traces, and mod_rewrite's first
-# level, still there.
+# What the caps leave: the module's own traces, mod_http2's first level;
+# mod_rewrite traces URLs with their query from trace1 on: none of it.
 ok t_cmp($elog, qr/\[authn_apikey:trace1\]/, 'authn_apikey still traces');
-ok t_cmp($elog, qr/\[rewrite:trace1\]/, 'mod_rewrite still at trace1');
-ok $elog !~ /\[rewrite:trace[2-8]\]/;
+ok t_cmp($elog, qr/APIKEY00053: LogLevel rewrite:trace8 would write API keys to the error log \(rewritten and proxied URLs[^)]*\)[^:]*: capped at debug/,
+         'mod_rewrite capped at debug');
+ok $elog !~ /\[rewrite:trace[1-8]\]/;

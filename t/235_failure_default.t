@@ -13,10 +13,10 @@ use Apache::Test;
 use Apache::TestUtil qw(t_cmp);
 use LWP::UserAgent;
 use Time::HiRes qw(time);
-use ApiKeyTest qw(random_wellformed_key);
+use ApiKeyTest qw(create_key random_wellformed_key);
 use ApiKeyServer;
 
-plan tests => 7, need(need_module('authn_apikey', 'dbd'), need_lwp);
+plan tests => 10, need(need_module('authn_apikey', 'dbd'), need_lwp);
 
 my $burst = 60;
 my $per_s = 2;
@@ -26,6 +26,8 @@ my $srv = ApiKeyServer->new(name => 'faildefault', mpm => 'event',
                             mpm_conf => "StartServers 1\n", conf => <<"CONF");
 LoadModule alias_module $lib/mod_alias.so
 AuthAPIKeyCacheTimeout 60
+# No change-marker poll: its first reading would empty the cache.
+AuthAPIKeyRefresh 0
 Alias /off $docs
 <Location /off>
     AuthAPIKeyFailureLimit off
@@ -33,6 +35,11 @@ Alias /off $docs
 CONF
 ok $srv->start;
 my $ua = LWP::UserAgent->new(keep_alive => 1, timeout => 60);
+# A client's own key, known to the look-up cache before the forgeries.
+my $own = create_key(owner => 'faildefault');
+my $fresh = create_key(owner => 'faildefault');
+ok t_cmp($ua->get($srv->url, 'X-API-Key' => $own->{key})->code, 200,
+         'a good key, now cached');
 
 my ($n401, $first429, $t0) = (0, 0, time);
 my $max = 400;
@@ -58,6 +65,23 @@ ok t_cmp($first429 ? ($first429->header('Retry-After') // '') : 1,
 my $log = $srv->error_log;
 ok t_cmp(scalar(() = $log =~ /APIKEY00037: client 127\.0\.0\.1 reached AuthAPIKeyFailureLimit/g),
          $first429 ? 1 : 0, 'logged once');
+
+# While blocked: a key the cache knows costs no look-up and gets in (an
+# attacker behind the same NAT or proxy does not lock out its clients);
+# one it does not know is refused like any other.
+if ($first429) {
+    ok t_cmp($ua->get($srv->url, 'X-API-Key' => $own->{key})->code, 200,
+             'blocked, a key the look-up cache knows: 200');
+    ok t_cmp($ua->get($srv->url, 'X-API-Key' => $fresh->{key})->code, 429,
+             'blocked, a good key the cache does not know: 429');
+}
+else {
+    # Too slow for the budget to run out: the refill let everything in.
+    ok t_cmp($ua->get($srv->url, 'X-API-Key' => $own->{key})->code, 200,
+             'not blocked: the cached key gets in');
+    ok t_cmp($ua->get($srv->url, 'X-API-Key' => $fresh->{key})->code, 200,
+             'not blocked: the other key too');
+}
 
 # Off where the admin says so.
 my $r = $ua->get($srv->url('/off/index.txt'), 'X-API-Key' => random_wellformed_key());

@@ -149,7 +149,10 @@ sub params_hash {
 # The command-line client running $sql on a store of the backend.
 sub sql_client {
     my ($driver, $params, $sql) = @_;
-    return ('sqlite3', $params, $sql) if $driver eq 'sqlite3';
+    # A writer elsewhere (a server's quota sync, a look-up) may hold the
+    # lock for a moment: wait for it rather than fail at once.
+    return ('sqlite3', '-cmd', '.timeout 30000', $params, $sql)
+        if $driver eq 'sqlite3';
     return ('psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
             '-d', $params, '-c', $sql) if $driver eq 'pgsql';
     if ($driver eq 'mysql') {

@@ -214,7 +214,22 @@ static void test_name_folding(void)
        "query: a shorter name is another");
     ok(!apikey_param_name_is("api%6", 5, "api6"),
        "query: a cut escape stays as written");
-    ok(!apikey_param_name_is("k%00", 4, "k"), "query: %%00 is no end");
+    ok(apikey_param_name_is("k%00", 4, "k"),
+       "query: a decoded NUL ends the name, as PHP reads it");
+    ok(apikey_param_name_is("api_key%00x", 11, "api_key"),
+       "query: api_key%%00x is api_key to PHP");
+    ok(apikey_param_name_is("+api_key", 8, "api_key"),
+       "query: PHP drops leading blanks ('+')");
+    ok(apikey_param_name_is("%20%20api_key", 13, "api_key"), "query: and %%20");
+    ok(apikey_param_name_is("api[key", 7, "api_key"),
+       "query: an unclosed '[' is '_' to PHP");
+    ok(apikey_param_name_is("api[key.x[", 10, "api_key_x_"),
+       "query: and every ' ', '.' and '[' after it");
+    ok(!apikey_param_name_is("api[key]", 8, "api_key"),
+       "query: api[key] is an array named api");
+    ok(apikey_param_name_is("api[key]", 8, "api"), "query: as api[...]");
+    ok(!apikey_param_name_is("x+api_key", 9, "api_key"),
+       "query: a blank inside is '_', not dropped");
 
     is_int(apikey_query_param("a=1&api%6B%65%79=K&b=2", "apikey", &v, &len), 1,
            "found under an encoded name");
