@@ -9,8 +9,8 @@ use Apache::TestRequest;
 use Apache::TestUtil;
 use File::Spec;
 use MIME::Base64 qw(encode_base64);
-use Time::HiRes qw(sleep);
 use ApiKeyTest qw(create_key htapikey random_wellformed_key);
+use ApiKeyWait qw(wait_for);
 
 plan tests => 38, need(need_module('authn_apikey', 'dbd'), need_lwp);
 
@@ -18,10 +18,11 @@ my $log = File::Spec->catfile(Apache::Test::vars('t_logs'), 'apikey_fields.log')
 my @names = qw(tag id owner scopes result limit remaining reset source grace
                request status);
 
-# The fields of the line logged for a tag (waiting for httpd to write it).
+# The fields of the line logged for a tag (waiting for httpd to write it:
+# after the answer, and later the slower the machine).
 sub fields_of {
     my $tag = shift;
-    for (1..30) {
+    my $f = wait_for(sub {
         for my $line (reverse split /\n/, ApiKeyTest::read_file($log)) {
             my @v = split /\|/, $line, -1;
             next unless $v[0] eq $tag;
@@ -29,9 +30,9 @@ sub fields_of {
             @f{@names} = @v;
             return \%f;
         }
-        sleep 0.1;
-    }
-    return {};
+        return;
+    });
+    return $f || {};
 }
 sub req {
     my ($tag, $path, @h) = @_;
@@ -148,12 +149,24 @@ my @bad = grep { !/^(# (HELP|TYPE) apikey_\w+ .+|apikey_\w+(\{\w+="\w+"\})? \d+)
 ok t_cmp(join("\n", @bad), '', 'every line is HELP, TYPE or a sample');
 ok t_cmp(scalar(() = $r->content =~ /^# TYPE apikey_requests_total counter$/mg), 1,
          'requests_total is a counter');
+# The counters of a request's result grow when it is logged, after its
+# answer: wait until they have grown by at least what is expected (more
+# fails below).
+sub grown {
+    my ($from, %by) = @_;
+    my $m;
+    wait_for(sub {
+        $m = metrics();
+        return !grep { ($m->{$_} // 0) - ($from->{$_} // 0) < $by{$_} } keys %by;
+    });
+    return $m;
+}
 my $before = metrics();
 my $k2 = create_key(owner => 'metrics');
 GET '/logf/index.txt', 'X-API-Key' => $k2->{key} for 1..3;
 GET '/logf/index.txt', 'X-API-Key' => 'garbage' for 1..2;
-sleep 0.3;
-my $after = metrics();
+my $after = grown($before, 'apikey_requests_total{result="ok"}' => 3,
+                  'apikey_requests_total{result="malformed"}' => 2);
 ok t_cmp($after->{'apikey_requests_total{result="ok"}'}
          - $before->{'apikey_requests_total{result="ok"}'}, 3,
          'requests_total{result="ok"} counts 3 more');
@@ -163,7 +176,7 @@ ok t_cmp($after->{'apikey_requests_total{result="malformed"}'}
 Apache::TestRequest::module('apikey_nodb');
 GET '/dbfail/index.txt', 'X-API-Key' => $k2->{key};
 Apache::TestRequest::module('default');
-my $later = metrics();
+my $later = grown($after, apikey_db_errors_total => 1);
 ok t_cmp($later->{apikey_db_errors_total} - $after->{apikey_db_errors_total}, 1,
          'db_errors_total counts a failed look-up');
 Apache::TestRequest::module('apikey_cached');

@@ -12,8 +12,8 @@ use Digest::SHA qw(sha256_hex hmac_sha256_hex);
 use File::Find;
 use File::Spec;
 use MIME::Base64 qw(encode_base64);
-use Time::HiRes qw(sleep);
-use ApiKeyTest qw(create_key htapikey read_file);
+use ApiKeyTest qw(create_key htapikey read_file store_sql);
+use ApiKeyWait qw(patience wait_for size_of wait_text);
 
 plan tests => 4, need(need_module('authn_apikey', 'dbd'), need_lwp);
 
@@ -24,6 +24,17 @@ $pepper =~ s/\r?\n\z//;
 my @keys;
 sub k { my $k = create_key(@_); push @keys, $k->{key}; return $k }
 
+# Every request is counted, to wait for its access-log lines below.
+my $logs = Apache::Test::vars('t_logs');
+my @per_request = map { File::Spec->catfile($logs, $_) }
+                  qw(access_log apikey_fields.log);
+sub lines { my $n = () = read_file(shift) =~ /\n/g; return $n }
+my %lines0 = map { $_ => lines($_) } @per_request;
+my $elog = File::Spec->catfile($logs, 'error_log');
+my $elog0 = size_of($elog);
+my $sent = 0;
+sub req { $sent++; return GET(@_) }
+
 # Requests of every kind, with keys of this test only.
 my $a = k(owner => 's', scopes => 'x', quota => '3/day', rate => '5/s');
 my $b = k(owner => 's');
@@ -31,34 +42,43 @@ htapikey('revoke', $b->{id});
 for my $path ('/authn/index.txt', '/logf-hidden/index.txt', '/limits/index.txt',
               '/scope/read/index.txt', '/backend/cgi/env.pl',
               '/src/cgi/env.pl') {
-    GET $path, 'X-API-Key' => $a->{key};
-    GET $path, Authorization => "Bearer $a->{key}";
+    req $path, 'X-API-Key' => $a->{key};
+    req $path, Authorization => "Bearer $a->{key}";
     # In the query only where the query is read (and so hidden): a key
     # elsewhere in a URL is, to the server, just a parameter (plain %r logs
     # it; %{request}K masks it, see 190_logging.t).
-    GET "$path?api_key=$a->{key}" if $path =~ m{^/(logf-hidden|src)/};
-    GET $path, 'X-API-Key' => $b->{key};
-    GET $path, 'X-API-Key' => $a->{key}, Authorization => "Bearer $b->{key}";
+    req "$path?api_key=$a->{key}" if $path =~ m{^/(logf-hidden|src)/};
+    req $path, 'X-API-Key' => $b->{key};
+    req $path, 'X-API-Key' => $a->{key}, Authorization => "Bearer $b->{key}";
 }
-GET '/src/cgi/env.pl', Authorization => 'Basic ' . encode_base64("$a->{key}:", '');
-GET '/basic/cgi/env.pl', Authorization => 'Basic ' . encode_base64("u:$a->{key}", '');
-GET '/limits/index.txt', 'X-API-Key' => $a->{key} for 1..5;     # 429s
+req '/src/cgi/env.pl', Authorization => 'Basic ' . encode_base64("$a->{key}:", '');
+req '/basic/cgi/env.pl', Authorization => 'Basic ' . encode_base64("u:$a->{key}", '');
+req '/limits/index.txt', 'X-API-Key' => $a->{key} for 1..5;     # 429s
 my ($rc, $out) = htapikey('--pepper', "$data/pepper", '--json', 'create',
                           '--owner', 'pep');
 my ($hkey) = $out =~ /"key":"([^"]+)"/;
 push @keys, $hkey;
 Apache::TestRequest::module('apikey_pepper');
-GET '/pepper/index.txt', 'X-API-Key' => $hkey;
-GET '/pepper/index.txt', 'X-API-Key' => $a->{key};
+req '/pepper/index.txt', 'X-API-Key' => $hkey;
+req '/pepper/index.txt', 'X-API-Key' => $a->{key};
 Apache::TestRequest::module('apikey_refresh');
-GET '/refresh/index.txt', 'X-API-Key' => $a->{key} for 1..2;
+req '/refresh/index.txt', 'X-API-Key' => $a->{key} for 1..2;
 Apache::TestRequest::module('default');
 ($rc, $out) = htapikey('--json', 'rotate', $a->{id}, '--grace', '1h');
 my ($rot) = $out =~ /"key":"([^"]+)"/;
 push @keys, $rot;
-GET '/authn/index.txt', 'X-API-Key' => $rot;
-GET '/authn/index.txt', 'X-API-Key' => $a->{key};
-sleep 1.5;    # logs written, poller ran
+req '/authn/index.txt', 'X-API-Key' => $rot;
+req '/authn/index.txt', 'X-API-Key' => $a->{key};
+# The logs written: httpd logs a request after answering it, so wait for
+# each request's line in each per-request log; and the poller has taken in
+# the last change (the rotation), saying so in the error log with the
+# store's marker.
+wait_for(sub { !grep { lines($_) < $lines0{$_} + $sent } @per_request })
+    or t_debug('not every request was logged within ' . patience() . ' s');
+my ($marker) = store_sql("SELECT value FROM apikey_meta WHERE name = 'version'")
+               =~ /(\d+)/;
+defined wait_text($elog, $elog0, qr/APIKEY00022: .*\(marker \Q$marker\E\)/)
+    or t_debug("the poller did not report marker $marker");
 
 # What must never be written.
 my %secret;

@@ -21,6 +21,7 @@ use Time::HiRes qw(sleep time);
 use ApiKeyTest qw(create_key bad_checksum random_wellformed_key read_file
                   key_store);
 use ApiKeyServer;
+use ApiKeyWait qw(patience);
 
 my $libexec = Apache::Test::config()->apxs('LIBEXECDIR') // '';
 my $FLOOD_TESTS = 10;
@@ -426,17 +427,20 @@ sub since {
 }
 
 # Sends raw bytes, reads the answer to its end (the server closes after
-# logging the request).
+# logging the request).  Deadlines here and below are what a slow machine
+# may need (patience(), longer under valgrind); they end as soon as what
+# they wait for is there.
 sub raw {
     my $bytes = shift;
     local $SIG{PIPE} = 'IGNORE';
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $srv->{port}, Timeout => 10)
+                                  PeerPort => $srv->{port},
+                                  Timeout => patience(10))
         or die "connect: $!";
     $s->autoflush(1);
     print $s $bytes;
     my ($resp, $sel) = ('', IO::Select->new($s));
-    while ($sel->can_read(10)) {
+    while ($sel->can_read(patience(10))) {
         my $n = sysread($s, my $buf, 65536);
         last unless $n;
         $resp .= $buf;
@@ -472,7 +476,7 @@ for my $c (@cases) {
     my ($e0, $a0) = (size($elog), size($alog));
     my $resp = raw($bytes);
     my $t0 = time;
-    sleep 0.02 while size($alog) == $a0 && time - $t0 < 3;
+    sleep 0.02 while size($alog) == $a0 && time - $t0 < patience();
     my ($code) = $resp =~ m{^HTTP/1\.1 (\d{3}) };
     my ($chal) = $resp =~ m{^WWW-Authenticate: ([^\r\n]*)}mi;
     $chal = !defined $chal ? '-'
@@ -584,7 +588,7 @@ sub counters_after {
             for map { "Requests_$_" } qw(malformed unknown);
         return $c if $done >= $n;
         sleep 0.05;
-    } while (time - $t0 < 5);
+    } while (time - $t0 < patience());
     return $c;
 }
 sub children {
@@ -606,7 +610,7 @@ sub lines_of {
         my $count = () = $text =~ /\n/g;
         return $text if $count >= $n;
         sleep 0.05;
-    } while (time - $t0 < 5);
+    } while (time - $t0 < patience());
     return $text;
 }
 
