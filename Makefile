@@ -34,13 +34,19 @@ APR_CFLAGS = $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) \
 APR_LIBS = $(shell apu-1-config --link-ld --libs 2>/dev/null) \
            $(shell apr-1-config --link-ld --libs 2>/dev/null)
 
-MOD_SRC  = mod_authn_apikey.c $(wildcard src/apikey_*.c)
-HDRS     = $(wildcard src/*.h) t/unit/tap.h t/unit/torture.h t/unit/limit_helpers.h
-TOOL_SRC = src/htapikey.c src/htapikey_args.c src/htapikey_db.c src/htapikey_out.c \
-           src/htapikey_settings.c src/apikey_key.c src/apikey_crc32.c \
-           src/apikey_pepper.c \
-           src/apikey_time.c \
-           src/apikey_match.c src/apikey_limit.c
+# The layers (src/*/README): core, shm and dbd build into one static
+# archive, without httpd's headers on the include path (a file there that
+# includes one does not build), which the module, htapikey, the unit tests
+# and the fuzzers link.
+LIB_DIRS = src/core src/shm src/dbd
+LIB_SRC  = $(wildcard $(addsuffix /*.c,$(LIB_DIRS)))
+LIB_OBJ  = $(patsubst src/%.c,build/lib/%.o,$(LIB_SRC))
+LIB      = build/libapikey.a
+LIB_INC  = $(addprefix -I,$(LIB_DIRS))
+LIB_LIBS = -lcrypto -lz
+MOD_SRC  = mod_authn_apikey.c $(wildcard src/httpd/*.c)
+HDRS     = $(wildcard src/*/*.h) t/unit/tap.h t/unit/torture.h t/unit/limit_helpers.h
+TOOL_SRC = $(wildcard src/cli/*.c)
 SCHEMAS  = $(wildcard conf/schema/*.sql)
 MODULE   = .libs/mod_authn_apikey.so
 UNIT     = build/unit/test_key.t build/unit/test_time.t \
@@ -50,7 +56,7 @@ UNIT     = build/unit/test_key.t build/unit/test_time.t \
            build/unit/test_lease.t
 
 .PHONY: all unit deps run test test-unit test-httpd test-asan test-valgrind \
-        test-faults bench fuzz mutate install clean FORCE
+        test-faults bench fuzz mutate install clean check-layers FORCE
 
 all: $(MODULE) htapikey
 
@@ -63,43 +69,43 @@ build/flags: FORCE
 	@echo '$(WARN) $(SAN_CFLAGS)' | cmp -s - $@ || \
 	    echo '$(WARN) $(SAN_CFLAGS)' >$@
 
-$(MODULE): $(MOD_SRC) $(HDRS) build/flags
-	$(APXS) $(if $(SANITIZE),-S CC=$(CC)) -c -o mod_authn_apikey.la -Isrc \
+# Position-independent: the archive is linked into the module too.
+build/lib/%.o: src/%.c $(HDRS) build/flags
+	@mkdir -p $(dir $@)
+	$(CC) -fPIC $(APXS_CFLAGS) $(WARN) $(SAN_CFLAGS) $(LIB_INC) $(APR_CFLAGS) \
+	    -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $(LIB_OBJ)
+
+$(MODULE): $(MOD_SRC) $(HDRS) $(LIB) build/flags
+	$(APXS) $(if $(SANITIZE),-S CC=$(CC)) -c -o mod_authn_apikey.la \
+	    $(LIB_INC) -Isrc/httpd \
 	    $(addprefix -Wc$(comma),$(WARN) $(SAN_CFLAGS)) \
-	    $(MOD_SRC) -lcrypto >build.log 2>&1 || { cat build.log; exit 1; }
+	    $(MOD_SRC) $(LIB) $(LIB_LIBS) >build.log 2>&1 || { cat build.log; exit 1; }
 	@grep -E 'warning:|error:' build.log || true
 
 comma := ,
+APXS_CFLAGS = $(shell $(APXS) -q CFLAGS 2>/dev/null)
 
 build/schema.c: scripts/embed-schema.sh $(SCHEMAS)
 	@mkdir -p build
 	sh scripts/embed-schema.sh $(SCHEMAS) >$@.tmp && mv $@.tmp $@
 
-htapikey: $(TOOL_SRC) build/schema.c $(HDRS) build/flags
-	$(CC) -g -O2 $(WARN) $(SAN_CFLAGS) -Isrc $(APR_CFLAGS) -o $@ $(TOOL_SRC) \
-	    build/schema.c $(APR_LIBS) -lcrypto
+htapikey: $(TOOL_SRC) build/schema.c $(HDRS) $(LIB) build/flags
+	$(CC) -g -O2 $(WARN) $(SAN_CFLAGS) $(LIB_INC) -Isrc/cli $(APR_CFLAGS) \
+	    -o $@ $(TOOL_SRC) build/schema.c $(LIB) $(APR_LIBS) $(LIB_LIBS)
 
-build/unit/test_key.t: t/unit/test_key.c src/apikey_key.c src/apikey_crc32.c \
-    $(HDRS)
-build/unit/test_time.t: t/unit/test_time.c src/apikey_time.c $(HDRS)
-build/unit/test_source.t: t/unit/test_source.c src/apikey_source.c $(HDRS)
-build/unit/test_match.t: t/unit/test_match.c src/apikey_match.c $(HDRS)
-build/unit/test_cache_table.t: t/unit/test_cache_table.c \
-    src/apikey_cache_table.c $(HDRS)
-build/unit/test_limit.t: t/unit/test_limit.c src/apikey_limit.c \
-    src/apikey_time.c $(HDRS)
-build/unit/test_quota_table.t: t/unit/test_quota_table.c \
-    src/apikey_quota_table.c src/apikey_quota_lease.c src/apikey_limit.c \
-    src/apikey_time.c src/apikey_file.c $(HDRS)
-build/unit/test_failure_table.t: t/unit/test_failure_table.c \
-    src/apikey_failure_table.c src/apikey_limit.c src/apikey_time.c $(HDRS)
-build/unit/test_lease.t: t/unit/test_lease.c \
-    src/apikey_quota_table.c src/apikey_quota_lease.c src/apikey_limit.c \
-    src/apikey_time.c src/apikey_file.c $(HDRS)
-$(UNIT): build/flags
+$(UNIT): build/unit/%.t: t/unit/%.c $(HDRS) $(LIB) build/flags
 	@mkdir -p build/unit
-	$(CC) -g -O1 $(WARN) $(SAN_CFLAGS) -Isrc -It/unit $(APR_CFLAGS) -o $@ \
-	    $(filter %.c,$^) $(APR_LIBS) -lcrypto
+	$(CC) -g -O1 $(WARN) $(SAN_CFLAGS) $(LIB_INC) -It/unit $(APR_CFLAGS) -o $@ \
+	    $< $(LIB) $(APR_LIBS) $(LIB_LIBS)
+
+# Fails when a file of core, shm or dbd includes an httpd header or one of
+# src/httpd's (the archive's build would fail too, less plainly).
+check-layers:
+	@sh scripts/check-layers.sh
 
 deps:
 	@sh scripts/deps.sh
@@ -116,6 +122,7 @@ test-httpd: all
 
 test: deps
 	$(MAKE) WERROR=1 all $(UNIT)
+	sh scripts/check-layers.sh
 	sh scripts/check-docs.sh
 	sh scripts/test-all.sh
 
@@ -165,6 +172,7 @@ install: all
 	    $(DESTDIR)$(SYSCONFDIR)/mods-available/authn_apikey.load
 
 clean:
-	rm -rf .libs src/.libs *.la *.lo *.slo src/*.lo src/*.slo *.o src/*.o \
+	rm -rf .libs src/.libs src/*/.libs *.la *.lo *.slo src/*/*.lo src/*/*.slo \
+	    *.o src/*/*.o \
 	    build build.log htapikey t/conf/httpd.conf t/conf/extra.conf \
 	    t/logs t/data t/htdocs/index.html

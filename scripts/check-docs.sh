@@ -6,7 +6,7 @@ set -e
 cd "$(dirname "$0")/.."
 fail=0
 
-directives=$(grep -ho 'AP_INIT_[A-Z0-9_]*( *"[A-Za-z]*"' mod_authn_apikey.c src/*.c |
+directives=$(grep -ho 'AP_INIT_[A-Z0-9_]*( *"[A-Za-z]*"' mod_authn_apikey.c src/*/*.c |
              sed 's/.*"\(.*\)"/\1/' | sort -u)
 for d in $directives; do
     if ! grep -q "^## $d\b\|^### $d\b" docs/directives.md; then
@@ -15,21 +15,21 @@ for d in $directives; do
     fi
 done
 
-tags=$(grep -ho 'APIKEY_LOGNO([0-9]*)' mod_authn_apikey.c src/*.c |
+tags=$(grep -ho 'APIKEY_LOGNO([0-9]*)' mod_authn_apikey.c src/*/*.c |
        sed 's/APIKEY_LOGNO(\([0-9]*\))/\1/')
 dups=$(echo "$tags" | sort | uniq -d)
 if [ -n "$dups" ]; then
     echo "check-docs: log tags used twice: $dups" >&2
     fail=1
 fi
-next=$(cat src/log-next-number)
+next=$(cat src/httpd/log-next-number)
 for t in $(echo "$tags" | sort -u); do
     if ! grep -q "APIKEY$t" docs/log-messages.md; then
         echo "check-docs: APIKEY$t is not in docs/log-messages.md" >&2
         fail=1
     fi
     if [ "$(expr "$t" + 0)" -ge "$next" ]; then
-        echo "check-docs: APIKEY$t is not below src/log-next-number ($next)" >&2
+        echo "check-docs: APIKEY$t is not below src/httpd/log-next-number ($next)" >&2
         fail=1
     fi
 done

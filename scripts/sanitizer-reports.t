@@ -22,7 +22,7 @@ my $top  = dirname(dirname(File::Spec->rel2abs(__FILE__)));
 # A frame is ours when it is in a source file of the module, htapikey or
 # the unit tests, or in the module's shared object or htapikey's binary.
 my @ours = map { basename($_) }
-           glob("$top/mod_authn_apikey.c $top/src/*.c $top/t/unit/*.c");
+           glob("$top/mod_authn_apikey.c $top/src/*/*.c $top/t/unit/*.c");
 my $files = join '|', map { quotemeta } @ours;
 my $ours = qr{(?:^|[/\s(])(?:$files)(?::\d|$)
               |mod_authn_apikey\.so|/htapikey\b|/build/unit/test_\w+\.t\b}xm;

@@ -78,7 +78,7 @@ if [ "$MODE" = asan ]; then
     rm -rf "$STAGE"
     mkdir -p "$STAGE" "$TREE"
     (cd "$TOP" && tar --exclude=./.git --exclude=./build --exclude=./.libs \
-        --exclude=./src/.libs --exclude='*.lo' --exclude='*.slo' \
+        --exclude=./src/.libs --exclude=./src/httpd/.libs --exclude='*.lo' --exclude='*.slo' \
         --exclude='*.la' --exclude='*.o' --exclude=./htapikey \
         --exclude=./build.log --exclude=./t/logs --exclude=./t/data \
         --exclude=./bench/results -cf - .) | tar -C "$STAGE" -xf -
@@ -90,7 +90,7 @@ if [ "$MODE" = asan ]; then
         fi
     done
     (cd "$TREE" && find . \( -path ./build -o -path ./.libs -o \
-        -path ./src/.libs -o -path ./t/logs -o -path ./t/data \) -prune -o \
+        -path ./src/.libs -o -path ./src/httpd/.libs -o -path ./t/logs -o -path ./t/data \) -prune -o \
         -type f \( -name '*.[ch]' -o -name '*.t' -o -name '*.pm' -o \
         -name '*.in' -o -name '*.sh' -o -name '*.pl' \) -print) |
     while read -r f; do

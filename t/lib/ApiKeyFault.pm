@@ -209,7 +209,7 @@ sub mem_write {
     return defined $put && $put == length $bytes;
 }
 
-# The limit table (src/apikey_quota_table.c) in the memory of process pid:
+# The limit table (src/shm/apikey_limit_table.c) in the memory of process pid:
 # an anonymous shared mapping starting with APR's size word, then the
 # table's header (magic "APKQUOTA" as a little-endian word, the slot count,
 # the slot size), then slots of $SLOT_SIZE bytes.  Returns the address of

@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "apikey_limit.h"
-#include "apikey_quota_table.h"
+#include "apikey_limit_table.h"
 
 /* burst requests at once, then one per interval_us. */
 static inline apikey_rate_t rate_of(long long interval_us, long long burst)
@@ -50,13 +50,13 @@ static inline apikey_quota_t quota_of(unsigned long limit,
 #define KEY(id) (&(const apikey_slot_key_t){(id), 1, 0})
 
 /* The slot index of key id, found through the view, or -1. */
-static inline int find_key(apikey_quota_table_t *t, const char *id,
+static inline int find_key(apikey_limit_table_t *t, const char *id,
                            apikey_quota_view_t *v)
 {
     unsigned i;
 
-    for (i = 0; i < apikey_quota_table_slots(t); i++) {
-        if (apikey_quota_table_view(t, i, v) && !strcmp(v->id, id)) {
+    for (i = 0; i < apikey_limit_table_slots(t); i++) {
+        if (apikey_limit_table_view(t, i, v) && !strcmp(v->id, id)) {
             return (int)i;
         }
     }

@@ -14,11 +14,11 @@
  * limitations under the License.
  */
 
-/* Unit tests for the leases of cluster-wide quotas in apikey_quota_table.c:
+/* Unit tests for the leases of cluster-wide quotas in apikey_limit_table.c:
  * a charge with APIKEY_CHARGE_LEASED, lease_put, lease_dry, lease_drain,
  * lease_restore and lease_claimed in one process; then a simulated
  * cluster: three tables (three servers, each its own memory), each
- * charged by forked processes the way apikey_quota.c's charge_from_store
+ * charged by forked processes the way apikey_limits.c's charge_from_store
  * does it and synced by a process the way apikey_quota_sync.c does it,
  * against a simulated store in shared memory whose claim and give-back
  * are the store's conditional UPDATEs, done by compare-and-swap.  The
@@ -31,7 +31,7 @@
 /* MAP_ANONYMOUS is not POSIX. */
 #define _DEFAULT_SOURCE
 
-#include "apikey_quota_table.h"
+#include "apikey_limit_table.h"
 #include "tap.h"
 #include "limit_helpers.h"
 #include "torture.h"
@@ -94,33 +94,33 @@ static const apikey_rate_t no_rate;
 
 static int scale = 100;
 
-static apikey_quota_table_t *table_new(void **mem)
+static apikey_limit_table_t *table_new(void **mem)
 {
-    apr_size_t size = apikey_quota_table_size(NSLOTS);
+    apr_size_t size = apikey_limit_table_size(NSLOTS);
     int adopted;
 
     *mem = calloc(1, size);
     if (!*mem) {
         return NULL;
     }
-    return apikey_quota_table_init(*mem, size, NSLOTS, seeds[0], &adopted);
+    return apikey_limit_table_init(*mem, size, NSLOTS, seeds[0], &adopted);
 }
 
 /* A leased charge: LEASED and flags. */
-static apikey_charge_t lcharge(apikey_quota_table_t *t, const char *id,
+static apikey_charge_t lcharge(apikey_limit_table_t *t, const char *id,
                                apikey_rate_t r, apikey_quota_t q, long long now,
                                int flags)
 {
     apikey_charge_t c;
 
     memset(&c, 0xa5, sizeof(c)); /* shows whether charge wrote it all */
-    apikey_quota_table_charge(t, KEY(id), "owner", &r, &q, now,
+    apikey_limit_table_charge(t, KEY(id), "owner", &r, &q, now,
                               APIKEY_CHARGE_LEASED | flags, &c);
     return c;
 }
 
 /* n leased charges at now: how many were admitted. */
-static unsigned long admit_n(apikey_quota_table_t *t, const char *id,
+static unsigned long admit_n(apikey_limit_table_t *t, const char *id,
                              apikey_quota_t q, long long now, unsigned long n)
 {
     unsigned long i, admitted = 0;
@@ -133,7 +133,7 @@ static unsigned long admit_n(apikey_quota_table_t *t, const char *id,
 }
 
 /* The units key id's slot holds, or -1. */
-static long held(apikey_quota_table_t *t, const char *id)
+static long held(apikey_limit_table_t *t, const char *id)
 {
     apikey_quota_view_t v;
 
@@ -141,26 +141,26 @@ static long held(apikey_quota_table_t *t, const char *id)
 }
 
 /* Drains key id's slot: what lease_drain returns, with *r. */
-static int drain_key(apikey_quota_table_t *t, const char *id, long long now,
+static int drain_key(apikey_limit_table_t *t, const char *id, long long now,
                      apikey_lease_return_t *r)
 {
     apikey_quota_view_t v;
     int i = find_key(t, id, &v);
 
     memset(r, 0, sizeof(*r));
-    return i >= 0 && apikey_quota_table_lease_drain(t, (unsigned)i, now, r);
+    return i >= 0 && apikey_limit_table_lease_drain(t, (unsigned)i, now, r);
 }
 
 /* The first leased charge of a key, the store's units and the prepaid
  * charge: 1 when it asked for a lease, took units units and was admitted. */
-static int first_lease(apikey_quota_table_t *t, const char *id,
+static int first_lease(apikey_limit_table_t *t, const char *id,
                        apikey_quota_t q, long long now, unsigned long units,
                        unsigned server)
 {
     apikey_charge_t c = lcharge(t, id, no_rate, q, now, 0);
 
     return c.result == APIKEY_CHARGE_NEED_LEASE
-           && apikey_quota_table_lease_put(t, KEY(id), &q, now, c.lease_period,
+           && apikey_limit_table_lease_put(t, KEY(id), &q, now, c.lease_period,
                                            units, units, server)
            && lcharge(t, id, no_rate, q, now, APIKEY_CHARGE_PREPAID).result
                   == APIKEY_CHARGE_ADMIT;
@@ -173,7 +173,7 @@ static void test_need_lease(void)
     apikey_charge_t c;
     unsigned long i, need = 0, admitted = 0;
     void *mem;
-    apikey_quota_table_t *t = table_new(&mem);
+    apikey_limit_table_t *t = table_new(&mem);
 
     if (!t) {
         ok(0, "table");
@@ -188,7 +188,7 @@ static void test_need_lease(void)
            (long long)FIELD(APIKEY_PERIOD_DAY, DAY_INDEX),
            "lease_period is the period field: type << 30 | day index");
     is_int((long long)held(t, "basic"), 0, "the slot holds no units yet");
-    ok(apikey_quota_table_lease_put(t, KEY("basic"), &q, NOW0, c.lease_period,
+    ok(apikey_limit_table_lease_put(t, KEY("basic"), &q, NOW0, c.lease_period,
                                     5, 5, 3),
        "lease_put of 5 units");
     is_int((long long)held(t, "basic"), 4,
@@ -218,7 +218,7 @@ static void test_need_lease(void)
 
 /* The sizes a key's claims ask for, n claims in a row, each given all it
  * asked for and spent entirely; as a string. */
-static const char *want_sizes(apikey_quota_table_t *t, const char *id,
+static const char *want_sizes(apikey_limit_table_t *t, const char *id,
                               unsigned long limit, int n, char *buf, size_t len)
 {
     apikey_quota_t q = quota_of(limit, APIKEY_PERIOD_DAY);
@@ -240,7 +240,7 @@ static const char *want_sizes(apikey_quota_table_t *t, const char *id,
         at += (size_t)snprintf(buf + at, len - at, "%s%lu", i ? " " : "",
                                c.lease_want);
         if (at >= len
-            || !apikey_quota_table_lease_put(t, KEY(id), &q, NOW0,
+            || !apikey_limit_table_lease_put(t, KEY(id), &q, NOW0,
                                              c.lease_period, c.lease_want,
                                              CLAIMED_UNKNOWN, 9)
             || lcharge(t, id, no_rate, q, NOW0, APIKEY_CHARGE_PREPAID).result
@@ -258,7 +258,7 @@ static void test_lease_sizes(void)
     apikey_charge_t c;
     char buf[256];
     void *mem;
-    apikey_quota_table_t *t = table_new(&mem);
+    apikey_limit_table_t *t = table_new(&mem);
 
     if (!t) {
         ok(0, "table");
@@ -281,7 +281,7 @@ static void test_lease_sizes(void)
     c = lcharge(t, "size-1000", no_rate, q, NOW0, 0);
     is_int((long long)c.lease_want, 62,
            "after 188 admissions since the last sync: 62, the cap");
-    ok(apikey_quota_table_lease_put(t, KEY("size-1000"), &q, NOW0,
+    ok(apikey_limit_table_lease_put(t, KEY("size-1000"), &q, NOW0,
                                     c.lease_period, 10, CLAIMED_UNKNOWN, 9)
            && lcharge(t, "size-1000", no_rate, q, NOW0, APIKEY_CHARGE_PREPAID)
                       .result
@@ -304,7 +304,7 @@ static void test_dry(void)
     apikey_lease_return_t r;
     apikey_charge_t c, c2;
     void *mem;
-    apikey_quota_table_t *t = table_new(&mem);
+    apikey_limit_table_t *t = table_new(&mem);
 
     if (!t) {
         ok(0, "table");
@@ -317,7 +317,7 @@ static void test_dry(void)
     is_int(c.result, APIKEY_CHARGE_NEED_LEASE, "then needs a lease");
 
     /* The store had nothing left. */
-    apikey_quota_table_lease_dry(t, KEY("dry"), &q, NOW0, 1, 4);
+    apikey_limit_table_lease_dry(t, KEY("dry"), &q, NOW0, 1, 4);
     c = lcharge(t, "dry", no_rate, q, NOW0, 0);
     c2 = lcharge(t, "dry", no_rate, q, NOW0, 0);
     is_int(c.result, APIKEY_CHARGE_QUOTA_EXCEEDED,
@@ -329,7 +329,7 @@ static void test_dry(void)
        "retry at the end of the day, none remaining, all used");
 
     /* The store did not answer. */
-    apikey_quota_table_lease_dry(t, KEY("dry"), &q, NOW0, 0, 4);
+    apikey_limit_table_lease_dry(t, KEY("dry"), &q, NOW0, 0, 4);
     c = lcharge(t, "dry", no_rate, q, NOW0, 0);
     c2 = lcharge(t, "dry", no_rate, q, NOW0, 0);
     is_int(c.result, APIKEY_CHARGE_STORE_DOWN,
@@ -342,10 +342,10 @@ static void test_dry(void)
            "but the store's answer is forgotten: NEED_LEASE again");
 
     /* What the store answered matters only once no unit is held. */
-    ok(apikey_quota_table_lease_put(t, KEY("dry"), &q, NOW0, c.lease_period, 5,
+    ok(apikey_limit_table_lease_put(t, KEY("dry"), &q, NOW0, c.lease_period, 5,
                                     CLAIMED_UNKNOWN, 4),
        "lease_put of 5");
-    apikey_quota_table_lease_dry(t, KEY("dry"), &q, NOW0, 1, 4);
+    apikey_limit_table_lease_dry(t, KEY("dry"), &q, NOW0, 1, 4);
     c = lcharge(t, "dry", no_rate, q, NOW0, APIKEY_CHARGE_PREPAID);
     ok(c.result == APIKEY_CHARGE_ADMIT && admit_n(t, "dry", q, NOW0, 4) == 4,
        "after lease_dry(full) the 5 units held are still admitted");
@@ -362,13 +362,13 @@ static void test_dry(void)
      * names the server, as lease_put does; without it lease_drain skipped
      * the slot, and such a key got 503 or 429 until its period ended). */
     c = lcharge(t, "outage", no_rate, q, NOW0, 0);
-    apikey_quota_table_lease_dry(t, KEY("outage"), &q, NOW0, 0, 4);
+    apikey_limit_table_lease_dry(t, KEY("outage"), &q, NOW0, 0, 4);
     ok(c.result == APIKEY_CHARGE_NEED_LEASE
            && lcharge(t, "outage", no_rate, q, NOW0, 0).result
                   == APIKEY_CHARGE_STORE_DOWN,
        "a key whose first claim failed: STORE_DOWN");
     c = lcharge(t, "spent", no_rate, q, NOW0, 0);
-    apikey_quota_table_lease_dry(t, KEY("spent"), &q, NOW0, 1, 4);
+    apikey_limit_table_lease_dry(t, KEY("spent"), &q, NOW0, 1, 4);
     ok(c.result == APIKEY_CHARGE_NEED_LEASE
            && lcharge(t, "spent", no_rate, q, NOW0, 0).result
                   == APIKEY_CHARGE_QUOTA_EXCEEDED,
@@ -393,7 +393,7 @@ static void test_drain(void)
     unsigned i;
     int slot, empty = -1;
     void *mem;
-    apikey_quota_table_t *t = table_new(&mem);
+    apikey_limit_table_t *t = table_new(&mem);
 
     if (!t) {
         ok(0, "table");
@@ -404,7 +404,7 @@ static void test_drain(void)
        "a lease of 5 on server 7, 2 admitted");
     slot = find_key(t, "drained", &v);
     memset(&r, 0, sizeof(r));
-    ok(slot >= 0 && apikey_quota_table_lease_drain(t, (unsigned)slot, NOW0, &r),
+    ok(slot >= 0 && apikey_limit_table_lease_drain(t, (unsigned)slot, NOW0, &r),
        "lease_drain of its slot returns 1");
     is_str(r.id, "drained", "with the key id");
     is_int((long long)r.period, (long long)FIELD(APIKEY_PERIOD_DAY, DAY_INDEX),
@@ -417,26 +417,26 @@ static void test_drain(void)
         int i2 = find_key(t, "drained", &v2);
         unsigned long before = v2.cluster_claimed;
 
-        apikey_quota_table_lease_returned(t, (unsigned)i2, r.units);
+        apikey_limit_table_lease_returned(t, (unsigned)i2, r.units);
         find_key(t, "drained", &v2);
         is_int((long long)v2.cluster_claimed, (long long)before - 3,
                "given back, the 3 leave the cluster's claimed count as "
                "this server knows it");
-        apikey_quota_table_lease_returned(t, (unsigned)i2, 1000000);
+        apikey_limit_table_lease_returned(t, (unsigned)i2, 1000000);
         find_key(t, "drained", &v2);
         is_int((long long)v2.cluster_claimed, 0, "which never goes below 0");
     }
     c = lcharge(t, "drained", no_rate, q, NOW0, 0);
     is_int(c.result, APIKEY_CHARGE_NEED_LEASE, "the next charge needs a lease");
-    ok(!apikey_quota_table_lease_drain(t, (unsigned)slot, NOW0, &r),
+    ok(!apikey_limit_table_lease_drain(t, (unsigned)slot, NOW0, &r),
        "a second drain returns 0");
 
     /* The cluster's claimed count is what the store reported at a claim. */
-    ok(apikey_quota_table_lease_put(t, KEY("drained"), &q, NOW0, c.lease_period,
+    ok(apikey_limit_table_lease_put(t, KEY("drained"), &q, NOW0, c.lease_period,
                                     1, 777, 7)
            && find_key(t, "drained", &v) >= 0 && v.cluster_claimed == 777,
        "lease_put sets the cluster's claimed units the store reported (777)");
-    ok(apikey_quota_table_lease_put(t, KEY("drained"), &q, NOW0, c.lease_period,
+    ok(apikey_limit_table_lease_put(t, KEY("drained"), &q, NOW0, c.lease_period,
                                     2, CLAIMED_UNKNOWN, 7)
            && find_key(t, "drained", &v) >= 0 && v.cluster_claimed == 779,
        "lease_put with the claimed count unknown adds its units (779)");
@@ -446,24 +446,24 @@ static void test_drain(void)
         apikey_rate_t rate = rate_of(SEC, 10);
         apikey_quota_t own = quota_of(100, APIKEY_PERIOD_DAY);
 
-        apikey_quota_table_charge(t, KEY("plain"), "owner", &rate, &own, NOW0,
+        apikey_limit_table_charge(t, KEY("plain"), "owner", &rate, &own, NOW0,
                                   0, &c);
         slot = find_key(t, "plain", &v);
         ok(c.result == APIKEY_CHARGE_ADMIT && slot >= 0 && !v.leased,
            "a key with a quota of this server's own");
-        ok(!apikey_quota_table_lease_drain(t, (unsigned)slot, NOW0, &r),
+        ok(!apikey_limit_table_lease_drain(t, (unsigned)slot, NOW0, &r),
            "drain of its slot (never leased) returns 0");
     }
     for (i = 0; i < NSLOTS && empty < 0; i++) {
-        if (!apikey_quota_table_view(t, i, &v)) {
+        if (!apikey_limit_table_view(t, i, &v)) {
             empty = (int)i;
         }
     }
     ok(empty >= 0
-           && !apikey_quota_table_lease_drain(t, (unsigned)empty, NOW0, &r),
+           && !apikey_limit_table_lease_drain(t, (unsigned)empty, NOW0, &r),
        "drain of an empty slot returns 0");
-    ok(!apikey_quota_table_lease_drain(t, NSLOTS, NOW0, &r)
-           && !apikey_quota_table_lease_restore(t, NSLOTS, &r),
+    ok(!apikey_limit_table_lease_drain(t, NSLOTS, NOW0, &r)
+           && !apikey_limit_table_lease_restore(t, NSLOTS, &r),
        "drain and restore of a slot past the table return 0");
     free(mem);
 }
@@ -476,7 +476,7 @@ static void test_rate_give_back(void)
     apikey_charge_t c;
     long long t0 = NOW0;
     void *mem;
-    apikey_quota_table_t *t = table_new(&mem);
+    apikey_limit_table_t *t = table_new(&mem);
 
     if (!t) {
         ok(0, "table");
@@ -484,7 +484,7 @@ static void test_rate_give_back(void)
     }
     c = lcharge(t, "rated", one, q, t0, 0);
     ok(c.result == APIKEY_CHARGE_NEED_LEASE
-           && apikey_quota_table_lease_put(t, KEY("rated"), &q, t0,
+           && apikey_limit_table_lease_put(t, KEY("rated"), &q, t0,
                                            c.lease_period, 5, 5, 9)
            && lcharge(t, "rated", one, q, t0, APIKEY_CHARGE_PREPAID).result
                   == APIKEY_CHARGE_ADMIT,
@@ -509,7 +509,7 @@ static void test_rate_give_back(void)
     c = lcharge(t, "rated", one, q, t0 + 4 * SEC, 0);
     is_int(c.result, APIKEY_CHARGE_NEED_LEASE,
            "none left: NEED_LEASE (the rate is not charged yet)");
-    ok(apikey_quota_table_lease_put(t, KEY("rated"), &q, t0 + 4 * SEC,
+    ok(apikey_limit_table_lease_put(t, KEY("rated"), &q, t0 + 4 * SEC,
                                     c.lease_period, 3, 8, 9),
        "lease_put of 3");
     c = lcharge(t, "rated", one, q, t0 + 4 * SEC, APIKEY_CHARGE_PREPAID);
@@ -527,7 +527,7 @@ static void test_past_period(void)
     apikey_lease_return_t r;
     apikey_charge_t c;
     void *mem;
-    apikey_quota_table_t *t = table_new(&mem);
+    apikey_limit_table_t *t = table_new(&mem);
 
     if (!t) {
         ok(0, "table");
@@ -543,7 +543,7 @@ static void test_past_period(void)
     ok(!drain_key(t, "old", NOW0 + DAY, &r),
        "a sync does not give yesterday's units back: its period is over");
     is_int(held(t, "old"), 0, "and they are gone from the slot");
-    ok(apikey_quota_table_lease_put(t, KEY("old"), &q, NOW0 + DAY,
+    ok(apikey_limit_table_lease_put(t, KEY("old"), &q, NOW0 + DAY,
                                     c.lease_period, 3, 3, 1)
            && lcharge(t, "old", no_rate, q, NOW0 + DAY, APIKEY_CHARGE_PREPAID)
                       .result
@@ -552,9 +552,9 @@ static void test_past_period(void)
        "today's lease of 3 is admitted");
     c = lcharge(t, "old", no_rate, q, NOW0 + DAY, 0);
     is_int(c.result, APIKEY_CHARGE_NEED_LEASE, "and no more");
-    ok(apikey_quota_table_lease_put(t, KEY("old"), &q, NOW0 + DAY,
+    ok(apikey_limit_table_lease_put(t, KEY("old"), &q, NOW0 + DAY,
                                     c.lease_period, 3, 3, 1)
-           && !apikey_quota_table_lease_put(t, KEY("old"), &q, NOW0 + DAY,
+           && !apikey_limit_table_lease_put(t, KEY("old"), &q, NOW0 + DAY,
                                             FIELD(APIKEY_PERIOD_DAY, DAY_INDEX),
                                             3, 3, 1)
            && held(t, "old") == 2,
@@ -573,7 +573,7 @@ static void test_restore(void)
     apikey_charge_t c;
     int slot;
     void *mem;
-    apikey_quota_table_t *t = table_new(&mem);
+    apikey_limit_table_t *t = table_new(&mem);
 
     if (!t) {
         ok(0, "table");
@@ -586,25 +586,25 @@ static void test_restore(void)
        "a sync drains the 9 held");
     c = lcharge(t, "restored", no_rate, q, NOW0, 0);
     is_int(c.result, APIKEY_CHARGE_NEED_LEASE, "none held");
-    ok(apikey_quota_table_lease_restore(t, (unsigned)slot, &r),
+    ok(apikey_limit_table_lease_restore(t, (unsigned)slot, &r),
        "the store did not take them: lease_restore returns 1");
     is_int(held(t, "restored"), 9, "the 9 are held again");
     is_int((long long)admit_n(t, "restored", q, NOW0, 9), 9,
            "and admitted, without a lease");
     c = lcharge(t, "restored", no_rate, q, NOW0, 0);
     is_int(c.result, APIKEY_CHARGE_NEED_LEASE, "then none is left");
-    ok(apikey_quota_table_lease_put(t, KEY("restored"), &q, NOW0,
+    ok(apikey_limit_table_lease_put(t, KEY("restored"), &q, NOW0,
                                     c.lease_period, 3, CLAIMED_UNKNOWN, 2)
-           && apikey_quota_table_lease_restore(t, (unsigned)slot, &r)
+           && apikey_limit_table_lease_restore(t, (unsigned)slot, &r)
            && held(t, "restored") == 11,
        "restored beside a new lease of the same day: 2 + 9 held");
     ok(drain_key(t, "restored", NOW0, &r2) && r2.units == 11,
        "drained together");
     /* Restored over units of another period: dropped. */
     c = lcharge(t, "restored", no_rate, q, NOW0 + DAY, 0);
-    ok(apikey_quota_table_lease_put(t, KEY("restored"), &q, NOW0 + DAY,
+    ok(apikey_limit_table_lease_put(t, KEY("restored"), &q, NOW0 + DAY,
                                     c.lease_period, 2, 2, 2)
-           && !apikey_quota_table_lease_restore(t, (unsigned)slot, &r)
+           && !apikey_limit_table_lease_restore(t, (unsigned)slot, &r)
            && held(t, "restored") == 1,
        "restoring yesterday's units over today's: 0, today's kept");
     free(mem);
@@ -620,7 +620,7 @@ static void test_give_back_after_sync(void)
     apikey_lease_return_t r;
     apikey_charge_t c;
     void *mem;
-    apikey_quota_table_t *t = table_new(&mem);
+    apikey_limit_table_t *t = table_new(&mem);
 
     if (!t) {
         ok(0, "table");
@@ -636,14 +636,14 @@ static void test_give_back_after_sync(void)
      * them); the rate run below shows it for units a leased charge took. */
     c = lcharge(t, "lost", one, q, NOW0, 0);
     ok(c.result == APIKEY_CHARGE_NEED_LEASE
-           && apikey_quota_table_lease_put(t, KEY("lost"), &q, NOW0,
+           && apikey_limit_table_lease_put(t, KEY("lost"), &q, NOW0,
                                            c.lease_period, 1, 1, 9)
            && lcharge(t, "lost", one, q, NOW0, APIKEY_CHARGE_PREPAID).result
                   == APIKEY_CHARGE_ADMIT,
        "1/s: a request admitted with a lease of 1");
     c = lcharge(t, "lost", one, q, NOW0, 0);
     ok(c.result == APIKEY_CHARGE_NEED_LEASE
-           && apikey_quota_table_lease_put(t, KEY("lost"), &q, NOW0,
+           && apikey_limit_table_lease_put(t, KEY("lost"), &q, NOW0,
                                            c.lease_period, 5, 6, 9)
            && drain_key(t, "lost", NOW0, &r) && r.units == 4,
        "the next claims 5 (keeps 1), a sync gives the other 4 back");
@@ -666,7 +666,7 @@ static void test_fallback(void)
     apikey_charge_t c;
     int i, admitted = 0;
     void *mem;
-    apikey_quota_table_t *t = table_new(&mem);
+    apikey_limit_table_t *t = table_new(&mem);
 
     if (!t) {
         ok(0, "table");
@@ -675,7 +675,7 @@ static void test_fallback(void)
     ok(first_lease(t, "fb", q, NOW0, 2, 5), "a lease of 2, one admitted");
     c = lcharge(t, "fb", no_rate, q, NOW0, APIKEY_CHARGE_FALLBACK);
     ok(c.result == APIKEY_CHARGE_ADMIT, "the second from the lease");
-    apikey_quota_table_lease_dry(t, KEY("fb"), &q, NOW0, 0, 5);
+    apikey_limit_table_lease_dry(t, KEY("fb"), &q, NOW0, 0, 5);
     for (i = 0; i < 12; i++) {
         c = lcharge(t, "fb", no_rate, q, NOW0, APIKEY_CHARGE_FALLBACK);
         admitted += c.result == APIKEY_CHARGE_ADMIT;
@@ -695,15 +695,15 @@ static void test_fallback(void)
         apikey_quota_view_t v;
         int slot = find_key(t, "fb", &v);
 
-        ok(slot >= 0 && apikey_quota_table_lease_restore(t, (unsigned)slot, &r)
+        ok(slot >= 0 && apikey_limit_table_lease_restore(t, (unsigned)slot, &r)
                && drain_key(t, "fb", NOW0, &r2) && r2.owed == 8,
            "a failed add restores the 8 owed");
         /* Tomorrow: one owed for the new day, then yesterday's restore
          * comes late. */
-        apikey_quota_table_lease_dry(t, KEY("fb"), &q, NOW0 + DAY, 0, 5);
+        apikey_limit_table_lease_dry(t, KEY("fb"), &q, NOW0 + DAY, 0, 5);
         c = lcharge(t, "fb", no_rate, q, NOW0 + DAY, APIKEY_CHARGE_FALLBACK);
         ok(c.result == APIKEY_CHARGE_ADMIT, "tomorrow, fallback admits");
-        apikey_quota_table_lease_restore(t, (unsigned)slot, &r);
+        apikey_limit_table_lease_restore(t, (unsigned)slot, &r);
         ok(drain_key(t, "fb", NOW0 + DAY, &r2) && r2.owed == 1
                && r2.owed_period == FIELD(APIKEY_PERIOD_DAY, DAY_INDEX + 1),
            "a late restore of yesterday's owed units leaves today's 1");
@@ -718,7 +718,7 @@ static void test_lease_clamp(void)
     apikey_quota_t q = quota_of(10, APIKEY_PERIOD_DAY);
     apikey_charge_t c;
     void *mem;
-    apikey_quota_table_t *t = table_new(&mem);
+    apikey_limit_table_t *t = table_new(&mem);
 
     if (!t) {
         ok(0, "table");
@@ -726,7 +726,7 @@ static void test_lease_clamp(void)
     }
     c = lcharge(t, "clamp", no_rate, q, NOW0, 0);
     ok(c.result == APIKEY_CHARGE_NEED_LEASE
-           && apikey_quota_table_lease_put(t, KEY("clamp"), &q, NOW0,
+           && apikey_limit_table_lease_put(t, KEY("clamp"), &q, NOW0,
                                            c.lease_period, 50, 50, 3),
        "50 units put for a quota of 10");
     c = lcharge(t, "clamp", no_rate, q, NOW0, APIKEY_CHARGE_PREPAID);
@@ -882,10 +882,10 @@ static int db_claim(sim_t *sh, apr_uint64_t *row, apr_uint64_t *state,
     return 0;
 }
 
-/* A request of key on node's server, as apikey_quota_fixups and
+/* A request of key on node's server, as apikey_limits_fixups and
  * charge_from_store serve it (with one clock reading).  Counts an
  * admission in the key's row. */
-static apikey_charge_result_t request(sim_t *sh, apikey_quota_table_t *t,
+static apikey_charge_result_t request(sim_t *sh, apikey_limit_table_t *t,
                                       int node, int key, apr_uint64_t *state,
                                       long long now)
 {
@@ -894,7 +894,7 @@ static apikey_charge_result_t request(sim_t *sh, apikey_quota_table_t *t,
     int claims;
 
     key_name(id, sizeof(id), key);
-    apikey_quota_table_charge(t, KEY(id), "owner", &sh->rate, &sh->quota, now,
+    apikey_limit_table_charge(t, KEY(id), "owner", &sh->rate, &sh->quota, now,
                               APIKEY_CHARGE_LEASED, &c);
     for (claims = 0; c.result == APIKEY_CHARGE_NEED_LEASE && claims < 2;
          claims++) {
@@ -907,17 +907,17 @@ static apikey_charge_result_t request(sim_t *sh, apikey_quota_table_t *t,
         if (db_claim(sh, &sh->claimed[key], state, sh->quota.limit,
                      c.lease_want, &got, &claimed)
             < 0) {
-            apikey_quota_table_lease_dry(t, KEY(id), &sh->quota, now, 0,
+            apikey_limit_table_lease_dry(t, KEY(id), &sh->quota, now, 0,
                                          (apr_uint32_t)node + 1);
         }
         else if (got == 0) {
-            apikey_quota_table_lease_dry(t, KEY(id), &sh->quota, now, 1,
+            apikey_limit_table_lease_dry(t, KEY(id), &sh->quota, now, 1,
                                          (apr_uint32_t)node + 1);
         }
-        else if (apikey_quota_table_lease_put(t, KEY(id), &sh->quota, now,
+        else if (apikey_limit_table_lease_put(t, KEY(id), &sh->quota, now,
                                               period, got, claimed,
                                               (apr_uint32_t)node + 1)) {
-            apikey_quota_table_charge(
+            apikey_limit_table_charge(
                 t, KEY(id), "owner", &sh->rate, &sh->quota, now,
                 APIKEY_CHARGE_LEASED | APIKEY_CHARGE_PREPAID, &c);
             break;
@@ -927,7 +927,7 @@ static apikey_charge_result_t request(sim_t *sh, apikey_quota_table_t *t,
         }
         /* Again: units another request put meanwhile, or what the store
          * answered. */
-        apikey_quota_table_charge(t, KEY(id), "owner", &sh->rate, &sh->quota,
+        apikey_limit_table_charge(t, KEY(id), "owner", &sh->rate, &sh->quota,
                                   now, APIKEY_CHARGE_LEASED, &c);
     }
     if (c.result == APIKEY_CHARGE_NEED_LEASE) {
@@ -942,16 +942,16 @@ static apikey_charge_result_t request(sim_t *sh, apikey_quota_table_t *t,
 /* The sync of node's server (apikey_quota_sync.c's sync_leases): drains
  * every slot and gives the units back to the store, or restores them when
  * that fails. */
-static void sync_node(sim_t *sh, apikey_quota_table_t *t, int node,
+static void sync_node(sim_t *sh, apikey_limit_table_t *t, int node,
                       long long now, apr_uint64_t *state)
 {
     unsigned i;
 
-    for (i = 0; i < apikey_quota_table_slots(t); i++) {
+    for (i = 0; i < apikey_limit_table_slots(t); i++) {
         apikey_lease_return_t r;
         int row;
 
-        if (!apikey_quota_table_lease_drain(t, i, now, &r)) {
+        if (!apikey_limit_table_lease_drain(t, i, now, &r)) {
             continue;
         }
         row = row_of(r.id);
@@ -962,7 +962,7 @@ static void sync_node(sim_t *sh, apikey_quota_table_t *t, int node,
         }
         if (fails(sh->return_fail, state)) {
             add(&sh->return_errors, 1);
-            add(apikey_quota_table_lease_restore(t, i, &r) ? &sh->restored
+            add(apikey_limit_table_lease_restore(t, i, &r) ? &sh->restored
                                                            : &sh->dropped,
                 r.units);
             continue;
@@ -977,7 +977,7 @@ static void sync_node(sim_t *sh, apikey_quota_table_t *t, int node,
     }
 }
 
-static void charger(sim_t *sh, apikey_quota_table_t *t, int k)
+static void charger(sim_t *sh, apikey_limit_table_t *t, int k)
 {
     apr_uint64_t state = mix64((apr_uint64_t)getpid() * 131 + (unsigned)k);
     double end = seconds() + CHILD_SECONDS;
@@ -1022,7 +1022,7 @@ static void charger(sim_t *sh, apikey_quota_table_t *t, int k)
     }
 }
 
-static void syncer(sim_t *sh, apikey_quota_table_t *t, int k)
+static void syncer(sim_t *sh, apikey_limit_table_t *t, int k)
 {
     apr_uint64_t state = mix64((apr_uint64_t)getpid() * 131 + (unsigned)k);
     double end = seconds() + CHILD_SECONDS;
@@ -1047,7 +1047,7 @@ static void syncer(sim_t *sh, apikey_quota_table_t *t, int k)
 
 /* Process k: a request process of node k / CHARGERS, or, from NODES *
  * CHARGERS on, the sync of node k - NODES * CHARGERS. */
-static pid_t spawn(sim_t *sh, apikey_quota_table_t **t, int k, int nice_it)
+static pid_t spawn(sim_t *sh, apikey_limit_table_t **t, int k, int nice_it)
 {
     pid_t pid;
 
@@ -1068,9 +1068,9 @@ static pid_t spawn(sim_t *sh, apikey_quota_table_t **t, int k, int nice_it)
     return pid;
 }
 
-static int cluster_new(sim_t **sh, apikey_quota_table_t **t, void **mem)
+static int cluster_new(sim_t **sh, apikey_limit_table_t **t, void **mem)
 {
-    apr_size_t size = apikey_quota_table_size(CLUSTER_SLOTS);
+    apr_size_t size = apikey_limit_table_size(CLUSTER_SLOTS);
     int n, adopted;
 
     *sh = shared_new(sizeof(**sh));
@@ -1081,7 +1081,7 @@ static int cluster_new(sim_t **sh, apikey_quota_table_t **t, void **mem)
     (*sh)->period = FIELD(APIKEY_PERIOD_DAY, DAY_INDEX);
     for (n = 0; n < NODES; n++) {
         mem[n] = shared_new(size);
-        t[n] = mem[n] ? apikey_quota_table_init(mem[n], size, CLUSTER_SLOTS,
+        t[n] = mem[n] ? apikey_limit_table_init(mem[n], size, CLUSTER_SLOTS,
                                                 seeds[n], &adopted)
                       : NULL;
         if (!t[n]) {
@@ -1097,7 +1097,7 @@ static void cluster_free(sim_t *sh, void **mem)
 
     for (n = 0; n < NODES; n++) {
         if (mem[n]) {
-            munmap(mem[n], apikey_quota_table_size(CLUSTER_SLOTS));
+            munmap(mem[n], apikey_limit_table_size(CLUSTER_SLOTS));
         }
     }
     munmap(sh, sizeof(*sh));
@@ -1120,7 +1120,7 @@ static apr_uint64_t sum(apr_uint64_t *w, int n)
  * no node holds a unit of it and a claim got nothing: the store's units
  * are all claimed, by requests admitted or by units lost.  Returns the
  * admissions; *now moves on by SETTLE_STEP a request. */
-static unsigned long settle(sim_t *sh, apikey_quota_table_t **t, int key,
+static unsigned long settle(sim_t *sh, apikey_limit_table_t **t, int key,
                             long long *now, int *rounds)
 {
     apr_uint64_t state = 1;
@@ -1156,7 +1156,7 @@ static unsigned long settle(sim_t *sh, apikey_quota_table_t **t, int key,
 }
 
 /* The units the nodes' slots of key hold. */
-static unsigned long held_all(apikey_quota_table_t **t, int key)
+static unsigned long held_all(apikey_limit_table_t **t, int key)
 {
     unsigned long units = 0;
     char id[32];
@@ -1180,7 +1180,7 @@ static unsigned long held_all(apikey_quota_table_t **t, int key)
 static void exactness(const char *what, int pace_us, apikey_rate_t rate,
                       int claim_fail, int return_fail, double run_s, int exact)
 {
-    apikey_quota_table_t *t[NODES];
+    apikey_limit_table_t *t[NODES];
     void *mem[NODES] = {NULL, NULL, NULL};
     pid_t pids[PROCS];
     sim_t *sh;
@@ -1304,7 +1304,7 @@ static void test_exactness(void)
  * lock), never more. */
 static void test_killed(void)
 {
-    apikey_quota_table_t *t[NODES];
+    apikey_limit_table_t *t[NODES];
     void *mem[NODES] = {NULL, NULL, NULL};
     apr_uint64_t state = mix64((apr_uint64_t)getpid());
     int rounds = KILL_ROUNDS * scale / 100, r, k, kills = 0, settle_rounds;

@@ -14,7 +14,7 @@
  * limitations under the License.
  */
 
-/* Unit tests for the limit table in apikey_quota_table.c: charges in one
+/* Unit tests for the limit table in apikey_limit_table.c: charges in one
  * process, exact counts across forked processes charging one shared
  * mapping, processes killed in the middle of a charge, corrupted slots,
  * slot reuse, and the state file.
@@ -25,7 +25,7 @@
 /* MAP_ANONYMOUS is not POSIX. */
 #define _DEFAULT_SOURCE
 
-#include "apikey_quota_table.h"
+#include "apikey_limit_table.h"
 #include "tap.h"
 #include "limit_helpers.h"
 #include "torture.h"
@@ -78,20 +78,20 @@ static const apikey_quota_t no_quota;
 
 static int scale = 100;
 
-static apikey_charge_t charge(apikey_quota_table_t *t, const char *id,
+static apikey_charge_t charge(apikey_limit_table_t *t, const char *id,
                               apikey_rate_t r, apikey_quota_t q, long long now,
                               int report_only)
 {
     apikey_charge_t c;
 
     memset(&c, 0xa5, sizeof(c)); /* shows whether charge wrote it all */
-    apikey_quota_table_charge(t, KEY(id), "owner", &r, &q, now, report_only,
+    apikey_limit_table_charge(t, KEY(id), "owner", &r, &q, now, report_only,
                               &c);
     return c;
 }
 
 /* Charges id n times at now; returns how many were admitted. */
-static unsigned long charge_n(apikey_quota_table_t *t, const char *id,
+static unsigned long charge_n(apikey_limit_table_t *t, const char *id,
                               apikey_rate_t r, apikey_quota_t q, long long now,
                               unsigned long n)
 {
@@ -107,27 +107,27 @@ static unsigned long charge_n(apikey_quota_table_t *t, const char *id,
  * size and the table size, and the slots are what a slot adds to it. */
 static unsigned char *slot_bytes(void *mem, unsigned nslots, unsigned i)
 {
-    return (unsigned char *)mem + apikey_quota_table_size(nslots)
+    return (unsigned char *)mem + apikey_limit_table_size(nslots)
            - (apr_size_t)(nslots - i) * APIKEY_QUOTA_SLOT_SIZE;
 }
 
-static apikey_quota_table_t *table_new(unsigned nslots, void **mem)
+static apikey_limit_table_t *table_new(unsigned nslots, void **mem)
 {
-    apr_size_t size = apikey_quota_table_size(nslots);
+    apr_size_t size = apikey_limit_table_size(nslots);
     int adopted;
 
     *mem = calloc(1, size);
     if (!*mem) {
         return NULL;
     }
-    return apikey_quota_table_init(*mem, size, nslots, seed, &adopted);
+    return apikey_limit_table_init(*mem, size, nslots, seed, &adopted);
 }
 
 /* A table over memory full of junk, with its own seed. */
-static apikey_quota_table_t *table_fresh(unsigned nslots,
+static apikey_limit_table_t *table_fresh(unsigned nslots,
                                          const unsigned char *s, void **mem)
 {
-    apr_size_t size = apikey_quota_table_size(nslots);
+    apr_size_t size = apikey_limit_table_size(nslots);
     int adopted;
 
     *mem = malloc(size);
@@ -135,13 +135,13 @@ static apikey_quota_table_t *table_fresh(unsigned nslots,
         return NULL;
     }
     memset(*mem, 0x77, size);
-    return apikey_quota_table_init(*mem, size, nslots, s, &adopted);
+    return apikey_limit_table_init(*mem, size, nslots, s, &adopted);
 }
 
 static void test_size_init(void)
 {
-    apr_size_t s1 = apikey_quota_table_size(1), s2 = apikey_quota_table_size(2);
-    apikey_quota_table_t *t;
+    apr_size_t s1 = apikey_limit_table_size(1), s2 = apikey_limit_table_size(2);
+    apikey_limit_table_t *t;
     apikey_charge_t c;
     apr_size_t size;
     int adopted = -1;
@@ -149,47 +149,47 @@ static void test_size_init(void)
 
     is_int((long long)(s2 - s1), APIKEY_QUOTA_SLOT_SIZE,
            "a slot costs %d bytes", APIKEY_QUOTA_SLOT_SIZE);
-    is_int((long long)(apikey_quota_table_size(1000) - s1),
+    is_int((long long)(apikey_limit_table_size(1000) - s1),
            999LL * APIKEY_QUOTA_SLOT_SIZE, "1000 slots cost 1000 times that");
 
-    size = apikey_quota_table_size(16);
+    size = apikey_limit_table_size(16);
     mem = malloc(size + 128);
     if (!mem) {
         ok(0, "malloc");
         return;
     }
-    ok(apikey_quota_table_init(mem, size - 1, 16, seed, &adopted) == NULL,
+    ok(apikey_limit_table_init(mem, size - 1, 16, seed, &adopted) == NULL,
        "init refuses one byte less than table_size");
-    ok(apikey_quota_table_init(mem, size, 0, seed, &adopted) == NULL,
+    ok(apikey_limit_table_init(mem, size, 0, seed, &adopted) == NULL,
        "init refuses 0 slots");
     memset(mem, 0x5a, size + 128);
-    t = apikey_quota_table_init(mem, size, 16, seed, &adopted);
+    t = apikey_limit_table_init(mem, size, 16, seed, &adopted);
     ok(t != NULL && adopted == 0, "init lays a table over junk, not adopted");
     if (!t) {
         free(mem);
         return;
     }
-    is_int(apikey_quota_table_slots(t), 16, "with 16 slots");
+    is_int(apikey_limit_table_slots(t), 16, "with 16 slots");
     {
         apikey_quota_view_t v;
         unsigned i, n = 0;
 
         for (i = 0; i < 16; i++) {
-            n += apikey_quota_table_view(t, i, &v);
+            n += apikey_limit_table_view(t, i, &v);
         }
         is_int(n, 0, "and no slot in use");
-        is_int(apikey_quota_table_view(t, 16, &v), 0,
+        is_int(apikey_limit_table_view(t, 16, &v), 0,
                "view of slot 16 of 16 is 0");
     }
     c = charge(t, "k1", no_rate, quota_of(3, APIKEY_PERIOD_DAY), NOW0, 0);
     ok(c.result == APIKEY_CHARGE_ADMIT && c.quota_used == 1,
        "a key is charged in it");
-    t = apikey_quota_table_init(mem, size, 16, seed2, &adopted);
+    t = apikey_limit_table_init(mem, size, 16, seed2, &adopted);
     ok(t != NULL && adopted == 1, "init of the same memory adopts the table");
     c = charge(t, "k1", no_rate, quota_of(3, APIKEY_PERIOD_DAY), NOW0, 0);
     ok(c.result == APIKEY_CHARGE_ADMIT && c.quota_used == 2,
        "and the key's count goes on (2)");
-    t = apikey_quota_table_init(mem, size, 15, seed, &adopted);
+    t = apikey_limit_table_init(mem, size, 15, seed, &adopted);
     ok(t != NULL && adopted == 0, "init with another slot count starts anew");
     c = charge(t, "k1", no_rate, quota_of(3, APIKEY_PERIOD_DAY), NOW0, 0);
     ok(c.result == APIKEY_CHARGE_ADMIT && c.quota_used == 1,
@@ -200,7 +200,7 @@ static void test_size_init(void)
 static void test_quota(void)
 {
     apikey_quota_t q = quota_of(5, APIKEY_PERIOD_DAY);
-    apikey_quota_table_t *t;
+    apikey_limit_table_t *t;
     apikey_quota_view_t v;
     apikey_charge_t c;
     unsigned long i;
@@ -287,7 +287,7 @@ static void test_rate(void)
 {
     apikey_rate_t r = rate_of(50000, 20); /* 20/s */
     apikey_quota_t q = quota_of(100, APIKEY_PERIOD_DAY);
-    apikey_quota_table_t *t;
+    apikey_limit_table_t *t;
     apikey_charge_t c;
     long long i;
     int good = 1;
@@ -344,7 +344,7 @@ static void test_report_only(void)
 {
     apikey_rate_t r = rate_of(SEC, 2);
     apikey_quota_t q = quota_of(3, APIKEY_PERIOD_DAY);
-    apikey_quota_table_t *t;
+    apikey_limit_table_t *t;
     apikey_charge_t c[10];
     unsigned long i;
     int good = 1;
@@ -400,7 +400,7 @@ typedef struct {
 
 static const char *const exact_keys[3] = {"exact-a", "exact-b", "exact-c"};
 
-static int exact_child(apikey_quota_table_t *t, exact_shared_t *sh, int k,
+static int exact_child(apikey_limit_table_t *t, exact_shared_t *sh, int k,
                        unsigned nkeys, apikey_rate_t r, apikey_quota_t q,
                        unsigned long charges)
 {
@@ -413,7 +413,7 @@ static int exact_child(apikey_quota_table_t *t, exact_shared_t *sh, int k,
         unsigned key = (unsigned)((n + (unsigned long)k) % nkeys);
         apikey_charge_t c;
 
-        apikey_quota_table_charge(t, KEY(exact_keys[key]), "owner", &r, &q,
+        apikey_limit_table_charge(t, KEY(exact_keys[key]), "owner", &r, &q,
                                   NOW0, 0, &c);
         if (c.result == APIKEY_CHARGE_ADMIT) {
             admitted[key]++;
@@ -440,12 +440,12 @@ static int exact_child(apikey_quota_table_t *t, exact_shared_t *sh, int k,
 static void exact(const char *what, unsigned nkeys, apikey_rate_t r,
                   apikey_quota_t q, unsigned long charges, unsigned long want)
 {
-    apr_size_t size = apikey_quota_table_size(64);
+    apr_size_t size = apikey_limit_table_size(64);
     exact_shared_t *sh = shared_new(sizeof(*sh));
     void *mem = shared_new(size);
     unsigned long admitted[3] = {0, 0, 0}, rl = 0, qe = 0, other = 0;
     unsigned long total = charges * CHILDREN, all = 0;
-    apikey_quota_table_t *t;
+    apikey_limit_table_t *t;
     pid_t pids[CHILDREN];
     int k, exited = 0, adopted, words = 1;
     unsigned key;
@@ -455,7 +455,7 @@ static void exact(const char *what, unsigned nkeys, apikey_rate_t r,
         ok(0, "%s: mmap: %s", what, strerror(errno));
         return;
     }
-    t = apikey_quota_table_init(mem, size, 64, seed, &adopted);
+    t = apikey_limit_table_init(mem, size, 64, seed, &adopted);
     fflush(stdout);
     fflush(stderr);
     for (k = 0; k < CHILDREN; k++) {
@@ -562,7 +562,7 @@ static const apikey_rate_t *kill_rate(void)
     return &r;
 }
 
-static void charge_forever(apikey_quota_table_t *t, kill_shared_t *sh, int k)
+static void charge_forever(apikey_limit_table_t *t, kill_shared_t *sh, int k)
 {
     apikey_quota_t q = quota_of((unsigned long)kill_quota(), APIKEY_PERIOD_DAY);
     double end = seconds() + CHILD_SECONDS;
@@ -576,7 +576,7 @@ static void charge_forever(apikey_quota_table_t *t, kill_shared_t *sh, int k)
         apr_uint64_t *tally;
         apikey_charge_t c;
 
-        apikey_quota_table_charge(t, KEY("killed"), "owner", kill_rate(), &q,
+        apikey_limit_table_charge(t, KEY("killed"), "owner", kill_rate(), &q,
                                   __atomic_load_n(&sh->now, __ATOMIC_SEQ_CST),
                                   0, &c);
         switch (c.result) {
@@ -601,7 +601,7 @@ static void charge_forever(apikey_quota_table_t *t, kill_shared_t *sh, int k)
     }
 }
 
-static pid_t spawn_charger(apikey_quota_table_t *t, kill_shared_t *sh, int k)
+static pid_t spawn_charger(apikey_limit_table_t *t, kill_shared_t *sh, int k)
 {
     pid_t pid;
 
@@ -616,7 +616,7 @@ static pid_t spawn_charger(apikey_quota_table_t *t, kill_shared_t *sh, int k)
 }
 
 /* The key's count today, or -1 when its slot is not valid. */
-static long killed_count(apikey_quota_table_t *t)
+static long killed_count(apikey_limit_table_t *t)
 {
     apikey_quota_view_t v;
 
@@ -632,7 +632,7 @@ static long killed_count(apikey_quota_table_t *t)
  * request admitted beyond the quota. */
 static void test_killed(void)
 {
-    apr_size_t size = apikey_quota_table_size(64);
+    apr_size_t size = apikey_limit_table_size(64);
     kill_shared_t *sh = shared_new(sizeof(*sh));
     void *mem = shared_new(size);
     apr_uint64_t state = mix64((apr_uint64_t)getpid());
@@ -640,7 +640,7 @@ static void test_killed(void)
     long quota = kill_quota();
     unsigned long kills = 0, over = 0, exhausted_at = 0;
     pid_t pids[KILL_CHILDREN];
-    apikey_quota_table_t *t;
+    apikey_limit_table_t *t;
     apikey_charge_t c;
     double start = seconds();
     long used;
@@ -652,7 +652,7 @@ static void test_killed(void)
         ok(0, "mmap: %s", strerror(errno));
         return;
     }
-    t = apikey_quota_table_init(mem, size, 64, seed, &adopted);
+    t = apikey_limit_table_init(mem, size, 64, seed, &adopted);
     sh->now = NOW0;
     for (k = 0; k < KILL_CHILDREN; k++) {
         pids[k] = spawn_charger(t, sh, k);
@@ -749,7 +749,7 @@ static void test_clock_ahead(void)
 {
     apikey_quota_t q = quota_of(5, APIKEY_PERIOD_DAY);
     apikey_rate_t r = rate_of(SEC, 2);
-    apikey_quota_table_t *t;
+    apikey_limit_table_t *t;
     apikey_charge_t c;
     long long far = NOW0 + 100LL * 365 * 86400 * SEC;
     void *mem;
@@ -803,7 +803,7 @@ static void test_clock_back(void)
     apikey_quota_t qd = quota_of(5, APIKEY_PERIOD_DAY);
     apikey_quota_t qm = quota_of(5, APIKEY_PERIOD_MONTH);
     apikey_rate_t r = rate_of(1200 * SEC, 3); /* 3/h */
-    apikey_quota_table_t *t;
+    apikey_limit_table_t *t;
     apikey_charge_t c;
     unsigned i;
     void *mem;
@@ -887,7 +887,7 @@ static void test_clock_back(void)
         if (idx >= 0) {
             memcpy(slot_bytes(mem, 64, (unsigned)idx) + 16, &w, sizeof(w));
         }
-        ok(idx >= 0 && apikey_quota_table_view(t, (unsigned)idx, &v)
+        ok(idx >= 0 && apikey_limit_table_view(t, (unsigned)idx, &v)
                && v.quota_count == 0 && v.quota_period == 0,
            "a count of another kind of period: the view shows none");
     }
@@ -900,7 +900,7 @@ static void test_header(void)
 {
     apikey_quota_t q = quota_of(5, APIKEY_PERIOD_DAY);
     apikey_quota_header_t h;
-    apikey_quota_table_t *t;
+    apikey_limit_table_t *t;
     unsigned char *b;
     apikey_charge_t c;
     void *mem;
@@ -912,47 +912,47 @@ static void test_header(void)
         return;
     }
     charge_n(t, "kept", no_rate, q, NOW0, 3);
-    apikey_quota_table_header_get(t, &h);
-    is_int(apikey_quota_table_header_check(t, &h), 0,
+    apikey_limit_table_header_get(t, &h);
+    is_int(apikey_limit_table_header_check(t, &h), 0,
            "an intact header: nothing to restore");
     b = mem;
     memset(b, 0, 64); /* magic, slot count and size, seed: all zero */
-    is_int(apikey_quota_table_header_check(t, &h), 1,
+    is_int(apikey_limit_table_header_check(t, &h), 1,
            "a zeroed header is restored");
     c = charge(t, "kept", no_rate, q, NOW0, 0);
     ok(c.result == APIKEY_CHARGE_ADMIT && c.quota_used == 4 && !c.repaired,
        "and the key's count goes on (used 4)");
     memset(b + 8, 0xff, 8);   /* slot count and size */
     memset(b + 24, 0x5a, 16); /* the seed */
-    is_int(apikey_quota_table_header_check(t, &h), 1,
+    is_int(apikey_limit_table_header_check(t, &h), 1,
            "a slot count, size and seed written over are restored");
-    is_int((long long)apikey_quota_table_slots(t), 64, "64 slots again");
+    is_int((long long)apikey_limit_table_slots(t), 64, "64 slots again");
     is_int((long long)charge_n(t, "kept", no_rate, q, NOW0, 5), 1,
            "the key has 1 left, as before");
-    ok(apikey_quota_table_init(mem, apikey_quota_table_size(64), 64, seed2,
+    ok(apikey_limit_table_init(mem, apikey_limit_table_size(64), 64, seed2,
                                &adopted)
            && adopted,
        "the restored table is adopted at a restart");
-    is_int(apikey_quota_table_header_check(t, &h), 0, "with the same header");
+    is_int(apikey_limit_table_header_check(t, &h), 0, "with the same header");
     free(mem);
 }
 
 /* Scribbles over a key's whole slot with pattern (or random bytes when
  * pattern < 0) and returns what the key's next charge does. */
-static apikey_charge_t scribble(void *mem, apikey_quota_table_t **tp,
+static apikey_charge_t scribble(void *mem, apikey_limit_table_t **tp,
                                 int pattern, apr_uint64_t *state, int *views_ok,
                                 int *slot_found)
 {
-    apr_size_t size = apikey_quota_table_size(64);
+    apr_size_t size = apikey_limit_table_size(64);
     apikey_quota_t q = quota_of(5, APIKEY_PERIOD_DAY);
-    apikey_quota_table_t *t;
+    apikey_limit_table_t *t;
     apikey_quota_view_t v;
     unsigned char *b;
     unsigned i;
     int adopted, idx;
 
     memset(mem, 0, size);
-    t = *tp = apikey_quota_table_init(mem, size, 64, seed, &adopted);
+    t = *tp = apikey_limit_table_init(mem, size, 64, seed, &adopted);
     charge_n(t, "victim", rate_of(SEC, 5), q, NOW0, 5);
     charge_n(t, "bystander", rate_of(SEC, 5), q, NOW0, 2);
     idx = find_key(t, "victim", &v);
@@ -966,7 +966,7 @@ static apikey_charge_t scribble(void *mem, apikey_quota_table_t **tp,
             pattern >= 0 ? (unsigned char)pattern : (unsigned char)rnd(state);
     }
     for (i = 0; i < 64; i++) {
-        if (apikey_quota_table_view(t, i, &v)
+        if (apikey_limit_table_view(t, i, &v)
             && (!printable(v.id, sizeof(v.id))
                 || !printable(v.owner, sizeof(v.owner)))) {
             *views_ok = 0;
@@ -978,7 +978,7 @@ static apikey_charge_t scribble(void *mem, apikey_quota_table_t **tp,
 static void test_scribble(void)
 {
     static const int patterns[] = {0xff, 0xa5, 0x5a, 0x01, 0x80};
-    apr_size_t size = apikey_quota_table_size(64);
+    apr_size_t size = apikey_limit_table_size(64);
     apikey_quota_t q = quota_of(5, APIKEY_PERIOD_DAY);
     apr_uint64_t state = 7;
     void *mem = malloc(size);
@@ -994,7 +994,7 @@ static void test_scribble(void)
          i < (int)(sizeof(patterns) / sizeof(patterns[0])) + CORRUPT_ROUNDS;
          i++) {
         int pattern = i < 5 ? patterns[i] : -1, slot_found = 0;
-        apikey_quota_table_t *t;
+        apikey_limit_table_t *t;
         apikey_charge_t c =
             scribble(mem, &t, pattern, &state, &views_ok, &slot_found);
         unsigned long more;
@@ -1037,7 +1037,7 @@ static void test_scribble(void)
 
     /* Zeros make a free slot: the key starts afresh there, as a new one. */
     {
-        apikey_quota_table_t *t;
+        apikey_limit_table_t *t;
         int slot_found;
         apikey_charge_t c =
             scribble(mem, &t, 0, &state, &views_ok, &slot_found);
@@ -1050,13 +1050,13 @@ static void test_scribble(void)
     /* A table of one slot, scribbled: later charges still get served once
      * the old windows are over. */
     {
-        apr_size_t size1 = apikey_quota_table_size(1);
+        apr_size_t size1 = apikey_limit_table_size(1);
         void *m1 = calloc(1, size1);
-        apikey_quota_table_t *t;
+        apikey_limit_table_t *t;
         apikey_charge_t c;
         int adopted;
 
-        t = apikey_quota_table_init(m1, size1, 1, seed, &adopted);
+        t = apikey_limit_table_init(m1, size1, 1, seed, &adopted);
         charge(t, "only", no_rate, q, NOW0, 0);
         memset(slot_bytes(m1, 1, 0), 0xff, APIKEY_QUOTA_SLOT_SIZE);
         c = charge(t, "only", no_rate, q, NOW0 + 1, 0);
@@ -1084,7 +1084,7 @@ static void test_reuse(void)
 {
     apikey_rate_t r = rate_of(SEC, 1);
     apikey_quota_t q = quota_of(5, APIKEY_PERIOD_DAY);
-    apikey_quota_table_t *t;
+    apikey_limit_table_t *t;
     apikey_charge_t c;
     char id[32];
     unsigned i, n, epoch, full;
@@ -1168,15 +1168,15 @@ static void test_reuse(void)
        "time (%u, %u)",
        n, full);
 
-    is_int(apikey_quota_table_full_log_due(t, NOW0, 60 * SEC), 1,
+    is_int(apikey_limit_table_full_log_due(t, NOW0, 60 * SEC), 1,
            "full_log_due: 1 the first time");
-    is_int(apikey_quota_table_full_log_due(t, NOW0, 60 * SEC), 0,
+    is_int(apikey_limit_table_full_log_due(t, NOW0, 60 * SEC), 0,
            "0 at the same instant");
-    is_int(apikey_quota_table_full_log_due(t, NOW0 + 60 * SEC - 1, 60 * SEC), 0,
+    is_int(apikey_limit_table_full_log_due(t, NOW0 + 60 * SEC - 1, 60 * SEC), 0,
            "0 one microsecond before the interval");
-    is_int(apikey_quota_table_full_log_due(t, NOW0 + 60 * SEC, 60 * SEC), 1,
+    is_int(apikey_limit_table_full_log_due(t, NOW0 + 60 * SEC, 60 * SEC), 1,
            "1 after the interval");
-    is_int(apikey_quota_table_full_log_due(t, NOW0 + 61 * SEC, 60 * SEC), 0,
+    is_int(apikey_limit_table_full_log_due(t, NOW0 + 61 * SEC, 60 * SEC), 0,
            "then 0 again");
     free(mem);
 }
@@ -1213,7 +1213,7 @@ static int race_barrier(race_shared_t *sh, double deadline)
     return 0;
 }
 
-static int race_child(apikey_quota_table_t *t, void *mem, apr_size_t size,
+static int race_child(apikey_limit_table_t *t, void *mem, apr_size_t size,
                       race_shared_t *sh, int k, double end)
 {
     apikey_quota_t q = quota_of(50, APIKEY_PERIOD_DAY);
@@ -1226,8 +1226,8 @@ static int race_child(apikey_quota_table_t *t, void *mem, apr_size_t size,
             /* A fresh table with the old key in its one slot, idle for
              * the reuse delay at the time of the new key's charges. */
             memset(mem, 0, size);
-            apikey_quota_table_init(mem, size, 1, seed, &adopted);
-            apikey_quota_table_charge(t, KEY("old"), "owner", &no_rate,
+            apikey_limit_table_init(mem, size, 1, seed, &adopted);
+            apikey_limit_table_charge(t, KEY("old"), "owner", &no_rate,
                                       &no_quota, NOW0, 0, &c);
             sh->stop = sh->rounds >= RACE_ROUNDS || seconds() > end;
         }
@@ -1237,7 +1237,7 @@ static int race_child(apikey_quota_table_t *t, void *mem, apr_size_t size,
         if (sh->stop) {
             return 0;
         }
-        apikey_quota_table_charge(t, KEY("new"), "owner", &no_rate, &q,
+        apikey_limit_table_charge(t, KEY("new"), "owner", &no_rate, &q,
                                   NOW0 + APIKEY_QUOTA_REUSE_AFTER, 0, &c);
         sh->result[k] = c.result;
         if (race_barrier(sh, deadline)) {
@@ -1252,18 +1252,18 @@ static int race_child(apikey_quota_table_t *t, void *mem, apr_size_t size,
             sh->full += sh->result[0] == APIKEY_CHARGE_FULL
                         || sh->result[1] == APIKEY_CHARGE_FULL;
             sh->lost +=
-                !apikey_quota_table_view(t, 0, &v) || v.quota_count != admitted;
+                !apikey_limit_table_view(t, 0, &v) || v.quota_count != admitted;
         }
     }
 }
 
 static void test_reuse_race(void)
 {
-    apr_size_t size = apikey_quota_table_size(1);
+    apr_size_t size = apikey_limit_table_size(1);
     race_shared_t *sh = shared_new(sizeof(*sh));
     void *mem = shared_new(size);
     double end = seconds() + RACE_SECONDS * scale / 100, start = seconds();
-    apikey_quota_table_t *t;
+    apikey_limit_table_t *t;
     pid_t pids[2];
     int k, exited = 0, adopted;
 
@@ -1271,7 +1271,7 @@ static void test_reuse_race(void)
         ok(0, "mmap: %s", strerror(errno));
         return;
     }
-    t = apikey_quota_table_init(mem, size, 1, seed, &adopted);
+    t = apikey_limit_table_init(mem, size, 1, seed, &adopted);
     fflush(stdout);
     fflush(stderr);
     for (k = 0; k < 2; k++) {
@@ -1304,10 +1304,10 @@ static void test_reuse_race(void)
 /* full_log_due across processes: one of them logs. */
 static void test_full_log_fork(void)
 {
-    apr_size_t size = apikey_quota_table_size(4);
+    apr_size_t size = apikey_limit_table_size(4);
     exact_shared_t *sh = shared_new(sizeof(*sh));
     void *mem = shared_new(size);
-    apikey_quota_table_t *t;
+    apikey_limit_table_t *t;
     pid_t pids[CHILDREN];
     int k, round, adopted, once = 0;
 
@@ -1315,7 +1315,7 @@ static void test_full_log_fork(void)
         ok(0, "mmap: %s", strerror(errno));
         return;
     }
-    t = apikey_quota_table_init(mem, size, 4, seed, &adopted);
+    t = apikey_limit_table_init(mem, size, 4, seed, &adopted);
     for (round = 1; round <= 20; round++) {
         unsigned long n = 0;
 
@@ -1331,7 +1331,7 @@ static void test_full_log_fork(void)
                     sched_yield();
                 }
                 for (i = 0; i < 100; i++) {
-                    due += apikey_quota_table_full_log_due(
+                    due += apikey_limit_table_full_log_due(
                         t, NOW0 + round * 60 * SEC + i, 60 * SEC);
                 }
                 sh->other[k] = (unsigned long)due;
@@ -1385,7 +1385,7 @@ static char *read_file(const char *path, size_t *len)
 }
 
 /* A fresh table that failed to load is still a working table. */
-static int usable(apikey_quota_table_t *t)
+static int usable(apikey_limit_table_t *t)
 {
     apikey_quota_t q = quota_of(3, APIKEY_PERIOD_DAY);
 
@@ -1399,7 +1399,7 @@ static void test_save_load(void)
                                   "to be read past where the magic ends\n";
     apikey_quota_t q10 = quota_of(10, APIKEY_PERIOD_DAY);
     apikey_rate_t r = rate_of(SEC, 5);
-    apikey_quota_table_t *t, *t2;
+    apikey_limit_table_t *t, *t2;
     apikey_quota_view_t v;
     apikey_charge_t c;
     char path[256], other[256], *data;
@@ -1419,7 +1419,7 @@ static void test_save_load(void)
     charge_n(t, "spent", no_rate, q10, NOW0, 10);
     charge_n(t, "three", no_rate, q10, NOW0, 3);
     charge_n(t, "burst", r, no_quota, NOW0, 5);
-    is_int(apikey_quota_table_save(t, path), 0, "save to %s", path);
+    is_int(apikey_limit_table_save(t, path), 0, "save to %s", path);
 
     t2 = table_fresh(64, seed2, &mem2);
     if (!t2) {
@@ -1427,7 +1427,7 @@ static void test_save_load(void)
         free(mem);
         return;
     }
-    is_int(apikey_quota_table_load(t2, path), 0,
+    is_int(apikey_limit_table_load(t2, path), 0,
            "load into a fresh table with another seed");
     is_int((long long)charge_n(t2, "spent", no_rate, q10, NOW0 + SEC, 10), 0,
            "a key that had spent its 10: 10 more refused");
@@ -1447,13 +1447,13 @@ static void test_save_load(void)
     free(mem2);
 
     {
-        apr_size_t size32 = apikey_quota_table_size(32);
+        apr_size_t size32 = apikey_limit_table_size(32);
         void *m32 = calloc(1, size32);
-        apikey_quota_table_t *t32 =
-            apikey_quota_table_init(m32, size32, 32, seed, &adopted);
+        apikey_limit_table_t *t32 =
+            apikey_limit_table_init(m32, size32, 32, seed, &adopted);
 
         errno = 0;
-        rc = apikey_quota_table_load(t32, path);
+        rc = apikey_limit_table_load(t32, path);
         ok(rc == -1 && errno == EINVAL,
            "a table of 32 slots refuses the file of 64 (EINVAL)");
         ok(usable(t32), "and works");
@@ -1463,12 +1463,12 @@ static void test_save_load(void)
     errno = 0;
     t2 = table_fresh(64, seed2, &mem2);
     ok(t2
-           && apikey_quota_table_load(t2, "/tmp/does-not-exist/quota.state")
+           && apikey_limit_table_load(t2, "/tmp/does-not-exist/quota.state")
                   == -1
            && errno == ENOENT,
        "a missing file: -1, ENOENT");
     write_file(other, foreign, sizeof(foreign) - 1);
-    ok(apikey_quota_table_load(t2, other) == -1 && usable(t2),
+    ok(apikey_limit_table_load(t2, other) == -1 && usable(t2),
        "a foreign file: -1, and the table works");
     free(mem2);
 
@@ -1493,7 +1493,7 @@ static void test_save_load(void)
     for (i = 0; i < 10; i++) {
         write_file(other, data, cuts[i]);
         t2 = table_fresh(64, seed2, &mem2);
-        rc = t2 ? apikey_quota_table_load(t2, other) : 0;
+        rc = t2 ? apikey_limit_table_load(t2, other) : 0;
         is_int(rc, -1, "a file cut to %lu of %lu bytes fails to load",
                (unsigned long)cuts[i], (unsigned long)len);
         ok(t2 && usable(t2), "and the table works");
@@ -1517,14 +1517,14 @@ static void test_store_scoping(void)
     apikey_quota_view_t v;
     apikey_charge_t c;
     void *mem;
-    apikey_quota_table_t *t = table_new(64, &mem);
+    apikey_limit_table_t *t = table_new(64, &mem);
     unsigned i, n, seen = 0;
     int k, admitted[3] = {0, 0, 0};
     const apikey_slot_key_t *keys[3] = {&alpha, &beta, &alpha_q};
 
     for (k = 0; k < 3; k++) {
         for (i = 0; i < 5; i++) {
-            apikey_quota_table_charge(t, keys[k], "o", &no_rate, &q, NOW0, 0,
+            apikey_limit_table_charge(t, keys[k], "o", &no_rate, &q, NOW0, 0,
                                       &c);
             admitted[k] += c.result == APIKEY_CHARGE_ADMIT;
         }
@@ -1532,9 +1532,9 @@ static void test_store_scoping(void)
     is_int(admitted[0], 3, "store alpha, id 1: its 3 of 3/day");
     is_int(admitted[1], 3, "store beta, id 1: 3 of its own");
     is_int(admitted[2], 3, "store alpha, another statement, id 1: 3 too");
-    n = apikey_quota_table_slots(t);
+    n = apikey_limit_table_slots(t);
     for (i = 0; i < n; i++) {
-        if (apikey_quota_table_view(t, i, &v) && !strcmp(v.id, "1")) {
+        if (apikey_limit_table_view(t, i, &v) && !strcmp(v.id, "1")) {
             seen |= (v.store == alpha.store && v.query == 0)            ? 1
                     : (v.store == beta.store && v.query == 0)           ? 2
                     : (v.store == alpha.store && v.query == 0x33333333) ? 4

@@ -14,12 +14,12 @@
  * limitations under the License.
  */
 
-/* AuthBasicProvider apikey (see apikey_provider.h).  The key is the Basic
+/* AuthBasicProvider apikey (see apikey_basic_provider.h).  The key is the Basic
  * password, or the user with an empty password (as Stripe takes it); it is
  * verified exactly as under AuthType APIKey, and r->user becomes the key
  * id.  <AuthnProviderAlias apikey NAME> works as for any provider. */
 
-#include "apikey_provider.h"
+#include "apikey_basic_provider.h"
 #include "apikey_authn.h"
 #include "apikey_config.h"
 #include "apikey_extract.h"
@@ -167,6 +167,6 @@ static authn_status check_password(request_rec *r, const char *user,
     }
 }
 
-const authn_provider apikey_authn_provider = {
+const authn_provider apikey_basic_provider = {
     &check_password, NULL, /* no Digest: only a digest of the key is stored */
 };

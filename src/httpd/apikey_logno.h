@@ -14,13 +14,13 @@
  * limitations under the License.
  */
 
-/* The apikey authn provider: AuthBasicProvider apikey, for clients that can
- * only send Basic credentials. */
-#ifndef APIKEY_PROVIDER_H
-#define APIKEY_PROVIDER_H
+/* Our own error-log tags.  httpd's AH numbers are reserved for modules in
+ * the httpd distribution; ours are "APIKEYnnnnn: ", never reused, the next
+ * free number kept in src/log-next-number.  docs/log-messages.md lists them.
+ */
+#ifndef APIKEY_LOGNO_H
+#define APIKEY_LOGNO_H
 
-#include "mod_auth.h"
+#define APIKEY_LOGNO(n) "APIKEY" #n ": "
 
-extern const authn_provider apikey_authn_provider;
-
-#endif /* APIKEY_PROVIDER_H */
+#endif /* APIKEY_LOGNO_H */

@@ -31,10 +31,10 @@
 
 #include "apikey_quota_sync.h"
 #include "apikey_config.h"
-#include "apikey_log.h"
-#include "apikey_quota.h"
+#include "apikey_logno.h"
+#include "apikey_limits.h"
 #include "apikey_quota_store.h"
-#include "apikey_stats.h"
+#include "apikey_counters.h"
 #include "apikey_watchdog.h"
 
 #include "apr_hash.h"
@@ -80,7 +80,7 @@ static server_rec *server_of(apr_uint32_t store, unsigned *index)
     return NULL;
 }
 
-static void give_back(apikey_quota_table_t *t, unsigned i,
+static void give_back(apikey_limit_table_t *t, unsigned i,
                       const apikey_lease_return_t *r, apr_pool_t *p)
 {
     unsigned index = 0;
@@ -97,8 +97,8 @@ static void give_back(apikey_quota_table_t *t, unsigned i,
         && apikey_quota_store_give_back(s, p, row, r->period, r->units, &err,
                                         &unsure)
                == APR_SUCCESS) {
-        apikey_stats_quota_back(r->units, 0);
-        apikey_quota_table_lease_returned(t, i, r->units);
+        apikey_counters_quota_back(r->units, 0);
+        apikey_limit_table_lease_returned(t, i, r->units);
         keep.units = 0;
     }
     if (unsure) {
@@ -122,7 +122,7 @@ static void give_back(apikey_quota_table_t *t, unsigned i,
                    / APR_USEC_PER_SEC,
                r->owed, &err)
                == APR_SUCCESS) {
-        apikey_stats_quota_back(0, 0);
+        apikey_counters_quota_back(0, 0);
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                      APIKEY_LOGNO(00046) "key %s: %lu quota units admitted "
                                          "while the quota store did not "
@@ -139,10 +139,10 @@ static void give_back(apikey_quota_table_t *t, unsigned i,
         }
         return;
     }
-    apikey_stats_quota_back(0, 1);
+    apikey_counters_quota_back(0, 1);
     /* Kept, and spent here (or owed still, counted twice at worst), rather
      * than lost till the period ends. */
-    apikey_quota_table_lease_restore(t, i, &keep);
+    apikey_limit_table_lease_restore(t, i, &keep);
     if (s && !failing[index]) {
         failing[index] = 1;
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
@@ -193,7 +193,7 @@ static void purge(apr_pool_t *p, apr_time_t now)
 
 static apr_status_t sync_leases(int state, void *data, apr_pool_t *pool)
 {
-    apikey_quota_table_t *t = apikey_quota_table();
+    apikey_limit_table_t *t = apikey_limits_table();
     apr_time_t now = apr_time_now();
     apr_pool_t *p;
     unsigned i, n;
@@ -209,11 +209,11 @@ static apr_status_t sync_leases(int state, void *data, apr_pool_t *pool)
     }
     /* mod_watchdog does not clear its pool between calls. */
     apr_pool_create(&p, pool);
-    n = apikey_quota_table_slots(t);
+    n = apikey_limit_table_slots(t);
     for (i = 0; i < n; i++) {
         apikey_lease_return_t r;
 
-        if (apikey_quota_table_lease_drain(t, i, now, &r)) {
+        if (apikey_limit_table_lease_drain(t, i, now, &r)) {
             ap_log_error(
                 APLOG_MARK, APLOG_TRACE1, 0, (server_rec *)data,
                 "giving %lu quota units of key %s back%s", r.units, r.id,
@@ -247,7 +247,7 @@ int apikey_quota_sync_init(apr_pool_t *pconf, server_rec *s)
             leased = sp;
         }
     }
-    if (!leased || !apikey_quota_table()) {
+    if (!leased || !apikey_limits_table()) {
         return 0;
     }
     servers = apr_pcalloc(pconf, nservers * sizeof(*servers));

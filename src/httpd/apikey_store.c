@@ -27,8 +27,8 @@
 #include "apikey_store.h"
 #include "apikey_config.h"
 #include "apikey_key.h"
-#include "apikey_log.h"
-#include "apikey_stats.h"
+#include "apikey_logno.h"
+#include "apikey_counters.h"
 #include "apikey_time.h"
 
 #include <stdlib.h>
@@ -540,7 +540,7 @@ apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
      * long CGI or proxied response must not hold a pooled connection. */
     dbd = dbd_open(r->pool, r->server);
     if (!dbd) {
-        apikey_stats_db_error();
+        apikey_counters_db_error();
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APIKEY_LOGNO(00004) "no database connection for "
                                           "the key look-up (is DBDriver "
@@ -563,7 +563,7 @@ apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
                       apr_dbd_error(dbd->driver, dbd->handle, rv));
     }
     if (rv != 0) {
-        apikey_stats_db_error();
+        apikey_counters_db_error();
         dbd_close(r->server, dbd);
         return APR_EGENERAL;
     }

@@ -14,7 +14,7 @@
  * limitations under the License.
  */
 
-/* Rate limits and quotas (see apikey_quota.h).
+/* Rate limits and quotas (see apikey_limits.h).
  *
  * The table lives in memory allocated from the process pool and found
  * again through ap_retained_data at every restart, so old and new children
@@ -22,12 +22,12 @@
  * AuthAPIKeyStateFile when the parent stops or restarts, and read back when
  * httpd starts. */
 
-#include "apikey_quota.h"
+#include "apikey_limits.h"
 #include "apikey_config.h"
-#include "apikey_log.h"
+#include "apikey_logno.h"
 #include "apikey_quota_store.h"
 #include "apikey_store.h"
-#include "apikey_stats.h"
+#include "apikey_counters.h"
 #include "apikey_request.h"
 
 #include <errno.h>
@@ -56,15 +56,15 @@ typedef struct {
     unsigned nslots;
 } retained_t;
 
-static apikey_quota_table_t *table;
+static apikey_limit_table_t *table;
 /* The table's header as this process set it up (children inherit it). */
 static apikey_quota_header_t header;
 static const char *state_file;
 static pid_t parent_pid;
 
-apikey_quota_table_t *apikey_quota_table(void)
+apikey_limit_table_t *apikey_limits_table(void)
 {
-    if (table && apikey_quota_table_header_check(table, &header)) {
+    if (table && apikey_limit_table_header_check(table, &header)) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ap_server_conf,
                      APIKEY_LOGNO(00038) "the limit table's header was not "
                                          "valid and was restored");
@@ -78,7 +78,7 @@ static apr_status_t save_state(void *data)
     server_rec *s = data;
 
     if (table && state_file && getpid() == parent_pid
-        && apikey_quota_table_save(table, state_file) != 0) {
+        && apikey_limit_table_save(table, state_file) != 0) {
         ap_log_error(APLOG_MARK, APLOG_ERR, apr_get_os_error(), s,
                      APIKEY_LOGNO(00025) "cannot write the limit state "
                                          "file %s",
@@ -87,12 +87,12 @@ static apr_status_t save_state(void *data)
     return APR_SUCCESS;
 }
 
-int apikey_quota_init(apr_pool_t *pconf, server_rec *s)
+int apikey_limits_init(apr_pool_t *pconf, server_rec *s)
 {
     const apikey_srv_conf_t *conf =
         ap_get_module_config(s->module_config, &authn_apikey_module);
     unsigned nslots = (unsigned)conf->limit_slots;
-    apr_size_t size = apikey_quota_table_size(nslots);
+    apr_size_t size = apikey_limit_table_size(nslots);
     unsigned char seed[APIKEY_QUOTA_SEED_LEN];
     retained_t *kept;
     apr_status_t rv;
@@ -144,12 +144,12 @@ int apikey_quota_init(apr_pool_t *pconf, server_rec *s)
     if (apr_generate_random_bytes(seed, sizeof(seed)) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    table = apikey_quota_table_init(apr_shm_baseaddr_get(kept->shm), size,
+    table = apikey_limit_table_init(apr_shm_baseaddr_get(kept->shm), size,
                                     nslots, seed, &adopted);
     state_file = conf->state_file;
     parent_pid = getpid();
     if (table && !adopted && state_file) {
-        if (apikey_quota_table_load(table, state_file) == 0) {
+        if (apikey_limit_table_load(table, state_file) == 0) {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                          APIKEY_LOGNO(00028) "limit counters restored from %s",
                          state_file);
@@ -173,7 +173,7 @@ int apikey_quota_init(apr_pool_t *pconf, server_rec *s)
         }
     }
     if (table) {
-        apikey_quota_table_header_get(table, &header);
+        apikey_limit_table_header_get(table, &header);
     }
     apr_pool_cleanup_register(pconf, s, save_state, apr_pool_cleanup_null);
     return 0;
@@ -301,7 +301,7 @@ static void charge_from_store(request_rec *r, const apikey_record_t *key,
 {
     const apikey_srv_conf_t *srv =
         ap_get_module_config(r->server->module_config, &authn_apikey_module);
-    apikey_quota_table_t *t = apikey_quota_table();
+    apikey_limit_table_t *t = apikey_limits_table();
     const char *id = key->id;
     const apikey_slot_key_t sk = slot_key(srv, key);
     /* Its rows in the store: named by the id, and the statement that found
@@ -320,7 +320,7 @@ static void charge_from_store(request_rec *r, const apikey_record_t *key,
             r->server, r->pool, row, period,
             apikey_period_end(quota->period, now) / 1000000, quota->limit,
             c->lease_want, &got, &claimed, &err, &statements);
-        apikey_stats_quota_claim(statements, rv != APR_SUCCESS);
+        apikey_counters_quota_claim(statements, rv != APR_SUCCESS);
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
                       "key %s: claimed %lu of %lu quota units in %u "
                       "statements",
@@ -344,14 +344,14 @@ static void charge_from_store(request_rec *r, const apikey_record_t *key,
                           srv->quota_fallback
                               ? "counting on this server (fallback=local)"
                               : "requests that need more get 503");
-            apikey_quota_table_lease_dry(t, &sk, quota, now, 0, srv->store_id);
+            apikey_limit_table_lease_dry(t, &sk, quota, now, 0, srv->store_id);
         }
         else if (got == 0) {
-            apikey_quota_table_lease_dry(t, &sk, quota, now, 1, srv->store_id);
+            apikey_limit_table_lease_dry(t, &sk, quota, now, 1, srv->store_id);
         }
-        else if (apikey_quota_table_lease_put(t, &sk, quota, now, period, got,
+        else if (apikey_limit_table_lease_put(t, &sk, quota, now, period, got,
                                               claimed, srv->store_id)) {
-            apikey_quota_table_charge(t, &sk, key->owner, rate, quota, now,
+            apikey_limit_table_charge(t, &sk, key->owner, rate, quota, now,
                                       flags | APIKEY_CHARGE_PREPAID, c);
             return;
         }
@@ -364,7 +364,7 @@ static void charge_from_store(request_rec *r, const apikey_record_t *key,
         }
         /* Again: units another request put meanwhile, or what the store
          * answered. */
-        apikey_quota_table_charge(t, &sk, key->owner, rate, quota, now, flags,
+        apikey_limit_table_charge(t, &sk, key->owner, rate, quota, now, flags,
                                   c);
     }
     if (c->result == APIKEY_CHARGE_NEED_LEASE) {
@@ -430,7 +430,7 @@ static int charge(request_rec *r, apikey_request_t *rq,
     /* One instant for the whole charge: units claimed for a period are
      * spent in it, even when the claim took the clock past its end. */
     now = apr_time_now();
-    apikey_quota_table_charge(apikey_quota_table(), &sk, key->owner, &rate,
+    apikey_limit_table_charge(apikey_limits_table(), &sk, key->owner, &rate,
                               &quota, now, flags, c);
     if (c->result == APIKEY_CHARGE_NEED_LEASE) {
         charge_from_store(r, key, &rate, &quota, now, flags, c);
@@ -445,14 +445,14 @@ static int charge(request_rec *r, apikey_request_t *rq,
                       key->id);
     }
     if (c->result == APIKEY_CHARGE_FULL) {
-        if (apikey_quota_table_full_log_due(table, apr_time_now(),
+        if (apikey_limit_table_full_log_due(table, apr_time_now(),
                                             FULL_LOG_INTERVAL)) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           APIKEY_LOGNO(00033) "the limit table is full (%u "
                                               "keys, none idle): requests of "
                                               "new keys get 503; raise "
                                               "AuthAPIKeyLimitSlots",
-                          apikey_quota_table_slots(table));
+                          apikey_limit_table_slots(table));
         }
         refused_as(r, rq, APIKEY_RESULT_ERROR);
         apr_table_setn(r->err_headers_out, "Retry-After", "60");
@@ -504,7 +504,7 @@ static int same_limits(const apikey_charged_t *ch, const apikey_rate_t *rate,
            && ch->quota.period == quota->period;
 }
 
-int apikey_quota_fixups(request_rec *r)
+int apikey_limits_fixups(request_rec *r)
 {
     const apikey_dir_conf_t *conf;
     const apikey_record_t *key;

@@ -15,7 +15,7 @@
  * cost is nil unless a LogLevel above a cap is configured. */
 
 #include "apikey_logcap.h"
-#include "apikey_log.h"
+#include "apikey_logno.h"
 
 #include "http_config.h"
 #include "http_core.h"

@@ -19,8 +19,8 @@
 
 #include "apikey_cache.h"
 #include "apikey_key.h"
-#include "apikey_log.h"
-#include "apikey_stats.h"
+#include "apikey_logno.h"
+#include "apikey_counters.h"
 
 #include "apr_shm.h"
 #include "apr_strings.h"
@@ -250,7 +250,7 @@ apikey_cache_answer_t apikey_cache_get(request_rec *r,
     /* A probe (a blocked client's key) leads to no look-up: its misses
      * are none of the counters'. */
     if (!probe || ans == APIKEY_CACHE_HIT) {
-        apikey_stats_cache(ans);
+        apikey_counters_cache(ans);
     }
     ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "look-up cache: %s",
                   ans == APIKEY_CACHE_HIT        ? "hit"

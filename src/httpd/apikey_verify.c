@@ -26,7 +26,7 @@
 #include "apikey_cache.h"
 #include "apikey_extract.h"
 #include "apikey_key.h"
-#include "apikey_log.h"
+#include "apikey_logno.h"
 #include "apikey_match.h"
 #include "apikey_store.h"
 

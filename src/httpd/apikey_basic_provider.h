@@ -14,13 +14,13 @@
  * limitations under the License.
  */
 
-/* Our own error-log tags.  httpd's AH numbers are reserved for modules in
- * the httpd distribution; ours are "APIKEYnnnnn: ", never reused, the next
- * free number kept in src/log-next-number.  docs/log-messages.md lists them.
- */
-#ifndef APIKEY_LOG_H
-#define APIKEY_LOG_H
+/* The apikey authn provider: AuthBasicProvider apikey, for clients that can
+ * only send Basic credentials. */
+#ifndef APIKEY_BASIC_PROVIDER_H
+#define APIKEY_BASIC_PROVIDER_H
 
-#define APIKEY_LOGNO(n) "APIKEY" #n ": "
+#include "mod_auth.h"
 
-#endif /* APIKEY_LOG_H */
+extern const authn_provider apikey_basic_provider;
+
+#endif /* APIKEY_BASIC_PROVIDER_H */

@@ -20,7 +20,7 @@
 
 #include "apikey_authn.h"
 #include "apikey_config.h"
-#include "apikey_log.h"
+#include "apikey_logno.h"
 #include "apikey_request.h"
 #include "apikey_extract.h"
 #include "apikey_failure.h"

@@ -23,7 +23,7 @@
 
 #include "apikey_failure.h"
 #include "apikey_failure_table.h"
-#include "apikey_log.h"
+#include "apikey_logno.h"
 
 #include "apr_shm.h"
 #include "apr_strings.h"
@@ -61,7 +61,7 @@ int apikey_failure_init(server_rec *s)
         kept = ap_retained_data_create(RETAINED_KEY, sizeof(*kept));
     }
     if (!kept->shm) {
-        /* From the process pool, to outlive restarts (see apikey_quota.c). */
+        /* From the process pool, to outlive restarts (see apikey_limits.c). */
         rv = apr_shm_create(&kept->shm, size, NULL, s->process->pool);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, rv, s,

@@ -21,7 +21,7 @@
 #include "apikey_config.h"
 #include "apikey_key.h"
 #include "apikey_request.h"
-#include "apikey_stats.h"
+#include "apikey_counters.h"
 #include "apikey_time.h"
 
 #include "apr_strings.h"
@@ -212,7 +212,7 @@ int apikey_logging_count(request_rec *r)
     const apikey_request_t *rq = apikey_request_find(r);
 
     if (rq) {
-        apikey_stats_result(rq->result);
+        apikey_counters_result(rq->result);
     }
     return DECLINED;
 }

@@ -16,25 +16,25 @@
 
 /* Rate limits and quotas: the limit table in shared memory kept across
  * restarts, and their enforcement once per client request. */
-#ifndef APIKEY_QUOTA_H
-#define APIKEY_QUOTA_H
+#ifndef APIKEY_LIMITS_H
+#define APIKEY_LIMITS_H
 
 #include "httpd.h"
 
-#include "apikey_quota_table.h"
+#include "apikey_limit_table.h"
 
 /* Creates the limit table, or takes over the one of the previous
  * generation (real post_config pass).  Returns 0, or an HTTP error status
  * for post_config (already logged). */
-int apikey_quota_init(apr_pool_t *pconf, server_rec *s);
+int apikey_limits_init(apr_pool_t *pconf, server_rec *s);
 
 /* The table, or NULL.  Its header is checked against the one this process
  * set up first, and restored (logged) if memory was scribbled over it. */
-apikey_quota_table_t *apikey_quota_table(void);
+apikey_limit_table_t *apikey_limits_table(void);
 
 /* fixups hook (APR_HOOK_FIRST): charges a request that an apikey provider
  * granted, and answers 429 (or 503 when the table is full) when it is over
  * a limit. */
-int apikey_quota_fixups(request_rec *r);
+int apikey_limits_fixups(request_rec *r);
 
-#endif /* APIKEY_QUOTA_H */
+#endif /* APIKEY_LIMITS_H */

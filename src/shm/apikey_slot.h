@@ -15,14 +15,14 @@
  */
 
 /* The limit table's memory, shared by its two halves: the table and its
- * charges (apikey_quota_table.c) and the leases of cluster-wide quotas
- * (apikey_quota_lease.c).  Private to them. */
-#ifndef APIKEY_QUOTA_SLOT_H
-#define APIKEY_QUOTA_SLOT_H
+ * charges (apikey_limit_table.c) and the leases of cluster-wide quotas
+ * (apikey_lease.c).  Private to them. */
+#ifndef APIKEY_SLOT_H
+#define APIKEY_SLOT_H
 
 #include <stddef.h>
 
-#include "apikey_quota_table.h"
+#include "apikey_limit_table.h"
 
 /* What the store answered a claim that got nothing. */
 #define DRY_FULL 1
@@ -68,7 +68,7 @@ typedef struct {
     char owner_name[30];
 } slot_t;
 
-struct apikey_quota_table_t {
+struct apikey_limit_table_t {
     apr_uint64_t magic;
     apr_uint32_t nslots;
     apr_uint32_t slot_size;
@@ -81,9 +81,9 @@ typedef char slot_is_192[sizeof(slot_t) == APIKEY_QUOTA_SLOT_SIZE ? 1 : -1];
 /* t/lib/ApiKeyFault.pm reads the id at this offset (the fault tests write
  * over slots in a running httpd's memory): keep the two in step. */
 typedef char id_at_97[offsetof(slot_t, id) == 97 ? 1 : -1];
-typedef char header_is_64[sizeof(struct apikey_quota_table_t) == 64 ? 1 : -1];
+typedef char header_is_64[sizeof(struct apikey_limit_table_t) == 64 ? 1 : -1];
 
-static inline slot_t *slots(apikey_quota_table_t *t)
+static inline slot_t *slots(apikey_limit_table_t *t)
 {
     return (slot_t *)(t + 1);
 }
@@ -147,11 +147,11 @@ static inline int owner_valid(apr_uint64_t w)
 
 /* The slot of key: found, claimed or taken over (see find_slot); NULL
  * when the table is full.  *reset is set when a corrupt slot was taken. */
-slot_t *apikey_quota_slot_of(apikey_quota_table_t *t,
+slot_t *apikey_slot_of(apikey_limit_table_t *t,
                              const apikey_slot_key_t *key, long long now,
                              int *reset);
 
-/* The lease half of a charge (apikey_quota_lease.c).  The quota of a
+/* The lease half of a charge (apikey_lease.c).  The quota of a
  * leased charge: returns 0 when the charge ends there (out says why), 2
  * when admitted on the server's own count (FALLBACK), else 1 with the
  * period the unit came from in *from (0 when none was taken: report
@@ -166,4 +166,4 @@ void apikey_quota_lease_unit_back(slot_t *s, unsigned long period);
 /* A unit admitted on the server's own count is not owed after all. */
 void apikey_quota_lease_unowe(slot_t *s, unsigned long period);
 
-#endif /* APIKEY_QUOTA_SLOT_H */
+#endif /* APIKEY_SLOT_H */

@@ -18,8 +18,8 @@
  * child of every generation shares, charged with 64-bit compare-and-swap
  * only.  No lock: a child killed at any instant leaves every word whole.
  * No httpd here, so unit tests hammer it from forked processes. */
-#ifndef APIKEY_QUOTA_TABLE_H
-#define APIKEY_QUOTA_TABLE_H
+#ifndef APIKEY_LIMIT_TABLE_H
+#define APIKEY_LIMIT_TABLE_H
 
 #include "apr.h"
 
@@ -40,7 +40,7 @@
  * wrong then): they are reset and the charge says so (repaired). */
 #define APIKEY_QUOTA_CLOCK_SLACK (86400 * 1000000LL)
 
-typedef struct apikey_quota_table_t apikey_quota_table_t;
+typedef struct apikey_limit_table_t apikey_limit_table_t;
 
 /* Whose counters a slot holds: a key id, in a store.  Ids are only unique
  * within a store (two virtual hosts with their own legacy tables may each
@@ -74,7 +74,7 @@ typedef enum {
  * LEASED   the quota is admitted from the key's lease of cluster-wide
  *          units;
  * PREPAID  with LEASED: the quota unit of this request is taken
- *          (apikey_quota_table_lease_put); charge the rate limit only;
+ *          (apikey_limit_table_lease_put); charge the rate limit only;
  * FALLBACK with LEASED: when the store does not answer, admit up to the
  *          quota on this server's own count, and owe the store those
  *          units. */
@@ -117,13 +117,13 @@ typedef struct {
     unsigned long lease_period, lease_units, cluster_claimed;
 } apikey_quota_view_t;
 
-apr_size_t apikey_quota_table_size(unsigned nslots);
+apr_size_t apikey_limit_table_size(unsigned nslots);
 
 /* Lays a table out in mem, or adopts the one already there when it has the
  * same layout (a restart keeping the memory): returns the table and sets
  * *adopted, or NULL when size is too small. */
-apikey_quota_table_t *
-apikey_quota_table_init(void *mem, apr_size_t size, unsigned nslots,
+apikey_limit_table_t *
+apikey_limit_table_init(void *mem, apr_size_t size, unsigned nslots,
                         const unsigned char seed[APIKEY_QUOTA_SEED_LEN],
                         int *adopted);
 
@@ -137,20 +137,20 @@ apikey_quota_table_init(void *mem, apr_size_t size, unsigned nslots,
  * slot's own word too (this server's admissions, for the status page and
  * the lease size).  With none held the result is NEED_LEASE: the caller
  * claims lease_want units from the store, hands them over with
- * apikey_quota_table_lease_put (which keeps one for the request) and
+ * apikey_limit_table_lease_put (which keeps one for the request) and
  * charges again with LEASED | PREPAID.  When the store said since the last
  * sync that nothing is left (or did not answer), the result is
  * QUOTA_EXCEEDED (or STORE_DOWN) without asking it again; with FALLBACK, a
  * store that did not answer is replaced by this server's count of its own
  * admissions, held to the quota, and what is admitted so is owed to the
- * store (see apikey_quota_table_lease_drain). */
-void apikey_quota_table_charge(apikey_quota_table_t *t,
+ * store (see apikey_limit_table_lease_drain). */
+void apikey_limit_table_charge(apikey_limit_table_t *t,
                                const apikey_slot_key_t *key, const char *owner,
                                const apikey_rate_t *rate,
                                const apikey_quota_t *quota, long long now,
                                int flags, apikey_charge_t *out);
 
-/* Leases (see apikey_quota_table_charge).  Hands units claimed from the
+/* Leases (see apikey_limit_table_charge).  Hands units claimed from the
  * store for key id's quota in period (a NEED_LEASE's lease_period) to its
  * slot, keeping one for the request; claimed is the cluster's total
  * claimed units the store reported (all ones: not read, add units to the
@@ -159,7 +159,7 @@ void apikey_quota_table_charge(apikey_quota_table_t *t,
  * or 0 when the slot cannot take them (it was taken over, or holds a later
  * period's units after the clock stepped back): then the caller gives all units
  * back to the store. */
-int apikey_quota_table_lease_put(apikey_quota_table_t *t,
+int apikey_limit_table_lease_put(apikey_limit_table_t *t,
                                  const apikey_slot_key_t *key,
                                  const apikey_quota_t *quota, long long now,
                                  unsigned long period, unsigned long units,
@@ -168,8 +168,8 @@ int apikey_quota_table_lease_put(apikey_quota_table_t *t,
 /* Records what the store answered a claim with nothing to give: the quota
  * is used up (full 1) or the store failed (full 0).  Requests that find no
  * units then fail without asking it, until the next sync.  store as for
- * apikey_quota_table_lease_put (where owed units go). */
-void apikey_quota_table_lease_dry(apikey_quota_table_t *t,
+ * apikey_limit_table_lease_put (where owed units go). */
+void apikey_limit_table_lease_dry(apikey_limit_table_t *t,
                                   const apikey_slot_key_t *key,
                                   const apikey_quota_t *quota, long long now,
                                   int full, apr_uint32_t store);
@@ -191,27 +191,27 @@ typedef struct {
  * takes back the units the slot holds for a current period and the units
  * it owes.  Returns 1 with what to give back (and to add) to the store in
  * *out, else 0. */
-int apikey_quota_table_lease_drain(apikey_quota_table_t *t, unsigned i,
+int apikey_limit_table_lease_drain(apikey_limit_table_t *t, unsigned i,
                                    long long now, apikey_lease_return_t *out);
 
 /* When the store could not take drained units back: they return to slot
  * i's lease (this server spends them) while it holds none of another
  * period, and what was owed is owed again.  Returns 1, or 0 when the
  * units were dropped. */
-int apikey_quota_table_lease_restore(apikey_quota_table_t *t, unsigned i,
+int apikey_limit_table_lease_restore(apikey_limit_table_t *t, unsigned i,
                                      const apikey_lease_return_t *r);
 
 /* After slot i's drained units went back to the store: they are no
  * longer among the cluster's claimed units as this server knows them (the
  * remaining count of the headers and the status page). */
-void apikey_quota_table_lease_returned(apikey_quota_table_t *t, unsigned i,
+void apikey_limit_table_lease_returned(apikey_limit_table_t *t, unsigned i,
                                        unsigned long units);
 
 /* Copies slot i when it is in use and valid; returns 1, else 0. */
-int apikey_quota_table_view(apikey_quota_table_t *t, unsigned i,
+int apikey_limit_table_view(apikey_limit_table_t *t, unsigned i,
                             apikey_quota_view_t *v);
 
-unsigned apikey_quota_table_slots(apikey_quota_table_t *t);
+unsigned apikey_limit_table_slots(apikey_limit_table_t *t);
 
 /* The header words every slot depends on: the slot count and size bound
  * every index, the seed makes every key's owner word.  A process keeps a
@@ -224,24 +224,24 @@ typedef struct {
     unsigned char seed[APIKEY_QUOTA_SEED_LEN];
 } apikey_quota_header_t;
 
-void apikey_quota_table_header_get(apikey_quota_table_t *t,
+void apikey_limit_table_header_get(apikey_limit_table_t *t,
                                    apikey_quota_header_t *h);
 
 /* Compares t's header with h and writes h back where they differ (with the
  * table's magic); returns 1 when it restored anything, else 0.  Every
  * process restoring at once writes the same words. */
-int apikey_quota_table_header_check(apikey_quota_table_t *t,
+int apikey_limit_table_header_check(apikey_limit_table_t *t,
                                     const apikey_quota_header_t *h);
 
 /* 1 when the caller should log "table full" now: at most once per
  * interval_us across all processes. */
-int apikey_quota_table_full_log_due(apikey_quota_table_t *t, long long now,
+int apikey_limit_table_full_log_due(apikey_limit_table_t *t, long long now,
                                     long long interval_us);
 
 /* Writes the table to path (via a temporary file renamed over it) and
  * reads it back: 0 or -1 with errno set.  Loading keeps only valid slots
  * and requires the same number of slots. */
-int apikey_quota_table_save(apikey_quota_table_t *t, const char *path);
-int apikey_quota_table_load(apikey_quota_table_t *t, const char *path);
+int apikey_limit_table_save(apikey_limit_table_t *t, const char *path);
+int apikey_limit_table_load(apikey_limit_table_t *t, const char *path);
 
-#endif /* APIKEY_QUOTA_TABLE_H */
+#endif /* APIKEY_LIMIT_TABLE_H */

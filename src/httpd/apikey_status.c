@@ -19,9 +19,9 @@
 
 #include "apikey_status.h"
 #include "apikey_config.h"
-#include "apikey_log.h"
-#include "apikey_quota.h"
-#include "apikey_stats.h"
+#include "apikey_logno.h"
+#include "apikey_limits.h"
+#include "apikey_counters.h"
 #include "apikey_time.h"
 
 #include "apr_strings.h"
@@ -182,26 +182,26 @@ static void html_row(request_rec *r, const row_t *row)
 }
 
 /* Slots of the limit table in use. */
-static unsigned used_slots(apikey_quota_table_t *t)
+static unsigned used_slots(apikey_limit_table_t *t)
 {
-    unsigned i, n = t ? apikey_quota_table_slots(t) : 0, used = 0;
+    unsigned i, n = t ? apikey_limit_table_slots(t) : 0, used = 0;
     apikey_quota_view_t v;
 
     for (i = 0; i < n; i++) {
-        used += apikey_quota_table_view(t, i, &v);
+        used += apikey_limit_table_view(t, i, &v);
     }
     return used;
 }
 
 /* ?format=prometheus: the text exposition format a scrape expects. */
-static int prometheus(request_rec *r, apikey_quota_table_t *t)
+static int prometheus(request_rec *r, apikey_limit_table_t *t)
 {
     apr_pool_t *p = r->pool;
-    unsigned n = t ? apikey_quota_table_slots(t) : 0, used = used_slots(t);
-    apikey_stats_t st;
+    unsigned n = t ? apikey_limit_table_slots(t) : 0, used = used_slots(t);
+    apikey_counters_t st;
     int i;
 
-    apikey_stats_get(&st);
+    apikey_counters_get(&st);
     ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
     ap_rputs("# HELP apikey_requests_total Requests by what became of their "
              "API key.\n# TYPE apikey_requests_total counter\n",
@@ -247,14 +247,14 @@ static int prometheus(request_rec *r, apikey_quota_table_t *t)
 }
 
 /* ?auto: "Name: value" lines, as mod_status's ?auto. */
-static int automatic(request_rec *r, apikey_quota_table_t *t)
+static int automatic(request_rec *r, apikey_limit_table_t *t)
 {
     apr_pool_t *p = r->pool;
-    unsigned n = t ? apikey_quota_table_slots(t) : 0, used = used_slots(t);
-    apikey_stats_t st;
+    unsigned n = t ? apikey_limit_table_slots(t) : 0, used = used_slots(t);
+    apikey_counters_t st;
     int i;
 
-    apikey_stats_get(&st);
+    apikey_counters_get(&st);
     ap_set_content_type(r, "text/plain; charset=utf-8");
     for (i = APIKEY_RESULT_OK; i < APIKEY_RESULTS; i++) {
         ap_rvputs(r, "Requests_", apikey_result_str((apikey_result_t)i), ": ",
@@ -278,7 +278,7 @@ int apikey_status_handler(request_rec *r)
 {
     const apikey_dir_conf_t *conf;
     const apikey_srv_conf_t *srv;
-    apikey_quota_table_t *t;
+    apikey_limit_table_t *t;
     long long now = apr_time_now();
     int json, first = 1;
     unsigned i, n, used = 0;
@@ -298,7 +298,7 @@ int apikey_status_handler(request_rec *r)
         return HTTP_NOT_FOUND;
     }
     srv = ap_get_module_config(r->server->module_config, &authn_apikey_module);
-    t = apikey_quota_table();
+    t = apikey_limits_table();
     r->allowed |= (AP_METHOD_BIT << M_GET);
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
@@ -318,7 +318,7 @@ int apikey_status_handler(request_rec *r)
     if (r->header_only) {
         return OK;
     }
-    n = t ? apikey_quota_table_slots(t) : 0;
+    n = t ? apikey_limit_table_slots(t) : 0;
     if (json) {
         ap_rvputs(r, "{\"generated\":", json_str(r->pool, iso(r->pool, now)),
                   ",\"slots\":", num(r->pool, n), ",\"keys\":[", NULL);
@@ -336,7 +336,7 @@ int apikey_status_handler(request_rec *r)
 
         /* Only the keys of this virtual host's store: another host's
          * tenants, ids and usage are none of its business. */
-        if (!apikey_quota_table_view(t, i, &v) || v.store != srv->store_id) {
+        if (!apikey_limit_table_view(t, i, &v) || v.store != srv->store_id) {
             continue;
         }
         used++;

@@ -14,10 +14,10 @@
  * limitations under the License.
  */
 
-/* The limit table (see apikey_quota_table.h). */
+/* The limit table (see apikey_limit_table.h). */
 
-#include "apikey_quota_table.h"
-#include "apikey_quota_slot.h"
+#include "apikey_limit_table.h"
+#include "apikey_slot.h"
 #include "apikey_file.h"
 
 #include <errno.h>
@@ -34,7 +34,7 @@
 /* The owner word of a key: 56 bits of a hash of its store, its look-up
  * statement and its id, and a check byte, so that a corrupted word is
  * recognised as such. */
-static apr_uint64_t owner_word(apikey_quota_table_t *t,
+static apr_uint64_t owner_word(apikey_limit_table_t *t,
                                const apikey_slot_key_t *key)
 {
     size_t n = strlen(key->id);
@@ -60,19 +60,19 @@ static apr_uint64_t owner_word(apikey_quota_table_t *t,
     return (c << 56) | h | APR_UINT64_C(0x0100000000000000) * (c == 0);
 }
 
-apr_size_t apikey_quota_table_size(unsigned nslots)
+apr_size_t apikey_limit_table_size(unsigned nslots)
 {
-    return sizeof(apikey_quota_table_t) + (apr_size_t)nslots * sizeof(slot_t);
+    return sizeof(apikey_limit_table_t) + (apr_size_t)nslots * sizeof(slot_t);
 }
 
-apikey_quota_table_t *
-apikey_quota_table_init(void *mem, apr_size_t size, unsigned nslots,
+apikey_limit_table_t *
+apikey_limit_table_init(void *mem, apr_size_t size, unsigned nslots,
                         const unsigned char seed[APIKEY_QUOTA_SEED_LEN],
                         int *adopted)
 {
-    apikey_quota_table_t *t = mem;
+    apikey_limit_table_t *t = mem;
 
-    if (nslots == 0 || size < apikey_quota_table_size(nslots)) {
+    if (nslots == 0 || size < apikey_limit_table_size(nslots)) {
         return NULL;
     }
     *adopted = t->magic == TABLE_MAGIC && t->nslots == nslots
@@ -88,12 +88,12 @@ apikey_quota_table_init(void *mem, apr_size_t size, unsigned nslots,
     return t;
 }
 
-unsigned apikey_quota_table_slots(apikey_quota_table_t *t)
+unsigned apikey_limit_table_slots(apikey_limit_table_t *t)
 {
     return t->nslots;
 }
 
-void apikey_quota_table_header_get(apikey_quota_table_t *t,
+void apikey_limit_table_header_get(apikey_limit_table_t *t,
                                    apikey_quota_header_t *h)
 {
     h->nslots = t->nslots;
@@ -101,7 +101,7 @@ void apikey_quota_table_header_get(apikey_quota_table_t *t,
     memcpy(h->seed, t->seed, APIKEY_QUOTA_SEED_LEN);
 }
 
-int apikey_quota_table_header_check(apikey_quota_table_t *t,
+int apikey_limit_table_header_check(apikey_limit_table_t *t,
                                     const apikey_quota_header_t *h)
 {
     int fixed = 0;
@@ -154,7 +154,7 @@ static int idle(slot_t *s, long long now)
 /* The key's slot: found along its probe sequence, else the first free one
  * claimed, else a corrupt or idle one taken over.  NULL when all are busy.
  * *reset is set when a corrupt slot was taken (its counts are gone). */
-static slot_t *find_slot(apikey_quota_table_t *t, apr_uint64_t me,
+static slot_t *find_slot(apikey_limit_table_t *t, apr_uint64_t me,
                          long long now, int *reset)
 {
     slot_t *base = slots(t), *reuse = NULL;
@@ -229,7 +229,7 @@ static slot_t *find_slot(apikey_quota_table_t *t, apr_uint64_t me,
     return NULL;
 }
 
-slot_t *apikey_quota_slot_of(apikey_quota_table_t *t,
+slot_t *apikey_slot_of(apikey_limit_table_t *t,
                              const apikey_slot_key_t *key, long long now,
                              int *reset)
 {
@@ -323,7 +323,7 @@ static void describe(slot_t *s, const apikey_slot_key_t *key, const char *owner,
     }
 }
 
-void apikey_quota_table_charge(apikey_quota_table_t *t,
+void apikey_limit_table_charge(apikey_limit_table_t *t,
                                const apikey_slot_key_t *key, const char *owner,
                                const apikey_rate_t *rate,
                                const apikey_quota_t *quota, long long now,
@@ -459,7 +459,7 @@ void apikey_quota_table_charge(apikey_quota_table_t *t,
     __atomic_store_n(&s->last_used, now, __ATOMIC_RELEASE);
 }
 
-int apikey_quota_table_view(apikey_quota_table_t *t, unsigned i,
+int apikey_limit_table_view(apikey_limit_table_t *t, unsigned i,
                             apikey_quota_view_t *v)
 {
     slot_t *s;
@@ -525,7 +525,7 @@ int apikey_quota_table_view(apikey_quota_table_t *t, unsigned i,
     return 1;
 }
 
-int apikey_quota_table_full_log_due(apikey_quota_table_t *t, long long now,
+int apikey_limit_table_full_log_due(apikey_limit_table_t *t, long long now,
                                     long long interval_us)
 {
     apr_uint64_t last = load((apr_uint64_t *)&t->last_full_log);
@@ -534,7 +534,7 @@ int apikey_quota_table_full_log_due(apikey_quota_table_t *t, long long now,
            && cas((apr_uint64_t *)&t->last_full_log, &last, (apr_uint64_t)now);
 }
 
-int apikey_quota_table_save(apikey_quota_table_t *t, const char *path)
+int apikey_limit_table_save(apikey_limit_table_t *t, const char *path)
 {
     char tmp[4096];
     FILE *f;
@@ -552,7 +552,7 @@ int apikey_quota_table_save(apikey_quota_table_t *t, const char *path)
             && fwrite(slots(t), sizeof(slot_t), t->nslots, f) == t->nslots);
 }
 
-int apikey_quota_table_load(apikey_quota_table_t *t, const char *path)
+int apikey_limit_table_load(apikey_limit_table_t *t, const char *path)
 {
     const size_t head =
         sizeof(FILE_MAGIC) - 1 + sizeof(apr_uint32_t) + APIKEY_QUOTA_SEED_LEN;

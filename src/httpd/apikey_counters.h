@@ -17,8 +17,8 @@
 /* Counters for the status page's metrics: requests by result, look-up
  * cache hits and misses, database errors.  In retained shared memory (they
  * survive restarts, as Prometheus counters should), added to atomically. */
-#ifndef APIKEY_STATS_H
-#define APIKEY_STATS_H
+#ifndef APIKEY_COUNTERS_H
+#define APIKEY_COUNTERS_H
 
 #include "httpd.h"
 
@@ -35,20 +35,20 @@ typedef struct {
      * give-backs the store could not answer. */
     apr_uint64_t quota_claims, quota_statements, quota_units_back;
     apr_uint64_t quota_errors;
-} apikey_stats_t;
+} apikey_counters_t;
 
 /* Creates or finds the counters (real post_config pass); 0 or -1. */
-int apikey_stats_init(server_rec *s);
+int apikey_counters_init(server_rec *s);
 
 /* Adds one; nothing when the counters could not be made. */
-void apikey_stats_result(apikey_result_t result);
-void apikey_stats_cache(int answer); /* an apikey_cache_answer_t */
-void apikey_stats_db_error(void);
+void apikey_counters_result(apikey_result_t result);
+void apikey_counters_cache(int answer); /* an apikey_cache_answer_t */
+void apikey_counters_db_error(void);
 /* A claim of statements statements (0 when it failed before any). */
-void apikey_stats_quota_claim(unsigned statements, int failed);
-void apikey_stats_quota_back(unsigned long units, int failed);
+void apikey_counters_quota_claim(unsigned statements, int failed);
+void apikey_counters_quota_back(unsigned long units, int failed);
 
 /* A copy of the counters, or zeros. */
-void apikey_stats_get(apikey_stats_t *out);
+void apikey_counters_get(apikey_counters_t *out);
 
-#endif /* APIKEY_STATS_H */
+#endif /* APIKEY_COUNTERS_H */

@@ -14,9 +14,9 @@
  * limitations under the License.
  */
 
-/* Counters (see apikey_stats.h). */
+/* Counters (see apikey_counters.h). */
 
-#include "apikey_stats.h"
+#include "apikey_counters.h"
 #include "apikey_cache_table.h"
 
 #include "apr_shm.h"
@@ -28,9 +28,9 @@ typedef struct {
     apr_shm_t *shm;
 } retained_t;
 
-static apikey_stats_t *stats;
+static apikey_counters_t *stats;
 
-int apikey_stats_init(server_rec *s)
+int apikey_counters_init(server_rec *s)
 {
     retained_t *kept = ap_retained_data_get(RETAINED_KEY);
 
@@ -40,12 +40,12 @@ int apikey_stats_init(server_rec *s)
     /* A new build of the module may count more results than the one that
      * made the segment (a graceful restart after an upgrade): start
      * afresh rather than write past its end. */
-    if (kept->shm && apr_shm_size_get(kept->shm) < sizeof(apikey_stats_t)) {
+    if (kept->shm && apr_shm_size_get(kept->shm) < sizeof(apikey_counters_t)) {
         kept->shm = NULL;
     }
     /* Zeroed by the kernel when made; kept by every restart after. */
     if (!kept->shm
-        && apr_shm_create(&kept->shm, sizeof(apikey_stats_t), NULL,
+        && apr_shm_create(&kept->shm, sizeof(apikey_counters_t), NULL,
                           s->process->pool)
                != APR_SUCCESS) {
         kept->shm = NULL;
@@ -63,14 +63,14 @@ static void add(apr_uint64_t *c)
     }
 }
 
-void apikey_stats_result(apikey_result_t result)
+void apikey_counters_result(apikey_result_t result)
 {
     if (stats && result > APIKEY_RESULT_NONE && result < APIKEY_RESULTS) {
         add(&stats->results[result]);
     }
 }
 
-void apikey_stats_cache(int answer)
+void apikey_counters_cache(int answer)
 {
     if (stats) {
         add(answer == APIKEY_CACHE_HIT        ? &stats->cache_hit
@@ -79,14 +79,14 @@ void apikey_stats_cache(int answer)
     }
 }
 
-void apikey_stats_db_error(void)
+void apikey_counters_db_error(void)
 {
     if (stats) {
         add(&stats->db_errors);
     }
 }
 
-void apikey_stats_quota_claim(unsigned statements, int failed)
+void apikey_counters_quota_claim(unsigned statements, int failed)
 {
     if (stats) {
         add(&stats->quota_claims);
@@ -98,7 +98,7 @@ void apikey_stats_quota_claim(unsigned statements, int failed)
     }
 }
 
-void apikey_stats_quota_back(unsigned long units, int failed)
+void apikey_counters_quota_back(unsigned long units, int failed)
 {
     if (stats) {
         add(&stats->quota_statements);
@@ -112,7 +112,7 @@ void apikey_stats_quota_back(unsigned long units, int failed)
     }
 }
 
-void apikey_stats_get(apikey_stats_t *out)
+void apikey_counters_get(apikey_counters_t *out)
 {
     int i;
 

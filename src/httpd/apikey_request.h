@@ -22,63 +22,9 @@
 
 #include "httpd.h"
 
-#include "apikey_quota_table.h"
+#include "apikey_limit_table.h"
+#include "apikey_record.h"
 #include "apikey_source.h"
-
-/* Outcome of a request as far as its key is concerned; the strings are
- * those of %{result}K. */
-typedef enum {
-    APIKEY_RESULT_NONE = 0, /* not authenticated by us (yet) */
-    APIKEY_RESULT_OK,
-    APIKEY_RESULT_MISSING,
-    APIKEY_RESULT_MALFORMED,
-    APIKEY_RESULT_UNKNOWN,
-    APIKEY_RESULT_EXPIRED,
-    APIKEY_RESULT_NOT_YET_VALID,
-    APIKEY_RESULT_REVOKED,
-    APIKEY_RESULT_DISABLED,
-    APIKEY_RESULT_CONFLICT,
-    APIKEY_RESULT_IP_DENIED,
-    APIKEY_RESULT_REFERER_DENIED,
-    APIKEY_RESULT_METHOD_DENIED,
-    APIKEY_RESULT_TLS_REQUIRED,
-    APIKEY_RESULT_INSUFFICIENT_SCOPE,
-    APIKEY_RESULT_RATE_LIMITED,
-    APIKEY_RESULT_QUOTA_EXCEEDED,
-    APIKEY_RESULT_THROTTLED, /* too many failures from the client */
-    APIKEY_RESULT_ERROR
-} apikey_result_t;
-
-/* Most extra columns of a look-up exported to the environment. */
-#define APIKEY_EXTRA_MAX 16
-
-struct apikey_query_t;
-
-/* A key as stored.  Strings live in the request pool. */
-typedef struct {
-    /* The look-up statement that found it (with the server, its store). */
-    const struct apikey_query_t *query;
-    const char *id;
-    const char *owner;
-    const char *scopes; /* space-separated, possibly "" */
-    const char *status;
-    int has_expires, has_not_before;
-    long long expires, not_before; /* Unix seconds */
-    /* Restrictions, comma-separated, NULL for none. */
-    const char *allow_ip, *allow_referer, *allow_method;
-    /* Limits of the key's own ("20/s", "100000/month"), or NULL. */
-    const char *rate, *quota;
-    long long burst;
-    /* Rotation: the key replacing this one, and when this one stops. */
-    const char *replaced_by;
-    int has_grace_until;
-    long long grace_until;
-    /* Columns of an AuthAPIKeyQuery the module does not know, exported as
-     * APIKEY_<COLUMN>. */
-    int nextra;
-    const char *extra_env[APIKEY_EXTRA_MAX];
-    const char *extra_value[APIKEY_EXTRA_MAX];
-} apikey_record_t;
 
 /* What our authentication decided for one request_rec.  A subrequest or
  * internal redirect into a section of another configuration is judged
@@ -137,8 +83,6 @@ typedef struct {
     apikey_charged_t charges[APIKEY_CHARGES_MAX];
 } apikey_request_t;
 
-const char *apikey_result_str(apikey_result_t result);
-
 /* The record of r's initial request (walking r->main and r->prev), created
  * empty when absent. */
 apikey_request_t *apikey_request_get(request_rec *r);
@@ -152,9 +96,6 @@ apikey_request_t *apikey_request_find(const request_rec *r);
 void apikey_request_keep(request_rec *r, apikey_request_t *rq,
                          const apikey_record_t *key,
                          const apikey_source_t *from);
-
-/* A copy of rec in p. */
-apikey_record_t *apikey_record_copy(apr_pool_t *p, const apikey_record_t *rec);
 
 /* r's own verdict (the initial request's is in its record), created empty
  * when absent. */

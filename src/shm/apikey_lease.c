@@ -20,7 +20,7 @@
  * from the store, drained by the sync; and, with fallback=local, what the
  * server admitted on its own count while the store did not answer. */
 
-#include "apikey_quota_slot.h"
+#include "apikey_slot.h"
 
 #include <string.h>
 
@@ -207,14 +207,14 @@ void apikey_quota_lease_unowe(slot_t *s, unsigned long period)
     }
 }
 
-int apikey_quota_table_lease_put(apikey_quota_table_t *t,
+int apikey_limit_table_lease_put(apikey_limit_table_t *t,
                                  const apikey_slot_key_t *key,
                                  const apikey_quota_t *quota, long long now,
                                  unsigned long period, unsigned long units,
                                  unsigned long claimed, apr_uint32_t store)
 {
     int reset = 0;
-    slot_t *s = apikey_quota_slot_of(t, key, now, &reset);
+    slot_t *s = apikey_slot_of(t, key, now, &reset);
     unsigned long size;
     apr_uint64_t w, nw;
 
@@ -261,13 +261,13 @@ int apikey_quota_table_lease_put(apikey_quota_table_t *t,
     return 1;
 }
 
-void apikey_quota_table_lease_dry(apikey_quota_table_t *t,
+void apikey_limit_table_lease_dry(apikey_limit_table_t *t,
                                   const apikey_slot_key_t *key,
                                   const apikey_quota_t *quota, long long now,
                                   int full, apr_uint32_t store)
 {
     int reset = 0;
-    slot_t *s = apikey_quota_slot_of(t, key, now, &reset);
+    slot_t *s = apikey_slot_of(t, key, now, &reset);
 
     if (s && quota->limit) {
         __atomic_store_n(&s->store, store, __ATOMIC_RELEASE);
@@ -278,7 +278,7 @@ void apikey_quota_table_lease_dry(apikey_quota_table_t *t,
     }
 }
 
-int apikey_quota_table_lease_drain(apikey_quota_table_t *t, unsigned i,
+int apikey_limit_table_lease_drain(apikey_limit_table_t *t, unsigned i,
                                    long long now, apikey_lease_return_t *out)
 {
     slot_t *s;
@@ -341,7 +341,7 @@ int apikey_quota_table_lease_drain(apikey_quota_table_t *t, unsigned i,
     return 1;
 }
 
-int apikey_quota_table_lease_restore(apikey_quota_table_t *t, unsigned i,
+int apikey_limit_table_lease_restore(apikey_limit_table_t *t, unsigned i,
                                      const apikey_lease_return_t *r)
 {
     slot_t *s;
@@ -372,7 +372,7 @@ int apikey_quota_table_lease_restore(apikey_quota_table_t *t, unsigned i,
     }
 }
 
-void apikey_quota_table_lease_returned(apikey_quota_table_t *t, unsigned i,
+void apikey_limit_table_lease_returned(apikey_limit_table_t *t, unsigned i,
                                        unsigned long units)
 {
     apr_uint32_t *c;

@@ -26,7 +26,7 @@
 #include "apikey_refresh.h"
 #include "apikey_cache.h"
 #include "apikey_config.h"
-#include "apikey_log.h"
+#include "apikey_logno.h"
 #include "apikey_store.h"
 #include "apikey_watchdog.h"
 
