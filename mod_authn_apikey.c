@@ -31,14 +31,14 @@
 #include "apikey_failure.h"
 #include "apikey_key.h"
 #include "apikey_cache.h"
-#include "apikey_log.h"
+#include "apikey_logno.h"
 #include "apikey_logcap.h"
 #include "apikey_logging.h"
-#include "apikey_provider.h"
-#include "apikey_quota.h"
+#include "apikey_basic_provider.h"
+#include "apikey_limits.h"
 #include "apikey_quota_sync.h"
 #include "apikey_refresh.h"
-#include "apikey_stats.h"
+#include "apikey_counters.h"
 #include "apikey_status.h"
 #include "apikey_store.h"
 
@@ -178,11 +178,11 @@ static int apikey_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     }
     apikey_refresh_init(pconf, s);
     apikey_logging_post_config();
-    apikey_stats_init(s);
+    apikey_counters_init(s);
     if (apikey_failure_init(s) != 0) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (apikey_quota_init(pconf, s) != 0) {
+    if (apikey_limits_init(pconf, s) != 0) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return apikey_quota_sync_init(pconf, s) == 0 ? OK
@@ -221,7 +221,7 @@ static void apikey_register_hooks(apr_pool_t *p)
                         AP_AUTH_INTERNAL_PER_CONF);
     /* First in fixups: after authorization, before anything else spends
      * work on a request that may be over its limits. */
-    ap_hook_fixups(apikey_quota_fixups, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_fixups(apikey_limits_fixups, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(apikey_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_create_request(apikey_logging_guard, NULL, NULL,
                            APR_HOOK_REALLY_LAST);
@@ -233,7 +233,7 @@ static void apikey_register_hooks(apr_pool_t *p)
     ap_hook_check_authz(apikey_authz_forbid, NULL, NULL, APR_HOOK_REALLY_FIRST,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_register_auth_provider(p, AUTHN_PROVIDER_GROUP, "apikey",
-                              AUTHN_PROVIDER_VERSION, &apikey_authn_provider,
+                              AUTHN_PROVIDER_VERSION, &apikey_basic_provider,
                               AP_AUTH_INTERNAL_PER_CONF);
     for (i = 0; i < sizeof(apikey_providers) / sizeof(apikey_providers[0]);
          i++) {
