@@ -49,14 +49,10 @@ HDRS     = $(wildcard src/*/*.h) t/unit/tap.h t/unit/torture.h t/unit/limit_help
 TOOL_SRC = $(wildcard src/cli/*.c)
 SCHEMAS  = $(wildcard conf/schema/*.sql)
 MODULE   = .libs/mod_authn_apikey.so
-UNIT     = build/unit/test_key.t build/unit/test_time.t \
-           build/unit/test_source.t build/unit/test_match.t \
-           build/unit/test_cache_table.t build/unit/test_limit.t \
-           build/unit/test_quota_table.t build/unit/test_failure_table.t \
-           build/unit/test_lease.t
+UNIT     = $(patsubst t/unit/%.c,build/unit/%.t,$(wildcard t/unit/test_*.c))
 
 .PHONY: all unit deps run test test-unit test-httpd test-asan test-valgrind \
-        test-faults bench fuzz mutate install clean check-layers FORCE
+        test-faults bench fuzz mutate install clean check-layers check-columns FORCE
 
 all: $(MODULE) htapikey
 
@@ -107,6 +103,10 @@ $(UNIT): build/unit/%.t: t/unit/%.c $(HDRS) $(LIB) build/flags
 check-layers:
 	@sh scripts/check-layers.sh
 
+# Fails when the key record's column list and conf/schema/*.sql disagree.
+check-columns:
+	@sh scripts/check-columns.sh
+
 deps:
 	@sh scripts/deps.sh
 
@@ -123,6 +123,8 @@ test-httpd: all
 test: deps
 	$(MAKE) WERROR=1 all $(UNIT)
 	sh scripts/check-layers.sh
+	sh scripts/check-columns.sh
+	perl scripts/mutate.pl --check
 	sh scripts/check-docs.sh
 	sh scripts/test-all.sh
 

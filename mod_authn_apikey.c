@@ -136,7 +136,7 @@ static int apikey_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     (void)plog;
     (void)ptemp;
-    apikey_store_reset(pconf);
+    apikey_db_reset(pconf);
     apikey_logging_pre_config(pconf);
     return OK;
 }

@@ -4,6 +4,8 @@
 # runs the tests that cover it, and says which bugs the tests let through.
 #
 #   perl scripts/mutate.pl [NAME ...]     (all mutants, or those named)
+#   perl scripts/mutate.pl --check        (only that each mutant's text is
+#                                          in its file once: make test)
 #
 # A mutant is killed when its build passes and a covering test fails;
 # "survived" is a missing or blind test; "stillborn" (it does not build) and
@@ -65,6 +67,23 @@ for my $mu (@mutants) {
             unless defined $mu->{$_};
     }
     s/\\n/\n/g for @$mu{qw(find replace)};
+}
+if (@ARGV && $ARGV[0] eq '--check') {
+    # A refactoring that moves or rewrites a mutant's text makes it stale:
+    # said at once, rather than at the next make mutate.
+    my $stale = 0;
+    for my $mu (@mutants) {
+        my $path = "$top/$mu->{file}";
+        my $count = -f $path ? () = slurp($path) =~ /\Q$mu->{find}\E/g : -1;
+        next if $count == 1;
+        $stale++;
+        printf STDERR "mutate: mutant %s is stale: %s\n", $mu->{mutant},
+            $count < 0 ? "no file $mu->{file}"
+                       : "its text is in $mu->{file} $count times, not once";
+    }
+    printf "mutate: %d mutants, %s\n", scalar @mutants,
+        $stale ? "$stale stale" : 'each text in its file once';
+    exit($stale ? 1 : 0);
 }
 if (@ARGV) {
     my %want = map { $_ => 1 } @ARGV;

@@ -1,20 +1,7 @@
-/* Licensed to the Apache Software Foundation (ASF) under one or more
- * contributor license agreements.  See the NOTICE file distributed with
- * this work for additional information regarding copyright ownership.
- * The ASF licenses this file to You under the Apache License, Version 2.0
- * (the "License"); you may not use this file except in compliance with
- * the License.  You may obtain a copy of the License at
+/* Copyright 2026 the mod_authn_apikey authors
+ * SPDX-License-Identifier: Apache-2.0
  *
- *     http://www.apache.org/licenses/LICENSE-2.0
- *
- * Unless required by applicable law or agreed to in writing, software
- * distributed under the License is distributed on an "AS IS" BASIS,
- * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
- * See the License for the specific language governing permissions and
- * limitations under the License.
- */
-
-/* htapikey's key store access (see htapikey_db.h).
+ * htapikey's key store access (see htapikey_db.h).
  *
  * Placeholders follow APR's printf style: %s for text and %lld for BIGINT
  * columns, because the pgsql driver declares each parameter's SQL type from
@@ -30,33 +17,63 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define KEY_COLUMNS                                                            \
-    "id, owner, name, scopes, status, created, updated, expires, "             \
-    "not_before, allow_ip, allow_referer, allow_method, grace_until, "         \
-    "replaced_by, rate, burst, quota"
-
 const char htapikey_db_null[] = "(null)";
 
-/* Columns added after the first schema, with their SQL type; init adds the
- * ones a store lacks.  New columns are always nullable. */
+/* The row's columns: name, field and placeholder, in the list's order. */
+#define ROW_COL_ID(n, ph)     {#n, offsetof(htapikey_row_t, n), ph},
+#define ROW_COL_TEXT(n, ph)   ROW_COL_ID(n, ph)
+#define ROW_COL_STATUS(n, ph) ROW_COL_ID(n, ph)
+#define ROW_COL_OPT(n, ph)    ROW_COL_ID(n, ph)
+#define ROW_COL_TIME(n, ph)   ROW_COL_ID(n, ph)
+#define ROW_COL_NUM(n, ph)    ROW_COL_ID(n, ph)
+#define ROW_COL_DIGEST(n, ph)
+#define ROW_COL_CLI(n, ph)          ROW_COL_ID(n, ph)
+#define ROW_COL(n, kind, added, ph) ROW_COL_##kind(n, ph)
 static const struct {
-    const char *name, *type;
-} added_columns[] = {
-    {"allow_ip", "VARCHAR(1024)"},
-    {"allow_referer", "VARCHAR(1024)"},
-    {"allow_method", "VARCHAR(1024)"},
-    {"grace_until", "BIGINT"},
-    {"replaced_by", "VARCHAR(64)"},
-    {"rate", "VARCHAR(32)"},
-    {"burst", "BIGINT"},
-    {"quota", "VARCHAR(32)"},
-};
+    const char *name;
+    size_t off;
+    const char *placeholder;
+} row_columns[] = {APIKEY_COLUMNS(ROW_COL)};
+#define NROW_COLUMNS ((int)(sizeof(row_columns) / sizeof(row_columns[0])))
+
+static const char **row_field(htapikey_row_t *row, int i)
+{
+    return (const char **)((char *)row + row_columns[i].off);
+}
+
+static const char *row_value(const htapikey_row_t *row, int i)
+{
+    return *(const char *const *)((const char *)row + row_columns[i].off);
+}
+
+/* SELECT of every row column, then what follows (WHERE, ORDER BY). */
+static const char *select_sql(apr_pool_t *p, const char *rest)
+{
+    const char *sql = "SELECT ";
+    int i;
+
+    for (i = 0; i < NROW_COLUMNS; i++) {
+        sql = apr_pstrcat(p, sql, i ? ", " : "", row_columns[i].name, NULL);
+    }
+    return apr_pstrcat(p, sql, " FROM apikey ", rest, NULL);
+}
 
 static const char *db_error(htapikey_db_t *db, int rv)
 {
-    const char *msg = apr_dbd_error(db->driver, db->handle, rv);
+    return apikey_db_error(&db->conn, rv);
+}
 
-    return msg && *msg ? msg : "unknown database error";
+/* One statement, prepared afresh (htapikey runs each once). */
+static int run(htapikey_db_t *db, const char *sql, int nargs, const char **args,
+               apr_dbd_results_t **res, int *nrows)
+{
+    apikey_query_t q;
+
+    q.sql = sql;
+    q.label = "htapikey";
+    q.number = q.id = 0;
+    return apikey_db_run(&db->conn, db->conn.pool, &q, nargs, args, res, nrows,
+                         0, NULL);
 }
 
 /* APR DBD leaves closing to the caller (mod_dbd does it in a cleanup of
@@ -66,7 +83,7 @@ static apr_status_t close_store(void *data)
 {
     const htapikey_db_t *db = data;
 
-    apr_dbd_close(db->driver, db->handle);
+    apr_dbd_close(db->conn.driver, db->conn.handle);
     return APR_SUCCESS;
 }
 
@@ -78,9 +95,9 @@ const char *htapikey_db_open(apr_pool_t *p, const char *driver,
     apr_status_t rv;
 
     memset(db, 0, sizeof(*db));
-    db->pool = p;
+    db->conn.pool = p;
     db->driver_name = driver;
-    rv = apr_dbd_get_driver(p, driver, &db->driver);
+    rv = apr_dbd_get_driver(p, driver, &db->conn.driver);
     if (rv == APR_ENOTIMPL || rv == APR_EDSOOPEN) {
         return apr_psprintf(p,
                             "no APR DBD driver '%s' (on Debian, install "
@@ -131,7 +148,7 @@ const char *htapikey_db_open(apr_pool_t *p, const char *driver,
     if (!strcmp(driver, "mysql")) {
         params = apr_pstrcat(p, params, " flags=CLIENT_FOUND_ROWS", NULL);
     }
-    rv = apr_dbd_open_ex(db->driver, p, params, &db->handle, &err);
+    rv = apr_dbd_open_ex(db->conn.driver, p, params, &db->conn.handle, &err);
     if (rv != APR_SUCCESS) {
         return apr_psprintf(p, "cannot connect to the %s database: %s", driver,
                             err && *err ? err : "(no detail)");
@@ -143,19 +160,21 @@ const char *htapikey_db_open(apr_pool_t *p, const char *driver,
 
 static const char *exec(htapikey_db_t *db, const char *sql)
 {
-    int nrows = 0, rv = apr_dbd_query(db->driver, db->handle, &nrows, sql);
+    int nrows = 0,
+        rv = apr_dbd_query(db->conn.driver, db->conn.handle, &nrows, sql);
 
-    return rv ? apr_psprintf(db->pool, "%s: %s", db_error(db, rv), sql) : NULL;
+    return rv ? apr_psprintf(db->conn.pool, "%s: %s", db_error(db, rv), sql)
+              : NULL;
 }
 
 const char *htapikey_db_init(htapikey_db_t *db)
 {
     const char *const *stmt = htapikey_schema(db->driver_name);
     const char *err;
-    size_t i;
+    int i;
 
     if (!stmt) {
-        return apr_psprintf(db->pool,
+        return apr_psprintf(db->conn.pool,
                             "no schema ships for the '%s' driver; "
                             "create the tables from conf/schema/ by hand",
                             db->driver_name);
@@ -165,24 +184,24 @@ const char *htapikey_db_init(htapikey_db_t *db)
             return err;
         }
     }
-    for (i = 0; i < sizeof(added_columns) / sizeof(added_columns[0]); i++) {
+    /* Columns added after the first schema: each one a store lacks. */
+    for (i = 0; i < apikey_ncolumns; i++) {
+        const apikey_column_t *col = &apikey_columns[i];
         apr_dbd_results_t *res = NULL;
-        apr_dbd_row_t *row = NULL;
-        const char *probe =
-            apr_psprintf(db->pool, "SELECT %s FROM apikey WHERE 1 = 0",
-                         added_columns[i].name);
 
-        if (apr_dbd_select(db->driver, db->pool, db->handle, &res, probe, 0)
-            == 0) {
-            while (apr_dbd_get_row(db->driver, db->pool, res, &row, -1) == 0) {
-            }
+        if (!col->added) {
             continue;
         }
-        err = exec(db,
-                   apr_psprintf(db->pool,
-                                "ALTER TABLE apikey ADD COLUMN "
-                                "%s %s",
-                                added_columns[i].name, added_columns[i].type));
+        if (run(db,
+                apr_psprintf(db->conn.pool, "SELECT %s FROM apikey WHERE 1 = 0",
+                             col->name),
+                0, NULL, &res, NULL)
+            == 0) {
+            continue;
+        }
+        err = exec(db, apr_psprintf(db->conn.pool,
+                                    "ALTER TABLE apikey ADD COLUMN %s %s",
+                                    col->name, col->added));
         if (err) {
             return err;
         }
@@ -190,20 +209,14 @@ const char *htapikey_db_init(htapikey_db_t *db)
     return NULL;
 }
 
-/* Runs a prepared change with nargs string arguments; *nrows gets the
- * number of rows it touched. */
+/* Runs a change with nargs string arguments; *nrows gets the number of
+ * rows it touched. */
 static const char *change(htapikey_db_t *db, const char *sql, int *nrows,
                           int nargs, const char **args)
 {
-    apr_dbd_prepared_t *st = NULL;
-    int rv;
+    int rv = run(db, sql, nargs, args, NULL, nrows);
 
-    rv = apr_dbd_prepare(db->driver, db->pool, db->handle, sql, NULL, &st);
-    if (rv == 0) {
-        rv = apr_dbd_pquery(db->driver, db->pool, db->handle, nrows, st, nargs,
-                            args);
-    }
-    return rv ? apr_psprintf(db->pool, "%s", db_error(db, rv)) : NULL;
+    return rv ? apr_psprintf(db->conn.pool, "%s", db_error(db, rv)) : NULL;
 }
 
 /* One statement of a transaction: its SQL and arguments, and whether it
@@ -225,9 +238,10 @@ static const char *changes_and_bump(htapikey_db_t *db, const change_t *c, int n,
     const char *err = NULL;
     int rv, i, bumped = 0;
 
-    rv = apr_dbd_transaction_start(db->driver, db->pool, db->handle, &txn);
+    rv = apr_dbd_transaction_start(db->conn.driver, db->conn.pool,
+                                   db->conn.handle, &txn);
     if (rv) {
-        return apr_psprintf(db->pool, "cannot start a transaction: %s",
+        return apr_psprintf(db->conn.pool, "cannot start a transaction: %s",
                             db_error(db, rv));
     }
     for (i = 0; i < n && !err; i++) {
@@ -254,12 +268,13 @@ static const char *changes_and_bump(htapikey_db_t *db, const change_t *c, int n,
         }
     }
     if (err) {
-        apr_dbd_transaction_mode_set(db->driver, txn,
+        apr_dbd_transaction_mode_set(db->conn.driver, txn,
                                      APR_DBD_TRANSACTION_ROLLBACK);
     }
-    rv = apr_dbd_transaction_end(db->driver, db->pool, txn);
+    rv = apr_dbd_transaction_end(db->conn.driver, db->conn.pool, txn);
     if (!err && rv) {
-        err = apr_psprintf(db->pool, "cannot commit: %s", db_error(db, rv));
+        err =
+            apr_psprintf(db->conn.pool, "cannot commit: %s", db_error(db, rv));
     }
     return err;
 }
@@ -276,41 +291,40 @@ static const char *change_and_bump(htapikey_db_t *db, const char *sql,
     return changes_and_bump(db, &c, 1, nrows);
 }
 
-#define INSERT_KEY                                                             \
-    "INSERT INTO apikey (id, digest, owner, name, scopes, status, created, "   \
-    "updated, expires, not_before, allow_ip, allow_referer, allow_method, "    \
-    "rate, burst, quota) VALUES (%s, %s, %s, %s, %s, 'active', %lld, %lld, "   \
-    "%lld, %lld, %s, %s, %s, %s, %lld, %s)"
-#define INSERT_ARGS 15
-
-static void insert_args(const htapikey_row_t *row, const char *digest_hex,
-                        const char *args[INSERT_ARGS])
+/* The INSERT of a new active key: the digest, status 'active' and every
+ * column of row that is not NULL, with its arguments in args (room for
+ * every column and the digest). */
+static const char *insert_sql(apr_pool_t *p, const htapikey_row_t *row,
+                              const char *digest_hex, const char **args,
+                              int *nargs)
 {
-    args[0] = row->id;
-    args[1] = digest_hex;
-    args[2] = row->owner;
-    args[3] = row->name;
-    args[4] = row->scopes;
-    args[5] = row->created;
-    args[6] = row->updated;
-    args[7] = row->expires;
-    args[8] = row->not_before;
-    args[9] = row->allow_ip;
-    args[10] = row->allow_referer;
-    args[11] = row->allow_method;
-    args[12] = row->rate;
-    args[13] = row->burst;
-    args[14] = row->quota;
+    const char *names = "digest, status", *values = "%s, 'active'";
+    int i;
+
+    *nargs = 0;
+    args[(*nargs)++] = digest_hex;
+    for (i = 0; i < NROW_COLUMNS; i++) {
+        const char *v = row_value(row, i);
+
+        if (v && strcmp(row_columns[i].name, "status")) {
+            names = apr_pstrcat(p, names, ", ", row_columns[i].name, NULL);
+            values =
+                apr_pstrcat(p, values, ", ", row_columns[i].placeholder, NULL);
+            args[(*nargs)++] = v;
+        }
+    }
+    return apr_pstrcat(p, "INSERT INTO apikey (", names, ") VALUES (", values,
+                       ")", NULL);
 }
 
 const char *htapikey_db_insert(htapikey_db_t *db, const htapikey_row_t *row,
                                const char *digest_hex)
 {
-    const char *args[INSERT_ARGS];
-    int nrows = 0;
+    const char *args[NROW_COLUMNS + 1];
+    int nargs, nrows = 0;
+    const char *sql = insert_sql(db->conn.pool, row, digest_hex, args, &nargs);
 
-    insert_args(row, digest_hex, args);
-    return change_and_bump(db, INSERT_KEY, &nrows, INSERT_ARGS, args);
+    return change_and_bump(db, sql, &nrows, nargs, args);
 }
 
 const char *htapikey_db_rotate(htapikey_db_t *db, const char *old_id,
@@ -318,17 +332,15 @@ const char *htapikey_db_rotate(htapikey_db_t *db, const char *old_id,
                                const char *digest_hex, const char *grace_until,
                                const char *now)
 {
-    const char *ins[INSERT_ARGS], *upd[4];
+    const char *ins[NROW_COLUMNS + 1], *upd[4];
     change_t c[2];
     int nrows = 0;
 
-    insert_args(row, digest_hex, ins);
+    c[0].sql = insert_sql(db->conn.pool, row, digest_hex, ins, &c[0].nargs);
     upd[0] = grace_until;
     upd[1] = row->id;
     upd[2] = now;
     upd[3] = old_id;
-    c[0].sql = INSERT_KEY;
-    c[0].nargs = INSERT_ARGS;
     c[0].args = ins;
     c[0].must_change_one = 1;
     /* Only an active key not already being replaced: checked in the
@@ -346,37 +358,23 @@ const char *htapikey_db_update(htapikey_db_t *db, const char *id,
                                const htapikey_row_t *changes, const char *now,
                                int *found)
 {
-    const struct {
-        const char *column, *value, *placeholder;
-    } cols[] = {
-        {"owner", changes->owner, "%s"},
-        {"name", changes->name, "%s"},
-        {"scopes", changes->scopes, "%s"},
-        {"expires", changes->expires, "%lld"},
-        {"not_before", changes->not_before, "%lld"},
-        {"allow_ip", changes->allow_ip, "%s"},
-        {"allow_referer", changes->allow_referer, "%s"},
-        {"allow_method", changes->allow_method, "%s"},
-        {"rate", changes->rate, "%s"},
-        {"burst", changes->burst, "%lld"},
-        {"quota", changes->quota, "%s"},
-    };
-    const char *args[sizeof(cols) / sizeof(cols[0]) + 2];
+    const char *args[NROW_COLUMNS + 2];
     const char *sql = "UPDATE apikey SET updated = %lld", *err;
-    int nargs = 0, nrows = 0;
-    size_t i;
+    int nargs = 0, nrows = 0, i;
 
     args[nargs++] = now;
-    for (i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
-        if (!cols[i].value) {
+    for (i = 0; i < NROW_COLUMNS; i++) {
+        const char *v = row_value(changes, i), *name = row_columns[i].name;
+
+        if (!v || !strcmp(name, "id") || !strcmp(name, "status")
+            || !strcmp(name, "created") || !strcmp(name, "updated")) {
             continue;
         }
-        sql = apr_pstrcat(db->pool, sql, ", ", cols[i].column, " = ",
-                          cols[i].placeholder, NULL);
-        args[nargs++] =
-            cols[i].value == htapikey_db_null ? NULL : cols[i].value;
+        sql = apr_pstrcat(db->conn.pool, sql, ", ", name, " = ",
+                          row_columns[i].placeholder, NULL);
+        args[nargs++] = v == htapikey_db_null ? NULL : v;
     }
-    sql = apr_pstrcat(db->pool, sql, " WHERE id = %s", NULL);
+    sql = apr_pstrcat(db->conn.pool, sql, " WHERE id = %s", NULL);
     args[nargs++] = id;
     err = change_and_bump(db, sql, &nrows, nargs, args);
     *found = nrows > 0;
@@ -427,67 +425,52 @@ static const char *entry(htapikey_db_t *db, apr_dbd_row_t *row, int col)
     void *unused;
     const char *v;
 
-    if (apr_dbd_datum_get(db->driver, row, col, APR_DBD_TYPE_NULL, &unused)
+    if (apr_dbd_datum_get(db->conn.driver, row, col, APR_DBD_TYPE_NULL, &unused)
         == APR_ENOENT) {
         return NULL;
     }
-    v = apr_dbd_get_entry(db->driver, row, col);
-    return v ? apr_pstrdup(db->pool, v) : NULL;
+    v = apr_dbd_get_entry(db->conn.driver, row, col);
+    return v ? apr_pstrdup(db->conn.pool, v) : NULL;
 }
 
-/* Runs a key query and collects every row (never breaking out of the
- * loop: some drivers need the cursor drained). */
-static const char *select_keys(htapikey_db_t *db, const char *sql, int nargs,
+typedef struct {
+    htapikey_db_t *db;
+    apr_array_header_t *rows;
+} collect_t;
+
+static int collect_row(apr_dbd_row_t *r, void *ctx)
+{
+    collect_t *c = ctx;
+    htapikey_row_t *k = apr_array_push(c->rows);
+    int i;
+
+    for (i = 0; i < NROW_COLUMNS; i++) {
+        *row_field(k, i) = entry(c->db, r, i);
+    }
+    return 0;
+}
+
+/* Runs a key query (rest: what follows FROM apikey) and collects every
+ * row. */
+static const char *select_keys(htapikey_db_t *db, const char *rest, int nargs,
                                const char **args, apr_array_header_t **rows)
 {
-    apr_dbd_prepared_t *st = NULL;
     apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *r = NULL;
-    const char *err = NULL;
+    collect_t c;
     int rv;
 
-    *rows = apr_array_make(db->pool, 16, sizeof(htapikey_row_t));
-    rv = apr_dbd_prepare(db->driver, db->pool, db->handle, sql, NULL, &st);
-    if (rv == 0) {
-        rv = apr_dbd_pselect(db->driver, db->pool, db->handle, &res, st, 0,
-                             nargs, args);
-    }
+    *rows = apr_array_make(db->conn.pool, 16, sizeof(htapikey_row_t));
+    rv = run(db, select_sql(db->conn.pool, rest), nargs, args, &res, NULL);
     if (rv) {
-        return apr_psprintf(db->pool,
+        return apr_psprintf(db->conn.pool,
                             "%s (is the store initialised? run "
                             "'htapikey init')",
                             db_error(db, rv));
     }
-    for (rv = apr_dbd_get_row(db->driver, db->pool, res, &r, -1); rv != -1;
-         rv = apr_dbd_get_row(db->driver, db->pool, res, &r, -1)) {
-        htapikey_row_t *k;
-
-        if (rv) {
-            if (!err) {
-                err = apr_psprintf(db->pool, "%s", db_error(db, rv));
-            }
-            continue;
-        }
-        k = apr_array_push(*rows);
-        k->id = entry(db, r, 0);
-        k->owner = entry(db, r, 1);
-        k->name = entry(db, r, 2);
-        k->scopes = entry(db, r, 3);
-        k->status = entry(db, r, 4);
-        k->created = entry(db, r, 5);
-        k->updated = entry(db, r, 6);
-        k->expires = entry(db, r, 7);
-        k->not_before = entry(db, r, 8);
-        k->allow_ip = entry(db, r, 9);
-        k->allow_referer = entry(db, r, 10);
-        k->allow_method = entry(db, r, 11);
-        k->grace_until = entry(db, r, 12);
-        k->replaced_by = entry(db, r, 13);
-        k->rate = entry(db, r, 14);
-        k->burst = entry(db, r, 15);
-        k->quota = entry(db, r, 16);
-    }
-    return err;
+    c.db = db;
+    c.rows = *rows;
+    rv = apikey_db_rows(&db->conn, db->conn.pool, res, collect_row, &c);
+    return rv ? apr_psprintf(db->conn.pool, "%s", db_error(db, rv)) : NULL;
 }
 
 const char *htapikey_db_list(htapikey_db_t *db, const char *owner,
@@ -497,14 +480,10 @@ const char *htapikey_db_list(htapikey_db_t *db, const char *owner,
 
     if (owner) {
         args[0] = owner;
-        return select_keys(db,
-                           "SELECT " KEY_COLUMNS " FROM apikey WHERE owner = "
-                           "%s ORDER BY owner, created, id",
+        return select_keys(db, "WHERE owner = %s ORDER BY owner, created, id",
                            1, args, rows);
     }
-    return select_keys(
-        db, "SELECT " KEY_COLUMNS " FROM apikey ORDER BY owner, created, id", 0,
-        NULL, rows);
+    return select_keys(db, "ORDER BY owner, created, id", 0, NULL, rows);
 }
 
 const char *htapikey_db_get(htapikey_db_t *db, const char *id,
@@ -515,8 +494,7 @@ const char *htapikey_db_get(htapikey_db_t *db, const char *id,
     const char *err;
 
     args[0] = id;
-    err = select_keys(db, "SELECT " KEY_COLUMNS " FROM apikey WHERE id = %s", 1,
-                      args, &rows);
+    err = select_keys(db, "WHERE id = %s", 1, args, &rows);
     *row = !err && rows->nelts > 0 ? (htapikey_row_t *)rows->elts : NULL;
     return err;
 }

@@ -24,20 +24,26 @@
 #include "apr_pools.h"
 #include "apr_tables.h"
 
+#include "apikey_db.h"
+
 typedef struct {
-    apr_pool_t *pool;
+    apikey_db_t conn; /* nothing prepared is kept: one statement each */
     const char *driver_name;
-    const apr_dbd_driver_t *driver;
-    apr_dbd_t *handle;
 } htapikey_db_t;
 
-/* A key as stored, every column as text (NULL for SQL NULL). */
+/* A key as stored: every column of the key record's list (apikey_record.h)
+ * but the digest, as text (NULL for SQL NULL). */
+#define HTAPIKEY_ROW_ID(n)     const char *n;
+#define HTAPIKEY_ROW_TEXT(n)   const char *n;
+#define HTAPIKEY_ROW_STATUS(n) const char *n;
+#define HTAPIKEY_ROW_OPT(n)    const char *n;
+#define HTAPIKEY_ROW_TIME(n)   const char *n;
+#define HTAPIKEY_ROW_NUM(n)    const char *n;
+#define HTAPIKEY_ROW_DIGEST(n)
+#define HTAPIKEY_ROW_CLI(n)              const char *n;
+#define HTAPIKEY_ROW(n, kind, added, ph) HTAPIKEY_ROW_##kind(n)
 typedef struct {
-    const char *id, *owner, *name, *scopes, *status;
-    const char *created, *updated, *expires, *not_before;
-    const char *allow_ip, *allow_referer, *allow_method;
-    const char *grace_until, *replaced_by; /* set on a rotated key */
-    const char *rate, *burst, *quota;      /* limits, or NULL */
+    APIKEY_COLUMNS(HTAPIKEY_ROW)
 } htapikey_row_t;
 
 /* In the changes given to htapikey_db_update: set this column to NULL. */
@@ -58,8 +64,9 @@ const char *htapikey_db_open(apr_pool_t *p, const char *driver,
  * htapikey lacks (idempotent).  Returns NULL or an error message. */
 const char *htapikey_db_init(htapikey_db_t *db);
 
-/* Inserts a new active key.  times are decimal Unix seconds; name, expires
- * and not_before may be NULL.  Returns NULL or an error message. */
+/* Inserts a new active key: the columns of row that are not NULL (times
+ * in decimal Unix seconds), whatever its status.  Returns NULL or an error
+ * message. */
 const char *htapikey_db_insert(htapikey_db_t *db, const htapikey_row_t *row,
                                const char *digest_hex);
 
@@ -73,7 +80,8 @@ const char *htapikey_db_rotate(htapikey_db_t *db, const char *old_id,
                                const char *now);
 
 /* Updates the columns of changes that are not NULL (htapikey_db_null sets
- * a column to SQL NULL) and "updated" to now.  *found tells whether the id
+ * a column to SQL NULL; id, status, created and updated are never taken
+ * from it) and "updated" to now.  *found tells whether the id
  * exists. */
 const char *htapikey_db_update(htapikey_db_t *db, const char *id,
                                const htapikey_row_t *changes, const char *now,

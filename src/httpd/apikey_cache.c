@@ -91,141 +91,6 @@ static apr_uint64_t scope_of(const apikey_srv_conf_t *srv,
     return ((apr_uint64_t)srv->index << 32) | query->number;
 }
 
-/* Packing: three bytes (version, flags, number of extra columns), then
- * NUL-terminated strings: id, owner, scopes, status, expires, not_before,
- * allow_ip, allow_referer, allow_method, grace_until, replaced_by, rate,
- * burst, quota, then name and value of each extra column.  Unpacking
- * points the record into one copy of the block. */
-#define PACK_VERSION     3
-#define HAS_EXPIRES      0x01
-#define HAS_NOT_BEFORE   0x02
-#define HAS_ALLOW_IP     0x04
-#define HAS_ALLOW_REF    0x08
-#define HAS_ALLOW_METHOD 0x10
-#define HAS_GRACE_UNTIL  0x20
-#define HAS_REPLACED_BY  0x40
-
-static int put_str(char *buf, apr_size_t *at, const char *s)
-{
-    apr_size_t n = strlen(s ? s : "") + 1;
-
-    if (*at + n > APIKEY_CACHE_DATA_MAX) {
-        return -1;
-    }
-    memcpy(buf + *at, s ? s : "", n);
-    *at += n;
-    return 0;
-}
-
-static apr_size_t pack(const apikey_record_t *rec, char *buf)
-{
-    char expires[24] = "", not_before[24] = "", grace_until[24] = "";
-    char burst[24] = "";
-    apr_size_t at = 3;
-    int i, bad = 0;
-
-    buf[0] = PACK_VERSION;
-    buf[1] = (char)((rec->has_expires ? HAS_EXPIRES : 0)
-                    | (rec->has_not_before ? HAS_NOT_BEFORE : 0)
-                    | (rec->allow_ip ? HAS_ALLOW_IP : 0)
-                    | (rec->allow_referer ? HAS_ALLOW_REF : 0)
-                    | (rec->allow_method ? HAS_ALLOW_METHOD : 0)
-                    | (rec->has_grace_until ? HAS_GRACE_UNTIL : 0)
-                    | (rec->replaced_by ? HAS_REPLACED_BY : 0));
-    buf[2] = (char)rec->nextra;
-    if (rec->has_expires) {
-        apr_snprintf(expires, sizeof(expires), "%" APR_INT64_T_FMT,
-                     (apr_int64_t)rec->expires);
-    }
-    if (rec->burst) {
-        apr_snprintf(burst, sizeof(burst), "%" APR_INT64_T_FMT,
-                     (apr_int64_t)rec->burst);
-    }
-    if (rec->has_grace_until) {
-        apr_snprintf(grace_until, sizeof(grace_until), "%" APR_INT64_T_FMT,
-                     (apr_int64_t)rec->grace_until);
-    }
-    if (rec->has_not_before) {
-        apr_snprintf(not_before, sizeof(not_before), "%" APR_INT64_T_FMT,
-                     (apr_int64_t)rec->not_before);
-    }
-    bad |= put_str(buf, &at, rec->id) | put_str(buf, &at, rec->owner)
-           | put_str(buf, &at, rec->scopes) | put_str(buf, &at, rec->status)
-           | put_str(buf, &at, expires) | put_str(buf, &at, not_before)
-           | put_str(buf, &at, rec->allow_ip)
-           | put_str(buf, &at, rec->allow_referer)
-           | put_str(buf, &at, rec->allow_method)
-           | put_str(buf, &at, grace_until)
-           | put_str(buf, &at, rec->replaced_by) | put_str(buf, &at, rec->rate)
-           | put_str(buf, &at, burst) | put_str(buf, &at, rec->quota);
-    for (i = 0; i < rec->nextra && !bad; i++) {
-        bad |= put_str(buf, &at, rec->extra_env[i])
-               | put_str(buf, &at, rec->extra_value[i]);
-    }
-    /* Too big for a slot: such a key is simply not cached. */
-    return bad ? 0 : at;
-}
-
-/* The next string of a packed block, or NULL when the block is short. */
-static const char *next_str(const char **p, const char *end)
-{
-    const char *s = *p, *nul = memchr(s, '\0', (apr_size_t)(end - s));
-
-    if (!nul) {
-        return NULL;
-    }
-    *p = nul + 1;
-    return s;
-}
-
-static int unpack(apr_pool_t *pool, const char *data, apr_size_t len,
-                  apikey_record_t *rec)
-{
-    const char *p, *end, *f[14];
-    int i, flags;
-
-    if (len < 3 || data[0] != PACK_VERSION) {
-        return -1;
-    }
-    p = apr_pmemdup(pool, data, len);
-    end = p + len;
-    flags = (unsigned char)p[1];
-    rec->nextra = (unsigned char)p[2];
-    if (rec->nextra > APIKEY_EXTRA_MAX) {
-        return -1;
-    }
-    p += 3;
-    for (i = 0; i < 14; i++) {
-        if (!(f[i] = next_str(&p, end))) {
-            return -1;
-        }
-    }
-    rec->id = f[0];
-    rec->owner = f[1];
-    rec->scopes = f[2];
-    rec->status = f[3];
-    rec->has_expires = flags & HAS_EXPIRES;
-    rec->expires = rec->has_expires ? apr_atoi64(f[4]) : 0;
-    rec->has_not_before = (flags & HAS_NOT_BEFORE) != 0;
-    rec->not_before = rec->has_not_before ? apr_atoi64(f[5]) : 0;
-    rec->allow_ip = flags & HAS_ALLOW_IP ? f[6] : NULL;
-    rec->allow_referer = flags & HAS_ALLOW_REF ? f[7] : NULL;
-    rec->allow_method = flags & HAS_ALLOW_METHOD ? f[8] : NULL;
-    rec->has_grace_until = (flags & HAS_GRACE_UNTIL) != 0;
-    rec->grace_until = rec->has_grace_until ? apr_atoi64(f[9]) : 0;
-    rec->replaced_by = flags & HAS_REPLACED_BY ? f[10] : NULL;
-    rec->rate = *f[11] ? f[11] : NULL;
-    rec->burst = *f[12] ? apr_atoi64(f[12]) : 0;
-    rec->quota = *f[13] ? f[13] : NULL;
-    for (i = 0; i < rec->nextra; i++) {
-        if (!(rec->extra_env[i] = next_str(&p, end))
-            || !(rec->extra_value[i] = next_str(&p, end))) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
 apikey_cache_answer_t apikey_cache_get(request_rec *r,
                                        const apikey_srv_conf_t *srv,
                                        const apikey_query_t *query,
@@ -244,7 +109,8 @@ apikey_cache_answer_t apikey_cache_get(request_rec *r,
     *gen = apikey_cache_table_generation(table);
     ans = apikey_cache_table_get(table, scope_of(srv, query), digest,
                                  apr_time_now(), data, &len);
-    if (ans == APIKEY_CACHE_HIT && unpack(r->pool, data, len, rec)) {
+    if (ans == APIKEY_CACHE_HIT
+        && apikey_record_unpack(r->pool, data, len, rec)) {
         ans = APIKEY_CACHE_MISS;
     }
     /* A probe (a blocked client's key) leads to no look-up: its misses
@@ -272,7 +138,7 @@ void apikey_cache_put(request_rec *r, const apikey_srv_conf_t *srv,
     if (!table || srv->cache_ttl <= 0 || ttl <= 0) {
         return;
     }
-    if (rec && (len = pack(rec, data)) == 0) {
+    if (rec && (len = apikey_record_pack(rec, data, sizeof(data))) == 0) {
         return;
     }
     apikey_cache_table_put(table, scope_of(srv, query), digest, gen, now,

@@ -457,7 +457,7 @@ const char *apikey_config_set_query(cmd_parms *cmd, void *mconfig,
 {
     apikey_dir_conf_t *conf = mconfig;
     const apikey_query_t *q;
-    const char *err = apikey_store_query(cmd->pool, sql, &q);
+    const char *err = apikey_db_query(cmd->pool, sql, &q);
 
     if (err) {
         return err;

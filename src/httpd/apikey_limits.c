@@ -25,7 +25,7 @@
 #include "apikey_limits.h"
 #include "apikey_config.h"
 #include "apikey_logno.h"
-#include "apikey_quota_store.h"
+#include "apikey_quota_sql.h"
 #include "apikey_store.h"
 #include "apikey_counters.h"
 #include "apikey_request.h"
@@ -306,7 +306,9 @@ static void charge_from_store(request_rec *r, const apikey_record_t *key,
     const apikey_slot_key_t sk = slot_key(srv, key);
     /* Its rows in the store: named by the id, and the statement that found
      * it when that is not the default look-up. */
-    const char *row = apikey_quota_store_row(r->pool, id, sk.query);
+    const char *row = apikey_quota_sql_row(r->pool, id, sk.query);
+    /* One connection for the claims and what may follow them. */
+    apikey_db_t *db = apikey_store_db(r->pool, r->server);
     int claims;
 
     for (claims = 0; c->result == APIKEY_CHARGE_NEED_LEASE && claims < 2;
@@ -316,10 +318,16 @@ static void charge_from_store(request_rec *r, const apikey_record_t *key,
         const char *err = NULL;
         apr_status_t rv;
 
-        rv = apikey_quota_store_claim(
-            r->server, r->pool, row, period,
-            apikey_period_end(quota->period, now) / 1000000, quota->limit,
-            c->lease_want, &got, &claimed, &err, &statements);
+        if (!db) {
+            err = "no database connection";
+            rv = APR_EGENERAL;
+        }
+        else {
+            rv = apikey_quota_sql_claim(
+                db, r->pool, row, period,
+                apikey_period_end(quota->period, now) / 1000000, quota->limit,
+                c->lease_want, &got, &claimed, &err, &statements);
+        }
         apikey_counters_quota_claim(statements, rv != APR_SUCCESS);
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
                       "key %s: claimed %lu of %lu quota units in %u "
@@ -333,7 +341,7 @@ static void charge_from_store(request_rec *r, const apikey_record_t *key,
                                               "busy (%s): 503",
                           id, err);
             c->result = APIKEY_CHARGE_STORE_DOWN;
-            return;
+            break;
         }
         if (rv != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -353,19 +361,22 @@ static void charge_from_store(request_rec *r, const apikey_record_t *key,
                                               claimed, srv->store_id)) {
             apikey_limit_table_charge(t, &sk, key->owner, rate, quota, now,
                                       flags | APIKEY_CHARGE_PREPAID, c);
-            return;
+            break;
         }
         else {
             /* The slot could not take them: back where they came from. */
             int unsure;
 
-            apikey_quota_store_give_back(r->server, r->pool, row, period, got,
-                                         &err, &unsure);
+            apikey_quota_sql_give_back(db, r->pool, row, period, got, &err,
+                                       &unsure);
         }
         /* Again: units another request put meanwhile, or what the store
          * answered. */
         apikey_limit_table_charge(t, &sk, key->owner, rate, quota, now, flags,
                                   c);
+    }
+    if (db) {
+        apikey_store_db_done(r->server, db);
     }
     if (c->result == APIKEY_CHARGE_NEED_LEASE) {
         c->result = APIKEY_CHARGE_STORE_DOWN;
@@ -415,14 +426,14 @@ static int charge(request_rec *r, apikey_request_t *rq,
     c = &rq->charge;
     sk = slot_key(srv, key);
     if ((flags & APIKEY_CHARGE_LEASED) && quota.limit
-        && strlen(key->id) > apikey_quota_store_id_max(sk.query)) {
+        && strlen(key->id) > apikey_quota_sql_id_max(sk.query)) {
         /* Its units could not be given back under its whole id. */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APIKEY_LOGNO(00048) "key %.64s...: an id longer than "
                                           "%d bytes cannot have a "
                                           "cluster-wide quota "
                                           "(AuthAPIKeyQuotaStore dbd): 503",
-                      key->id, (int)apikey_quota_store_id_max(sk.query));
+                      key->id, (int)apikey_quota_sql_id_max(sk.query));
         refused_as(r, rq, APIKEY_RESULT_ERROR);
         apr_table_setn(r->err_headers_out, "Retry-After", "60");
         return HTTP_SERVICE_UNAVAILABLE;

@@ -33,7 +33,8 @@
 #include "apikey_config.h"
 #include "apikey_logno.h"
 #include "apikey_limits.h"
-#include "apikey_quota_store.h"
+#include "apikey_quota_sql.h"
+#include "apikey_store.h"
 #include "apikey_counters.h"
 #include "apikey_watchdog.h"
 
@@ -80,22 +81,22 @@ static server_rec *server_of(apr_uint32_t store, unsigned *index)
     return NULL;
 }
 
-static void give_back(apikey_limit_table_t *t, unsigned i,
-                      const apikey_lease_return_t *r, apr_pool_t *p)
+static void give_back_through(apikey_db_t *db, server_rec *s, unsigned index,
+                              apikey_limit_table_t *t, unsigned i,
+                              const apikey_lease_return_t *r, apr_pool_t *p)
 {
-    unsigned index = 0;
-    server_rec *s = server_of(r->store, &index);
-    const char *err = "no server of this configuration has that store";
+    const char *err = !s    ? "no server of this configuration has that store"
+                      : !db ? "no database connection"
+                            : "";
     apikey_lease_return_t keep = *r;
     int unsure = 0;
-
-    const char *row = apikey_quota_store_row(p, r->id, r->query);
+    const char *row = apikey_quota_sql_row(p, r->id, r->query);
 
     /* Units held go back; units owed (admitted on this server's count
      * while the store did not answer) are added, even past the quota. */
-    if (s && r->units
-        && apikey_quota_store_give_back(s, p, row, r->period, r->units, &err,
-                                        &unsure)
+    if (db && r->units
+        && apikey_quota_sql_give_back(db, p, row, r->period, r->units, &err,
+                                      &unsure)
                == APR_SUCCESS) {
         apikey_counters_quota_back(r->units, 0);
         apikey_limit_table_lease_returned(t, i, r->units);
@@ -114,9 +115,9 @@ static void give_back(apikey_limit_table_t *t, unsigned i,
                      r->id, r->units, err);
         keep.units = 0;
     }
-    if (s && r->owed
-        && apikey_quota_store_add(
-               s, p, row, r->owed_period,
+    if (db && r->owed
+        && apikey_quota_sql_add(
+               db, p, row, r->owed_period,
                apikey_period_end((apikey_period_t)(r->owed_period >> 30),
                                  apr_time_now())
                    / APR_USEC_PER_SEC,
@@ -165,6 +166,20 @@ static void give_back(apikey_limit_table_t *t, unsigned i,
     }
 }
 
+/* Gives lease r of slot i back through one connection of its store. */
+static void give_back(apikey_limit_table_t *t, unsigned i,
+                      const apikey_lease_return_t *r, apr_pool_t *p)
+{
+    unsigned index = 0;
+    server_rec *s = server_of(r->store, &index);
+    apikey_db_t *db = s ? apikey_store_db(p, s) : NULL;
+
+    give_back_through(db, s, index, t, i, r, p);
+    if (db) {
+        apikey_store_db_done(s, db);
+    }
+}
+
 /* Deletes rows of long-past periods from each store the sync uses. */
 static void purge(apr_pool_t *p, apr_time_t now)
 {
@@ -177,16 +192,24 @@ static void purge(apr_pool_t *p, apr_time_t now)
     for (i = 0; i < nservers; i++) {
         const apikey_srv_conf_t *conf = ap_get_module_config(
             servers[i]->module_config, &authn_apikey_module);
-        const char *err;
+        const char *err = "no database connection";
+        apikey_db_t *db;
 
-        if (conf->quota_store == APIKEY_QUOTA_STORE_DBD && !failing[i]
-            && apikey_quota_store_purge(servers[i], p,
-                                        apr_time_sec(now) - PURGE_AFTER, &err)
+        if (conf->quota_store != APIKEY_QUOTA_STORE_DBD || failing[i]) {
+            continue;
+        }
+        db = apikey_store_db(p, servers[i]);
+        if (!db
+            || apikey_quota_sql_purge(db, p, apr_time_sec(now) - PURGE_AFTER,
+                                      &err)
                    != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, servers[i],
                          APIKEY_LOGNO(00043) "cannot purge old rows of the "
                                              "quota store: %s",
                          err);
+        }
+        if (db) {
+            apikey_store_db_done(servers[i], db);
         }
     }
 }

@@ -19,43 +19,9 @@
 #define APIKEY_STORE_H
 
 #include "httpd.h"
-#include "apr_dbd.h"
-#include "mod_dbd.h"
 
+#include "apikey_db.h"
 #include "apikey_request.h"
-
-/* The default look-up, against the schemas in conf/schema/. */
-#define APIKEY_STORE_DEFAULT_QUERY                                             \
-    "SELECT id, owner, scopes, status, expires, not_before, digest, "          \
-    "allow_ip, allow_referer, allow_method, grace_until, replaced_by, rate, "  \
-    "burst, quota FROM apikey WHERE digest = %s"
-
-/* A look-up statement: its SQL and the label it is prepared under on each
- * pooled connection. */
-typedef struct apikey_query_t {
-    const char *sql;
-    const char *label;
-    /* 0 for the default look-up, n for the nth distinct AuthAPIKeyQuery of
-     * this configuration: what tells their cache entries apart. */
-    apr_uint32_t number;
-    /* 0 for the default look-up, else a hash of the SQL, never 0: the same
-     * across restarts and on every node of one configuration, for the
-     * limit table's slots and the quota store's rows, which outlive a
-     * configuration. */
-    apr_uint32_t id;
-} apikey_query_t;
-
-/* The default look-up. */
-extern const apikey_query_t apikey_store_default_query;
-
-/* Checks a look-up SQL (AuthAPIKeyQuery) and gives it a label, the same
- * for the same SQL: NULL and *out, or an English message.  Allocates from
- * p, which lives until the next restart. */
-const char *apikey_store_query(apr_pool_t *p, const char *sql,
-                               const apikey_query_t **out);
-
-/* A hash of len bytes of s, continuing h (0 to start): FNV-1a, never 0. */
-apr_uint32_t apikey_store_hash(const char *s, size_t len, apr_uint32_t h);
 
 /* Gives every server its store's identity (apikey_srv_conf_t.store_id): a
  * hash of the DBDriver and DBDParams in force for it, read from the
@@ -66,9 +32,6 @@ apr_uint32_t apikey_store_hash(const char *s, size_t len, apr_uint32_t h);
  * they name: a SQLite file by its real path, other drivers' parameters in
  * any order and without the password.  post_config. */
 void apikey_store_identify(server_rec *s);
-
-/* Forgets the labels of the previous configuration (pre_config). */
-void apikey_store_reset(apr_pool_t *pconf);
 
 /* Retrieves mod_dbd's optional functions.  Returns 0 when mod_dbd is
  * loaded, -1 when it is not. */
@@ -87,23 +50,9 @@ apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
 apr_status_t apikey_store_marker(server_rec *s, apr_pool_t *p,
                                  apr_int64_t *marker, const char **err);
 
-/* A connection of s's database outside a request (the quota store, the
- * sync), NULL when there is none; closed with apikey_store_close. */
-ap_dbd_t *apikey_store_open(apr_pool_t *p, server_rec *s);
-void apikey_store_close(server_rec *s, ap_dbd_t *dbd);
-
-/* Runs q (prepared once per connection under its label) with nargs text
- * arguments: a SELECT read whole into *res when res is given, else a
- * statement whose changed rows go to *nrows.  With retry, a statement that
- * fails is prepared afresh and run once more (as after a database restart
- * took the prepared statement): only for statements that may run twice.
- * Returns 0 or the driver's error (apr_dbd_error tells it). */
-int apikey_store_run(ap_dbd_t *dbd, apr_pool_t *p, const apikey_query_t *q,
-                     int nargs, const char **args, apr_dbd_results_t **res,
-                     int *nrows, int retry);
-
-/* 1 when the driver's error rv says the database is busy (SQLite's lock),
- * not failing. */
-int apikey_store_busy(ap_dbd_t *dbd, int rv);
+/* A connection of s's database from mod_dbd's pool, as src/dbd takes it,
+ * or NULL when there is none; given back with apikey_store_db_done. */
+apikey_db_t *apikey_store_db(apr_pool_t *p, server_rec *s);
+void apikey_store_db_done(server_rec *s, apikey_db_t *db);
 
 #endif /* APIKEY_STORE_H */

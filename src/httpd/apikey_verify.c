@@ -108,7 +108,7 @@ apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
         return verdict(rq, APIKEY_RESULT_MALFORMED);
     }
     srv = ap_get_module_config(r->server->module_config, &authn_apikey_module);
-    query = conf->query ? conf->query : &apikey_store_default_query;
+    query = conf->query ? conf->query : &apikey_db_default_query;
     rq->srv = srv;
     rq->query = query;
     if (apikey_digest_hex(srv->pepper, srv->pepper_len, key, len, digest)) {
@@ -188,7 +188,7 @@ apikey_result_t apikey_verify_again(request_rec *r,
     const apikey_srv_conf_t *srv =
         ap_get_module_config(r->server->module_config, &authn_apikey_module);
     const apikey_query_t *query =
-        conf->query ? conf->query : &apikey_store_default_query;
+        conf->query ? conf->query : &apikey_db_default_query;
     apikey_result_t res = APIKEY_RESULT_UNKNOWN;
     const char *why;
 

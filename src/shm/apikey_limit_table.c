@@ -229,9 +229,8 @@ static slot_t *find_slot(apikey_limit_table_t *t, apr_uint64_t me,
     return NULL;
 }
 
-slot_t *apikey_slot_of(apikey_limit_table_t *t,
-                             const apikey_slot_key_t *key, long long now,
-                             int *reset)
+slot_t *apikey_slot_of(apikey_limit_table_t *t, const apikey_slot_key_t *key,
+                       long long now, int *reset)
 {
     return find_slot(t, owner_word(t, key), now, reset);
 }

@@ -147,9 +147,8 @@ static inline int owner_valid(apr_uint64_t w)
 
 /* The slot of key: found, claimed or taken over (see find_slot); NULL
  * when the table is full.  *reset is set when a corrupt slot was taken. */
-slot_t *apikey_slot_of(apikey_limit_table_t *t,
-                             const apikey_slot_key_t *key, long long now,
-                             int *reset);
+slot_t *apikey_slot_of(apikey_limit_table_t *t, const apikey_slot_key_t *key,
+                       long long now, int *reset);
 
 /* The lease half of a charge (apikey_lease.c).  The quota of a
  * leased charge: returns 0 when the charge ends there (out says why), 2

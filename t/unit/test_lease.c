@@ -60,7 +60,7 @@
 #define FIELD(type, index)                                                     \
     ((((unsigned long)(type)) << 30) | ((unsigned long)(index)&0x3fffffffUL))
 
-/* APIKEY_CLAIMED_UNKNOWN of apikey_quota_store.h: the claim did not read
+/* APIKEY_CLAIMED_UNKNOWN of src/dbd/apikey_quota_sql.h: the claim did not read
  * the row. */
 #define CLAIMED_UNKNOWN ((unsigned long)-1)
 

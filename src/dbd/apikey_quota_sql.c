@@ -1,20 +1,7 @@
-/* Licensed to the Apache Software Foundation (ASF) under one or more
- * contributor license agreements.  See the NOTICE file distributed with
- * this work for additional information regarding copyright ownership.
- * The ASF licenses this file to You under the Apache License, Version 2.0
- * (the "License"); you may not use this file except in compliance with
- * the License.  You may obtain a copy of the License at
+/* Copyright 2026 the mod_authn_apikey authors
+ * SPDX-License-Identifier: Apache-2.0
  *
- *     http://www.apache.org/licenses/LICENSE-2.0
- *
- * Unless required by applicable law or agreed to in writing, software
- * distributed under the License is distributed on an "AS IS" BASIS,
- * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
- * See the License for the specific language governing permissions and
- * limitations under the License.
- */
-
-/* The cluster-wide quota store (see apikey_quota_store.h).
+ * The cluster-wide quota store's statements (see apikey_quota_sql.h).
  *
  * A claim is one conditional UPDATE (claimed + n, where claimed + n stays
  * within the quota) in the common case.  Only when it changes no row does
@@ -28,8 +15,9 @@
  * compared with the column on one side, so that SQLite applies the
  * column's numeric affinity to them. */
 
-#include "apikey_quota_store.h"
-#include "apikey_store.h"
+#include "apikey_quota_sql.h"
+
+#include <string.h>
 
 #include "apr_strings.h"
 
@@ -83,16 +71,15 @@ static const char *num(apr_pool_t *p, long long v)
     return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)v);
 }
 
-static const char *failed(ap_dbd_t *dbd, apr_pool_t *p, const char *what,
+static const char *failed(apikey_db_t *db, apr_pool_t *p, const char *what,
                           int rv)
 {
-    return apr_psprintf(p, "%s: %s", what,
-                        apr_dbd_error(dbd->driver, dbd->handle, rv));
+    return apr_psprintf(p, "%s: %s", what, apikey_db_error(db, rv));
 }
 
 /* The row's claimed count: 1 with *claimed, 0 when there is no row, -1 on
  * an error (*err). */
-static int read_claimed(ap_dbd_t *dbd, apr_pool_t *p, const char *id,
+static int read_claimed(apikey_db_t *db, apr_pool_t *p, const char *id,
                         const char *period, unsigned long *claimed,
                         const char **err)
 {
@@ -101,17 +88,17 @@ static int read_claimed(ap_dbd_t *dbd, apr_pool_t *p, const char *id,
     apr_dbd_row_t *row = NULL;
     int rv, n = 0, found = 0;
 
-    if ((rv = apikey_store_run(dbd, p, &read_sql, 2, args, &res, NULL, 1))) {
-        *err = failed(dbd, p, "reading the quota row", rv);
+    if ((rv = apikey_db_run(db, p, &read_sql, 2, args, &res, NULL, 1, NULL))) {
+        *err = failed(db, p, "reading the quota row", rv);
         return -1;
     }
     /* Every row read, by number (as the key look-up does). */
-    for (rv = apr_dbd_get_row(dbd->driver, p, res, &row, ++n); rv != -1;
-         rv = apr_dbd_get_row(dbd->driver, p, res, &row, ++n)) {
-        const char *v = rv == 0 ? apr_dbd_get_entry(dbd->driver, row, 0) : NULL;
+    for (rv = apr_dbd_get_row(db->driver, p, res, &row, ++n); rv != -1;
+         rv = apr_dbd_get_row(db->driver, p, res, &row, ++n)) {
+        const char *v = rv == 0 ? apr_dbd_get_entry(db->driver, row, 0) : NULL;
 
         if (rv != 0) {
-            *err = failed(dbd, p, "reading the quota row", rv);
+            *err = failed(db, p, "reading the quota row", rv);
             return -1;
         }
         if (v && !found) {
@@ -124,35 +111,30 @@ static int read_claimed(ap_dbd_t *dbd, apr_pool_t *p, const char *id,
     return found;
 }
 
-const char *apikey_quota_store_row(apr_pool_t *p, const char *id,
-                                   apr_uint32_t query)
+const char *apikey_quota_sql_row(apr_pool_t *p, const char *id,
+                                 apr_uint32_t query)
 {
     return query ? apr_psprintf(p, "q%08x:%s", (unsigned)query, id) : id;
 }
 
-size_t apikey_quota_store_id_max(apr_uint32_t query)
+size_t apikey_quota_sql_id_max(apr_uint32_t query)
 {
-    return APIKEY_QUOTA_ID_MAX - (query ? 10 : 0);
+    return APIKEY_QUOTA_ROW_MAX - (query ? 10 : 0);
 }
 
-apr_status_t apikey_quota_store_claim(server_rec *s, apr_pool_t *p,
-                                      const char *id, unsigned long period,
-                                      long long period_end, unsigned long limit,
-                                      unsigned long want, unsigned long *got,
-                                      unsigned long *claimed, const char **err,
-                                      unsigned *statements)
+apr_status_t apikey_quota_sql_claim(apikey_db_t *db, apr_pool_t *p,
+                                    const char *id, unsigned long period,
+                                    long long period_end, unsigned long limit,
+                                    unsigned long want, unsigned long *got,
+                                    unsigned long *claimed, const char **err,
+                                    unsigned *statements)
 {
     const char *period_s = num(p, (long long)period);
-    ap_dbd_t *dbd = apikey_store_open(p, s);
     apr_status_t status = APR_EGENERAL;
     int attempt, created = 0;
 
     *got = 0;
     *claimed = APIKEY_CLAIMED_UNKNOWN;
-    if (!dbd) {
-        *err = "no database connection";
-        return APR_EGENERAL;
-    }
     if (want > limit) {
         want = limit;
     }
@@ -171,10 +153,10 @@ apr_status_t apikey_quota_store_claim(server_rec *s, apr_pool_t *p,
         args[2] = period_s;
         args[3] = num(p, (long long)(limit - want));
         ++*statements;
-        if ((rv = apikey_store_run(dbd, p, &claim_sql, 4, args, NULL, &nrows,
-                                   1))) {
-            *err = failed(dbd, p, "claiming quota units", rv);
-            status = apikey_store_busy(dbd, rv) ? APR_EAGAIN : APR_EGENERAL;
+        if ((rv = apikey_db_run(db, p, &claim_sql, 4, args, NULL, &nrows, 1,
+                                NULL))) {
+            *err = failed(db, p, "claiming quota units", rv);
+            status = apikey_db_busy(db, rv) ? APR_EAGAIN : APR_EGENERAL;
             break;
         }
         if (nrows > 0) {
@@ -183,7 +165,7 @@ apr_status_t apikey_quota_store_claim(server_rec *s, apr_pool_t *p,
             break;
         }
         ++*statements;
-        if ((have = read_claimed(dbd, p, id, period_s, &c, err)) < 0) {
+        if ((have = read_claimed(db, p, id, period_s, &c, err)) < 0) {
             break;
         }
         if (have == 0) {
@@ -195,8 +177,8 @@ apr_status_t apikey_quota_store_claim(server_rec *s, apr_pool_t *p,
             }
             ++*statements;
             /* A duplicate (another server was first) is no error here. */
-            apikey_store_run(dbd, p, insert_for(dbd->driver), 3, ins, NULL,
-                             &nrows, 1);
+            apikey_db_run(db, p, insert_for(db->driver), 3, ins, NULL, &nrows,
+                          1, NULL);
             continue;
         }
         *claimed = c;
@@ -213,24 +195,18 @@ apr_status_t apikey_quota_store_claim(server_rec *s, apr_pool_t *p,
         *err = "other servers' claims kept winning";
         status = APR_EAGAIN;
     }
-    apikey_store_close(s, dbd);
     return status;
 }
 
-apr_status_t apikey_quota_store_give_back(server_rec *s, apr_pool_t *p,
-                                          const char *id, unsigned long period,
-                                          unsigned long units, const char **err,
-                                          int *unsure)
+apr_status_t apikey_quota_sql_give_back(apikey_db_t *db, apr_pool_t *p,
+                                        const char *id, unsigned long period,
+                                        unsigned long units, const char **err,
+                                        int *unsure)
 {
-    ap_dbd_t *dbd = apikey_store_open(p, s);
     const char *args[4];
     int rv, nrows = 0;
 
     *unsure = 0;
-    if (!dbd) {
-        *err = "no database connection";
-        return APR_EGENERAL;
-    }
     args[0] = num(p, (long long)units);
     args[1] = id;
     args[2] = num(p, (long long)period);
@@ -238,28 +214,22 @@ apr_status_t apikey_quota_store_give_back(server_rec *s, apr_pool_t *p,
     /* Run once only: run twice, it would give back twice (a connection
      * that died after the database applied it, say), and the fleet could
      * admit more than the quota. */
-    rv = apikey_store_run(dbd, p, &give_back_sql, 4, args, NULL, &nrows, 0);
+    rv = apikey_db_run(db, p, &give_back_sql, 4, args, NULL, &nrows, 0, NULL);
     if (rv) {
-        *err = failed(dbd, p, "giving quota units back", rv);
-        *unsure = !apikey_store_busy(dbd, rv);
+        *err = failed(db, p, "giving quota units back", rv);
+        *unsure = !apikey_db_busy(db, rv);
     }
-    apikey_store_close(s, dbd);
     return rv ? APR_EGENERAL : APR_SUCCESS;
 }
 
-apr_status_t apikey_quota_store_add(server_rec *s, apr_pool_t *p,
-                                    const char *id, unsigned long period,
-                                    long long period_end, unsigned long units,
-                                    const char **err)
+apr_status_t apikey_quota_sql_add(apikey_db_t *db, apr_pool_t *p,
+                                  const char *id, unsigned long period,
+                                  long long period_end, unsigned long units,
+                                  const char **err)
 {
-    ap_dbd_t *dbd = apikey_store_open(p, s);
     const char *args[3], *ins[3];
     int rv, nrows = 0, attempt;
 
-    if (!dbd) {
-        *err = "no database connection";
-        return APR_EGENERAL;
-    }
     args[0] = num(p, (long long)units);
     args[1] = ins[0] = id;
     args[2] = ins[1] = num(p, (long long)period);
@@ -267,40 +237,33 @@ apr_status_t apikey_quota_store_add(server_rec *s, apr_pool_t *p,
     /* The row may not exist yet (no claim reached the store this period):
      * made, then updated. */
     for (attempt = 0; attempt < 2; attempt++) {
-        rv = apikey_store_run(dbd, p, &add_sql, 3, args, NULL, &nrows, 1);
+        rv = apikey_db_run(db, p, &add_sql, 3, args, NULL, &nrows, 1, NULL);
         if (rv || nrows > 0 || attempt) {
             break;
         }
-        apikey_store_run(dbd, p, insert_for(dbd->driver), 3, ins, NULL, &nrows,
-                         1);
+        apikey_db_run(db, p, insert_for(db->driver), 3, ins, NULL, &nrows, 1,
+                      NULL);
     }
     if (rv) {
-        *err = failed(dbd, p, "adding owed quota units", rv);
+        *err = failed(db, p, "adding owed quota units", rv);
     }
     else if (nrows == 0) {
         *err = "the quota row cannot be created";
         rv = -1;
     }
-    apikey_store_close(s, dbd);
     return rv ? APR_EGENERAL : APR_SUCCESS;
 }
 
-apr_status_t apikey_quota_store_purge(server_rec *s, apr_pool_t *p,
-                                      long long before, const char **err)
+apr_status_t apikey_quota_sql_purge(apikey_db_t *db, apr_pool_t *p,
+                                    long long before, const char **err)
 {
-    ap_dbd_t *dbd = apikey_store_open(p, s);
     const char *arg;
     int rv, nrows = 0;
 
-    if (!dbd) {
-        *err = "no database connection";
-        return APR_EGENERAL;
-    }
     arg = num(p, before);
-    rv = apikey_store_run(dbd, p, &purge_sql, 1, &arg, NULL, &nrows, 1);
+    rv = apikey_db_run(db, p, &purge_sql, 1, &arg, NULL, &nrows, 1, NULL);
     if (rv) {
-        *err = failed(dbd, p, "purging old quota rows", rv);
+        *err = failed(db, p, "purging old quota rows", rv);
     }
-    apikey_store_close(s, dbd);
     return rv ? APR_EGENERAL : APR_SUCCESS;
 }
