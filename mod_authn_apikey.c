@@ -28,6 +28,9 @@
 #include "apikey_authn.h"
 #include "apikey_authz.h"
 #include "apikey_config.h"
+#include "apikey_config_keys.h"
+#include "apikey_config_limits.h"
+#include "apikey_config_store.h"
 #include "apikey_failure.h"
 #include "apikey_key.h"
 #include "apikey_cache.h"
@@ -42,94 +45,12 @@
 #include "apikey_status.h"
 #include "apikey_store.h"
 
-/* offsetof, not APR_OFFSETOF: without <stddef.h> before APR's headers that
- * macro subtracts null pointers, undefined behaviour clang warns about. */
-#include <stddef.h>
-
-static const command_rec apikey_cmds[] = {
-    AP_INIT_TAKE_ARGV("AuthAPIKeySource", apikey_config_set_sources, NULL,
-                      OR_AUTHCFG,
-                      "Where API keys are read from, in order: header:NAME, "
-                      "bearer, query:NAME, basic"),
-    AP_INIT_FLAG("AuthAPIKeyRequireTLS", apikey_config_set_require_tls, NULL,
-                 RSRC_CONF | OR_AUTHCFG,
-                 "Refuse keys sent over plain HTTP (On in .htaccess only)"),
-    AP_INIT_TAKE_ARGV("AuthAPIKeyTrustedProxy", apikey_config_set_trusted_proxy,
-                      NULL, RSRC_CONF,
-                      "Addresses of TLS-terminating proxies whose "
-                      "X-Forwarded-Proto: https marks a request as TLS"),
-    AP_INIT_TAKE12("AuthAPIKeyHash", apikey_config_set_hash, NULL, RSRC_CONF,
-                   "How keys are stored: sha256, or hmac-sha256 PEPPER-FILE"),
-    AP_INIT_TAKE1("AuthAPIKeyQuery", apikey_config_set_query, NULL,
-                  RSRC_CONF | ACCESS_CONF,
-                  "Look-up SQL for a legacy schema, with one %s for the "
-                  "key's digest"),
-    AP_INIT_TAKE12("AuthAPIKeyCacheTimeout", apikey_config_set_cache_timeout,
-                   NULL, RSRC_CONF,
-                   "How long found keys (and, with negative=S, unknown keys) "
-                   "are cached; 0: no cache"),
-    AP_INIT_TAKE1("AuthAPIKeyCacheSize", apikey_config_set_cache_size, NULL,
-                  RSRC_CONF, "Keys the look-up cache holds (0: no cache)"),
-    AP_INIT_TAKE1("AuthAPIKeyRefresh", apikey_config_set_refresh, NULL,
-                  RSRC_CONF,
-                  "How often the store's change marker is polled (0: never)"),
-    AP_INIT_TAKE12("AuthAPIKeyRateLimit", apikey_config_set_rate,
-                   (void *)offsetof(apikey_dir_conf_t, rate),
-                   RSRC_CONF | ACCESS_CONF,
-                   "Rate limit for keys without their own: N/s, N/m or N/h "
-                   "[burst=B], or none"),
-    AP_INIT_TAKE12("AuthAPIKeyFailureLimit", apikey_config_set_rate,
-                   (void *)offsetof(apikey_dir_conf_t, failure_rate),
-                   RSRC_CONF | ACCESS_CONF,
-                   "Failed authentications a client address may make: N/s, "
-                   "N/m or N/h [burst=B], or off"),
-    AP_INIT_TAKE1("AuthAPIKeyQuota", apikey_config_set_quota, NULL,
-                  RSRC_CONF | ACCESS_CONF,
-                  "Quota for keys without their own: N/hour, N/day or "
-                  "N/month (UTC), or none"),
-    AP_INIT_TAKE1("AuthAPIKeyLimitHeaders", apikey_config_set_limit_headers,
-                  NULL, RSRC_CONF | ACCESS_CONF,
-                  "RateLimit headers: On (IETF draft), Legacy, Both or Off"),
-    AP_INIT_TAKE1("AuthAPIKeyLimitMode", apikey_config_set_limit_mode, NULL,
-                  RSRC_CONF | ACCESS_CONF,
-                  "enforce limits, or report (count and log, never refuse)"),
-    AP_INIT_TAKE1("AuthAPIKeyLimitSlots", apikey_config_set_limit_slots, NULL,
-                  RSRC_CONF, "Keys the shared limit table holds"),
-    AP_INIT_TAKE1("AuthAPIKeyStateFile", apikey_config_set_state_file, NULL,
-                  RSRC_CONF,
-                  "File keeping the limit counters across a stop and start"),
-    AP_INIT_TAKE12("AuthAPIKeyQuotaStore", apikey_config_set_quota_store, NULL,
-                   RSRC_CONF,
-                   "Where period quotas are counted: shm (this server) or dbd "
-                   "(the key store, shared by a fleet) [fallback=local]"),
-    AP_INIT_TAKE1("AuthAPIKeyQuotaSync", apikey_config_set_quota_sync, NULL,
-                  RSRC_CONF,
-                  "How often unused units of cluster-wide quotas go back to "
-                  "the key store (default 1s)"),
-    AP_INIT_TAKE1("AuthAPIKeyFormat", apikey_config_set_format, NULL,
-                  RSRC_CONF | ACCESS_CONF,
-                  "checksum (reject malformed keys before any I/O) or any "
-                  "(legacy keys)"),
-    AP_INIT_FLAG("AuthAPIKeyHideCredentials", ap_set_flag_slot,
-                 (void *)offsetof(apikey_dir_conf_t, hide_credentials),
-                 OR_AUTHCFG,
-                 "Remove the key from headers, query and request line before "
-                 "handlers and backends see it (default On)"),
-    AP_INIT_FLAG("AuthAPIKeyIdentityHeaders", ap_set_flag_slot,
-                 (void *)offsetof(apikey_dir_conf_t, identity_headers),
-                 OR_AUTHCFG,
-                 "Pass X-APIKey-Id, -Owner and -Scopes request headers to "
-                 "backends (default Off)"),
-    AP_INIT_FLAG("AuthAPIKeyStatus", ap_set_flag_slot,
-                 (void *)offsetof(apikey_dir_conf_t, status),
-                 RSRC_CONF | ACCESS_CONF,
-                 "Let SetHandler apikey-status serve here (default Off; "
-                 "never from .htaccess)"),
-    AP_INIT_TAKE_ARGV("AuthAPIKeyTenant", apikey_config_set_tenants, NULL,
-                      RSRC_CONF | ACCESS_CONF,
-                      "Owners (or owner prefixes ending in *) whose keys are "
-                      "valid here"),
-    {0}};
+/* The directives, each slice beside its handlers. */
+static const command_rec apikey_cmds[] = {APIKEY_CONFIG_KEYS_DIRECTIVES,
+                                          APIKEY_CONFIG_STORE_DIRECTIVES,
+                                          APIKEY_CONFIG_LIMITS_DIRECTIVES,
+                                          APIKEY_STATUS_DIRECTIVES,
+                                          {0}};
 
 static int apikey_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp)

@@ -1,21 +1,12 @@
-/* Licensed to the Apache Software Foundation (ASF) under one or more
- * contributor license agreements.  See the NOTICE file distributed with
- * this work for additional information regarding copyright ownership.
- * The ASF licenses this file to You under the Apache License, Version 2.0
- * (the "License"); you may not use this file except in compliance with
- * the License.  You may obtain a copy of the License at
+/* Copyright 2026 the mod_authn_apikey authors
+ * SPDX-License-Identifier: Apache-2.0
  *
- *     http://www.apache.org/licenses/LICENSE-2.0
- *
- * Unless required by applicable law or agreed to in writing, software
- * distributed under the License is distributed on an "AS IS" BASIS,
- * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
- * See the License for the specific language governing permissions and
- * limitations under the License.
- */
-
-/* Configuration of mod_authn_apikey: the per-directory and per-server
- * structures, their merge, and the directive handlers. */
+ * Configuration of mod_authn_apikey: the per-server and per-directory
+ * structures and their merge.  The directives live by subsystem, each
+ * handler beside its slice of the command table: apikey_config_keys.h
+ * (where keys come from, what they must be), apikey_config_store.h (the
+ * look-up, its cache, the change marker), apikey_config_limits.h (rate
+ * limits, quotas) and apikey_status.h. */
 #ifndef APIKEY_CONFIG_H
 #define APIKEY_CONFIG_H
 
@@ -84,45 +75,6 @@ typedef struct apikey_srv_conf_t {
 void *apikey_config_srv_create(apr_pool_t *p, server_rec *s);
 void *apikey_config_srv_merge(apr_pool_t *p, void *basev, void *addv);
 
-/* Handlers of AuthAPIKeyCacheTimeout, AuthAPIKeyCacheSize and
- * AuthAPIKeyRefresh. */
-const char *apikey_config_set_cache_timeout(cmd_parms *cmd, void *mconfig,
-                                            const char *ttl,
-                                            const char *negative);
-const char *apikey_config_set_cache_size(cmd_parms *cmd, void *mconfig,
-                                         const char *entries);
-const char *apikey_config_set_refresh(cmd_parms *cmd, void *mconfig,
-                                      const char *interval);
-
-/* Handlers of the limit directives.  apikey_config_set_rate serves
- * AuthAPIKeyRateLimit and AuthAPIKeyFailureLimit: cmd->info is the offset
- * of the field it sets. */
-const char *apikey_config_set_rate(cmd_parms *cmd, void *mconfig,
-                                   const char *rate, const char *burst);
-const char *apikey_config_set_quota(cmd_parms *cmd, void *mconfig,
-                                    const char *quota);
-const char *apikey_config_set_limit_headers(cmd_parms *cmd, void *mconfig,
-                                            const char *how);
-const char *apikey_config_set_limit_mode(cmd_parms *cmd, void *mconfig,
-                                         const char *mode);
-const char *apikey_config_set_limit_slots(cmd_parms *cmd, void *mconfig,
-                                          const char *n);
-const char *apikey_config_set_state_file(cmd_parms *cmd, void *mconfig,
-                                         const char *path);
-const char *apikey_config_set_quota_store(cmd_parms *cmd, void *mconfig,
-                                          const char *store,
-                                          const char *fallback);
-const char *apikey_config_set_quota_sync(cmd_parms *cmd, void *mconfig,
-                                         const char *interval);
-
-/* Handler of AuthAPIKeyTrustedProxy. */
-const char *apikey_config_set_trusted_proxy(cmd_parms *cmd, void *mconfig,
-                                            int argc, char *const argv[]);
-
-/* Handler of AuthAPIKeyHash. */
-const char *apikey_config_set_hash(cmd_parms *cmd, void *mconfig,
-                                   const char *how, const char *file);
-
 typedef struct {
     /* Where keys are read from, in order; NULL when not set here (the
      * default list applies). */
@@ -161,35 +113,12 @@ typedef struct {
 void *apikey_config_dir_create(apr_pool_t *p, char *dir);
 void *apikey_config_dir_merge(apr_pool_t *p, void *basev, void *addv);
 
-/* The effective source list of a directory (the default when unset). */
-const apikey_source_t *apikey_config_sources(const apikey_dir_conf_t *conf,
-                                             int *n);
-
-/* 1 when conf's sources include src (the same kind and name). */
-int apikey_config_reads(const apikey_dir_conf_t *conf,
-                        const apikey_source_t *src);
-
-/* Handler of AuthAPIKeySource. */
-const char *apikey_config_set_sources(cmd_parms *cmd, void *mconfig, int argc,
-                                      char *const argv[]);
-
-/* Handler of AuthAPIKeyRequireTLS. */
-const char *apikey_config_set_require_tls(cmd_parms *cmd, void *mconfig,
-                                          int on);
-
-/* Handler of AuthAPIKeyTenant. */
-const char *apikey_config_set_tenants(cmd_parms *cmd, void *mconfig, int argc,
-                                      char *const argv[]);
-
-/* Handler of AuthAPIKeyQuery. */
-const char *apikey_config_set_query(cmd_parms *cmd, void *mconfig,
-                                    const char *sql);
-
-/* Handler of AuthAPIKeyFormat. */
-const char *apikey_config_set_format(cmd_parms *cmd, void *mconfig,
-                                     const char *format);
-
-/* 1 when owner may use keys under conf's AuthAPIKeyTenant. */
-int apikey_config_tenant_ok(const apikey_dir_conf_t *conf, const char *owner);
+/* For directive handlers: the server's settings of cmd, and a duration
+ * read as AuthAPIKeyRefresh and the others read them: seconds, or a number
+ * with ms, s, m or h ("500ms", "2s", "5m"); NULL or the error message
+ * naming what. */
+apikey_srv_conf_t *apikey_config_srv(cmd_parms *cmd);
+const char *apikey_config_duration(cmd_parms *cmd, const char *what,
+                                   const char *v, apr_interval_time_t *out);
 
 #endif /* APIKEY_CONFIG_H */

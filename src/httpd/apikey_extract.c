@@ -17,6 +17,7 @@
 /* Key extraction and hiding (see apikey_extract.h). */
 
 #include "apikey_extract.h"
+#include "apikey_config_keys.h"
 
 #include "apr_strings.h"
 #include "http_protocol.h"

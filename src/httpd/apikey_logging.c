@@ -18,7 +18,7 @@
  * apikey_logging.h). */
 
 #include "apikey_logging.h"
-#include "apikey_config.h"
+#include "apikey_config_keys.h"
 #include "apikey_key.h"
 #include "apikey_request.h"
 #include "apikey_counters.h"

@@ -1,27 +1,27 @@
-/* Licensed to the Apache Software Foundation (ASF) under one or more
- * contributor license agreements.  See the NOTICE file distributed with
- * this work for additional information regarding copyright ownership.
- * The ASF licenses this file to You under the Apache License, Version 2.0
- * (the "License"); you may not use this file except in compliance with
- * the License.  You may obtain a copy of the License at
+/* Copyright 2026 the mod_authn_apikey authors
+ * SPDX-License-Identifier: Apache-2.0
  *
- *     http://www.apache.org/licenses/LICENSE-2.0
- *
- * Unless required by applicable law or agreed to in writing, software
- * distributed under the License is distributed on an "AS IS" BASIS,
- * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
- * See the License for the specific language governing permissions and
- * limitations under the License.
- */
-
-/* SetHandler apikey-status: per-key usage from the shared limit table, as
- * an HTML page or (?format=json) as JSON. */
+ * SetHandler apikey-status: per-key usage from the shared limit table, as
+ * an HTML page, JSON (?format=json) or Prometheus text (?format=prometheus),
+ * where AuthAPIKeyStatus On lets it serve. */
 #ifndef APIKEY_STATUS_H
 #define APIKEY_STATUS_H
 
+#include <stddef.h>
+
 #include "httpd.h"
+
+#include "apikey_config.h"
 
 /* handler hook. */
 int apikey_status_handler(request_rec *r);
+
+/* Its directive's slice of the command table (mod_authn_apikey.c). */
+#define APIKEY_STATUS_DIRECTIVES                                               \
+    AP_INIT_FLAG("AuthAPIKeyStatus", ap_set_flag_slot,                         \
+                 (void *)offsetof(apikey_dir_conf_t, status),                  \
+                 RSRC_CONF | ACCESS_CONF,                                      \
+                 "Let SetHandler apikey-status serve here (default Off; "      \
+                 "never from .htaccess)")
 
 #endif /* APIKEY_STATUS_H */

@@ -24,6 +24,7 @@
 #include "apikey_verify.h"
 #include "apikey_authn.h"
 #include "apikey_cache.h"
+#include "apikey_config_keys.h"
 #include "apikey_extract.h"
 #include "apikey_key.h"
 #include "apikey_logno.h"
