@@ -21,8 +21,8 @@
 #include "apikey_key.h"
 #include "apikey_logno.h"
 #include "apikey_counters.h"
+#include "apikey_shm.h"
 
-#include "apr_shm.h"
 #include "apr_strings.h"
 #include "http_log.h"
 
@@ -41,7 +41,7 @@ apr_status_t apikey_cache_init(apr_pool_t *pconf, server_rec *s)
         ap_get_module_config(s->module_config, &authn_apikey_module);
     unsigned char seed[APIKEY_CACHE_SEED_LEN];
     unsigned nservers = 0;
-    apr_shm_t *shm;
+    apikey_shm_t shm;
     apr_size_t size;
     apr_status_t rv;
     server_rec *sp;
@@ -57,9 +57,9 @@ apr_status_t apikey_cache_init(apr_pool_t *pconf, server_rec *s)
     }
     size =
         apikey_cache_table_size((unsigned)main_conf->cache_entries, nservers);
-    /* Anonymous: children inherit the mapping at fork, no file, no attach;
-     * pconf destroys it at the next restart. */
-    rv = apr_shm_create(&shm, size, NULL, pconf);
+    /* Not kept across restarts: the servers it numbers are this
+     * configuration's. */
+    rv = apikey_shm_get(s, pconf, NULL, size, 0, &shm);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, rv, s,
                      APIKEY_LOGNO(00019) "cannot create the look-up cache "
@@ -68,16 +68,11 @@ apr_status_t apikey_cache_init(apr_pool_t *pconf, server_rec *s)
                      size);
         return rv;
     }
-    rv = apr_generate_random_bytes(seed, sizeof(seed));
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, rv, s,
-                     APIKEY_LOGNO(00020) "no random seed for the look-up "
-                                         "cache");
-        return rv;
+    if (apikey_shm_seed(s, "the look-up cache", seed)) {
+        return APR_EGENERAL;
     }
-    table = apikey_cache_table_init(apr_shm_baseaddr_get(shm), size,
-                                    (unsigned)main_conf->cache_entries,
-                                    nservers, seed);
+    table = apikey_cache_table_init(
+        shm.base, size, (unsigned)main_conf->cache_entries, nservers, seed);
     apikey_wipe(seed, sizeof(seed));
     return APR_SUCCESS;
 }

@@ -9,6 +9,8 @@
 #include "apikey_config.h"
 #include "apikey_time.h"
 
+#include <stdlib.h>
+
 #include "apr_strings.h"
 #include "http_config.h"
 
@@ -140,4 +142,26 @@ void *apikey_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     conf->limit_report =
         add->limit_report != -1 ? add->limit_report : base->limit_report;
     return conf;
+}
+
+const char *apikey_config_keys(cmd_parms *cmd, const char *v, long min,
+                               const char *zero, int *out)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end;
+    long n;
+
+    if (err) {
+        return err;
+    }
+    n = strtol(v, &end, 10);
+    if (*end || end == v || n < min || n > 16 * 1024 * 1024) {
+        return apr_psprintf(cmd->pool,
+                            "%s '%s': expected a number of keys from %ld%s%s%s "
+                            "to 16777216",
+                            cmd->cmd->name, v, min, zero ? " (" : "",
+                            zero ? zero : "", zero ? ")" : "");
+    }
+    *out = (int)n;
+    return NULL;
 }

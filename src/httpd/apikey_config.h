@@ -118,6 +118,12 @@ void *apikey_config_dir_merge(apr_pool_t *p, void *basev, void *addv);
  * with ms, s, m or h ("500ms", "2s", "5m"); NULL or the error message
  * naming what. */
 apikey_srv_conf_t *apikey_config_srv(cmd_parms *cmd);
+
+/* A global directive's number of keys, from min to 16777216 (what min
+ * means, when it is 0, in zero: "no cache"): NULL with *out, or the error
+ * message. */
+const char *apikey_config_keys(cmd_parms *cmd, const char *v, long min,
+                               const char *zero, int *out);
 const char *apikey_config_duration(cmd_parms *cmd, const char *what,
                                    const char *v, apr_interval_time_t *out);
 

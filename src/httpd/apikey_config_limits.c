@@ -117,23 +117,9 @@ const char *apikey_config_set_limit_mode(cmd_parms *cmd, void *mconfig,
 const char *apikey_config_set_limit_slots(cmd_parms *cmd, void *mconfig,
                                           const char *n)
 {
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    char *end;
-    long v;
-
     (void)mconfig;
-    if (err) {
-        return err;
-    }
-    v = strtol(n, &end, 10);
-    if (*end || end == n || v < 1 || v > 16 * 1024 * 1024) {
-        return apr_psprintf(cmd->pool,
-                            "AuthAPIKeyLimitSlots '%s': expected "
-                            "a number of keys from 1 to 16777216",
-                            n);
-    }
-    apikey_config_srv(cmd)->limit_slots = (int)v;
-    return NULL;
+    return apikey_config_keys(cmd, n, 1, NULL,
+                              &apikey_config_srv(cmd)->limit_slots);
 }
 
 const char *apikey_config_set_state_file(cmd_parms *cmd, void *mconfig,

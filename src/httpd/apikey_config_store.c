@@ -46,23 +46,9 @@ const char *apikey_config_set_cache_timeout(cmd_parms *cmd, void *mconfig,
 const char *apikey_config_set_cache_size(cmd_parms *cmd, void *mconfig,
                                          const char *entries)
 {
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    char *end;
-    long n;
-
     (void)mconfig;
-    if (err) {
-        return err;
-    }
-    n = strtol(entries, &end, 10);
-    if (*end || end == entries || n < 0 || n > 16 * 1024 * 1024) {
-        return apr_psprintf(cmd->pool,
-                            "AuthAPIKeyCacheSize '%s': expected "
-                            "a number of keys from 0 (no cache) to 16777216",
-                            entries);
-    }
-    apikey_config_srv(cmd)->cache_entries = (int)n;
-    return NULL;
+    return apikey_config_keys(cmd, entries, 0, "no cache",
+                              &apikey_config_srv(cmd)->cache_entries);
 }
 
 const char *apikey_config_set_refresh(cmd_parms *cmd, void *mconfig,

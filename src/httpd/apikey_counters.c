@@ -18,41 +18,29 @@
 
 #include "apikey_counters.h"
 #include "apikey_cache_table.h"
+#include "apikey_shm.h"
 
-#include "apr_shm.h"
 #include "http_config.h"
 
 #define RETAINED_KEY "mod_authn_apikey-stats"
-
-typedef struct {
-    apr_shm_t *shm;
-} retained_t;
 
 static apikey_counters_t *stats;
 
 int apikey_counters_init(server_rec *s)
 {
-    retained_t *kept = ap_retained_data_get(RETAINED_KEY);
+    apikey_shm_t shm;
 
-    if (!kept) {
-        kept = ap_retained_data_create(RETAINED_KEY, sizeof(*kept));
-    }
-    /* A new build of the module may count more results than the one that
-     * made the segment (a graceful restart after an upgrade): start
-     * afresh rather than write past its end. */
-    if (kept->shm && apr_shm_size_get(kept->shm) < sizeof(apikey_counters_t)) {
-        kept->shm = NULL;
-    }
-    /* Zeroed by the kernel when made; kept by every restart after. */
-    if (!kept->shm
-        && apr_shm_create(&kept->shm, sizeof(apikey_counters_t), NULL,
-                          s->process->pool)
-               != APR_SUCCESS) {
-        kept->shm = NULL;
+    /* Zeroed by the kernel when made; kept by every restart after.  A
+     * build that counts more results than the one that made the segment (a
+     * graceful restart after an upgrade) starts afresh rather than write
+     * past its end. */
+    if (apikey_shm_get(s, NULL, RETAINED_KEY, sizeof(apikey_counters_t), 0,
+                       &shm)
+        != APR_SUCCESS) {
         stats = NULL;
         return -1;
     }
-    stats = apr_shm_baseaddr_get(kept->shm);
+    stats = shm.base;
     return 0;
 }
 

@@ -23,9 +23,10 @@
 
 #include "apikey_failure.h"
 #include "apikey_failure_table.h"
+#include "apikey_key.h"
 #include "apikey_logno.h"
+#include "apikey_shm.h"
 
-#include "apr_shm.h"
 #include "apr_strings.h"
 #include "http_config.h"
 #include "http_log.h"
@@ -37,15 +38,13 @@
 
 APLOG_USE_MODULE(authn_apikey);
 
-#define RETAINED_KEY "mod_authn_apikey-failure-table"
+/* Named for the layout (v2: the shared segment header): another build's
+ * table is left to its children. */
+#define RETAINED_KEY "mod_authn_apikey-failure-table-v2"
 /* Clients the table follows at once: 128 KiB.  A client pushed out by
  * others starts afresh, which only a large botnet achieves, and each of
  * its addresses still has its own budget. */
 #define FAILURE_SLOTS 16384
-
-typedef struct {
-    apr_shm_t *shm;
-} retained_t;
 
 static apikey_failure_table_t *table;
 
@@ -53,32 +52,26 @@ int apikey_failure_init(server_rec *s)
 {
     apr_size_t size = apikey_failure_table_size(FAILURE_SLOTS);
     unsigned char seed[APIKEY_FAILURE_SEED_LEN];
-    retained_t *kept = ap_retained_data_get(RETAINED_KEY);
+    apikey_shm_t shm;
     apr_status_t rv;
     int adopted;
 
-    if (!kept) {
-        kept = ap_retained_data_create(RETAINED_KEY, sizeof(*kept));
-    }
-    if (!kept->shm) {
-        /* From the process pool, to outlive restarts (see apikey_limits.c). */
-        rv = apr_shm_create(&kept->shm, size, NULL, s->process->pool);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, rv, s,
-                         APIKEY_LOGNO(00035) "cannot create the failure "
-                                             "table (%" APR_SIZE_T_FMT
-                                             " bytes)",
-                         size);
-            kept->shm = NULL;
-            table = NULL;
-            return -1;
-        }
-    }
-    if (apr_generate_random_bytes(seed, sizeof(seed)) != APR_SUCCESS) {
+    table = NULL;
+    /* Kept across restarts (see apikey_limits.c). */
+    rv = apikey_shm_get(s, NULL, RETAINED_KEY, size, FAILURE_SLOTS, &shm);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, rv, s,
+                     APIKEY_LOGNO(00035) "cannot create the failure "
+                                         "table (%" APR_SIZE_T_FMT " bytes)",
+                     size);
         return -1;
     }
-    table = apikey_failure_table_init(apr_shm_baseaddr_get(kept->shm), size,
-                                      FAILURE_SLOTS, seed, &adopted);
+    if (apikey_shm_seed(s, "the failure table", seed)) {
+        return -1;
+    }
+    table = apikey_failure_table_init(shm.base, size, FAILURE_SLOTS, seed,
+                                      &adopted);
+    apikey_wipe(seed, sizeof(seed));
     return table ? 0 : -1;
 }
 

@@ -24,16 +24,17 @@
 
 #include "apikey_limits.h"
 #include "apikey_config.h"
+#include "apikey_key.h"
 #include "apikey_logno.h"
 #include "apikey_quota_sql.h"
 #include "apikey_store.h"
 #include "apikey_counters.h"
 #include "apikey_request.h"
+#include "apikey_shm.h"
 
 #include <errno.h>
 #include <unistd.h>
 
-#include "apr_shm.h"
 #include "apr_strings.h"
 #include "http_core.h"
 #include "http_log.h"
@@ -51,14 +52,9 @@ APLOG_USE_MODULE(authn_apikey);
 /* One "table full" line per this long, however many requests fail. */
 #define FULL_LOG_INTERVAL (60 * 1000000LL)
 
-typedef struct {
-    apr_shm_t *shm;
-    unsigned nslots;
-} retained_t;
-
 static apikey_limit_table_t *table;
 /* The table's header as this process set it up (children inherit it). */
-static apikey_quota_header_t header;
+static apikey_segment_header_t header;
 static const char *state_file;
 static pid_t parent_pid;
 
@@ -94,58 +90,43 @@ int apikey_limits_init(apr_pool_t *pconf, server_rec *s)
     unsigned nslots = (unsigned)conf->limit_slots;
     apr_size_t size = apikey_limit_table_size(nslots);
     unsigned char seed[APIKEY_QUOTA_SEED_LEN];
-    retained_t *kept;
+    apikey_shm_t shm;
     apr_status_t rv;
-    int adopted = 0, relayout;
+    int adopted = 0, upgraded;
 
-    kept = ap_retained_data_get(RETAINED_KEY);
     /* A build of the module with other slots (a graceful restart after an
      * upgrade) cannot adopt the old segment: it would write past it, or
      * lay out anew what old children still charge.  A layout of the same
      * size is told by the retained key's name. */
-    relayout = !kept && ap_retained_data_get(RETAINED_KEY_V2);
-    if (!kept) {
-        kept = ap_retained_data_create(RETAINED_KEY, sizeof(*kept));
-    }
-    if (kept->shm && kept->nslots == nslots
-        && apr_shm_size_get(kept->shm) != size) {
-        relayout = 1;
-        kept->shm = NULL;
-    }
-    if (relayout) {
+    upgraded = !ap_retained_data_get(RETAINED_KEY)
+               && ap_retained_data_get(RETAINED_KEY_V2);
+    rv = apikey_shm_get(s, NULL, RETAINED_KEY, size, nslots, &shm);
+    if (upgraded || shm.relaid) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                      APIKEY_LOGNO(00039) "the limit table's layout changed "
                                          "with this build: limit counters "
                                          "start afresh");
     }
-    if (kept->shm && kept->nslots != nslots) {
+    else if (shm.replaced) {
+        /* The old segment stays with children of the old generation. */
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                      APIKEY_LOGNO(00026) "AuthAPIKeyLimitSlots changed from "
                                          "%u to %u: limit counters start "
                                          "afresh",
-                     kept->nslots, nslots);
-        /* The old segment stays with children of the old generation. */
-        kept->shm = NULL;
+                     shm.old_shape, nslots);
     }
-    if (!kept->shm) {
-        /* From the process pool: it outlives every restart; no cleanup of
-         * ours is registered there (our code is unloaded at restarts). */
-        rv = apr_shm_create(&kept->shm, size, NULL, s->process->pool);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, rv, s,
-                         APIKEY_LOGNO(00027) "cannot create the limit table "
-                                             "(%" APR_SIZE_T_FMT " bytes)",
-                         size);
-            kept->shm = NULL;
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-        kept->nslots = nslots;
-    }
-    if (apr_generate_random_bytes(seed, sizeof(seed)) != APR_SUCCESS) {
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, rv, s,
+                     APIKEY_LOGNO(00027) "cannot create the limit table "
+                                         "(%" APR_SIZE_T_FMT " bytes)",
+                     size);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    table = apikey_limit_table_init(apr_shm_baseaddr_get(kept->shm), size,
-                                    nslots, seed, &adopted);
+    if (apikey_shm_seed(s, "the limit table", seed)) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    table = apikey_limit_table_init(shm.base, size, nslots, seed, &adopted);
+    apikey_wipe(seed, sizeof(seed));
     state_file = conf->state_file;
     parent_pid = getpid();
     if (table && !adopted && state_file) {

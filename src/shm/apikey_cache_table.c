@@ -18,6 +18,7 @@
  * ordering uses the compiler's __atomic builtins (GCC and clang). */
 
 #include "apikey_cache_table.h"
+#include "apikey_segment.h"
 
 #include <string.h>
 
@@ -44,13 +45,13 @@ typedef struct {
     apr_uint64_t unused;
 } server_state_t;
 
+/* The header's slots are buckets (of APIKEY_CACHE_WAYS slots), its word
+ * the generation. */
 struct apikey_cache_table_t {
-    apr_uint64_t magic;
-    apr_uint64_t generation;
-    apr_uint32_t nbuckets;
+    apikey_segment_header_t h;
     apr_uint32_t nservers;
-    unsigned char seed[APIKEY_CACHE_SEED_LEN];
-    apr_uint64_t pad[3]; /* the header fills one cache line */
+    apr_uint32_t pad32;
+    apr_uint64_t pad[2]; /* the header fills one cache line */
 };
 
 /* The layout is part of the contract with children already running it:
@@ -72,8 +73,8 @@ static slot_t *bucket(apikey_cache_table_t *t, apr_uint64_t scope,
 
     memcpy(in, &scope, sizeof(scope));
     memcpy(in + sizeof(scope), digest, APIKEY_DIGEST_HEX_LEN);
-    h = apr_siphash24(in, sizeof(in), t->seed);
-    return slots + (h % t->nbuckets) * APIKEY_CACHE_WAYS;
+    h = apr_siphash24(in, sizeof(in), t->h.seed);
+    return slots + (h % t->h.nslots) * APIKEY_CACHE_WAYS;
 }
 
 static apr_uint32_t buckets_for(unsigned nslots)
@@ -102,12 +103,11 @@ apikey_cache_table_init(void *mem, apr_size_t size, unsigned nslots,
     if (size < apikey_cache_table_size(nslots, nservers)) {
         return NULL;
     }
-    memset(mem, 0, size);
-    t->nbuckets = buckets_for(nslots);
+    /* Made anew at every restart (from pconf): never adopted. */
+    apikey_segment_init(mem, size, TABLE_MAGIC, buckets_for(nslots),
+                        APIKEY_CACHE_WAYS * sizeof(slot_t), seed, 0);
     t->nservers = nservers;
-    memcpy(t->seed, seed, APIKEY_CACHE_SEED_LEN);
-    t->generation = 1;
-    __atomic_store_n(&t->magic, TABLE_MAGIC, __ATOMIC_RELEASE);
+    t->h.word = 1; /* the generation */
     return t;
 }
 
@@ -118,7 +118,7 @@ apikey_cache_answer_t apikey_cache_table_get(apikey_cache_table_t *t,
                                              apr_size_t *len)
 {
     apr_uint32_t gen =
-        (apr_uint32_t)__atomic_load_n(&t->generation, __ATOMIC_ACQUIRE);
+        (apr_uint32_t)__atomic_load_n(&t->h.word, __ATOMIC_ACQUIRE);
     slot_t *s = bucket(t, scope, digest);
     int w;
 
@@ -214,7 +214,7 @@ static slot_t *victim(slot_t *b, apr_uint64_t scope, const char *digest,
 
 apr_uint32_t apikey_cache_table_generation(apikey_cache_table_t *t)
 {
-    return (apr_uint32_t)__atomic_load_n(&t->generation, __ATOMIC_ACQUIRE);
+    return (apr_uint32_t)__atomic_load_n(&t->h.word, __ATOMIC_ACQUIRE);
 }
 
 int apikey_cache_table_put(apikey_cache_table_t *t, apr_uint64_t scope,
@@ -257,7 +257,7 @@ int apikey_cache_table_put(apikey_cache_table_t *t, apr_uint64_t scope,
 
 void apikey_cache_table_invalidate(apikey_cache_table_t *t)
 {
-    __atomic_add_fetch(&t->generation, 1, __ATOMIC_ACQ_REL);
+    __atomic_add_fetch(&t->h.word, 1, __ATOMIC_ACQ_REL);
 }
 
 void apikey_cache_table_mark_used(apikey_cache_table_t *t, unsigned server)

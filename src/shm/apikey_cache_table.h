@@ -30,12 +30,13 @@
 #include "apr.h"
 
 #include "apikey_key.h"
+#include "apikey_segment.h"
 
 #define APIKEY_CACHE_SLOT_SIZE 1024
 #define APIKEY_CACHE_WAYS      4
 #define APIKEY_CACHE_DATA_MAX                                                  \
     (APIKEY_CACHE_SLOT_SIZE - 32 - APIKEY_DIGEST_HEX_LEN)
-#define APIKEY_CACHE_SEED_LEN 16
+#define APIKEY_CACHE_SEED_LEN APIKEY_SEGMENT_SEED_LEN
 
 typedef struct apikey_cache_table_t apikey_cache_table_t;
 

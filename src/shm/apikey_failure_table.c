@@ -25,6 +25,7 @@
  * stricter for them. */
 
 #include "apikey_failure_table.h"
+#include "apikey_segment.h"
 
 #include <string.h>
 
@@ -37,11 +38,8 @@
 #define TIME_MASK ((APR_UINT64_C(1) << TIME_BITS) - 1)
 
 struct apikey_failure_table_t {
-    apr_uint64_t magic;
-    apr_uint32_t nslots;
-    apr_uint32_t pad;
-    unsigned char seed[APIKEY_FAILURE_SEED_LEN];
-    apr_uint64_t pad2[4];
+    apikey_segment_header_t h; /* slots of one word; no word of its own */
+    apr_uint64_t pad[3];
 };
 
 typedef char header_is_64[sizeof(struct apikey_failure_table_t) == 64 ? 1 : -1];
@@ -62,20 +60,12 @@ apikey_failure_table_init(void *mem, apr_size_t size, unsigned nslots,
                           const unsigned char seed[APIKEY_FAILURE_SEED_LEN],
                           int *adopted)
 {
-    apikey_failure_table_t *t = mem;
-
     if (nslots == 0 || size < apikey_failure_table_size(nslots)) {
         return NULL;
     }
-    *adopted = t->magic == TABLE_MAGIC && t->nslots == nslots;
-    if (*adopted) {
-        return t;
-    }
-    memset(mem, 0, size);
-    t->nslots = nslots;
-    memcpy(t->seed, seed, APIKEY_FAILURE_SEED_LEN);
-    __atomic_store_n(&t->magic, TABLE_MAGIC, __ATOMIC_RELEASE);
-    return t;
+    *adopted = apikey_segment_init(mem, size, TABLE_MAGIC, nslots,
+                                   sizeof(apr_uint64_t), seed, 1);
+    return mem;
 }
 
 /* A word's time in microseconds since the epoch (0: owes nothing). */
@@ -118,21 +108,21 @@ typedef struct {
 static where_t locate(apikey_failure_table_t *t, const void *addr,
                       apr_size_t len)
 {
-    apr_uint64_t h = apr_siphash24(addr, len, t->seed);
+    apr_uint64_t h = apr_siphash24(addr, len, t->h.seed);
     where_t w;
 
     w.tag = h >> TIME_BITS;
     if (!w.tag) {
         w.tag = 1;
     }
-    w.first = (unsigned)((h & TIME_MASK) % t->nslots);
+    w.first = (unsigned)((h & TIME_MASK) % t->h.nslots);
     return w;
 }
 
 static apr_uint64_t *slot(apikey_failure_table_t *t, const where_t *w,
                           unsigned i)
 {
-    return &slots(t)[(w->first + i) % t->nslots];
+    return &slots(t)[(w->first + i) % t->h.nslots];
 }
 
 static apr_uint64_t load(apr_uint64_t *p)
@@ -145,7 +135,7 @@ static apr_uint64_t *find(apikey_failure_table_t *t, const where_t *w)
 {
     unsigned i;
 
-    for (i = 0; i < APIKEY_FAILURE_PROBES && i < t->nslots; i++) {
+    for (i = 0; i < APIKEY_FAILURE_PROBES && i < t->h.nslots; i++) {
         apr_uint64_t *p = slot(t, w, i);
 
         if (load(p) >> TIME_BITS == w->tag) {
@@ -164,7 +154,7 @@ static apr_uint64_t *victim(apikey_failure_table_t *t, const where_t *w,
     long long best_time = 0;
     unsigned i;
 
-    for (i = 0; i < APIKEY_FAILURE_PROBES && i < t->nslots; i++) {
+    for (i = 0; i < APIKEY_FAILURE_PROBES && i < t->h.nslots; i++) {
         apr_uint64_t *p = slot(t, w, i);
         long long tt = word_time(load(p));
 

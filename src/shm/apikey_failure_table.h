@@ -24,8 +24,9 @@
 #include "apr.h"
 
 #include "apikey_limit.h"
+#include "apikey_segment.h"
 
-#define APIKEY_FAILURE_SEED_LEN 16
+#define APIKEY_FAILURE_SEED_LEN APIKEY_SEGMENT_SEED_LEN
 /* Slots a client may live in, from its hash on. */
 #define APIKEY_FAILURE_PROBES 8
 

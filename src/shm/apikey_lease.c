@@ -1,26 +1,13 @@
-/* Licensed to the Apache Software Foundation (ASF) under one or more
- * contributor license agreements.  See the NOTICE file distributed with
- * this work for additional information regarding copyright ownership.
- * The ASF licenses this file to You under the Apache License, Version 2.0
- * (the "License"); you may not use this file except in compliance with
- * the License.  You may obtain a copy of the License at
+/* Copyright 2026 the mod_authn_apikey authors
+ * SPDX-License-Identifier: Apache-2.0
  *
- *     http://www.apache.org/licenses/LICENSE-2.0
- *
- * Unless required by applicable law or agreed to in writing, software
- * distributed under the License is distributed on an "AS IS" BASIS,
- * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
- * See the License for the specific language governing permissions and
- * limitations under the License.
- */
-
-/* Leases of cluster-wide quotas in the limit table (see
- * apikey_quota_table.h): the units a server holds of a key's quota, taken
+ * Leases of cluster-wide quotas in the limit table (see
+ * apikey_limit_table.h): the units a server holds of a key's quota, taken
  * one per request by compare-and-swap, put by the claims the module makes
  * from the store, drained by the sync; and, with fallback=local, what the
  * server admitted on its own count while the store did not answer. */
 
-#include "apikey_slot.h"
+#include "apikey_lease.h"
 
 #include <string.h>
 
@@ -146,12 +133,21 @@ static int charge_fallback(slot_t *s, const apikey_quota_t *quota,
  * says why), 2 when admitted on this server's own count (FALLBACK), else 1
  * with the period the unit came from in *from (0 when none was taken:
  * report only). */
+unsigned long apikey_quota_lease_used(slot_t *s, unsigned long period)
+{
+    apr_uint64_t w = load(&s->lease);
+    unsigned long held =
+        APIKEY_QUOTA_PERIOD(w) == period ? APIKEY_QUOTA_COUNT(w) : 0;
+    unsigned long claimed = load_32(&s->claimed);
+
+    return claimed > held ? claimed - held : 0;
+}
+
 int apikey_quota_lease_charge(slot_t *s, const apikey_quota_t *quota,
                               unsigned long period, int flags,
                               apikey_charge_t *out, unsigned long *from)
 {
     apr_uint64_t w, nw = 0;
-    unsigned long held, claimed;
 
     *from = period;
     if (!(flags & APIKEY_CHARGE_PREPAID)
@@ -185,26 +181,12 @@ int apikey_quota_lease_charge(slot_t *s, const apikey_quota_t *quota,
         apikey_quota_take(as_type(w, quota->period), period, 0xffffffffUL, &nw)
         && !cas(&s->quota, &w, nw)) {
     }
-    /* Used as far as this server knows: what the cluster has claimed
-     * less what this server still holds. */
-    w = load(&s->lease);
-    held = APIKEY_QUOTA_PERIOD(w) == period ? APIKEY_QUOTA_COUNT(w) : 0;
-    claimed = load_32(&s->claimed);
     if (out->result != APIKEY_CHARGE_QUOTA_EXCEEDED) {
-        out->quota_used = claimed > held ? claimed - held : 0;
+        out->quota_used = apikey_quota_lease_used(s, period);
     }
     out->quota_remaining =
         out->quota_used >= quota->limit ? 0 : quota->limit - out->quota_used;
     return 1;
-}
-
-void apikey_quota_lease_unowe(slot_t *s, unsigned long period)
-{
-    apr_uint64_t q = load(&s->owed);
-
-    while (APIKEY_QUOTA_PERIOD(q) == period && APIKEY_QUOTA_COUNT(q)
-           && !cas(&s->owed, &q, q - 1)) {
-    }
 }
 
 int apikey_limit_table_lease_put(apikey_limit_table_t *t,
@@ -287,13 +269,8 @@ int apikey_limit_table_lease_drain(apikey_limit_table_t *t, unsigned i,
     apr_uint32_t store;
     size_t k;
 
-    if (i >= t->nslots) {
-        return 0;
-    }
-    s = slots(t) + i;
-    w = load(&s->owner);
-    store = __atomic_load_n(&s->store, __ATOMIC_ACQUIRE);
-    if (w == 0 || !owner_valid(w) || store == 0) {
+    if (!(s = slot_held(t, i, &w))
+        || (store = __atomic_load_n(&s->store, __ATOMIC_ACQUIRE)) == 0) {
         return 0; /* no leased quota here */
     }
     /* The next lease: what this server admitted since the last sync. */
@@ -347,10 +324,9 @@ int apikey_limit_table_lease_restore(apikey_limit_table_t *t, unsigned i,
     slot_t *s;
     apr_uint64_t w;
 
-    if (i >= t->nslots) {
+    if (!(s = slot_at(t, i))) {
         return 0;
     }
-    s = slots(t) + i;
     if (r->owed) {
         owe(s, r->owed_period, r->owed);
     }
@@ -375,13 +351,14 @@ int apikey_limit_table_lease_restore(apikey_limit_table_t *t, unsigned i,
 void apikey_limit_table_lease_returned(apikey_limit_table_t *t, unsigned i,
                                        unsigned long units)
 {
+    slot_t *s = slot_at(t, i);
     apr_uint32_t *c;
     apr_uint32_t w, nw;
 
-    if (i >= t->nslots) {
+    if (!s) {
         return;
     }
-    c = &slots(t)[i].claimed;
+    c = &s->claimed;
     w = __atomic_load_n(c, __ATOMIC_ACQUIRE);
     do {
         nw = w > units ? (apr_uint32_t)(w - units) : 0;

@@ -18,6 +18,7 @@
 
 #include "apikey_limit_table.h"
 #include "apikey_slot.h"
+#include "apikey_lease.h"
 #include "apikey_file.h"
 
 #include <errno.h>
@@ -26,39 +27,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "apr_siphash.h"
-
 #define TABLE_MAGIC APR_UINT64_C(0x41504b51554f5441) /* "APKQUOTA" */
 #define FILE_MAGIC  "apikey-quota-state 3\n"
-
-/* The owner word of a key: 56 bits of a hash of its store, its look-up
- * statement and its id, and a check byte, so that a corrupted word is
- * recognised as such. */
-static apr_uint64_t owner_word(apikey_limit_table_t *t,
-                               const apikey_slot_key_t *key)
-{
-    size_t n = strlen(key->id);
-    unsigned char buf[8 + 120];
-    apr_uint64_t h, c;
-
-    memcpy(buf, &key->store, 4);
-    memcpy(buf + 4, &key->query, 4);
-    if (n <= sizeof(buf) - 8) {
-        memcpy(buf + 8, key->id, n);
-        h = apr_siphash24(buf, 8 + n, t->seed);
-    }
-    else {
-        /* A long id: its own hash stands in for it. */
-        h = apr_siphash24(key->id, n, t->seed);
-        memcpy(buf + 8, &h, 8);
-        h = apr_siphash24(buf, 16, t->seed);
-    }
-    h >>= 8;
-    c = (h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24) ^ (h >> 32) ^ (h >> 40)
-         ^ (h >> 48) ^ 0xa5)
-        & 0xff;
-    return (c << 56) | h | APR_UINT64_C(0x0100000000000000) * (c == 0);
-}
 
 apr_size_t apikey_limit_table_size(unsigned nslots)
 {
@@ -70,169 +40,29 @@ apikey_limit_table_init(void *mem, apr_size_t size, unsigned nslots,
                         const unsigned char seed[APIKEY_QUOTA_SEED_LEN],
                         int *adopted)
 {
-    apikey_limit_table_t *t = mem;
-
     if (nslots == 0 || size < apikey_limit_table_size(nslots)) {
         return NULL;
     }
-    *adopted = t->magic == TABLE_MAGIC && t->nslots == nslots
-               && t->slot_size == sizeof(slot_t);
-    if (*adopted) {
-        return t;
-    }
-    memset(mem, 0, size);
-    t->nslots = nslots;
-    t->slot_size = sizeof(slot_t);
-    memcpy(t->seed, seed, APIKEY_QUOTA_SEED_LEN);
-    __atomic_store_n(&t->magic, TABLE_MAGIC, __ATOMIC_RELEASE);
-    return t;
+    *adopted = apikey_segment_init(mem, size, TABLE_MAGIC, nslots,
+                                   sizeof(slot_t), seed, 1);
+    return mem;
 }
 
 unsigned apikey_limit_table_slots(apikey_limit_table_t *t)
 {
-    return t->nslots;
+    return t->h.nslots;
 }
 
 void apikey_limit_table_header_get(apikey_limit_table_t *t,
-                                   apikey_quota_header_t *h)
+                                   apikey_segment_header_t *h)
 {
-    h->nslots = t->nslots;
-    h->slot_size = t->slot_size;
-    memcpy(h->seed, t->seed, APIKEY_QUOTA_SEED_LEN);
+    *h = t->h;
 }
 
 int apikey_limit_table_header_check(apikey_limit_table_t *t,
-                                    const apikey_quota_header_t *h)
+                                    const apikey_segment_header_t *h)
 {
-    int fixed = 0;
-
-    if (__atomic_load_n(&t->nslots, __ATOMIC_RELAXED) != h->nslots) {
-        __atomic_store_n(&t->nslots, h->nslots, __ATOMIC_RELAXED);
-        fixed = 1;
-    }
-    if (__atomic_load_n(&t->slot_size, __ATOMIC_RELAXED) != h->slot_size) {
-        __atomic_store_n(&t->slot_size, h->slot_size, __ATOMIC_RELAXED);
-        fixed = 1;
-    }
-    if (memcmp(t->seed, h->seed, APIKEY_QUOTA_SEED_LEN)) {
-        memcpy(t->seed, h->seed, APIKEY_QUOTA_SEED_LEN);
-        fixed = 1;
-    }
-    if (__atomic_load_n(&t->magic, __ATOMIC_ACQUIRE) != TABLE_MAGIC) {
-        __atomic_store_n(&t->magic, TABLE_MAGIC, __ATOMIC_RELEASE);
-        fixed = 1;
-    }
-    return fixed;
-}
-
-/* Whether a slot's windows have all expired, it holds no units of a
- * cluster-wide quota, and it has been left alone long enough to give it to
- * another key. */
-static int idle(slot_t *s, long long now)
-{
-    apr_int64_t tat = (apr_int64_t)load((apr_uint64_t *)&s->tat);
-    apr_int64_t last = (apr_int64_t)load((apr_uint64_t *)&s->last_used);
-    apr_uint64_t q = load(&s->quota);
-    apr_uint64_t l = load(&s->lease);
-    int quota_over =
-        APIKEY_QUOTA_COUNT(q) == 0 || period_over(APIKEY_QUOTA_PERIOD(q), now);
-    apr_uint64_t o = load(&s->owed);
-    int lease_over =
-        APIKEY_QUOTA_COUNT(l) == 0 || period_over(APIKEY_QUOTA_PERIOD(l), now);
-    int owed_over =
-        APIKEY_QUOTA_COUNT(o) == 0 || period_over(APIKEY_QUOTA_PERIOD(o), now);
-    apr_uint64_t d = load(&s->dry);
-
-    /* A key the store just refused still has its answer here. */
-    owed_over =
-        owed_over && (d == 0 || period_over(APIKEY_QUOTA_PERIOD(d), now));
-
-    return tat <= now && quota_over && lease_over && owed_over
-           && now - last >= APIKEY_QUOTA_REUSE_AFTER;
-}
-
-/* The key's slot: found along its probe sequence, else the first free one
- * claimed, else a corrupt or idle one taken over.  NULL when all are busy.
- * *reset is set when a corrupt slot was taken (its counts are gone). */
-static slot_t *find_slot(apikey_limit_table_t *t, apr_uint64_t me,
-                         long long now, int *reset)
-{
-    slot_t *base = slots(t), *reuse = NULL;
-    unsigned i, start = (unsigned)((me & 0xffffffffffffff) % t->nslots);
-
-    for (i = 0; i < APIKEY_QUOTA_PROBES && i < t->nslots; i++) {
-        slot_t *s = base + (start + i) % t->nslots;
-        apr_uint64_t w = load(&s->owner);
-
-        if (w == me) {
-            return s;
-        }
-        if (w == 0) {
-            /* Slots are never freed, only taken over: past a free slot the
-             * key cannot be.  Claim it (another may beat us to it: that one
-             * may even be for our key). */
-            if (cas(&s->owner, &w, me) || w == me) {
-                return s;
-            }
-            continue;
-        }
-        if (!owner_valid(w)) {
-            /* Scribbled over: whoever it was cannot be told; it is reset
-             * and given to us, and the caller logs it. */
-            __atomic_store_n(&s->quota, 0, __ATOMIC_RELEASE);
-            __atomic_store_n(&s->tat, 0, __ATOMIC_RELEASE);
-            __atomic_store_n(&s->lease, 0, __ATOMIC_RELEASE);
-            __atomic_store_n(&s->dry, 0, __ATOMIC_RELEASE);
-            __atomic_store_n(&s->owed, 0, __ATOMIC_RELEASE);
-            if (cas(&s->owner, &w, me) || w == me) {
-                *reset = 1;
-                return s;
-            }
-            continue;
-        }
-        if (!reuse && idle(s, now)) {
-            reuse = s;
-        }
-    }
-    if (reuse) {
-        apr_uint64_t w = load(&reuse->owner);
-
-        /* Nothing to zero: an idle slot's TAT is in the past and its quota
-         * and lease words are of an old period, which a charge reads as
-         * unused.  A
-         * loser of the race may find the slot taken for its own key. */
-        if (w == me) {
-            return reuse;
-        }
-        if (idle(reuse, now) && cas(&reuse->owner, &w, me)) {
-            /* The old key's lease bookkeeping is not ours. */
-            __atomic_store_n(&reuse->dry, 0, __ATOMIC_RELEASE);
-            __atomic_store_n(&reuse->claimed, 0, __ATOMIC_RELEASE);
-            __atomic_store_n(&reuse->synced, 0, __ATOMIC_RELEASE);
-            __atomic_store_n(&reuse->lease_size, 0, __ATOMIC_RELEASE);
-            __atomic_store_n(&reuse->store, 0, __ATOMIC_RELEASE);
-            return reuse;
-        }
-        if (load(&reuse->owner) == me) {
-            return reuse;
-        }
-    }
-    /* Before failing: another request of the same key may have claimed a
-     * slot while this one looked (a slot stops looking idle once charged). */
-    for (i = 0; i < APIKEY_QUOTA_PROBES && i < t->nslots; i++) {
-        slot_t *s = base + (start + i) % t->nslots;
-
-        if (load(&s->owner) == me) {
-            return s;
-        }
-    }
-    return NULL;
-}
-
-slot_t *apikey_slot_of(apikey_limit_table_t *t, const apikey_slot_key_t *key,
-                       long long now, int *reset)
-{
-    return find_slot(t, owner_word(t, key), now, reset);
+    return apikey_segment_restore(t, h);
 }
 
 /* Checks the words a charge relies on; resets them when they cannot be
@@ -322,139 +152,158 @@ static void describe(slot_t *s, const apikey_slot_key_t *key, const char *owner,
     }
 }
 
+/* The rate limit's half of a charge: the GCRA on the slot's TAT.  0 when
+ * it refuses the request (enforced: out says when to retry), else 1 with
+ * the request counted (in report mode, counted however far over, and out
+ * says so). */
+static int charge_rate(slot_t *s, const apikey_rate_t *rate, long long now,
+                       int report_only, apikey_charge_t *out)
+{
+    apr_uint64_t w = load((apr_uint64_t *)&s->tat);
+
+    for (;;) {
+        long long nt, rem, retry, reset;
+        int ok =
+            apikey_gcra((long long)w, now, rate, &nt, &rem, &retry, &reset);
+
+        out->rate_remaining = rem;
+        out->rate_reset_us = reset;
+        if (!ok && !report_only) {
+            out->result = APIKEY_CHARGE_RATE_LIMITED;
+            out->retry_us = retry;
+            return 0;
+        }
+        if (!ok) {
+            /* Report only: count it, as if admitted. */
+            nt = (w > (apr_uint64_t)now ? (long long)w : now)
+                 + rate->interval_us;
+            out->result = APIKEY_CHARGE_RATE_LIMITED;
+            out->retry_us = retry;
+        }
+        if (cas((apr_uint64_t *)&s->tat, &w, (apr_uint64_t)nt)) {
+            return 1;
+        }
+    }
+}
+
+/* A request charge_rate counted is not admitted after all (the quota
+ * refused it, or waits for a lease): its emission interval comes off the
+ * TAT again, as if it had never come.  (Had the TAT been in the past, the
+ * charge moved it to now + interval: back to now, which the GCRA reads as
+ * the past did: a whole burst free.) */
+static void rate_give_back(slot_t *s, const apikey_rate_t *rate,
+                           apikey_charge_t *out)
+{
+    apr_uint64_t w = load((apr_uint64_t *)&s->tat);
+
+    /* (A TAT reset meanwhile, by a repair, is not taken below 0.) */
+    while (!cas((apr_uint64_t *)&s->tat, &w,
+                w > (apr_uint64_t)rate->interval_us
+                    ? w - (apr_uint64_t)rate->interval_us
+                    : 0)) {
+    }
+    out->rate_remaining++;
+}
+
+/* The quota's half of a charge, of this server's own count: 0 when it
+ * refuses the request, else 1 with the request counted (in report mode,
+ * however far over, and out says so). */
+static int charge_quota(slot_t *s, const apikey_quota_t *quota,
+                        unsigned long period, int report_only,
+                        apikey_charge_t *out)
+{
+    apr_uint64_t w = load(&s->quota), nw = 0;
+    unsigned long limit = report_only ? 0xffffffffUL : quota->limit;
+
+    for (;;) {
+        if (!apikey_quota_take(as_type(w, quota->period), period, limit, &nw)) {
+            out->result = APIKEY_CHARGE_QUOTA_EXCEEDED;
+            out->retry_us = out->quota_reset_us;
+            out->quota_used =
+                apikey_quota_used(as_type(w, quota->period), period);
+            return 0;
+        }
+        if (cas(&s->quota, &w, nw)) {
+            break;
+        }
+    }
+    out->quota_used = apikey_quota_used(nw, period);
+    out->quota_remaining =
+        out->quota_used >= quota->limit ? 0 : quota->limit - out->quota_used;
+    if (report_only && out->quota_used > quota->limit) {
+        /* Over the quota outranks over the rate. */
+        out->result = APIKEY_CHARGE_QUOTA_EXCEEDED;
+        out->retry_us = out->quota_reset_us;
+    }
+    return 1;
+}
+
+/* What the quota's headers say of a request the rate limit refused, which
+ * the quota never saw: its count as it stands. */
+static void quota_peek(slot_t *s, const apikey_quota_t *quota,
+                       unsigned long period, int leased, apikey_charge_t *out)
+{
+    out->quota_used =
+        leased ? apikey_quota_lease_used(s, period)
+               : apikey_quota_used(as_type(load(&s->quota), quota->period),
+                                   period);
+    out->quota_remaining =
+        out->quota_used >= quota->limit ? 0 : quota->limit - out->quota_used;
+}
+
 void apikey_limit_table_charge(apikey_limit_table_t *t,
                                const apikey_slot_key_t *key, const char *owner,
                                const apikey_rate_t *rate,
                                const apikey_quota_t *quota, long long now,
                                int flags, apikey_charge_t *out)
 {
-    apr_uint64_t me = owner_word(t, key);
     int report_only = (flags & APIKEY_CHARGE_REPORT) != 0;
     int leased = (flags & APIKEY_CHARGE_LEASED) && quota->limit;
-    unsigned long period = 0;
-    apr_uint64_t taken = 0;        /* the quota word this charge wrote */
-    unsigned long leased_from = 0; /* the lease period a unit came from */
-    int took = 0, fallback = 0;
+    unsigned long period = quota->limit ? period_of(quota->period, now) : 0;
+    int counted = 0; /* by the rate limit */
     slot_t *s;
 
     memset(out, 0, sizeof(*out));
-    s = find_slot(t, me, now, &out->repaired);
+    s = apikey_slot_of(t, key, now, &out->repaired);
     if (!s) {
         out->result = APIKEY_CHARGE_FULL;
         return;
     }
     out->repaired |= repair(s, now, rate, quota);
     describe(s, key, owner, rate, quota);
-
-    if (leased) {
-        period = period_of(quota->period, now);
+    if (quota->limit) {
         out->quota_reset_us = apikey_period_end(quota->period, now) - now;
-        int how = apikey_quota_lease_charge(s, quota, period, flags, out,
-                                            &leased_from);
-
-        if (!how) {
-            return;
-        }
-        fallback = how == 2;
-        took = !fallback && leased_from != 0;
     }
-    else if (quota->limit) {
-        apr_uint64_t w = load(&s->quota), nw = 0;
-        unsigned long limit = report_only ? 0xffffffffUL : quota->limit;
 
-        period = period_of(quota->period, now);
-        out->quota_reset_us = apikey_period_end(quota->period, now) - now;
-        for (;;) {
-            if (!apikey_quota_take(as_type(w, quota->period), period, limit,
-                                   &nw)) {
-                out->result = APIKEY_CHARGE_QUOTA_EXCEEDED;
-                out->retry_us = out->quota_reset_us;
-                out->quota_used =
-                    apikey_quota_used(as_type(w, quota->period), period);
-                return;
-            }
-            if (cas(&s->quota, &w, nw)) {
-                break;
-            }
-        }
-        took = 1;
-        taken = nw;
-        out->quota_used = apikey_quota_used(nw, period);
-        out->quota_remaining = out->quota_used >= quota->limit
-                                   ? 0
-                                   : quota->limit - out->quota_used;
-        if (report_only && out->quota_used > quota->limit) {
-            out->result = APIKEY_CHARGE_QUOTA_EXCEEDED;
-            out->retry_us = out->quota_reset_us;
-        }
-    }
+    /* The rate limit first: a request it refuses touches neither the
+     * quota nor a lease, and has nothing to give back. */
     if (rate->interval_us) {
-        apr_uint64_t w = load((apr_uint64_t *)&s->tat);
-
-        for (;;) {
-            long long nt, rem, retry, reset;
-            int ok =
-                apikey_gcra((long long)w, now, rate, &nt, &rem, &retry, &reset);
-
-            out->rate_remaining = rem;
-            out->rate_reset_us = reset;
-            if (!ok && !report_only) {
-                out->result = APIKEY_CHARGE_RATE_LIMITED;
-                out->retry_us = retry;
-                break;
+        if (!charge_rate(s, rate, now, report_only, out)) {
+            /* The one unit a charge may hold before it reaches the quota:
+             * the one lease_put kept for it. */
+            if (leased && (flags & APIKEY_CHARGE_PREPAID)) {
+                apikey_quota_lease_unit_back(s, period);
             }
-            if (!ok) {
-                /* Report only: count it, as if admitted. */
-                nt = (w > (apr_uint64_t)now ? (long long)w : now)
-                     + rate->interval_us;
-                if (out->result == APIKEY_CHARGE_ADMIT) {
-                    out->result = APIKEY_CHARGE_RATE_LIMITED;
-                    out->retry_us = retry;
-                }
+            if (quota->limit) {
+                quota_peek(s, quota, period, leased, out);
             }
-            if (cas((apr_uint64_t *)&s->tat, &w, (apr_uint64_t)nt)) {
-                break;
-            }
+            goto done;
         }
-        if (out->result == APIKEY_CHARGE_RATE_LIMITED && !report_only
-            && fallback) {
-            /* Not admitted after all: neither counted nor owed. */
-            apr_uint64_t q = load(&s->quota), nq;
+        counted = 1;
+    }
+    if (quota->limit) {
+        unsigned long from;
+        int admitted =
+            leased
+                ? apikey_quota_lease_charge(s, quota, period, flags, out, &from)
+                      != 0
+                : charge_quota(s, quota, period, report_only, out);
 
-            while (apikey_quota_give_back(q, period, &nq)
-                   && !cas(&s->quota, &q, nq)) {
-            }
-            apikey_quota_lease_unowe(s, period);
-        }
-        else if (out->result == APIKEY_CHARGE_RATE_LIMITED && !report_only
-                 && took && leased) {
-            /* The unit goes back to the lease (and the admission is not
-             * counted). */
-            apr_uint64_t q = load(&s->quota), nq;
-
-            apikey_quota_lease_unit_back(s, leased_from);
-            while (apikey_quota_give_back(q, period, &nq)
-                   && !cas(&s->quota, &q, nq)) {
-            }
-            out->quota_remaining++;
-        }
-        else if (out->result == APIKEY_CHARGE_RATE_LIMITED && !report_only
-                 && took) {
-            /* The quota took a request the rate limit refused: give it
-             * back, so that a refused request costs nothing.  Into the
-             * period it was taken from: with the clock stepped back, a
-             * later one than now's. */
-            apr_uint64_t q = load(&s->quota), nq;
-
-            while (apikey_quota_give_back(q, APIKEY_QUOTA_PERIOD(taken), &nq)
-                   && !cas(&s->quota, &q, nq)) {
-            }
-            out->quota_used = apikey_quota_used(load(&s->quota), period);
-            out->quota_remaining = out->quota_used >= quota->limit
-                                       ? 0
-                                       : quota->limit - out->quota_used;
+        if (!admitted && counted) {
+            rate_give_back(s, rate, out);
         }
     }
+done:
     __atomic_store_n(&s->last_used, now, __ATOMIC_RELEASE);
 }
 
@@ -465,12 +314,7 @@ int apikey_limit_table_view(apikey_limit_table_t *t, unsigned i,
     apr_uint64_t w;
     size_t k;
 
-    if (i >= t->nslots) {
-        return 0;
-    }
-    s = slots(t) + i;
-    w = load(&s->owner);
-    if (w == 0 || !owner_valid(w)) {
+    if (!(s = slot_held(t, i, &w))) {
         return 0;
     }
     memcpy(v->id, s->id, sizeof(s->id));
@@ -527,10 +371,10 @@ int apikey_limit_table_view(apikey_limit_table_t *t, unsigned i,
 int apikey_limit_table_full_log_due(apikey_limit_table_t *t, long long now,
                                     long long interval_us)
 {
-    apr_uint64_t last = load((apr_uint64_t *)&t->last_full_log);
+    apr_uint64_t last = load(&t->h.word);
 
     return (long long)last + interval_us <= now
-           && cas((apr_uint64_t *)&t->last_full_log, &last, (apr_uint64_t)now);
+           && cas(&t->h.word, &last, (apr_uint64_t)now);
 }
 
 int apikey_limit_table_save(apikey_limit_table_t *t, const char *path)
@@ -546,16 +390,16 @@ int apikey_limit_table_save(apikey_limit_table_t *t, const char *path)
     return apikey_file_commit(
         f, tmp, path,
         fputs(FILE_MAGIC, f) >= 0
-            && fwrite(&t->nslots, sizeof(t->nslots), 1, f) == 1
-            && fwrite(t->seed, APIKEY_QUOTA_SEED_LEN, 1, f) == 1
-            && fwrite(slots(t), sizeof(slot_t), t->nslots, f) == t->nslots);
+            && fwrite(&t->h.nslots, sizeof(t->h.nslots), 1, f) == 1
+            && fwrite(t->h.seed, APIKEY_QUOTA_SEED_LEN, 1, f) == 1
+            && fwrite(slots(t), sizeof(slot_t), t->h.nslots, f) == t->h.nslots);
 }
 
 int apikey_limit_table_load(apikey_limit_table_t *t, const char *path)
 {
     const size_t head =
         sizeof(FILE_MAGIC) - 1 + sizeof(apr_uint32_t) + APIKEY_QUOTA_SEED_LEN;
-    size_t want = head + (size_t)t->nslots * sizeof(slot_t), got = 0;
+    size_t want = head + (size_t)t->h.nslots * sizeof(slot_t), got = 0;
     unsigned char *buf;
     apr_uint32_t n;
     unsigned i;
@@ -576,12 +420,12 @@ int apikey_limit_table_load(apikey_limit_table_t *t, const char *path)
     fclose(f);
     memcpy(&n, buf + sizeof(FILE_MAGIC) - 1, sizeof(n));
     if (got != want || memcmp(buf, FILE_MAGIC, sizeof(FILE_MAGIC) - 1)
-        || n != t->nslots) {
+        || n != t->h.nslots) {
         free(buf);
         errno = EINVAL;
         return -1;
     }
-    memcpy(t->seed, buf + sizeof(FILE_MAGIC) - 1 + sizeof(n),
+    memcpy(t->h.seed, buf + sizeof(FILE_MAGIC) - 1 + sizeof(n),
            APIKEY_QUOTA_SEED_LEN);
     for (i = 0; i < n; i++) {
         slot_t s;

@@ -24,9 +24,10 @@
 #include "apr.h"
 
 #include "apikey_limit.h"
+#include "apikey_segment.h"
 
 #define APIKEY_QUOTA_SLOT_SIZE 192
-#define APIKEY_QUOTA_SEED_LEN  16
+#define APIKEY_QUOTA_SEED_LEN  APIKEY_SEGMENT_SEED_LEN
 /* Slots a key may live in, from its hash on. */
 #define APIKEY_QUOTA_PROBES 16
 /* A slot whose windows have expired is reused only after this long
@@ -219,19 +220,14 @@ unsigned apikey_limit_table_slots(apikey_limit_table_t *t);
  * scribbled over there cannot send a charge outside the table (a crash at
  * every request of a limited key) nor lose every key's slot (all quotas
  * granted again). */
-typedef struct {
-    apr_uint32_t nslots, slot_size;
-    unsigned char seed[APIKEY_QUOTA_SEED_LEN];
-} apikey_quota_header_t;
-
 void apikey_limit_table_header_get(apikey_limit_table_t *t,
-                                   apikey_quota_header_t *h);
+                                   apikey_segment_header_t *h);
 
 /* Compares t's header with h and writes h back where they differ (with the
  * table's magic); returns 1 when it restored anything, else 0.  Every
  * process restoring at once writes the same words. */
 int apikey_limit_table_header_check(apikey_limit_table_t *t,
-                                    const apikey_quota_header_t *h);
+                                    const apikey_segment_header_t *h);
 
 /* 1 when the caller should log "table full" now: at most once per
  * interval_us across all processes. */

@@ -1,28 +1,18 @@
-/* Licensed to the Apache Software Foundation (ASF) under one or more
- * contributor license agreements.  See the NOTICE file distributed with
- * this work for additional information regarding copyright ownership.
- * The ASF licenses this file to You under the Apache License, Version 2.0
- * (the "License"); you may not use this file except in compliance with
- * the License.  You may obtain a copy of the License at
+/* Copyright 2026 the mod_authn_apikey authors
+ * SPDX-License-Identifier: Apache-2.0
  *
- *     http://www.apache.org/licenses/LICENSE-2.0
- *
- * Unless required by applicable law or agreed to in writing, software
- * distributed under the License is distributed on an "AS IS" BASIS,
- * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
- * See the License for the specific language governing permissions and
- * limitations under the License.
- */
-
-/* The limit table's memory, shared by its two halves: the table and its
+ * The limit table's memory, under its two halves: the table and its
  * charges (apikey_limit_table.c) and the leases of cluster-wide quotas
- * (apikey_lease.c).  Private to them. */
+ * (apikey_lease.c), which depend on it and it on neither: the layout of
+ * slots and header, their words and the slot of a key (apikey_slot.c).
+ * Private to them. */
 #ifndef APIKEY_SLOT_H
 #define APIKEY_SLOT_H
 
 #include <stddef.h>
 
 #include "apikey_limit_table.h"
+#include "apikey_segment.h"
 
 /* What the store answered a claim that got nothing. */
 #define DRY_FULL 1
@@ -68,12 +58,9 @@ typedef struct {
     char owner_name[30];
 } slot_t;
 
+/* The header's word is the time of the last "table full" line. */
 struct apikey_limit_table_t {
-    apr_uint64_t magic;
-    apr_uint32_t nslots;
-    apr_uint32_t slot_size;
-    apr_int64_t last_full_log;
-    unsigned char seed[APIKEY_QUOTA_SEED_LEN];
+    apikey_segment_header_t h;
     apr_uint64_t pad[3];
 };
 
@@ -145,24 +132,30 @@ static inline int owner_valid(apr_uint64_t w)
     return (w >> 56) == (c ? c : 1);
 }
 
+/* Slot i, or NULL when i is not one of the table's (an index from the
+ * status page or the sync, never trusted). */
+static inline slot_t *slot_at(apikey_limit_table_t *t, unsigned i)
+{
+    return i < t->h.nslots ? slots(t) + i : NULL;
+}
+
+/* Slot i when a key holds it (an owner word that passes its check, in
+ * *w), else NULL. */
+static inline slot_t *slot_held(apikey_limit_table_t *t, unsigned i,
+                                apr_uint64_t *w)
+{
+    slot_t *s = slot_at(t, i);
+
+    if (!s) {
+        return NULL;
+    }
+    *w = load(&s->owner);
+    return *w && owner_valid(*w) ? s : NULL;
+}
+
 /* The slot of key: found, claimed or taken over (see find_slot); NULL
  * when the table is full.  *reset is set when a corrupt slot was taken. */
 slot_t *apikey_slot_of(apikey_limit_table_t *t, const apikey_slot_key_t *key,
                        long long now, int *reset);
-
-/* The lease half of a charge (apikey_lease.c).  The quota of a
- * leased charge: returns 0 when the charge ends there (out says why), 2
- * when admitted on the server's own count (FALLBACK), else 1 with the
- * period the unit came from in *from (0 when none was taken: report
- * only). */
-int apikey_quota_lease_charge(slot_t *s, const apikey_quota_t *quota,
-                              unsigned long period, int flags,
-                              apikey_charge_t *out, unsigned long *from);
-
-/* A unit taken from the lease goes back (the rate limit refused). */
-void apikey_quota_lease_unit_back(slot_t *s, unsigned long period);
-
-/* A unit admitted on the server's own count is not owed after all. */
-void apikey_quota_lease_unowe(slot_t *s, unsigned long period);
 
 #endif /* APIKEY_SLOT_H */

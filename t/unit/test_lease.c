@@ -505,19 +505,32 @@ static void test_rate_give_back(void)
            && lcharge(t, "rated", one, q, t0 + 4 * SEC, 0).result
                   == APIKEY_CHARGE_ADMIT,
        "the other 3 units, one a second");
-    /* A prepaid charge the rate refuses: its unit goes to the lease. */
+    /* The rate limit comes first: a request it refuses asks for no
+     * lease (no round trip to the store) and touches no unit. */
     c = lcharge(t, "rated", one, q, t0 + 4 * SEC, 0);
+    is_int(c.result, APIKEY_CHARGE_RATE_LIMITED,
+           "none left, at the same instant: rate limited, before the quota");
+    ok(c.lease_want == 0 && held(t, "rated") == 0
+           && find_key(t, "rated", &v) >= 0 && v.quota_count == 5,
+       "no lease asked for, nothing taken (5 admitted)");
+    c = lcharge(t, "rated", one, q, t0 + 5 * SEC, 0);
     is_int(c.result, APIKEY_CHARGE_NEED_LEASE,
-           "none left: NEED_LEASE (the rate is not charged yet)");
-    ok(apikey_limit_table_lease_put(t, KEY("rated"), &q, t0 + 4 * SEC,
+           "a second later: NEED_LEASE");
+    ok(apikey_limit_table_lease_put(t, KEY("rated"), &q, t0 + 5 * SEC,
                                     c.lease_period, 3, 8, 9),
-       "lease_put of 3");
-    c = lcharge(t, "rated", one, q, t0 + 4 * SEC, APIKEY_CHARGE_PREPAID);
+       "lease_put of 3 (one kept for the request)");
+    /* Meanwhile another request of the key takes the second's rate: the
+     * NEED_LEASE charge gave its rate back, or this would be refused. */
+    c = lcharge(t, "rated", one, q, t0 + 5 * SEC, 0);
+    ok(c.result == APIKEY_CHARGE_ADMIT && held(t, "rated") == 1,
+       "another request admitted from the lease (1 held)");
+    /* A prepaid charge the rate refuses: its unit goes to the lease. */
+    c = lcharge(t, "rated", one, q, t0 + 5 * SEC, APIKEY_CHARGE_PREPAID);
     is_int(c.result, APIKEY_CHARGE_RATE_LIMITED,
            "the prepaid charge is rate limited");
-    ok(find_key(t, "rated", &v) >= 0 && v.lease_units == 3
-           && v.quota_count == 5,
-       "and its prepaid unit went back to the lease (3 held, 5 admitted)");
+    ok(find_key(t, "rated", &v) >= 0 && v.lease_units == 2
+           && v.quota_count == 6,
+       "and its prepaid unit went back to the lease (2 held, 6 admitted)");
     free(mem);
 }
 
@@ -641,17 +654,24 @@ static void test_give_back_after_sync(void)
            && lcharge(t, "lost", one, q, NOW0, APIKEY_CHARGE_PREPAID).result
                   == APIKEY_CHARGE_ADMIT,
        "1/s: a request admitted with a lease of 1");
-    c = lcharge(t, "lost", one, q, NOW0, 0);
+    /* The next, a second later: the rate limit comes first and admits it,
+     * the quota needs a lease (and the rate is given back).  Another
+     * request takes a unit and the second's rate meanwhile, and a sync
+     * drains the lease, before the prepaid charge comes. */
+    c = lcharge(t, "lost", one, q, NOW0 + SEC, 0);
     ok(c.result == APIKEY_CHARGE_NEED_LEASE
-           && apikey_limit_table_lease_put(t, KEY("lost"), &q, NOW0,
-                                           c.lease_period, 5, 6, 9)
-           && drain_key(t, "lost", NOW0, &r) && r.units == 4,
-       "the next claims 5 (keeps 1), a sync gives the other 4 back");
-    c = lcharge(t, "lost", one, q, NOW0, APIKEY_CHARGE_PREPAID);
+           && apikey_limit_table_lease_put(t, KEY("lost"), &q, NOW0 + SEC,
+                                           c.lease_period, 5, 6, 9),
+       "the next claims 5 (keeps 1)");
+    ok(lcharge(t, "lost", one, q, NOW0 + SEC, 0).result == APIKEY_CHARGE_ADMIT
+           && drain_key(t, "lost", NOW0 + SEC, &r) && r.units == 3,
+       "another request admitted from the lease, a sync gives the other 3 "
+       "back");
+    c = lcharge(t, "lost", one, q, NOW0 + SEC, APIKEY_CHARGE_PREPAID);
     ok(c.result == APIKEY_CHARGE_RATE_LIMITED,
        "the prepaid charge is rate limited");
     ok(held(t, "lost") == 1,
-       "its unit goes back to the emptied lease (6 claimed = 1 admitted + 4 "
+       "its unit goes back to the emptied lease (6 claimed = 2 admitted + 3 "
        "given back + 1 held), for the next sync");
     free(mem);
 }

@@ -899,7 +899,7 @@ static void test_clock_back(void)
 static void test_header(void)
 {
     apikey_quota_t q = quota_of(5, APIKEY_PERIOD_DAY);
-    apikey_quota_header_t h;
+    apikey_segment_header_t h;
     apikey_limit_table_t *t;
     unsigned char *b;
     apikey_charge_t c;

@@ -1,0 +1,152 @@
+/* Copyright 2026 the mod_authn_apikey authors
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * The limit table's slots (see apikey_slot.h): whose a slot is, and the
+ * slot of a key, found, claimed or taken over.  The layer under both the
+ * charges (apikey_limit_table.c) and the leases (apikey_lease.c), which
+ * depends on neither. */
+
+#include "apikey_slot.h"
+
+#include <string.h>
+
+#include "apr_siphash.h"
+
+/* The owner word of a key: 56 bits of a hash of its store, its look-up
+ * statement and its id, and a check byte, so that a corrupted word is
+ * recognised as such. */
+static apr_uint64_t owner_word(apikey_limit_table_t *t,
+                               const apikey_slot_key_t *key)
+{
+    size_t n = strlen(key->id);
+    unsigned char buf[8 + 120];
+    apr_uint64_t h, c;
+
+    memcpy(buf, &key->store, 4);
+    memcpy(buf + 4, &key->query, 4);
+    if (n <= sizeof(buf) - 8) {
+        memcpy(buf + 8, key->id, n);
+        h = apr_siphash24(buf, 8 + n, t->h.seed);
+    }
+    else {
+        /* A long id: its own hash stands in for it. */
+        h = apr_siphash24(key->id, n, t->h.seed);
+        memcpy(buf + 8, &h, 8);
+        h = apr_siphash24(buf, 16, t->h.seed);
+    }
+    h >>= 8;
+    c = (h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24) ^ (h >> 32) ^ (h >> 40)
+         ^ (h >> 48) ^ 0xa5)
+        & 0xff;
+    return (c << 56) | h | APR_UINT64_C(0x0100000000000000) * (c == 0);
+}
+
+/* Whether a slot's windows have all expired, it holds no units of a
+ * cluster-wide quota, and it has been left alone long enough to give it to
+ * another key. */
+static int idle(slot_t *s, long long now)
+{
+    apr_int64_t tat = (apr_int64_t)load((apr_uint64_t *)&s->tat);
+    apr_int64_t last = (apr_int64_t)load((apr_uint64_t *)&s->last_used);
+    apr_uint64_t q = load(&s->quota);
+    apr_uint64_t l = load(&s->lease);
+    int quota_over =
+        APIKEY_QUOTA_COUNT(q) == 0 || period_over(APIKEY_QUOTA_PERIOD(q), now);
+    apr_uint64_t o = load(&s->owed);
+    int lease_over =
+        APIKEY_QUOTA_COUNT(l) == 0 || period_over(APIKEY_QUOTA_PERIOD(l), now);
+    int owed_over =
+        APIKEY_QUOTA_COUNT(o) == 0 || period_over(APIKEY_QUOTA_PERIOD(o), now);
+    apr_uint64_t d = load(&s->dry);
+
+    /* A key the store just refused still has its answer here. */
+    owed_over =
+        owed_over && (d == 0 || period_over(APIKEY_QUOTA_PERIOD(d), now));
+
+    return tat <= now && quota_over && lease_over && owed_over
+           && now - last >= APIKEY_QUOTA_REUSE_AFTER;
+}
+
+/* The key's slot: found along its probe sequence, else the first free one
+ * claimed, else a corrupt or idle one taken over.  NULL when all are busy.
+ * *reset is set when a corrupt slot was taken (its counts are gone). */
+static slot_t *find_slot(apikey_limit_table_t *t, apr_uint64_t me,
+                         long long now, int *reset)
+{
+    slot_t *base = slots(t), *reuse = NULL;
+    unsigned i, start = (unsigned)((me & 0xffffffffffffff) % t->h.nslots);
+
+    for (i = 0; i < APIKEY_QUOTA_PROBES && i < t->h.nslots; i++) {
+        slot_t *s = base + (start + i) % t->h.nslots;
+        apr_uint64_t w = load(&s->owner);
+
+        if (w == me) {
+            return s;
+        }
+        if (w == 0) {
+            /* Slots are never freed, only taken over: past a free slot the
+             * key cannot be.  Claim it (another may beat us to it: that one
+             * may even be for our key). */
+            if (cas(&s->owner, &w, me) || w == me) {
+                return s;
+            }
+            continue;
+        }
+        if (!owner_valid(w)) {
+            /* Scribbled over: whoever it was cannot be told; it is reset
+             * and given to us, and the caller logs it. */
+            __atomic_store_n(&s->quota, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&s->tat, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&s->lease, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&s->dry, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&s->owed, 0, __ATOMIC_RELEASE);
+            if (cas(&s->owner, &w, me) || w == me) {
+                *reset = 1;
+                return s;
+            }
+            continue;
+        }
+        if (!reuse && idle(s, now)) {
+            reuse = s;
+        }
+    }
+    if (reuse) {
+        apr_uint64_t w = load(&reuse->owner);
+
+        /* Nothing to zero: an idle slot's TAT is in the past and its quota
+         * and lease words are of an old period, which a charge reads as
+         * unused.  A
+         * loser of the race may find the slot taken for its own key. */
+        if (w == me) {
+            return reuse;
+        }
+        if (idle(reuse, now) && cas(&reuse->owner, &w, me)) {
+            /* The old key's lease bookkeeping is not ours. */
+            __atomic_store_n(&reuse->dry, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&reuse->claimed, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&reuse->synced, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&reuse->lease_size, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&reuse->store, 0, __ATOMIC_RELEASE);
+            return reuse;
+        }
+        if (load(&reuse->owner) == me) {
+            return reuse;
+        }
+    }
+    /* Before failing: another request of the same key may have claimed a
+     * slot while this one looked (a slot stops looking idle once charged). */
+    for (i = 0; i < APIKEY_QUOTA_PROBES && i < t->h.nslots; i++) {
+        slot_t *s = base + (start + i) % t->h.nslots;
+
+        if (load(&s->owner) == me) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+slot_t *apikey_slot_of(apikey_limit_table_t *t, const apikey_slot_key_t *key,
+                       long long now, int *reset)
+{
+    return find_slot(t, owner_word(t, key), now, reset);
+}

@@ -1,0 +1,72 @@
+# The shared tables across graceful restarts (src/httpd/apikey_shm.c): the
+# limit table and the failure table are found again and keep their counts;
+# a changed AuthAPIKeyLimitSlots gives the limit table a segment of its own
+# (the old one stays with the old generation's children), says so
+# (APIKEY00026) and starts the counts afresh; a restart after that keeps
+# the new one.
+#
+# Nothing depends on speed: a restart is waited for in the error log, the
+# quota is per day and the failure limit per hour.
+use strict;
+use warnings FATAL => 'all';
+
+use Apache::Test;
+use Apache::TestUtil qw(t_cmp);
+use ApiKeyTest qw(create_key random_wellformed_key);
+use ApiKeyServer;
+use ApiKeyWait qw(patience wait_for);
+
+plan tests => 11, need(need_module('authn_apikey', 'dbd'),
+                       ApiKeyServer::need_many_processes());
+
+my $conf = "AuthAPIKeyCacheTimeout 60\nAuthAPIKeyFailureLimit 5/h burst=5\n";
+my $srv = ApiKeyServer->new(name => 'shm-restart', mpm => 'event',
+                            mpm_conf => "StartServers 1\n", conf => $conf);
+ok t_cmp($srv->start ? 1 : 0, 1, 'started');
+
+sub said {
+    my $re = shift;
+    my $n = () = $srv->error_log =~ /$re/g;
+    return $n;
+}
+# A graceful restart, returning once the parent has resumed.
+sub graceful {
+    my $before = said(qr/resuming normal operations/);
+    $srv->graceful or return 0;
+    return wait_for(sub { said(qr/resuming normal operations/) > $before },
+                    timeout => patience(60)) ? 1 : 0;
+}
+# Statuses of n requests with key, from 127.0.0.1 or, with from, another
+# loopback address (the failures' client, which the failure limit blocks:
+# the key's requests come from elsewhere).
+sub codes {
+    my ($key, $n, $from) = @_;
+    my $if = $from ? "--interface $from" : '';
+    return join ' ', map {
+        `curl -s $if -o /dev/null -w '%{http_code}' -H 'X-API-Key: $key' ${\ $srv->url}`
+    } 1 .. $n;
+}
+
+my $k = create_key(owner => 'shm-restart', quota => '10/day');
+my $bad = random_wellformed_key();
+ok t_cmp(codes($k->{key}, 3), '200 200 200', 'three of ten spent');
+ok t_cmp(codes($bad, 3, '127.0.0.2'), '401 401 401', 'three failures of five');
+
+ok t_cmp(graceful(), 1, 'a graceful restart');
+ok t_cmp(codes($bad, 3, '127.0.0.2'), '401 401 429',
+         'the failure table kept its counts: two more failures, then 429');
+ok t_cmp(codes($k->{key}, 8), '200 200 200 200 200 200 200 429',
+         'the limit table kept its counts: seven left');
+
+# Another slot count: a table of its own, the counts afresh.
+$srv->{conf} = "$conf\nAuthAPIKeyLimitSlots 512\n";
+$srv->write_conf;
+ok t_cmp(graceful(), 1, 'a graceful restart with AuthAPIKeyLimitSlots 512');
+ok t_cmp(said(qr/APIKEY00026: AuthAPIKeyLimitSlots changed from 4096 to 512: limit counters start afresh/),
+         1, 'which says the counts start afresh');
+ok t_cmp(codes($k->{key}, 3), '200 200 200', 'and they do');
+
+ok t_cmp(graceful(), 1, 'a graceful restart with the same slots');
+ok t_cmp(codes($k->{key}, 8), '200 200 200 200 200 200 200 429',
+         'the new table kept its counts (no second APIKEY00026: '
+         . said(qr/APIKEY00026/) . ')');
