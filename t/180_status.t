@@ -7,10 +7,10 @@ use Apache::Test;
 use Apache::TestRequest;
 use Apache::TestUtil;
 use JSON::PP ();
-use ApiKeyTest qw(create_key);
+use ApiKeyTest qw(create_key htapikey insert_key);
 use ApiKeyServer;
 
-plan tests => 17, need(need_module('authn_apikey', 'dbd'), need_lwp,
+plan tests => 22, need(need_module('authn_apikey', 'dbd'), need_lwp,
                        { 'curl' => -x '/usr/bin/curl' });
 
 my $k = create_key(owner => '<b>acme</b>', quota => '5/day',
@@ -33,9 +33,32 @@ ok t_cmp("$row->{rate}{burst} $row->{rate}{interval_ms}", '20 100',
          'the rate limit');
 ok t_cmp($row->{rate}{remaining} >= 18 ? 1 : 0, 1, 'and what is left of the burst');
 
+# Owners that are not valid UTF-8 as shown: a long one the slot cuts in
+# the middle of a character (30 bytes of "\xc3\xa9"), and one with bytes
+# that are no UTF-8 at all.  The JSON stays valid, U+FFFD in their place.
+my $long = create_key(owner => "\xc3\xa9" x 20, quota => '5/day');
+my $bad_id = "status-bad-$$";
+my $bad = insert_key($bad_id, owner => "bad\xff\xfe", quota => '5/day');
+GET '/limits/index.txt', 'X-API-Key' => $_ for $long->{key}, $bad;
+$r = GET '/apikey-status?format=json';
+$doc = eval { JSON::PP::decode_json($r->content) };
+ok t_cmp(ref $doc, 'HASH', 'owners cut mid-character or not UTF-8: the JSON '
+         . 'still parses') or diag($@);
+my %owner = map { $_->{id} => $_->{owner} } @{ $doc->{keys} || [] };
+ok t_cmp($owner{$long->{id}} // 'unlisted', qr/^\x{e9}+\x{fffd}?$/,
+         'the cut owner: whole characters, the cut one U+FFFD');
+ok t_cmp($owner{$bad_id} // 'unlisted', "bad\x{fffd}\x{fffd}",
+         'the bytes that are no UTF-8: U+FFFD each');
+my ($rc, $out) = htapikey('--json', 'show', $bad_id);
+my $shown = eval { JSON::PP::decode_json($out) };
+ok t_cmp(ref $shown eq 'HASH' ? $shown->{owner} : "not JSON: $out",
+         "bad\x{fffd}\x{fffd}", 'htapikey --json writes it so too');
+
 $r = GET '/apikey-status';
 ok t_cmp($r->header('Content-Type'), qr{^text/html}, 'the HTML page');
 ok t_cmp(index($r->content, $k->{id}) >= 0 ? 1 : 0, 1, 'lists the key');
+ok t_cmp(index($r->content, "<td>bad\xef\xbf\xbd\xef\xbf\xbd</td>") >= 0
+         ? 1 : 0, 1, 'the HTML page writes bytes that are no UTF-8 as U+FFFD');
 ok t_cmp(index($r->content, '&lt;b&gt;acme&lt;/b&gt;') >= 0
          && index($r->content, '<b>acme</b>') < 0 ? 1 : 0, 1,
          'with the owner escaped');

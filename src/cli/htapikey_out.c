@@ -17,33 +17,29 @@
 /* htapikey's output: keys as text for people and as JSON for scripts. */
 
 #include "htapikey.h"
+#include "apikey_json.h"
 #include "apikey_time.h"
 
 #include "apr_strings.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 void htapikey_json_string(const char *s)
 {
-    if (!s) {
-        fputs("null", stdout);
-        return;
-    }
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    char small[256], *out = small;
+    size_t need = s ? APIKEY_JSON_MAX(strlen(s)) : 5;
 
-        if (c == '"' || c == '\\') {
-            printf("\\%c", c);
-        }
-        else if (c < 0x20) {
-            printf("\\u%04x", c);
-        }
-        else {
-            putchar(c);
-        }
+    if (need > sizeof(small) && !(out = malloc(need))) {
+        fputs("htapikey: out of memory\n", stderr);
+        exit(1);
     }
-    putchar('"');
+    apikey_json_quote(out, s);
+    fputs(out, stdout);
+    if (out != small) {
+        free(out);
+    }
 }
 
 /* A stored time as ISO-8601, or NULL. */

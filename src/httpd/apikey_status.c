@@ -18,6 +18,7 @@
  * table; every string shown is escaped for HTML or JSON. */
 
 #include "apikey_status.h"
+#include "apikey_json.h"
 #include "apikey_config.h"
 #include "apikey_logno.h"
 #include "apikey_limits.h"
@@ -90,29 +91,6 @@ static const char *num(apr_pool_t *p, long long v)
     return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)v);
 }
 
-static const char *json_str(apr_pool_t *p, const char *s)
-{
-    const char *c;
-    char *out = apr_palloc(p, 6 * strlen(s) + 3), *o = out;
-
-    *o++ = '"';
-    for (c = s; *c; c++) {
-        if (*c == '"' || *c == '\\') {
-            *o++ = '\\';
-            *o++ = *c;
-        }
-        else if ((unsigned char)*c < 0x20) {
-            o += apr_snprintf(o, 7, "\\u%04x", (unsigned char)*c);
-        }
-        else {
-            *o++ = *c;
-        }
-    }
-    *o++ = '"';
-    *o = '\0';
-    return out;
-}
-
 static const char *iso(apr_pool_t *p, long long us)
 {
     char buf[APIKEY_TIME_ISO_LEN];
@@ -125,9 +103,10 @@ static void json_row(request_rec *r, const row_t *row, int first)
 {
     apr_pool_t *p = r->pool;
 
-    ap_rvputs(r, first ? "" : ",", "\n  {\"id\":", json_str(p, row->v.id),
-              ",\"owner\":", json_str(p, row->v.owner),
-              ",\"last_used\":", json_str(p, iso(p, row->v.last_used)), NULL);
+    ap_rvputs(
+        r, first ? "" : ",", "\n  {\"id\":", apikey_json_str(p, row->v.id),
+        ",\"owner\":", apikey_json_str(p, row->v.owner),
+        ",\"last_used\":", apikey_json_str(p, iso(p, row->v.last_used)), NULL);
     if (row->rate_remaining >= 0) {
         ap_rvputs(r, ",\"rate\":{\"interval_ms\":",
                   num(p, row->v.rate_interval_us / 1000),
@@ -158,7 +137,7 @@ static void html_row(request_rec *r, const row_t *row)
     apr_pool_t *p = r->pool;
 
     ap_rvputs(r, "<tr><td>", ap_escape_html(p, row->v.id), "</td><td>",
-              ap_escape_html(p, row->v.owner), "</td><td>",
+              ap_escape_html(p, apikey_utf8_mend(p, row->v.owner)), "</td><td>",
               iso(p, row->v.last_used), "</td><td>", NULL);
     if (row->rate_remaining >= 0) {
         ap_rvputs(r, num(p, row->rate_remaining), " of ", num(p, row->v.burst),
@@ -320,8 +299,9 @@ int apikey_status_handler(request_rec *r)
     }
     n = t ? apikey_limit_table_slots(t) : 0;
     if (json) {
-        ap_rvputs(r, "{\"generated\":", json_str(r->pool, iso(r->pool, now)),
-                  ",\"slots\":", num(r->pool, n), ",\"keys\":[", NULL);
+        ap_rvputs(
+            r, "{\"generated\":", apikey_json_str(r->pool, iso(r->pool, now)),
+            ",\"slots\":", num(r->pool, n), ",\"keys\":[", NULL);
     }
     else {
         ap_rputs("<!DOCTYPE html>\n<html><head><title>API key usage</title>"

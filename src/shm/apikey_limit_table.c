@@ -323,15 +323,16 @@ int apikey_limit_table_view(apikey_limit_table_t *t, unsigned i,
     v->owner[sizeof(v->owner) - 1] = '\0';
     v->store = s->keystore;
     v->query = s->query;
-    /* Racy copies of display strings: keep them printable. */
+    /* Racy copies of display strings: no control characters.  An id is
+     * ASCII; an owner may be UTF-8 (cut at the slot's 29 bytes, perhaps in
+     * the middle of a character, which the status page's writers mend). */
     for (k = 0; v->id[k]; k++) {
         if ((unsigned char)v->id[k] < ' ' || (unsigned char)v->id[k] > '~') {
             v->id[k] = '?';
         }
     }
     for (k = 0; v->owner[k]; k++) {
-        if ((unsigned char)v->owner[k] < ' '
-            || (unsigned char)v->owner[k] > '~') {
+        if ((unsigned char)v->owner[k] < ' ' || v->owner[k] == 0x7f) {
             v->owner[k] = '?';
         }
     }
