@@ -124,6 +124,7 @@ test: deps
 	$(MAKE) WERROR=1 all $(UNIT)
 	sh scripts/check-layers.sh
 	sh scripts/check-columns.sh
+	sh scripts/check-licence.sh
 	perl scripts/mutate.pl --check
 	sh scripts/check-docs.sh
 	sh scripts/test-all.sh

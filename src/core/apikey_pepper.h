@@ -1,20 +1,7 @@
-/* Licensed to the Apache Software Foundation (ASF) under one or more
- * contributor license agreements.  See the NOTICE file distributed with
- * this work for additional information regarding copyright ownership.
- * The ASF licenses this file to You under the Apache License, Version 2.0
- * (the "License"); you may not use this file except in compliance with
- * the License.  You may obtain a copy of the License at
+/* Copyright 2026 the mod_authn_apikey authors
+ * SPDX-License-Identifier: Apache-2.0
  *
- *     http://www.apache.org/licenses/LICENSE-2.0
- *
- * Unless required by applicable law or agreed to in writing, software
- * distributed under the License is distributed on an "AS IS" BASIS,
- * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
- * See the License for the specific language governing permissions and
- * limitations under the License.
- */
-
-/* The pepper of HMAC-SHA-256 key digests: a secret file read by httpd at
+ * The pepper of HMAC-SHA-256 key digests: a secret file read by httpd at
  * start-up and by htapikey, checked the same way by both. */
 #ifndef APIKEY_PEPPER_H
 #define APIKEY_PEPPER_H
