@@ -12,6 +12,7 @@
 #include "http_request.h"
 #include "mod_auth.h"
 
+#include "apikey_tls.h"
 #include "apikey_authn.h"
 #include "apikey_authz.h"
 #include "apikey_config.h"
@@ -69,7 +70,7 @@ static int apikey_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                          "dbd_module modules/mod_dbd.so'");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    apikey_authn_init();
+    apikey_tls_init();
     if (apikey_digest_init() == 0) {
         apr_pool_cleanup_register(pconf, NULL, digest_done,
                                   apr_pool_cleanup_null);

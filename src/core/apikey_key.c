@@ -11,6 +11,15 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <zlib.h>
+
+/* CRC-32 (IEEE 802.3, reflected: zlib's, and Python's zlib.crc32, which
+ * other implementations of the key format use).  uInt is at least 32 bits;
+ * a key is far shorter than that anyway. */
+unsigned long apikey_crc32(const char *buf, size_t len)
+{
+    return crc32(0L, (const Bytef *)buf, (uInt)len);
+}
 
 static const char base62[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

@@ -81,7 +81,7 @@ int apikey_equal_ct(const void *a, const void *b, size_t len);
 /* Overwrites len bytes of buf in a way the compiler does not elide. */
 void apikey_wipe(void *buf, size_t len);
 
-/* Internals exposed for unit tests. */
+/* Internals exposed for unit tests: the checksum's CRC-32 (zlib's). */
 unsigned long apikey_crc32(const char *buf, size_t len);
 void apikey_base62_fixed(unsigned long value, char *out, size_t width);
 

@@ -11,6 +11,7 @@
 #include "apikey_request.h"
 #include "apikey_extract.h"
 #include "apikey_failure.h"
+#include "apikey_tls.h"
 #include "apikey_verify.h"
 
 #include "apr_strings.h"
@@ -18,8 +19,6 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
-#include "http_ssl.h"
-#include "mod_ssl.h"
 
 APLOG_USE_MODULE(authn_apikey);
 
@@ -114,68 +113,6 @@ int apikey_authn_refuse(request_rec *r, apikey_request_t *rq,
     }
 }
 
-static APR_OPTIONAL_FN_TYPE(ssl_is_https) * is_https;
-
-void apikey_authn_init(void)
-{
-    is_https = APR_RETRIEVE_OPTIONAL_FN(ssl_is_https);
-}
-
-/* Did the request arrive over TLS?  The connection says so (mod_ssl, or
- * whoever terminates TLS in this process); never the environment, which
- * mod_setenvif in a tenant's .htaccess can set.  Behind a TLS-terminating
- * proxy, only a proxy the server configuration trusts
- * (AuthAPIKeyTrustedProxy, matched against the connection's peer, not the
- * client address mod_remoteip may put in its place) vouches for the
- * client's side with X-Forwarded-Proto; its last element is the one that
- * proxy set. */
-int apikey_authn_over_tls(request_rec *r)
-{
-    const apikey_srv_conf_t *srv;
-    const char *proto, *last;
-    int i;
-
-#if AP_MODULE_MAGIC_AT_LEAST(20120211, 102)
-    if (ap_ssl_conn_is_ssl(r->connection)) {
-        return 1;
-    }
-#else
-    if (is_https && is_https(r->connection)) {
-        return 1;
-    }
-#endif
-    srv = ap_get_module_config(r->server->module_config, &authn_apikey_module);
-    if (!srv->tls_proxies
-        || !(proto = apr_table_get(r->headers_in, "X-Forwarded-Proto"))) {
-        return 0;
-    }
-    for (i = 0; i < srv->tls_proxies->nelts; i++) {
-        if (apr_ipsubnet_test(
-                APR_ARRAY_IDX(srv->tls_proxies, i, apr_ipsubnet_t *),
-                r->connection->client_addr)) {
-            last = strrchr(proto, ',');
-            last = last ? last + 1 : proto;
-            while (*last == ' ' || *last == '\t') {
-                last++;
-            }
-            return !ap_cstr_casecmpn(last, "https", 5)
-                   && (last[5] == '\0' || last[5] == ' ' || last[5] == '\t');
-        }
-    }
-    return 0;
-}
-
-int apikey_authn_tls_ok(request_rec *r, const apikey_dir_conf_t *conf)
-{
-    if (conf->require_tls != 1 || apikey_authn_over_tls(r)) {
-        return 1;
-    }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  APIKEY_LOGNO(00016) "refused: AuthAPIKeyRequireTLS is on "
-                                      "and the request came over plain HTTP");
-    return 0;
-}
-
 void apikey_authn_admit(request_rec *r, const apikey_dir_conf_t *conf,
                         const apikey_record_t *rec)
 {
@@ -216,7 +153,7 @@ int apikey_authn_check(request_rec *r)
         return apikey_authn_refuse(r, rq, rq->result);
     }
 
-    if (!apikey_authn_tls_ok(r, conf)) {
+    if (!apikey_tls_ok(r, conf)) {
         apikey_extract_hide(r, conf);
         return apikey_authn_refuse(r, rq, APIKEY_RESULT_TLS_REQUIRED);
     }

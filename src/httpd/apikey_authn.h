@@ -22,17 +22,6 @@ void apikey_authn_challenge(request_rec *r, const char *error,
 /* Removes our challenge. */
 void apikey_authn_challenge_clear(request_rec *r);
 
-/* 1 when the request came over TLS: its connection is TLS, or it came
- * from a proxy of AuthAPIKeyTrustedProxy with X-Forwarded-Proto: https. */
-int apikey_authn_over_tls(request_rec *r);
-
-/* 0, logged, when AuthAPIKeyRequireTLS is on and the request came over
- * plain HTTP; 1 otherwise. */
-int apikey_authn_tls_ok(request_rec *r, const apikey_dir_conf_t *conf);
-
-/* Retrieves mod_ssl's optional function (post_config). */
-void apikey_authn_init(void);
-
 /* Makes rec the identity of r (see apikey_verify_admit) and r's own
  * verdict, which authorization reads. */
 void apikey_authn_admit(request_rec *r, const apikey_dir_conf_t *conf,

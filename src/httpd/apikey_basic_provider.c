@@ -6,6 +6,7 @@
  * verified exactly as under AuthType APIKey, and r->user becomes the key
  * id.  <AuthnProviderAlias apikey NAME> works as for any provider. */
 
+#include "apikey_tls.h"
 #include "apikey_basic_provider.h"
 #include "apikey_authn.h"
 #include "apikey_config.h"
@@ -32,7 +33,7 @@ static apikey_result_t verify_basic(request_rec *r,
     int blocked;
 
     v->source = APIKEY_SOURCE_BASIC;
-    if (!apikey_authn_tls_ok(r, conf)) {
+    if (!apikey_tls_ok(r, conf)) {
         res = APIKEY_RESULT_TLS_REQUIRED;
     }
     else {

@@ -8,8 +8,8 @@
  * database query.  Every refusal is logged here, with its reason and the
  * key id when there is one, never the key. */
 
+#include "apikey_tls.h"
 #include "apikey_verify.h"
-#include "apikey_authn.h"
 #include "apikey_cache.h"
 #include "apikey_config_keys.h"
 #include "apikey_extract.h"
@@ -180,7 +180,7 @@ apikey_result_t apikey_verify_again(request_rec *r,
     apikey_result_t res = APIKEY_RESULT_UNKNOWN;
     const char *why;
 
-    if (!apikey_authn_tls_ok(r, conf)) {
+    if (!apikey_tls_ok(r, conf)) {
         return APIKEY_RESULT_TLS_REQUIRED;
     }
     if (check_source && rq->has_from && !apikey_config_reads(conf, &rq->from)) {

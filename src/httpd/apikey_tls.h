@@ -1,0 +1,26 @@
+/* Copyright 2026 the mod_authn_apikey authors
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Whether a request came over TLS (its connection, or a proxy of
+ * AuthAPIKeyTrustedProxy), and AuthAPIKeyRequireTLS, for the key's
+ * authentication, its verification again in a subrequest, and the Basic
+ * provider alike. */
+#ifndef APIKEY_TLS_H
+#define APIKEY_TLS_H
+
+#include "httpd.h"
+
+#include "apikey_config.h"
+
+/* Retrieves mod_ssl's optional function (post_config). */
+void apikey_tls_init(void);
+
+/* 1 when the request came over TLS: its connection is TLS, or it came
+ * from a proxy of AuthAPIKeyTrustedProxy with X-Forwarded-Proto: https. */
+int apikey_tls_over(request_rec *r);
+
+/* 0, logged, when AuthAPIKeyRequireTLS is on and the request came over
+ * plain HTTP; 1 otherwise. */
+int apikey_tls_ok(request_rec *r, const apikey_dir_conf_t *conf);
+
+#endif /* APIKEY_TLS_H */
