@@ -32,6 +32,7 @@
 #include "apikey_counters.h"
 #include "apikey_status.h"
 #include "apikey_store.h"
+#include "apikey_watchdog.h"
 
 /* The directives, each slice beside its handlers. */
 static const command_rec apikey_cmds[] = {APIKEY_CONFIG_KEYS_DIRECTIVES,
@@ -118,6 +119,9 @@ static void apikey_register_hooks(apr_pool_t *p)
     /* Before mod_watchdog's post_config, which starts what is registered. */
     ap_hook_post_config(apikey_post_config, NULL, watchdog_after,
                         APR_HOOK_MIDDLE);
+    /* Before mod_watchdog's child_init, which starts the threads. */
+    ap_hook_child_init(apikey_watchdog_child_init, NULL, watchdog_after,
+                       APR_HOOK_MIDDLE);
     /* After each of httpd's section walks, before anything traces the
      * request: a section's LogLevel may not write the key. */
     ap_hook_pre_translate_name(apikey_logcap_request, NULL, NULL,

@@ -100,10 +100,14 @@ const char *apikey_db_query(apr_pool_t *p, const char *sql,
 
 /* The statement of q on this connection, prepared at its first use there.
  * Returns 0 or the driver's error code. */
+/* APR's sqlite3 driver's own wait for a busy step: 15 times 0.1 s. */
+#define PREPARE_TRIES 15
+#define PREPARE_WAIT  apr_time_from_msec(100)
+
 static int prepare_once(apikey_db_t *db, const apikey_query_t *q,
                         apr_dbd_prepared_t **st)
 {
-    int rv;
+    int rv, tries;
 
     *st = db->prepared
               ? apr_hash_get(db->prepared, q->label, APR_HASH_KEY_STRING)
@@ -111,9 +115,19 @@ static int prepare_once(apikey_db_t *db, const apikey_query_t *q,
     if (*st) {
         return 0;
     }
-    /* db->pool lives as long as the connection, as the statement must. */
-    rv = apr_dbd_prepare(db->driver, db->pool, db->handle, q->sql,
-                         db->prepared ? q->label : NULL, st);
+    /* db->pool lives as long as the connection, as the statement must.
+     * SQLite cannot read the schema while another connection commits, and
+     * APR's driver waits out a busy database for a step, not for a
+     * prepare: wait as long here (the first look-up of a new child, while
+     * htapikey or another child writes, answered 503 otherwise). */
+    for (tries = 0;; tries++) {
+        rv = apr_dbd_prepare(db->driver, db->pool, db->handle, q->sql,
+                             db->prepared ? q->label : NULL, st);
+        if (rv == 0 || !apikey_db_busy(db, rv) || tries == PREPARE_TRIES) {
+            break;
+        }
+        apr_sleep(PREPARE_WAIT);
+    }
     if (rv == 0 && db->prepared) {
         apr_hash_set(db->prepared, q->label, APR_HASH_KEY_STRING, *st);
     }

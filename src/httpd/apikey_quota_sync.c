@@ -10,11 +10,11 @@
  * unit before (and is admitted) or finds none and claims afresh, so no
  * unit is both spent and given back.  Two syncs at once (the old and new
  * generation of a graceful restart) each give back what they drained.
- * mod_watchdog runs the callback once more (STOPPING) when it stops the
- * thread cleanly; at "httpd -k stop" the children were seen to exit
- * without that, so units held then stay claimed until their period ends
- * (docs/fleet.md says so), or, with AuthAPIKeyStateFile, are spent after
- * the next start. */
+ * The callback runs once more (STOPPING) as the child that ran it exits,
+ * before its database connections go (apikey_watchdog.c), so a stop gives
+ * back what the server holds; units it cannot give back then stay claimed
+ * until their period ends (docs/fleet.md), or, with AuthAPIKeyStateFile,
+ * are spent after the next start. */
 
 #include "apikey_quota_sync.h"
 #include "apikey_config.h"

@@ -12,10 +12,15 @@
 /* Runs callback (with s as its data) every interval in a singleton named
  * name (real post_config pass, before mod_watchdog's).  Returns
  * APR_SUCCESS, APR_ENOTIMPL when mod_watchdog is not loaded, or its
- * error. */
+ * error.  In a child, callback runs only while the child's database
+ * connections are there: its last run (AP_WATCHDOG_STATE_STOPPING, when it
+ * ran in this child at all) comes before they go. */
 apr_status_t apikey_watchdog_start(apr_pool_t *pconf, server_rec *s,
                                    const char *name,
                                    apr_interval_time_t interval,
                                    ap_watchdog_callback_fn_t *callback);
+
+/* child_init, before mod_watchdog's (which starts the threads). */
+void apikey_watchdog_child_init(apr_pool_t *pchild, server_rec *s);
 
 #endif /* APIKEY_WATCHDOG_H */
