@@ -86,11 +86,15 @@ my $waiting = wait_for(sub {
     timeout => 10);
 print STDERR "# a give-back was ", ($waiting ? '' : 'not '),
              "seen waiting on the lock before the restart\n";
+# The children of this generation, which the restart makes exit.
+my @old = map { /(\d+)/ ? $1 : () } `ps -o pid= --ppid ${\ $srv->pid}`;
 $srv->graceful or die 'graceful';
 $srv->wait_up;
-# Let the old child exit (it waits out the give-back first) before the
-# lock goes.
-sleep 2;
+# The lock goes only once they have exited (each waits out the give-back
+# in progress, and its own last one, first): their exit is what is tested.
+my $gone = wait_for(sub { !grep { kill 0, $_ } @old });
+print STDERR "# the old generation's ", scalar(@old), " children ",
+             ($gone ? 'exited' : 'did not exit'), " while the store was locked\n";
 print $lock "COMMIT;\n";
 close $lock;
 
@@ -113,7 +117,7 @@ $srv->stop;
 
 # 2.  A fresh server: its child has no statement prepared yet.
 my $fresh = ApiKeyServer->new(name => 'prepare-locked', mpm => 'event',
-                              conf => '');
+                              conf => "LogLevel info authn_apikey:trace1\n");
 $fresh->start or die 'server did not start';
 my $k2 = create_key(owner => 'prepare-locked');
 open($lock, '|-', 'sqlite3', key_store()) or die "sqlite3: $!";
@@ -121,15 +125,19 @@ select((select($lock), $| = 1)[0]);
 print $lock "BEGIN EXCLUSIVE;\n";
 wait_for(sub { system('sqlite3', key_store(), 'BEGIN IMMEDIATE; ROLLBACK;') != 0 })
     or die 'the store did not lock';
-# The request goes out now; the lock goes 0.5 s later, within the wait of a
-# prepare that started at the earliest now (on a slow machine the request
-# may come after the lock: then it proves less, and still passes).
+# The request goes out now; the lock goes as soon as its look-up has
+# begun (its trace line comes just before the prepare), well within the
+# prepare's 1.5 s of waiting, however slow the machine.
+my $flog0 = length($fresh->error_log // '');
 my $pid = open(my $req, '-|') // die "fork: $!";
 if (!$pid) {
     exec('curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-m', '30',
          '-H', "X-API-Key: $k2->{key}", $fresh->url) or die "curl: $!";
 }
-sleep 0.5;
+my $began = wait_for(sub {
+    substr($fresh->error_log // '', $flog0) =~ /looking the key up in the store/ });
+print STDERR "# the look-up ", ($began ? 'began' : 'was not seen to begin'),
+             " while the store was locked\n";
 print $lock "COMMIT;\n";
 close $lock;
 my $code = do { local $/; <$req> } // '';

@@ -98,12 +98,12 @@ const char *apikey_db_query(apr_pool_t *p, const char *sql,
     return NULL;
 }
 
-/* The statement of q on this connection, prepared at its first use there.
- * Returns 0 or the driver's error code. */
 /* APR's sqlite3 driver's own wait for a busy step: 15 times 0.1 s. */
 #define PREPARE_TRIES 15
 #define PREPARE_WAIT  apr_time_from_msec(100)
 
+/* The statement of q on this connection, prepared at its first use there.
+ * Returns 0 or the driver's error code. */
 static int prepare_once(apikey_db_t *db, const apikey_query_t *q,
                         apr_dbd_prepared_t **st)
 {
