@@ -105,15 +105,19 @@ apikey_record_t *apikey_record_copy(apr_pool_t *p, const apikey_record_t *rec)
     return c;
 }
 
-/* Packing: a header of three bytes (the layout's version, the number of
- * columns packed, the number of extra columns), then for each column the
- * module keeps a byte saying whether it has a value (a NULL string, a TIME
- * with no has_ flag, a NUM of 0 have none) and, if it has, its value as a
- * NUL-terminated string (numbers in decimal), then name and value of each
- * extra column.  The header's column count makes a block of a build with
+/* Packing: a fixed layout that the look-up cache's readers take in place.
+ * A header of six bytes (the layout's version, the number of columns
+ * packed, the number of extra columns, 0, the block's length in two
+ * bytes), then a two-byte offset for each
+ * column the module keeps and two for each extra column (its name and its
+ * value), then the values: strings NUL-terminated, numbers as eight bytes.
+ * Offset 0 means none (a NULL string, a TIME with no has_ flag, a NUM of
+ * 0).  The block ends with a NUL, so every string in it is terminated
+ * inside it.  The header's column count makes a block of a build with
  * other columns fail to unpack, rather than unpack shifted; the version
  * stands for the rest of the layout. */
-#define PACK_VERSION 4
+#define PACK_VERSION 5
+#define PACK_HEADER  6
 
 static int kept(const apikey_column_t *col)
 {
@@ -132,136 +136,150 @@ static int kept(const apikey_column_t *col)
 #define KEPT(n, kind, added, ph) +KEPT_##kind
 enum { NKEPT = 0 APIKEY_COLUMNS(KEPT) };
 
-static int put(char *buf, size_t size, size_t *at, const char *s)
+/* Appends n bytes of v at *at, and writes its offset into *off. */
+static int put(char *buf, size_t size, size_t *at, unsigned char *off,
+               const void *v, size_t n)
 {
-    size_t n = strlen(s) + 1;
-
-    if (n > size - *at) {
+    if (n > size - *at || *at > 0xffff) {
         return -1;
     }
-    memcpy(buf + *at, s, n);
+    memcpy(buf + *at, v, n);
+    off[0] = (unsigned char)(*at & 0xff);
+    off[1] = (unsigned char)(*at >> 8);
     *at += n;
     return 0;
 }
 
+static int put_str(char *buf, size_t size, size_t *at, unsigned char *off,
+                   const char *s)
+{
+    return put(buf, size, at, off, s, strlen(s) + 1);
+}
+
 size_t apikey_record_pack(const apikey_record_t *rec, char *buf, size_t size)
 {
-    size_t at = 3;
-    int i, ncols = 0;
+    size_t at = PACK_HEADER + 2 * (NKEPT + 2 * (size_t)rec->nextra);
+    unsigned char *off = (unsigned char *)buf + PACK_HEADER;
+    int i;
 
-    if (size < 3) {
+    if (size < at + 1 || rec->nextra > APIKEY_EXTRA_MAX) {
         return 0;
     }
+    memset(buf, 0, at);
     for (i = 0; i < apikey_ncolumns; i++) {
         const apikey_column_t *col = &apikey_columns[i];
         const char *f = (const char *)rec + col->off;
-        const char *value = NULL;
-        char num[24];
+        int rc = 0;
 
         if (!kept(col)) {
             continue;
         }
-        ncols++;
         if (col->kind == APIKEY_COL_TIME || col->kind == APIKEY_COL_NUM) {
             long long v = *(const long long *)f;
 
             if (col->kind == APIKEY_COL_TIME
                     ? *(const int *)((const char *)rec + col->has_off)
                     : v != 0) {
-                apr_snprintf(num, sizeof(num), "%" APR_INT64_T_FMT,
-                             (apr_int64_t)v);
-                value = num;
+                rc = put(buf, size, &at, off, &v, sizeof(v));
             }
         }
-        else {
-            value = *(const char *const *)f;
+        else if (*(const char *const *)f) {
+            rc = put_str(buf, size, &at, off, *(const char *const *)f);
         }
-        if (at >= size) {
+        if (rc) {
             return 0;
         }
-        buf[at++] = value != NULL;
-        if (value && put(buf, size, &at, value)) {
+        off += 2;
+    }
+    for (i = 0; i < rec->nextra; i++, off += 4) {
+        if (put_str(buf, size, &at, off, rec->extra_env[i])
+            || put_str(buf, size, &at, off + 2, rec->extra_value[i])) {
             return 0;
         }
     }
+    if (at >= size || at >= 0xffff) {
+        return 0;
+    }
+    buf[at++] = '\0';
     buf[0] = PACK_VERSION;
-    buf[1] = (char)ncols;
+    buf[1] = (char)NKEPT;
     buf[2] = (char)rec->nextra;
-    for (i = 0; i < rec->nextra; i++) {
-        if (put(buf, size, &at, rec->extra_env[i])
-            || put(buf, size, &at, rec->extra_value[i])) {
-            return 0;
-        }
-    }
+    buf[4] = (char)(at & 0xff);
+    buf[5] = (char)(at >> 8);
     return at;
 }
 
-/* The next string of a packed block, or NULL when the block is short. */
-static const char *next_str(const char **p, const char *end)
+/* Where an offset points in a block of len bytes, or NULL for none (0) or
+ * one that points outside the values. */
+static const char *at_off(const char *p, const unsigned char *off, size_t first,
+                          size_t len, size_t need)
 {
-    const char *s = *p, *nul = memchr(s, '\0', (size_t)(end - s));
+    size_t o = (size_t)off[0] | (size_t)off[1] << 8;
 
-    if (!nul) {
-        return NULL;
-    }
-    *p = nul + 1;
-    return s;
+    return o >= first && o + need <= len ? p + o : NULL;
 }
+
+/* Each column read by the list, unrolled: no loop over the columns, no
+ * switch on their kinds (an unpack is on every cached request).  ID, TEXT
+ * and STATUS are never NULL in a record the store read. */
+#define UNPACK_STRING(n, none)                                                 \
+    do {                                                                       \
+        const char *v_ = at_off(p, off, first, len, 1);                        \
+        if (!v_ && (off[0] | off[1])) {                                        \
+            return -1;                                                         \
+        }                                                                      \
+        rec->n = v_ ? v_ : none;                                               \
+        off += 2;                                                              \
+    } while (0);
+#define UNPACK_NUMBER(n)                                                       \
+    do {                                                                       \
+        const char *v_ = at_off(p, off, first, len, sizeof(long long));        \
+        rec->n = 0;                                                            \
+        if (v_) {                                                              \
+            memcpy(&rec->n, v_, sizeof(long long));                            \
+        }                                                                      \
+        off += 2;                                                              \
+    } while (0);
+#define UNPACK_ID(n)     UNPACK_STRING(n, "")
+#define UNPACK_TEXT(n)   UNPACK_STRING(n, "")
+#define UNPACK_STATUS(n) UNPACK_STRING(n, "")
+#define UNPACK_OPT(n)    UNPACK_STRING(n, NULL)
+#define UNPACK_TIME(n)                                                         \
+    rec->has_##n = at_off(p, off, first, len, sizeof(long long)) != NULL;      \
+    UNPACK_NUMBER(n)
+#define UNPACK_NUM(n) UNPACK_NUMBER(n)
+#define UNPACK_DIGEST(n)
+#define UNPACK_CLI(n)
+#define UNPACK(n, kind, added, ph) UNPACK_##kind(n)
 
 int apikey_record_unpack(apr_pool_t *pool, const char *data, size_t len,
                          apikey_record_t *rec)
 {
-    const char *p, *end;
+    const unsigned char *off;
+    size_t first;
+    char *p;
     int i;
 
-    if (len < 3 || data[0] != PACK_VERSION) {
+    if (len < PACK_HEADER || data[0] != PACK_VERSION
+        || (unsigned char)data[1] != NKEPT
+        || (unsigned char)data[2] > APIKEY_EXTRA_MAX) {
         return -1;
     }
-    p = apr_pmemdup(pool, data, len);
-    end = p + len;
-    rec->nextra = (unsigned char)p[2];
-    if (rec->nextra > APIKEY_EXTRA_MAX) {
+    rec->nextra = (unsigned char)data[2];
+    first = PACK_HEADER + 2 * (NKEPT + 2 * (size_t)rec->nextra);
+    if (len <= first || data[len - 1] != '\0'
+        || ((size_t)(unsigned char)data[4]
+            | (size_t)(unsigned char)data[5] << 8)
+               != len) {
         return -1;
     }
-    if ((unsigned char)p[1] != NKEPT) {
-        return -1;
-    }
-    p += 3;
-    for (i = 0; i < apikey_ncolumns; i++) {
-        const apikey_column_t *col = &apikey_columns[i];
-        char *f = (char *)rec + col->off;
-        const char *value = NULL;
-
-        if (!kept(col)) {
-            continue;
-        }
-        if (p >= end) {
-            return -1;
-        }
-        if (*p++ && !(value = next_str(&p, end))) {
-            return -1;
-        }
-        switch (col->kind) {
-            case APIKEY_COL_TIME:
-                *(int *)((char *)rec + col->has_off) = value != NULL;
-                /* fall through */
-            case APIKEY_COL_NUM:
-                *(long long *)f = value ? apr_atoi64(value) : 0;
-                break;
-            case APIKEY_COL_ID:
-            case APIKEY_COL_TEXT:
-            case APIKEY_COL_STATUS:
-                /* Never NULL in a record the store read. */
-                *(const char **)f = value ? value : "";
-                break;
-            default:
-                *(const char **)f = value;
-                break;
-        }
-    }
-    for (i = 0; i < rec->nextra; i++) {
-        if (!(rec->extra_env[i] = next_str(&p, end))
-            || !(rec->extra_value[i] = next_str(&p, end))) {
+    p = apr_palloc(pool, len);
+    memcpy(p, data, len);
+    off = (const unsigned char *)p + PACK_HEADER;
+    APIKEY_COLUMNS(UNPACK)
+    for (i = 0; i < rec->nextra; i++, off += 4) {
+        if (!(rec->extra_env[i] = at_off(p, off, first, len, 1))
+            || !(rec->extra_value[i] = at_off(p, off + 2, first, len, 1))) {
             return -1;
         }
     }

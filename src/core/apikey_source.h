@@ -77,10 +77,10 @@ int apikey_query_param(const char *args, const char *name, const char **val,
  * other parameters and their order.  Returns the length written. */
 size_t apikey_query_strip(const char *args, const char *name, char *out);
 
-/* Whether header field name a (alen bytes) is name b as a backend may read
- * it: ASCII case ignored and '-' taken for '_', the way CGI, PHP-FPM, WSGI
- * and Rack servers fold names into HTTP_* variables. */
-int apikey_header_name_is(const char *a, size_t alen, const char *b);
+/* Whether header field name a is name b as a backend may read it: ASCII case
+ * ignored and '-' taken for '_', the way CGI, PHP-FPM, WSGI and Rack servers
+ * fold names into HTTP_* variables. */
+int apikey_header_name_is(const char *a, const char *b);
 
 /* Whether a query parameter's name p (n bytes, still URL-encoded) is name
  * as an application may read it: percent escapes and '+' decoded (as

@@ -73,14 +73,14 @@ static apr_uint64_t scope_of(const apikey_srv_conf_t *srv,
     return ((apr_uint64_t)srv->index << 32) | query->number;
 }
 
-apikey_cache_answer_t apikey_cache_get(request_rec *r,
-                                       const apikey_srv_conf_t *srv,
-                                       const apikey_query_t *query,
-                                       const char *digest, apikey_record_t *rec,
-                                       apr_uint32_t *gen, int probe)
+apikey_cache_answer_t
+apikey_cache_get(request_rec *r, const apikey_srv_conf_t *srv,
+                 const apikey_query_t *query, const char *key, apr_size_t len,
+                 apikey_cache_tag_t *tag, apikey_record_t *rec,
+                 apr_uint32_t *gen, int probe)
 {
     char data[APIKEY_CACHE_DATA_MAX];
-    apr_size_t len = 0;
+    apr_size_t n = 0;
     apikey_cache_answer_t ans;
 
     if (!table || srv->cache_ttl <= 0) {
@@ -89,10 +89,12 @@ apikey_cache_answer_t apikey_cache_get(request_rec *r,
     /* Before the look-up that a miss leads to: an invalidation that comes
      * while the store answers makes that answer stale at once. */
     *gen = apikey_cache_table_generation(table);
-    ans = apikey_cache_table_get(table, scope_of(srv, query), digest,
-                                 apr_time_now(), data, &len);
+    apikey_cache_table_tag(table, scope_of(srv, query), key, len, tag);
+    /* The request's start is "now" enough for an expiry in seconds, and
+     * costs no clock read. */
+    ans = apikey_cache_table_get(table, tag, r->request_time, data, &n);
     if (ans == APIKEY_CACHE_HIT
-        && apikey_record_unpack(r->pool, data, len, rec)) {
+        && apikey_record_unpack(r->pool, data, n, rec)) {
         ans = APIKEY_CACHE_MISS;
     }
     /* A probe (a blocked client's key) leads to no look-up: its misses
@@ -108,8 +110,8 @@ apikey_cache_answer_t apikey_cache_get(request_rec *r,
 }
 
 void apikey_cache_put(request_rec *r, const apikey_srv_conf_t *srv,
-                      const apikey_query_t *query, const char *digest,
-                      apr_uint32_t gen, const apikey_record_t *rec)
+                      const apikey_cache_tag_t *tag, apr_uint32_t gen,
+                      const apikey_record_t *rec)
 {
     char data[APIKEY_CACHE_DATA_MAX];
     apr_interval_time_t ttl = rec ? srv->cache_ttl : srv->cache_negative_ttl;
@@ -123,8 +125,8 @@ void apikey_cache_put(request_rec *r, const apikey_srv_conf_t *srv,
     if (rec && (len = apikey_record_pack(rec, data, sizeof(data))) == 0) {
         return;
     }
-    apikey_cache_table_put(table, scope_of(srv, query), digest, gen, now,
-                           now + ttl, data, len, rec == NULL);
+    apikey_cache_table_put(table, tag, gen, now, now + ttl, data, len,
+                           rec == NULL);
 }
 
 void apikey_cache_mark_used(const apikey_srv_conf_t *srv)

@@ -23,21 +23,22 @@ apr_status_t apikey_cache_init(apr_pool_t *pconf, server_rec *s);
 /* The table, or NULL when there is none. */
 apikey_cache_table_t *apikey_cache_table(void);
 
-/* What the cache knows of a digest under query: HIT fills *rec from the
- * request pool, NEGATIVE means the store has no such key.  *gen gets the
- * generation to hand to apikey_cache_put after asking the store.  With
- * probe (no look-up follows a miss), only a hit is counted. */
-apikey_cache_answer_t apikey_cache_get(request_rec *r,
-                                       const apikey_srv_conf_t *srv,
-                                       const apikey_query_t *query,
-                                       const char *digest, apikey_record_t *rec,
-                                       apr_uint32_t *gen, int probe);
+/* What the cache knows of the key of len bytes presented under query: HIT
+ * fills *rec from the request pool, NEGATIVE means the store has no such
+ * key.  *tag and *gen get what to hand to apikey_cache_put after asking the
+ * store.  With probe (no look-up follows a miss), only a hit is counted.
+ * No digest is computed: a cached key costs no SHA-256. */
+apikey_cache_answer_t
+apikey_cache_get(request_rec *r, const apikey_srv_conf_t *srv,
+                 const apikey_query_t *query, const char *key, apr_size_t len,
+                 apikey_cache_tag_t *tag, apikey_record_t *rec,
+                 apr_uint32_t *gen, int probe);
 
-/* Remembers the store's answer, as of generation gen (from
+/* Remembers the store's answer for tag, as of generation gen (both from
  * apikey_cache_get): rec, or NULL for "no such key". */
 void apikey_cache_put(request_rec *r, const apikey_srv_conf_t *srv,
-                      const apikey_query_t *query, const char *digest,
-                      apr_uint32_t gen, const apikey_record_t *rec);
+                      const apikey_cache_tag_t *tag, apr_uint32_t gen,
+                      const apikey_record_t *rec);
 
 /* Tells the change-marker poller that this server's store is in use. */
 void apikey_cache_mark_used(const apikey_srv_conf_t *srv);

@@ -77,6 +77,7 @@ apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
     const apikey_srv_conf_t *srv;
     char digest[APIKEY_DIGEST_HEX_LEN + 1];
     apikey_key_check_t shape;
+    apikey_cache_tag_t tag = {{0, 0}};
     const apikey_query_t *query;
     apr_uint32_t gen = 0;
     apikey_record_t *rec;
@@ -99,15 +100,10 @@ apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
     query = conf->query ? conf->query : &apikey_db_default_query;
     rq->srv = srv;
     rq->query = query;
-    if (apikey_digest_hex(srv->pepper, srv->pepper_len, key, len, digest)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APIKEY_LOGNO(00012) "SHA-256 failed in libcrypto");
-        return verdict(rq, APIKEY_RESULT_ERROR);
-    }
-
     rec = apr_pcalloc(r->pool, sizeof(*rec));
     apikey_cache_mark_used(srv);
-    switch (apikey_cache_get(r, srv, query, digest, rec, &gen, cache_only)) {
+    switch (apikey_cache_get(r, srv, query, key, len, &tag, rec, &gen,
+                             cache_only)) {
         case APIKEY_CACHE_HIT:
             rv = APR_SUCCESS;
             break;
@@ -116,17 +112,25 @@ apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
             break;
         default:
             if (cache_only) {
-                apikey_wipe(digest, sizeof(digest));
                 return verdict(rq, APIKEY_RESULT_THROTTLED);
             }
+            /* Only the store needs the digest: a cached key never pays for
+             * it. */
+            if (apikey_digest_hex(srv->pepper, srv->pepper_len, key, len,
+                                  digest)) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                              APIKEY_LOGNO(00012) "SHA-256 failed in "
+                                                  "libcrypto");
+                return verdict(rq, APIKEY_RESULT_ERROR);
+            }
             rv = apikey_store_lookup(r, query, digest, rec);
+            apikey_wipe(digest, sizeof(digest));
             /* The store's answers are cached; its failures never are. */
             if (rv == APR_SUCCESS || rv == APR_NOTFOUND) {
-                apikey_cache_put(r, srv, query, digest, gen,
+                apikey_cache_put(r, srv, &tag, gen,
                                  rv == APR_SUCCESS ? rec : NULL);
             }
     }
-    apikey_wipe(digest, sizeof(digest));
     rec->query = query;
     if (rv == APR_NOTFOUND && cache_only) {
         /* A blocked client's guess: refused without a word. */
@@ -211,16 +215,37 @@ apikey_result_t apikey_verify_again(request_rec *r,
     return res;
 }
 
+/* Whether the environment holds a variable of ours already (a subrequest
+ * inherits its parent's; SetEnvIf may have made one): then each is set,
+ * replacing, else added.  apr_table_setn compares every APIKEY_ name it
+ * holds, since they share a checksum; one pass here is cheaper. */
+static int env_has_ours(const apr_table_t *env)
+{
+    const apr_array_header_t *h = apr_table_elts(env);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)h->elts;
+    int i;
+
+    for (i = 0; i < h->nelts; i++) {
+        if (e[i].key && !ap_cstr_casecmpn(e[i].key, "APIKEY_", 7)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void apikey_verify_admit(request_rec *r, const apikey_dir_conf_t *conf,
                          const apikey_record_t *rec)
 {
+    void (*set)(apr_table_t *, const char *, const char *) =
+        env_has_ours(r->subprocess_env) ? apr_table_setn : apr_table_addn;
     int i;
 
     r->user = (char *)rec->id;
-    apr_table_setn(r->subprocess_env, "APIKEY_ID", rec->id);
-    apr_table_setn(r->subprocess_env, "APIKEY_OWNER", rec->owner);
-    apr_table_setn(r->subprocess_env, "APIKEY_SCOPES", rec->scopes);
+    set(r->subprocess_env, "APIKEY_ID", rec->id);
+    set(r->subprocess_env, "APIKEY_OWNER", rec->owner);
+    set(r->subprocess_env, "APIKEY_SCOPES", rec->scopes);
     for (i = 0; i < rec->nextra; i++) {
+        /* Extra columns could share a name: the last one wins, as before. */
         apr_table_setn(r->subprocess_env, rec->extra_env[i],
                        rec->extra_value[i]);
     }

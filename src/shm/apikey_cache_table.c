@@ -9,20 +9,19 @@
 
 #include <string.h>
 
-#include "apr_siphash.h"
+#include "apikey_siphash.h"
 
-#define TABLE_MAGIC APR_UINT64_C(0x41504b4341434845) /* "APKCACHE" */
+#define TABLE_MAGIC APR_UINT64_C(0x41504b4341434832) /* "APKCACH2" */
 
 typedef struct {
     apr_uint64_t seq;        /* even: stable; odd: a writer is filling it */
+    apikey_cache_tag_t tag;  /* whose entry */
     apr_int64_t expires;     /* entry valid while now < expires; 0: empty */
-    apr_uint64_t scope;      /* which look-up the entry answers */
     apr_uint32_t generation; /* the table's generation when stored */
     apr_uint16_t len;
     unsigned char negative;
     unsigned char unused;
-    char digest[APIKEY_DIGEST_HEX_LEN];
-    char data[APIKEY_CACHE_DATA_MAX];
+    char data[]; /* to the end of the slot */
 } slot_t;
 
 typedef struct {
@@ -32,36 +31,65 @@ typedef struct {
     apr_uint64_t unused;
 } server_state_t;
 
-/* The header's slots are buckets (of APIKEY_CACHE_WAYS slots), its word
- * the generation. */
+/* The header's slots are buckets (of APIKEY_CACHE_WAYS slots) of the
+ * small region, its word the generation; the large region's buckets
+ * follow them. */
 struct apikey_cache_table_t {
     apikey_segment_header_t h;
     apr_uint32_t nservers;
-    apr_uint32_t pad32;
+    apr_uint32_t nlarge; /* buckets of large slots */
     apr_uint64_t pad[2]; /* the header fills one cache line */
 };
 
 /* The layout is part of the contract with children already running it:
  * fail the build if it drifts. */
-typedef char slot_is_1k[sizeof(slot_t) == APIKEY_CACHE_SLOT_SIZE ? 1 : -1];
+typedef char
+    slot_header_is_40[sizeof(slot_t) == APIKEY_CACHE_SLOT_HEADER ? 1 : -1];
 typedef char header_is_a_line[sizeof(apikey_cache_table_t) == 64 ? 1 : -1];
+
+/* One region: where its slots start, how many buckets, how big a slot. */
+typedef struct {
+    char *base;
+    apr_uint32_t nbuckets;
+    apr_size_t slot_size;
+} region_t;
 
 static server_state_t *servers(apikey_cache_table_t *t)
 {
     return (server_state_t *)(t + 1);
 }
 
-static slot_t *bucket(apikey_cache_table_t *t, apr_uint64_t scope,
-                      const char *digest)
+static region_t region(apikey_cache_table_t *t, int large)
 {
-    unsigned char in[sizeof(scope) + APIKEY_DIGEST_HEX_LEN];
-    apr_uint64_t h;
-    slot_t *slots = (slot_t *)(servers(t) + t->nservers);
+    region_t g;
 
-    memcpy(in, &scope, sizeof(scope));
-    memcpy(in + sizeof(scope), digest, APIKEY_DIGEST_HEX_LEN);
-    h = apr_siphash24(in, sizeof(in), t->h.seed);
-    return slots + (h % t->h.nslots) * APIKEY_CACHE_WAYS;
+    g.base = (char *)(servers(t) + t->nservers);
+    g.nbuckets = t->h.nslots;
+    g.slot_size = APIKEY_CACHE_SLOT_SIZE;
+    if (large) {
+        g.base += (apr_size_t)t->h.nslots * APIKEY_CACHE_WAYS
+                  * APIKEY_CACHE_SLOT_SIZE;
+        g.nbuckets = t->nlarge;
+        g.slot_size = APIKEY_CACHE_LARGE_SLOT_SIZE;
+    }
+    return g;
+}
+
+static slot_t *next_way(const region_t *g, slot_t *s)
+{
+    return (slot_t *)((char *)s + g->slot_size);
+}
+
+static slot_t *bucket(const region_t *g, const apikey_cache_tag_t *tag)
+{
+    return (slot_t *)(g->base
+                      + (apr_size_t)(tag->w[0] % g->nbuckets)
+                            * APIKEY_CACHE_WAYS * g->slot_size);
+}
+
+static int same_tag(const slot_t *s, const apikey_cache_tag_t *tag)
+{
+    return ((s->tag.w[0] ^ tag->w[0]) | (s->tag.w[1] ^ tag->w[1])) == 0;
 }
 
 static apr_uint32_t buckets_for(unsigned nslots)
@@ -72,12 +100,18 @@ static apr_uint32_t buckets_for(unsigned nslots)
     return b ? (apr_uint32_t)b : 1;
 }
 
+static apr_uint32_t large_buckets_for(unsigned nslots)
+{
+    return buckets_for(nslots / APIKEY_CACHE_LARGE_SHARE);
+}
+
 apr_size_t apikey_cache_table_size(unsigned nslots, unsigned nservers)
 {
-    apr_size_t buckets = buckets_for(nslots);
-
     return sizeof(apikey_cache_table_t) + nservers * sizeof(server_state_t)
-           + buckets * APIKEY_CACHE_WAYS * sizeof(slot_t);
+           + (apr_size_t)buckets_for(nslots) * APIKEY_CACHE_WAYS
+                 * APIKEY_CACHE_SLOT_SIZE
+           + (apr_size_t)large_buckets_for(nslots) * APIKEY_CACHE_WAYS
+                 * APIKEY_CACHE_LARGE_SLOT_SIZE;
 }
 
 apikey_cache_table_t *
@@ -92,24 +126,42 @@ apikey_cache_table_init(void *mem, apr_size_t size, unsigned nslots,
     }
     /* Made anew at every restart (from pconf): never adopted. */
     apikey_segment_init(mem, size, TABLE_MAGIC, buckets_for(nslots),
-                        APIKEY_CACHE_WAYS * sizeof(slot_t), seed, 0);
+                        APIKEY_CACHE_WAYS * APIKEY_CACHE_SLOT_SIZE, seed, 0);
     t->nservers = nservers;
+    t->nlarge = large_buckets_for(nslots);
     t->h.word = 1; /* the generation */
     return t;
 }
 
-apikey_cache_answer_t apikey_cache_table_get(apikey_cache_table_t *t,
-                                             apr_uint64_t scope,
-                                             const char *digest,
-                                             apr_int64_t now, char *data,
-                                             apr_size_t *len)
+void apikey_cache_table_tag(const apikey_cache_table_t *t, apr_uint64_t scope,
+                            const char *key, apr_size_t len,
+                            apikey_cache_tag_t *tag)
 {
-    apr_uint32_t gen =
-        (apr_uint32_t)__atomic_load_n(&t->h.word, __ATOMIC_ACQUIRE);
-    slot_t *s = bucket(t, scope, digest);
+    unsigned char in[8 + APIKEY_KEY_LEGACY_MAX];
+    int i;
+
+    /* Longer keys are refused before any look-up; cut, never overrun. */
+    if (len > APIKEY_KEY_LEGACY_MAX) {
+        len = APIKEY_KEY_LEGACY_MAX;
+    }
+    for (i = 0; i < 8; i++) {
+        in[i] = (unsigned char)(scope >> (8 * i));
+    }
+    memcpy(in + 8, key, len);
+    apikey_siphash128(t->h.seed, in, 8 + len, tag->w);
+}
+
+/* An entry of tag in one region, if it is there and still good. */
+static apikey_cache_answer_t find(const region_t *g,
+                                  const apikey_cache_tag_t *tag,
+                                  apr_uint32_t gen, apr_int64_t now, char *data,
+                                  apr_size_t *len)
+{
+    slot_t *s = bucket(g, tag);
+    apr_size_t max = g->slot_size - sizeof(slot_t);
     int w;
 
-    for (w = 0; w < APIKEY_CACHE_WAYS; w++, s++) {
+    for (w = 0; w < APIKEY_CACHE_WAYS; w++, s = next_way(g, s)) {
         apr_uint64_t seq1 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE), seq2;
         apr_int64_t expires;
         apr_uint32_t sgen;
@@ -121,15 +173,14 @@ apikey_cache_answer_t apikey_cache_table_get(apikey_cache_table_t *t,
         }
         /* Everything read between the two loads of seq is kept only if seq
          * did not move: a torn copy is never used. */
-        if (s->scope != scope
-            || memcmp(s->digest, digest, APIKEY_DIGEST_HEX_LEN)) {
+        if (!same_tag(s, tag)) {
             continue;
         }
         expires = s->expires;
         sgen = s->generation;
         negative = s->negative;
         n = s->len;
-        if (n > APIKEY_CACHE_DATA_MAX) {
+        if (n > max) {
             continue;
         }
         memcpy(data, s->data, n);
@@ -144,6 +195,25 @@ apikey_cache_answer_t apikey_cache_table_get(apikey_cache_table_t *t,
     return APIKEY_CACHE_MISS;
 }
 
+apikey_cache_answer_t apikey_cache_table_get(apikey_cache_table_t *t,
+                                             const apikey_cache_tag_t *tag,
+                                             apr_int64_t now, char *data,
+                                             apr_size_t *len)
+{
+    apr_uint32_t gen =
+        (apr_uint32_t)__atomic_load_n(&t->h.word, __ATOMIC_ACQUIRE);
+    region_t g = region(t, 0);
+    apikey_cache_answer_t ans = find(&g, tag, gen, now, data, len);
+
+    /* A record too long for a slot is in the large region; so is a record
+     * that grew, while its old entry in a slot has gone stale. */
+    if (ans == APIKEY_CACHE_MISS) {
+        g = region(t, 1);
+        ans = find(&g, tag, gen, now, data, len);
+    }
+    return ans;
+}
+
 /* Picks the slot of a bucket to (over)write: the key's own, a free, stale or
  * expired one, else the entry that expires first; negatives go first and a
  * negative entry never displaces a live positive one.  Busy slots (odd
@@ -156,23 +226,18 @@ static int busy(slot_t *s)
     return (int)(__atomic_load_n(&s->seq, __ATOMIC_RELAXED) & 1);
 }
 
-static slot_t *victim(slot_t *b, apr_uint64_t scope, const char *digest,
+static slot_t *victim(const region_t *g, const apikey_cache_tag_t *tag,
                       apr_uint32_t gen, apr_int64_t now, int negative)
 {
-    slot_t *best = NULL;
+    slot_t *b = bucket(g, tag), *s, *best = NULL;
     int w, best_neg = 0;
 
-    for (w = 0; w < APIKEY_CACHE_WAYS; w++) {
-        slot_t *s = b + w;
-
-        if (s->scope == scope
-            && !memcmp(s->digest, digest, APIKEY_DIGEST_HEX_LEN)) {
+    for (w = 0, s = b; w < APIKEY_CACHE_WAYS; w++, s = next_way(g, s)) {
+        if (same_tag(s, tag)) {
             return s;
         }
     }
-    for (w = 0; w < APIKEY_CACHE_WAYS; w++) {
-        slot_t *s = b + w;
-
+    for (w = 0, s = b; w < APIKEY_CACHE_WAYS; w++, s = next_way(g, s)) {
         if (busy(s)) {
             continue;
         }
@@ -180,8 +245,7 @@ static slot_t *victim(slot_t *b, apr_uint64_t scope, const char *digest,
             return s;
         }
     }
-    for (w = 0; w < APIKEY_CACHE_WAYS; w++) {
-        slot_t *s = b + w;
+    for (w = 0, s = b; w < APIKEY_CACHE_WAYS; w++, s = next_way(g, s)) {
         int s_neg = s->negative;
 
         if (busy(s)) {
@@ -204,18 +268,19 @@ apr_uint32_t apikey_cache_table_generation(apikey_cache_table_t *t)
     return (apr_uint32_t)__atomic_load_n(&t->h.word, __ATOMIC_ACQUIRE);
 }
 
-int apikey_cache_table_put(apikey_cache_table_t *t, apr_uint64_t scope,
-                           const char *digest, apr_uint32_t gen,
+int apikey_cache_table_put(apikey_cache_table_t *t,
+                           const apikey_cache_tag_t *tag, apr_uint32_t gen,
                            apr_int64_t now, apr_int64_t expires,
                            const char *data, apr_size_t len, int negative)
 {
+    region_t g = region(t, len > APIKEY_CACHE_SMALL_DATA_MAX);
     slot_t *s;
     apr_uint64_t seq;
 
     if (len > APIKEY_CACHE_DATA_MAX || (negative && len)) {
         return 0;
     }
-    s = victim(bucket(t, scope, digest), scope, digest, gen, now, negative);
+    s = victim(&g, tag, gen, now, negative);
     if (!s) {
         return 0;
     }
@@ -229,8 +294,7 @@ int apikey_cache_table_put(apikey_cache_table_t *t, apr_uint64_t scope,
         return 0;
     }
     __atomic_thread_fence(__ATOMIC_RELEASE);
-    s->scope = scope;
-    memcpy(s->digest, digest, APIKEY_DIGEST_HEX_LEN);
+    s->tag = *tag;
     s->generation = gen;
     s->expires = expires;
     s->negative = negative ? 1 : 0;

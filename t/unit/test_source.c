@@ -170,17 +170,17 @@ static void test_name_folding(void)
     size_t len = 0;
     char out[128];
 
-    ok(apikey_header_name_is("X_APIKey_Owner", 14, "X-APIKey-Owner"),
+    ok(apikey_header_name_is("X_APIKey_Owner", "X-APIKey-Owner"),
        "header: X_APIKey_Owner is X-APIKey-Owner");
-    ok(apikey_header_name_is("x-apikey-OWNER", 14, "X-APIKey-Owner"),
+    ok(apikey_header_name_is("x-apikey-OWNER", "X-APIKey-Owner"),
        "header: case ignored");
-    ok(apikey_header_name_is("X_API_Key", 9, "X-API-Key"),
+    ok(apikey_header_name_is("X_API_Key", "X-API-Key"),
        "header: X_API_Key is X-API-Key");
-    ok(!apikey_header_name_is("X-API-Keys", 10, "X-API-Key"),
+    ok(!apikey_header_name_is("X-API-Keys", "X-API-Key"),
        "header: a longer name is another");
-    ok(!apikey_header_name_is("X-API-Ke", 8, "X-API-Key"),
+    ok(!apikey_header_name_is("X-API-Ke", "X-API-Key"),
        "header: a shorter name is another");
-    ok(!apikey_header_name_is("X.API.Key", 9, "X-API-Key"),
+    ok(!apikey_header_name_is("X.API.Key", "X-API-Key"),
        "header: '.' is not '-'");
 
     ok(apikey_param_name_is("api%6B%65%79", 12, "apikey"),
