@@ -663,11 +663,11 @@ ok t_cmp(join(' ', map { "[$_]=" . ($a{$_} // 0) } sort keys %a),
 # Memory.  The same four children before and after; their private memory
 # (RssAnon: heap, pools, stacks) may not grow by more than 16 bytes a
 # request (160 KiB for the 10,000), which any per-request leak would pass
-# (the smallest thing the module allocates per request is a 65-byte digest;
+# (the smallest thing the module allocates per request is a 64-byte record;
 # a pool block is 8 KiB).  VmRSS also counts the shared look-up cache's
 # pages (RssShmem), which a child maps in as it first touches them: that
 # grows with the keys the cache holds, up to its fixed size
-# (AuthAPIKeyCacheSize 16384 x 1 KiB), not with traffic.
+# (AuthAPIKeyCacheSize 16384 x 320 bytes), not with traffic.
 # Instrumented runs keep memory for their own reasons (ASan holds freed
 # blocks in quarantine; valgrind runs httpd as one process): the bound
 # would measure the tool, not the module.

@@ -1037,6 +1037,78 @@ static void test_put_after_invalidate(void)
     free(mem);
 }
 
+/* Entries of 256 bytes, and a region of 1 KiB slots (one for every 16)
+ * for longer records: a record is found in whichever holds it, a record
+ * that grew or shrank is found under its newer size, and the tag alone
+ * (scope and key under the seed) names an entry. */
+static void test_regions(void)
+{
+    const unsigned nslots = 64;
+    apr_size_t size = apikey_cache_table_size(nslots, 0);
+    apr_size_t big = APIKEY_CACHE_SMALL_DATA_MAX + 1;
+    apikey_cache_tag_t a, b;
+    apikey_cache_table_t *t, *u;
+    char data[APIKEY_CACHE_DATA_MAX];
+    unsigned char other_seed[APIKEY_CACHE_SEED_LEN];
+    apr_size_t len;
+    void *mem, *mem2;
+    unsigned i, stored;
+
+    is_int(APIKEY_CACHE_SLOT_SIZE, 256, "an entry is 256 bytes");
+    is_int((long long)size,
+           (long long)(64 + nslots * APIKEY_CACHE_SLOT_SIZE
+                       + APIKEY_CACHE_WAYS * APIKEY_CACHE_LARGE_SLOT_SIZE),
+           "64 entries take 16 KiB and one bucket of large slots");
+    t = table_new(nslots, 0, &mem);
+    if (!ok(t != NULL, "a table of %u entries", nslots)) {
+        return;
+    }
+    ok(put_key(t, 0, 100, 1000, big) && answer(t, 0, 100) == APIKEY_CACHE_HIT,
+       "a record of %lu bytes is stored and answers whole", (unsigned long)big);
+    ok(put_key(t, 0, 100, 1000, 10)
+           && get(t, 1, digests[0], 100, data, &len) == APIKEY_CACHE_HIT
+           && len == 10,
+       "the same key shrunk to 10 bytes answers its new size");
+    ok(put_key(t, 1, 100, 500, 10) && put_key(t, 1, 100, 2000, big)
+           && get(t, 1, digests[1], 600, data, &len) == APIKEY_CACHE_HIT
+           && len == big,
+       "a record grown while its old entry expired answers its new size");
+    is_int(get(t, 1, digests[1], 2000, data, &len), APIKEY_CACHE_MISS,
+           "and misses once that expires too");
+    for (i = 10; i < 30; i++) {
+        put_key(t, i, 100, 1000, APIKEY_CACHE_DATA_MAX);
+    }
+    for (i = 10, stored = 0; i < 30; i++) {
+        stored += answer(t, i, 100) == APIKEY_CACHE_HIT;
+    }
+    ok(stored >= 1 && stored <= APIKEY_CACHE_WAYS,
+       "large records share their own region's %d slots (%u of 20 kept)",
+       APIKEY_CACHE_WAYS, stored);
+    for (i = 40, stored = 0; i < 50; i++) {
+        stored += put_key(t, i, 100, 1000, 50)
+                  && answer(t, i, 100) == APIKEY_CACHE_HIT;
+    }
+    ok(stored >= 8, "small records still find room (%u of 10)", stored);
+
+    apikey_cache_table_tag(t, 1, "ak_key", 6, &a);
+    apikey_cache_table_tag(t, 1, "ak_key", 6, &b);
+    ok(a.w[0] == b.w[0] && a.w[1] == b.w[1], "a key's tag is the same twice");
+    apikey_cache_table_tag(t, 2, "ak_key", 6, &b);
+    ok(a.w[0] != b.w[0] && a.w[1] != b.w[1], "another scope, another tag");
+    memcpy(other_seed, seed, sizeof(other_seed));
+    other_seed[0] ^= 1;
+    mem2 = malloc(size);
+    u = mem2 ? apikey_cache_table_init(mem2, size, nslots, 0, other_seed)
+             : NULL;
+    if (u) {
+        apikey_cache_table_tag(u, 1, "ak_key", 6, &b);
+    }
+    ok(u && a.w[0] != b.w[0] && a.w[1] != b.w[1],
+       "another seed (another start), another tag");
+    free(mem2);
+    free(mem);
+}
+
 int main(void)
 {
     const char *env = getenv("APIKEY_TORTURE_SCALE");
@@ -1055,5 +1127,6 @@ int main(void)
     test_killed_writer();
     test_dead_slot_costs_one_slot();
     test_put_after_invalidate();
+    test_regions();
     return done_testing();
 }
