@@ -190,19 +190,28 @@ static void hide_query(request_rec *r, const char *name)
 static void hide_headers(request_rec *r, const char *const *names, int n)
 {
     const char *doomed[HIDE_MAX];
+    size_t len[HIDE_MAX];
     int i, k, ndoomed;
 
+    for (k = 0; k < n; k++) {
+        len[k] = strlen(names[k]);
+    }
     do {
         const apr_array_header_t *h = apr_table_elts(r->headers_in);
         const apr_table_entry_t *e = (const apr_table_entry_t *)h->elts;
 
         ndoomed = 0;
         for (i = 0; i < h->nelts && ndoomed < HIDE_MAX; i++) {
+            size_t klen;
+
             if (!e[i].key) {
                 continue;
             }
+            /* Lengths first: most names differ in theirs. */
+            klen = strlen(e[i].key);
             for (k = 0; k < n; k++) {
-                if (apikey_header_name_is(e[i].key, names[k])) {
+                if (klen == len[k]
+                    && apikey_header_name_is(e[i].key, names[k])) {
                     doomed[ndoomed++] = e[i].key;
                     break;
                 }
