@@ -7,10 +7,11 @@ use warnings FATAL => 'all';
 use Apache::Test;
 use Apache::TestRequest;
 use Apache::TestUtil;
+use Apache::TestUtil qw(t_start_error_log_watch t_finish_error_log_watch);
 use File::Spec;
 use ApiKeyTest qw(create_key htapikey insert_key run_httpd);
 
-plan tests => 20, need(need_module('authn_apikey', 'dbd'), need_lwp);
+plan tests => 25, need(need_module('authn_apikey', 'dbd'), need_lwp);
 
 my $data   = File::Spec->catfile(Apache::Test::vars('serverroot'), 'data');
 my $pepper = File::Spec->catfile($data, 'pepper');
@@ -70,3 +71,29 @@ ok t_cmp((GET '/legacy/index.txt', 'X-API-Key' => $legacy)->code, 200,
          'AuthAPIKeyFormat any: a legacy key works');
 ok t_cmp((GET '/authn/index.txt', 'X-API-Key' => $legacy)->code, 401,
          'AuthAPIKeyFormat checksum (default): refused before any look-up');
+
+# With the look-up cache on, once it knows the key (found under "any"), a
+# section that wants checksums still refuses it as malformed.
+Apache::TestRequest::module('apikey_legacy_cache');
+ok t_cmp((GET '/legacy/index.txt', 'X-API-Key' => $legacy)->code, 200,
+         'cached: the legacy key where AuthAPIKeyFormat any');
+t_start_error_log_watch();
+ok t_cmp((GET '/strict/index.txt', 'X-API-Key' => $legacy)->code, 401,
+         'cached under "any", refused where the checksum format is wanted');
+ok t_cmp(scalar(grep { /APIKEY00011: malformed API key/ } t_finish_error_log_watch()),
+         1, 'as malformed, although the look-up cache holds it');
+
+# The cache names a key by a keyed hash of it: a key longer than any
+# format takes never reaches it, so one that starts with a cached key of
+# the longest length is refused, not taken for it.  (Still on the server
+# with the cache.)
+my $long = 'L' x 512;
+insert_key('legacy-0002', owner => 'old-system', key => $long);
+ok t_cmp((GET '/legacy/index.txt', 'X-API-Key' => $long)->code, 200,
+         'a legacy key of 512 bytes works (and is cached)');
+t_start_error_log_watch();
+ok t_cmp((GET '/legacy/index.txt', 'X-API-Key' => $long . 'x')->code, 401,
+         'the same and one byte more: 401');
+ok t_cmp(scalar(grep { /APIKEY00011: malformed API key.*too long/ } t_finish_error_log_watch()),
+         1, 'refused as too long, before the cache');
+Apache::TestRequest::module('default');

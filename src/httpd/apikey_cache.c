@@ -77,7 +77,7 @@ apikey_cache_answer_t
 apikey_cache_get(request_rec *r, const apikey_srv_conf_t *srv,
                  const apikey_query_t *query, const char *key, apr_size_t len,
                  apikey_cache_tag_t *tag, apikey_record_t *rec,
-                 apr_uint32_t *gen, int probe)
+                 apr_uint32_t *gen, int *strict)
 {
     char data[APIKEY_CACHE_DATA_MAX];
     apr_size_t n = 0;
@@ -92,14 +92,15 @@ apikey_cache_get(request_rec *r, const apikey_srv_conf_t *srv,
     apikey_cache_table_tag(table, scope_of(srv, query), key, len, tag);
     /* The request's start is "now" enough for an expiry in seconds, and
      * costs no clock read. */
-    ans = apikey_cache_table_get(table, tag, r->request_time, data, &n);
+    ans = apikey_cache_table_lookup(table, tag, r->request_time, data, &n,
+                                    strict);
     if (ans == APIKEY_CACHE_HIT
         && apikey_record_unpack(r->pool, data, n, rec)) {
         ans = APIKEY_CACHE_MISS;
     }
-    /* A probe (a blocked client's key) leads to no look-up: its misses
-     * are none of the counters'. */
-    if (!probe || ans == APIKEY_CACHE_HIT) {
+    /* Misses are counted when the store is asked (apikey_cache_miss): a
+     * malformed key or a blocked client's is none of the counters'. */
+    if (ans != APIKEY_CACHE_MISS) {
         apikey_counters_cache(ans);
     }
     ap_log_rerror(APLOG_MARK, APLOG_TRACE2, 0, r, "look-up cache: %s",
@@ -109,9 +110,16 @@ apikey_cache_get(request_rec *r, const apikey_srv_conf_t *srv,
     return ans;
 }
 
+void apikey_cache_miss(const apikey_srv_conf_t *srv)
+{
+    if (table && srv->cache_ttl > 0) {
+        apikey_counters_cache(APIKEY_CACHE_MISS);
+    }
+}
+
 void apikey_cache_put(request_rec *r, const apikey_srv_conf_t *srv,
                       const apikey_cache_tag_t *tag, apr_uint32_t gen,
-                      const apikey_record_t *rec)
+                      const apikey_record_t *rec, int strict)
 {
     char data[APIKEY_CACHE_DATA_MAX];
     apr_interval_time_t ttl = rec ? srv->cache_ttl : srv->cache_negative_ttl;
@@ -126,7 +134,8 @@ void apikey_cache_put(request_rec *r, const apikey_srv_conf_t *srv,
         return;
     }
     apikey_cache_table_put(table, tag, gen, now, now + ttl, data, len,
-                           rec == NULL);
+                           (rec ? 0 : APIKEY_CACHE_FLAG_NEGATIVE)
+                               | (strict ? APIKEY_CACHE_FLAG_STRICT : 0));
 }
 
 void apikey_cache_mark_used(const apikey_srv_conf_t *srv)

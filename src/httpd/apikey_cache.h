@@ -25,20 +25,26 @@ apikey_cache_table_t *apikey_cache_table(void);
 
 /* What the cache knows of the key of len bytes presented under query: HIT
  * fills *rec from the request pool, NEGATIVE means the store has no such
- * key.  *tag and *gen get what to hand to apikey_cache_put after asking the
- * store.  With probe (no look-up follows a miss), only a hit is counted.
- * No digest is computed: a cached key costs no SHA-256. */
+ * key; on either, *strict says whether the key passed the checksum
+ * format's check when it was cached.  *tag and *gen get what to hand to
+ * apikey_cache_put after asking the store.  Hits are counted, misses by
+ * apikey_cache_miss.  No digest is computed and no format
+ * checked: a cached key costs neither SHA-256 nor its checksum. */
 apikey_cache_answer_t
 apikey_cache_get(request_rec *r, const apikey_srv_conf_t *srv,
                  const apikey_query_t *query, const char *key, apr_size_t len,
                  apikey_cache_tag_t *tag, apikey_record_t *rec,
-                 apr_uint32_t *gen, int probe);
+                 apr_uint32_t *gen, int *strict);
+
+/* Counts a miss that the store is asked about. */
+void apikey_cache_miss(const apikey_srv_conf_t *srv);
 
 /* Remembers the store's answer for tag, as of generation gen (both from
- * apikey_cache_get): rec, or NULL for "no such key". */
+ * apikey_cache_get): rec, or NULL for "no such key"; strict, whether the
+ * key passed the checksum format's check. */
 void apikey_cache_put(request_rec *r, const apikey_srv_conf_t *srv,
                       const apikey_cache_tag_t *tag, apr_uint32_t gen,
-                      const apikey_record_t *rec);
+                      const apikey_record_t *rec, int strict);
 
 /* Tells the change-marker poller that this server's store is in use. */
 void apikey_cache_mark_used(const apikey_srv_conf_t *srv);

@@ -78,32 +78,44 @@ apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
     char digest[APIKEY_DIGEST_HEX_LEN + 1];
     apikey_key_check_t shape;
     apikey_cache_tag_t tag = {{0, 0}};
+    apikey_cache_answer_t ans;
     const apikey_query_t *query;
+    int strict = 0;
     apr_uint32_t gen = 0;
     apikey_record_t *rec;
     apikey_result_t res;
     apr_status_t rv;
 
-    shape = apikey_key_check(key, len);
-    rq->strict_format = shape == APIKEY_KEY_OK;
-    if (conf->any_format == 1 && shape != APIKEY_KEY_OK) {
-        shape = apikey_key_check_legacy(key, len);
-    }
-    if (shape != APIKEY_KEY_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      APIKEY_LOGNO(00011) "malformed API key from %s: %s",
-                      apikey_source_kind_str(rq->source),
-                      apikey_key_check_str(shape));
-        return verdict(rq, APIKEY_RESULT_MALFORMED);
-    }
     srv = ap_get_module_config(r->server->module_config, &authn_apikey_module);
     query = conf->query ? conf->query : &apikey_db_default_query;
     rq->srv = srv;
     rq->query = query;
     rec = apr_pcalloc(r->pool, sizeof(*rec));
     apikey_cache_mark_used(srv);
-    switch (apikey_cache_get(r, srv, query, key, len, &tag, rec, &gen,
-                             cache_only)) {
+    /* A key the cache knows passed the format's check when it was cached
+     * (the entry says which format): it is checked again only if this
+     * section wants the checksum format and it was cached under "any".
+     * Longer keys than any format takes never reach the cache. */
+    ans = len <= APIKEY_KEY_LEGACY_MAX ? apikey_cache_get(
+              r, srv, query, key, len, &tag, rec, &gen, &strict)
+                                       : APIKEY_CACHE_MISS;
+    if (ans == APIKEY_CACHE_MISS || (!strict && conf->any_format != 1)) {
+        shape = apikey_key_check(key, len);
+        strict = shape == APIKEY_KEY_OK;
+        if (conf->any_format == 1 && shape != APIKEY_KEY_OK) {
+            shape = apikey_key_check_legacy(key, len);
+        }
+        if (shape != APIKEY_KEY_OK) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          APIKEY_LOGNO(00011) "malformed API key from %s: %s",
+                          apikey_source_kind_str(rq->source),
+                          apikey_key_check_str(shape));
+            rq->strict_format = 0;
+            return verdict(rq, APIKEY_RESULT_MALFORMED);
+        }
+    }
+    rq->strict_format = strict;
+    switch (ans) {
         case APIKEY_CACHE_HIT:
             rv = APR_SUCCESS;
             break;
@@ -123,12 +135,13 @@ apikey_result_t apikey_verify(request_rec *r, const apikey_dir_conf_t *conf,
                                                   "libcrypto");
                 return verdict(rq, APIKEY_RESULT_ERROR);
             }
+            apikey_cache_miss(srv);
             rv = apikey_store_lookup(r, query, digest, rec);
             apikey_wipe(digest, sizeof(digest));
             /* The store's answers are cached; its failures never are. */
             if (rv == APR_SUCCESS || rv == APR_NOTFOUND) {
                 apikey_cache_put(r, srv, &tag, gen,
-                                 rv == APR_SUCCESS ? rec : NULL);
+                                 rv == APR_SUCCESS ? rec : NULL, strict);
             }
     }
     rec->query = query;

@@ -20,8 +20,8 @@ typedef struct {
     apr_uint32_t generation; /* the table's generation when stored */
     apr_uint16_t len;
     unsigned char negative;
-    unsigned char unused;
-    char data[]; /* to the end of the slot */
+    unsigned char strict; /* the key passed the checksum format's check */
+    char data[];          /* to the end of the slot */
 } slot_t;
 
 typedef struct {
@@ -140,7 +140,8 @@ void apikey_cache_table_tag(const apikey_cache_table_t *t, apr_uint64_t scope,
     unsigned char in[8 + APIKEY_KEY_LEGACY_MAX];
     int i;
 
-    /* Longer keys are refused before any look-up; cut, never overrun. */
+    /* Callers never pass a longer key (no format takes one); were one
+     * passed, it is cut rather than overrun the buffer. */
     if (len > APIKEY_KEY_LEGACY_MAX) {
         len = APIKEY_KEY_LEGACY_MAX;
     }
@@ -155,7 +156,7 @@ void apikey_cache_table_tag(const apikey_cache_table_t *t, apr_uint64_t scope,
 static apikey_cache_answer_t find(const region_t *g,
                                   const apikey_cache_tag_t *tag,
                                   apr_uint32_t gen, apr_int64_t now, char *data,
-                                  apr_size_t *len)
+                                  apr_size_t *len, int *strict)
 {
     slot_t *s = bucket(g, tag);
     apr_size_t max = g->slot_size - sizeof(slot_t);
@@ -166,7 +167,7 @@ static apikey_cache_answer_t find(const region_t *g,
         apr_int64_t expires;
         apr_uint32_t sgen;
         apr_uint16_t n;
-        int negative;
+        int negative, sstrict;
 
         if (seq1 & 1) {
             continue;
@@ -179,6 +180,7 @@ static apikey_cache_answer_t find(const region_t *g,
         expires = s->expires;
         sgen = s->generation;
         negative = s->negative;
+        sstrict = s->strict;
         n = s->len;
         if (n > max) {
             continue;
@@ -190,9 +192,29 @@ static apikey_cache_answer_t find(const region_t *g,
             return APIKEY_CACHE_MISS;
         }
         *len = n;
+        *strict = sstrict;
         return negative ? APIKEY_CACHE_NEGATIVE : APIKEY_CACHE_HIT;
     }
     return APIKEY_CACHE_MISS;
+}
+
+apikey_cache_answer_t apikey_cache_table_lookup(apikey_cache_table_t *t,
+                                                const apikey_cache_tag_t *tag,
+                                                apr_int64_t now, char *data,
+                                                apr_size_t *len, int *strict)
+{
+    apr_uint32_t gen =
+        (apr_uint32_t)__atomic_load_n(&t->h.word, __ATOMIC_ACQUIRE);
+    region_t g = region(t, 0);
+    apikey_cache_answer_t ans = find(&g, tag, gen, now, data, len, strict);
+
+    /* A record too long for a slot is in the large region; so is a record
+     * that grew, while its old entry in a slot has gone stale. */
+    if (ans == APIKEY_CACHE_MISS) {
+        g = region(t, 1);
+        ans = find(&g, tag, gen, now, data, len, strict);
+    }
+    return ans;
 }
 
 apikey_cache_answer_t apikey_cache_table_get(apikey_cache_table_t *t,
@@ -200,18 +222,9 @@ apikey_cache_answer_t apikey_cache_table_get(apikey_cache_table_t *t,
                                              apr_int64_t now, char *data,
                                              apr_size_t *len)
 {
-    apr_uint32_t gen =
-        (apr_uint32_t)__atomic_load_n(&t->h.word, __ATOMIC_ACQUIRE);
-    region_t g = region(t, 0);
-    apikey_cache_answer_t ans = find(&g, tag, gen, now, data, len);
+    int strict;
 
-    /* A record too long for a slot is in the large region; so is a record
-     * that grew, while its old entry in a slot has gone stale. */
-    if (ans == APIKEY_CACHE_MISS) {
-        g = region(t, 1);
-        ans = find(&g, tag, gen, now, data, len);
-    }
-    return ans;
+    return apikey_cache_table_lookup(t, tag, now, data, len, &strict);
 }
 
 /* Picks the slot of a bucket to (over)write: the key's own, a free, stale or
@@ -271,8 +284,9 @@ apr_uint32_t apikey_cache_table_generation(apikey_cache_table_t *t)
 int apikey_cache_table_put(apikey_cache_table_t *t,
                            const apikey_cache_tag_t *tag, apr_uint32_t gen,
                            apr_int64_t now, apr_int64_t expires,
-                           const char *data, apr_size_t len, int negative)
+                           const char *data, apr_size_t len, int flags)
 {
+    int negative = flags & APIKEY_CACHE_FLAG_NEGATIVE;
     region_t g = region(t, len > APIKEY_CACHE_SMALL_DATA_MAX);
     slot_t *s;
     apr_uint64_t seq;
@@ -298,6 +312,7 @@ int apikey_cache_table_put(apikey_cache_table_t *t,
     s->generation = gen;
     s->expires = expires;
     s->negative = negative ? 1 : 0;
+    s->strict = flags & APIKEY_CACHE_FLAG_STRICT ? 1 : 0;
     s->len = (apr_uint16_t)len;
     if (len) {
         memcpy(s->data, data, len);

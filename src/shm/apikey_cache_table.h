@@ -73,28 +73,40 @@ void apikey_cache_table_tag(const apikey_cache_table_t *t, apr_uint64_t scope,
                             const char *key, apr_size_t len,
                             apikey_cache_tag_t *tag);
 
-/* Looks tag up at time now (any clock, the same as put's).  On a hit
- * copies the entry's data into data (at least APIKEY_CACHE_DATA_MAX bytes)
- * and its length into *len. */
+/* As apikey_cache_table_lookup, without the entry's strict flag. */
 apikey_cache_answer_t apikey_cache_table_get(apikey_cache_table_t *t,
                                              const apikey_cache_tag_t *tag,
                                              apr_int64_t now, char *data,
                                              apr_size_t *len);
+
+/* Looks tag up at time now (any clock, the same as put's).  On a hit
+ * copies the entry's data into data (at least APIKEY_CACHE_DATA_MAX bytes)
+ * and its length into *len; on a hit or negative hit, *strict gets whether
+ * the entry was put with APIKEY_CACHE_FLAG_STRICT. */
+apikey_cache_answer_t apikey_cache_table_lookup(apikey_cache_table_t *t,
+                                                const apikey_cache_tag_t *tag,
+                                                apr_int64_t now, char *data,
+                                                apr_size_t *len, int *strict);
 
 /* The current generation.  Read it before asking the store and give it to
  * apikey_cache_table_put: an answer fetched before an invalidation is then
  * never served after it. */
 apr_uint32_t apikey_cache_table_generation(apikey_cache_table_t *t);
 
+/* Flags of a put. */
+#define APIKEY_CACHE_FLAG_NEGATIVE 1 /* the key is not in the store */
+#define APIKEY_CACHE_FLAG_STRICT   2 /* the key passed the checksum check */
+
 /* Stores an entry valid until expires, as of generation gen: data of len
  * bytes (at most APIKEY_CACHE_DATA_MAX; more than APIKEY_CACHE_SMALL_DATA_MAX
- * goes to a large slot), or, when negative, the absence of the key.  A
+ * goes to a large slot), or, with APIKEY_CACHE_FLAG_NEGATIVE in flags, the
+ * absence of the key.  A
  * negative entry never evicts a live positive one.  Returns 1 when stored,
  * 0 when the slot was busy, the data too long or no slot could be given. */
 int apikey_cache_table_put(apikey_cache_table_t *t,
                            const apikey_cache_tag_t *tag, apr_uint32_t gen,
                            apr_int64_t now, apr_int64_t expires,
-                           const char *data, apr_size_t len, int negative);
+                           const char *data, apr_size_t len, int flags);
 
 /* Invalidates every entry. */
 void apikey_cache_table_invalidate(apikey_cache_table_t *t);

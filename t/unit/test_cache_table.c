@@ -1090,6 +1090,23 @@ static void test_regions(void)
     }
     ok(stored >= 8, "small records still find room (%u of 10)", stored);
 
+    /* Both halves of a tag name the entry: tags equal in one half only
+     * (which no one can make without the seed) do not answer for each
+     * other. */
+    a.w[0] = b.w[0] = 12345;
+    a.w[1] = 1;
+    b.w[1] = 2;
+    ok(apikey_cache_table_put(t, &a, apikey_cache_table_generation(t), 100,
+                              1000, "abc", 3, 0)
+           && apikey_cache_table_get(t, &a, 100, data, &len) == APIKEY_CACHE_HIT
+           && apikey_cache_table_get(t, &b, 100, data, &len)
+                  == APIKEY_CACHE_MISS,
+       "a tag equal in its first half only misses");
+    b.w[0] = 54321;
+    b.w[1] = 1;
+    is_int(apikey_cache_table_get(t, &b, 100, data, &len), APIKEY_CACHE_MISS,
+           "and in its second half only");
+
     apikey_cache_table_tag(t, 1, "ak_key", 6, &a);
     apikey_cache_table_tag(t, 1, "ak_key", 6, &b);
     ok(a.w[0] == b.w[0] && a.w[1] == b.w[1], "a key's tag is the same twice");
