@@ -11,7 +11,7 @@ use Apache::TestUtil qw(t_start_error_log_watch t_finish_error_log_watch);
 use File::Spec;
 use ApiKeyTest qw(create_key htapikey insert_key run_httpd);
 
-plan tests => 25, need(need_module('authn_apikey', 'dbd'), need_lwp);
+plan tests => 26, need(need_module('authn_apikey', 'dbd'), need_lwp);
 
 my $data   = File::Spec->catfile(Apache::Test::vars('serverroot'), 'data');
 my $pepper = File::Spec->catfile($data, 'pepper');
