@@ -2,22 +2,19 @@
 # Data for make bench, in DIR: an API key store with 10,000 real keys
 # (keys.db, and keys.txt with the keys for wrk), the same with 990,000 more
 # for the 1 M run (keys-1m.db), and a mod_authn_dbd user store with 10,000
-# users and {SHA} passwords (users.db).  Usage: make-data.pl TOP DIR
+# users and {SHA} passwords (users.db); with "million", also a store of
+# 1,000,000 real keys (keys-m5.db, the keys in keys-m5.txt) for M5.
+# Usage: make-data.pl TOP DIR [million]
 use strict;
 use warnings;
 use Digest::SHA qw(sha256_hex sha1_base64);
+use Compress::Zlib ();
 
-my ($top, $dir) = @ARGV;
+my ($top, $dir, $million) = @ARGV;
 my @b62 = ('0'..'9', 'A'..'Z', 'a'..'z');
 
-sub crc32 {
-    my $crc = 0xffffffff;
-    for my $c (unpack('C*', shift)) {
-        $crc ^= $c;
-        $crc = ($crc & 1) ? (($crc >> 1) ^ 0xEDB88320) : ($crc >> 1) for 1..8;
-    }
-    return $crc ^ 0xffffffff;
-}
+# zlib's CRC-32, as the module's checksum (src/core/apikey_key.c).
+sub crc32 { return Compress::Zlib::crc32(shift) }
 sub new_key {
     my $head = 'ak_' . join('', map { $b62[int rand 62] } 1..32);
     my ($v, $sum) = (crc32($head), '');
@@ -59,3 +56,24 @@ $sql = "CREATE TABLE users (user VARCHAR(64) PRIMARY KEY, password VARCHAR(64));
 $sql .= sprintf("INSERT INTO users VALUES ('user%05d', '{SHA}%s=');\n", $_,
                 sha1_base64("secret$_")) for 1..10000;
 sqlite("$dir/users.db", "$sql COMMIT;\n");
+
+exit 0 unless $million;
+# A million real keys, made as htapikey makes them (the prefix, 32 random
+# base62 digits, the CRC-32 checksum in 6 base62 digits; the SHA-256
+# digest stored), written as one SQL script and run in one transaction.
+system('cp', "$dir/keys.db", "$dir/keys-m5.db") == 0 or die 'cp';
+open($kf, '>', "$dir/keys-m5.txt") or die $!;
+open(my $sf, '>', "$dir/keys-m5.sql") or die $!;
+print $sf "BEGIN;\nDELETE FROM apikey;\n";
+for my $i (1..1000000) {
+    my $key = new_key();
+    print $kf "$key\n";
+    printf $sf "INSERT INTO apikey (id, digest, owner, scopes, status, created, "
+              . "updated) VALUES ('m%07d', '%s', 'bench', 'api', 'active', 0, 0);\n",
+              $i, sha256_hex($key);
+}
+print $sf "COMMIT;\n";
+close $kf;
+close $sf;
+system("sqlite3 '$dir/keys-m5.db' < '$dir/keys-m5.sql'") == 0 or die 'sqlite3 m5';
+unlink "$dir/keys-m5.sql";

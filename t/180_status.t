@@ -10,7 +10,7 @@ use JSON::PP ();
 use ApiKeyTest qw(create_key htapikey insert_key);
 use ApiKeyServer;
 
-plan tests => 22, need(need_module('authn_apikey', 'dbd'), need_lwp,
+plan tests => 26, need(need_module('authn_apikey', 'dbd'), need_lwp,
                        { 'curl' => -x '/usr/bin/curl' });
 
 my $k = create_key(owner => '<b>acme</b>', quota => '5/day',
@@ -84,3 +84,23 @@ ok t_cmp($code->($keys[0]{key}), '200', 'the first two keep working');
 $srv->stop;
 ok t_cmp(scalar(() = $srv->error_log =~ /APIKEY00033: the limit table is full/g),
          1, 'one error-log line for the three refusals');
+
+# Well before it is full, one warning that names the directive: at 80 %
+# (4 keys of 5 slots), not before, and not again at 100 %.
+$srv = ApiKeyServer->new(name => 'filling', mpm => 'event',
+                         conf => "AuthAPIKeyLimitSlots 5\n"
+                               . "AuthAPIKeyCacheTimeout 0\n"
+                               . "AuthAPIKeyQuota 100/day");
+$srv->start or die 'server did not start';
+@keys = map { create_key(owner => "filling$_") } 1..5;
+ok t_cmp(join(' ', map { $code->($_->{key}) } @keys[0 .. 2]), '200 200 200',
+         'three keys in a table of five');
+my $warned = sub { scalar(() = $srv->error_log =~ /APIKEY00057: the limit table is \d+% full/g) };
+ok t_cmp($warned->(), 0, 'at 60 %: no warning');
+ok t_cmp(join(' ', map { ($code->($_->{key}), $code->($_->{key})) } @keys[3, 4]),
+         '200 200 200 200', 'the fourth and fifth keys, twice each');
+$srv->stop;
+ok t_cmp([$srv->error_log =~ /(APIKEY00057: .*)/g],
+         ['APIKEY00057: the limit table is 80% full (4 of AuthAPIKeyLimitSlots 5): '
+          . 'once it is full, requests of keys new to it get 503; raise AuthAPIKeyLimitSlots'],
+         'one warning, at 80 %, naming the directive');

@@ -24,7 +24,7 @@ extern module AP_MODULE_DECLARE_DATA authn_apikey_module;
 #define APIKEY_CACHE_NEGATIVE_TTL apr_time_from_sec(10)
 #define APIKEY_CACHE_ENTRIES      16384
 #define APIKEY_REFRESH            apr_time_from_sec(2)
-#define APIKEY_LIMIT_SLOTS        4096
+#define APIKEY_LIMIT_SLOTS        65536
 #define APIKEY_QUOTA_SYNC         apr_time_from_sec(1)
 
 /* AuthAPIKeyQuotaStore */

@@ -70,6 +70,22 @@ static apr_status_t save_state(void *data)
     return APR_SUCCESS;
 }
 
+/* Once the table is this full, a warning (once in its life): well before
+ * new keys are refused. */
+#define FILL_WARN_PERCENT 80
+
+static void warn_filling(server_rec *s, apikey_limit_table_t *t)
+{
+    unsigned n = apikey_limit_table_slots(t), used = apikey_limit_table_used(t);
+
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                 APIKEY_LOGNO(00057) "the limit table is %u%% full (%u of "
+                                     "AuthAPIKeyLimitSlots %u): once it is "
+                                     "full, requests of keys new to it get "
+                                     "503; raise AuthAPIKeyLimitSlots",
+                 (unsigned)((apr_uint64_t)used * 100 / (n ? n : 1)), used, n);
+}
+
 int apikey_limits_init(apr_pool_t *pconf, server_rec *s)
 {
     const apikey_srv_conf_t *conf =
@@ -142,6 +158,10 @@ int apikey_limits_init(apr_pool_t *pconf, server_rec *s)
     }
     if (table) {
         apikey_limit_table_header_get(table, &header);
+        /* Restored or kept that full: said at start-up (and not again). */
+        if (apikey_limit_table_filling(table, FILL_WARN_PERCENT)) {
+            warn_filling(s, table);
+        }
     }
     apr_pool_cleanup_register(pconf, s, save_state, apr_pool_cleanup_null);
     return 0;
@@ -413,6 +433,9 @@ static int charge(request_rec *r, apikey_request_t *rq,
                               &quota, now, flags, c);
     if (c->result == APIKEY_CHARGE_NEED_LEASE) {
         charge_from_store(r, key, &rate, &quota, now, flags, c);
+    }
+    if (apikey_limit_table_filling(table, FILL_WARN_PERCENT)) {
+        warn_filling(r->server, table);
     }
     rq->charged = 1;
     rq->rate = rate;

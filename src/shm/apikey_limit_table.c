@@ -32,12 +32,45 @@ apikey_limit_table_init(void *mem, apr_size_t size, unsigned nslots,
     }
     *adopted = apikey_segment_init(mem, size, TABLE_MAGIC, nslots,
                                    sizeof(slot_t), seed, 1);
+    /* Adopted: kept counts, of a build that may not have counted. */
+    apikey_limit_table_recount(mem);
     return mem;
 }
 
 unsigned apikey_limit_table_slots(apikey_limit_table_t *t)
 {
     return t->h.nslots;
+}
+
+void apikey_limit_table_recount(apikey_limit_table_t *t)
+{
+    apr_uint64_t n = 0;
+    unsigned i;
+
+    for (i = 0; i < t->h.nslots; i++) {
+        n += load(&slots(t)[i].owner) != 0;
+    }
+    __atomic_store_n(&t->used, n, __ATOMIC_RELEASE);
+}
+
+unsigned apikey_limit_table_used(apikey_limit_table_t *t)
+{
+    apr_uint64_t n = load(&t->used);
+
+    return n > t->h.nslots ? t->h.nslots : (unsigned)n;
+}
+
+int apikey_limit_table_filling(apikey_limit_table_t *t, unsigned percent)
+{
+    apr_uint64_t no = 0;
+
+    /* Two loads on every charge, a write once in the table's life. */
+    if (load(&t->warned)
+        || (apr_uint64_t)apikey_limit_table_used(t) * 100
+               < (apr_uint64_t)t->h.nslots * percent) {
+        return 0;
+    }
+    return cas(&t->warned, &no, 1);
 }
 
 void apikey_limit_table_header_get(apikey_limit_table_t *t,
@@ -425,5 +458,6 @@ int apikey_limit_table_load(apikey_limit_table_t *t, const char *path)
         }
     }
     free(buf);
+    apikey_limit_table_recount(t);
     return 0;
 }

@@ -227,4 +227,13 @@ int apikey_limit_table_full_log_due(apikey_limit_table_t *t, long long now,
 int apikey_limit_table_save(apikey_limit_table_t *t, const char *path);
 int apikey_limit_table_load(apikey_limit_table_t *t, const char *path);
 
+/* Slots in use (ever claimed: they are taken over, never freed), counted
+ * as they are claimed; recount scans them (after a load, an adoption). */
+unsigned apikey_limit_table_used(apikey_limit_table_t *t);
+void apikey_limit_table_recount(apikey_limit_table_t *t);
+
+/* 1 once in the table's life (the first caller to see it), when at least
+ * percent of its slots are in use; else 0.  No write until then. */
+int apikey_limit_table_filling(apikey_limit_table_t *t, unsigned percent);
+
 #endif /* APIKEY_LIMIT_TABLE_H */

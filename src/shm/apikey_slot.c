@@ -87,7 +87,11 @@ static slot_t *find_slot(apikey_limit_table_t *t, apr_uint64_t me,
             /* Slots are never freed, only taken over: past a free slot the
              * key cannot be.  Claim it (another may beat us to it: that one
              * may even be for our key). */
-            if (cas(&s->owner, &w, me) || w == me) {
+            if (cas(&s->owner, &w, me)) {
+                __atomic_add_fetch(&t->used, 1, __ATOMIC_RELAXED);
+                return s;
+            }
+            if (w == me) {
                 return s;
             }
             continue;

@@ -58,10 +58,14 @@ typedef struct {
     char owner_name[30];
 } slot_t;
 
-/* The header's word is the time of the last "table full" line. */
+/* The header's word is the time of the last "table full" line; used
+ * counts the slots ever claimed (slots are taken over, never freed), warned
+ * whether the filling warning was given. */
 struct apikey_limit_table_t {
     apikey_segment_header_t h;
-    apr_uint64_t pad[3];
+    apr_uint64_t used;
+    apr_uint64_t warned;
+    apr_uint64_t pad;
 };
 
 typedef char slot_is_192[sizeof(slot_t) == APIKEY_QUOTA_SLOT_SIZE ? 1 : -1];
