@@ -86,7 +86,7 @@ DBDriver sqlite3
 DBDParams $WORK/$store
 AuthAPIKeyLimitSlots $slots
 AuthAPIKeyCacheSize $entries
-$([ "$name" = M4 ] && echo "AuthAPIKeyCacheTimeout 0" || echo "AuthAPIKeyCacheTimeout 300")
+$([ "$name" = M4 ] && echo "AuthAPIKeyCacheTimeout 0" || echo "AuthAPIKeyCacheTimeout 3600")
 <Directory $WORK/htdocs>
     AuthType APIKey
     AuthName bench"
