@@ -119,7 +119,10 @@ static void apikey_register_hooks(apr_pool_t *p)
     /* Before mod_watchdog's post_config, which starts what is registered. */
     ap_hook_post_config(apikey_post_config, NULL, watchdog_after,
                         APR_HOOK_MIDDLE);
-    /* Before mod_watchdog's child_init, which starts the threads. */
+    /* Before mod_watchdog's child_init, which starts the threads (the
+     * quota sync counts its statements in this child's row). */
+    ap_hook_child_init(apikey_counters_child_init, NULL, watchdog_after,
+                       APR_HOOK_MIDDLE);
     ap_hook_child_init(apikey_watchdog_child_init, NULL, watchdog_after,
                        APR_HOOK_MIDDLE);
     /* After each of httpd's section walks, before anything traces the

@@ -2,8 +2,11 @@
  * SPDX-License-Identifier: Apache-2.0
  *
  * Counters for the status page's metrics: requests by result, look-up
- * cache hits and misses, database errors.  In retained shared memory (they
- * survive restarts, as Prometheus counters should), added to atomically. */
+ * cache hits and misses, database errors.  Each process adds to its own
+ * row of a table in retained shared memory (src/shm/apikey_counter_table),
+ * so no request writes a cache line another process uses; the status page
+ * sums the rows.  They survive restarts and children's exits (a new child
+ * goes on from a dead one's row), as Prometheus counters should. */
 #ifndef APIKEY_COUNTERS_H
 #define APIKEY_COUNTERS_H
 
@@ -27,6 +30,10 @@ typedef struct {
 /* Creates or finds the counters (real post_config pass); 0 or -1. */
 int apikey_counters_init(server_rec *s);
 
+/* Claims this child's row (child_init); until then, and when none is free,
+ * it counts in the row every process shares. */
+void apikey_counters_child_init(apr_pool_t *pchild, server_rec *s);
+
 /* Adds one; nothing when the counters could not be made. */
 void apikey_counters_result(apikey_result_t result);
 void apikey_counters_cache(int answer); /* an apikey_cache_answer_t */
@@ -35,7 +42,7 @@ void apikey_counters_db_error(void);
 void apikey_counters_quota_claim(unsigned statements, int failed);
 void apikey_counters_quota_back(unsigned long units, int failed);
 
-/* A copy of the counters, or zeros. */
+/* The counters summed over every process's row, or zeros. */
 void apikey_counters_get(apikey_counters_t *out);
 
 #endif /* APIKEY_COUNTERS_H */
