@@ -62,7 +62,7 @@ ok t_cmp(codes($k->{key}, 8), '200 200 200 200 200 200 200 429',
 $srv->{conf} = "$conf\nAuthAPIKeyLimitSlots 512\n";
 $srv->write_conf;
 ok t_cmp(graceful(), 1, 'a graceful restart with AuthAPIKeyLimitSlots 512');
-ok t_cmp(said(qr/APIKEY00026: AuthAPIKeyLimitSlots changed from 4096 to 512: limit counters start afresh/),
+ok t_cmp(said(qr/APIKEY00026: AuthAPIKeyLimitSlots changed from 65536 to 512: limit counters start afresh/),
          1, 'which says the counts start afresh');
 ok t_cmp(codes($k->{key}, 3), '200 200 200', 'and they do');
 

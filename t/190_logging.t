@@ -194,7 +194,7 @@ my $looked = ($after->{'apikey_cache_lookups_total{answer="hit"}'}
               - $before->{'apikey_cache_lookups_total{answer="miss"}'});
 ok t_cmp($looked, 3, 'cache look-ups: 3 more (hits and misses)');
 ok t_cmp($after->{'apikey_limit_slots{state="used"}'}
-         + $after->{'apikey_limit_slots{state="free"}'}, 4096,
+         + $after->{'apikey_limit_slots{state="free"}'}, 65536,
          'limit slots used + free = AuthAPIKeyLimitSlots');
 ok t_cmp($after->{'apikey_limit_slots{state="used"}'} >= 1 ? 1 : 0, 1,
          'some slots used');
