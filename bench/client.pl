@@ -4,7 +4,10 @@
 # WARM requests with the first WARM keys of KEYFILE, one each, then N more
 # cycling over the same keys, each answer checked to be 200.  The client's
 # speed does not matter: callgrind counts the server's instructions.
-# With START, the keys from line START + 1 on.
+# With START, the keys from line START + 1 on.  With CLIENT_WARM=0 in the
+# environment the warm-up is skipped (an earlier call made it).  Each
+# request has the form ab -k gives it (HTTP/1.0, Connection: Keep-Alive,
+# the same headers), so that M3 and M5 compare with M2 request for request.
 # Usage: client.pl PORT KEYFILE WARM N [START]
 use strict;
 use warnings;
@@ -36,30 +39,33 @@ sub request {
     my ($key) = @_;
     for my $attempt (1, 2) {
         connect_once() unless $sock;
-        print $sock "GET /index.txt HTTP/1.1\r\nHost: localhost\r\n"
-                  . "X-API-Key: $key\r\n\r\n";
+        print $sock "GET /index.txt HTTP/1.0\r\nConnection: Keep-Alive\r\n"
+                  . "X-API-Key: $key\r\nHost: 127.0.0.1:$port\r\n"
+                  . "User-Agent: ApacheBench/2.3\r\nAccept: */*\r\n\r\n";
         my $status = <$sock>;
         if (!defined $status) {    # closed by httpd: once more, anew
             undef $sock;
             next;
         }
         my ($code) = $status =~ m{^HTTP/1\.\d (\d{3})} or die "client: '$status'";
-        my ($len, $close) = (0, 0);
+        my ($len, $close, $keep) = (0, 0, 0);
         while (defined(my $h = <$sock>)) {
             last if $h eq "\r\n";
             $len = $1 if $h =~ /^Content-Length:\s*(\d+)/i;
             $close = 1 if $h =~ /^Connection:\s*close/i;
+            $keep = 1 if $h =~ /^Connection:\s*Keep-Alive/i;
         }
         my $body = '';
         read($sock, $body, $len) if $len;
-        undef $sock if $close;
+        undef $sock if $close || !$keep;    # HTTP/1.0: kept only if said
         return $code;
     }
     die "client: httpd closed the connection twice\n";
 }
 
 my $nkeys = @keys;
-for my $i (0 .. $warm - 1) {
+my $skip_warm = defined $ENV{CLIENT_WARM} && $ENV{CLIENT_WARM} eq '0';
+for my $i (0 .. ($skip_warm ? -1 : $warm - 1)) {
     my $code = request($keys[$i]);
     die "client: warm-up request $i got $code\n" unless $code == 200;
 }

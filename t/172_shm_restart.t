@@ -29,11 +29,26 @@ sub said {
     my $n = () = $srv->error_log =~ /$re/g;
     return $n;
 }
-# A graceful restart, returning once the parent has resumed.
+# The parent's children now.
+sub children {
+    my $parent = $srv->pid or return ();
+    my @c;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open(my $fh, '<', $stat) or next;
+        my ($pid, $ppid) = (<$fh> // '') =~ /^(\d+) \(.*\) \S (\d+)/ or next;
+        push @c, $pid if $ppid == $parent;
+    }
+    return @c;
+}
+# A graceful restart, returning once the parent has resumed and the old
+# generation's children are gone: until then one of them may still take a
+# connection and answer from the table of its own generation.
 sub graceful {
     my $before = said(qr/resuming normal operations/);
+    my @old = children();
     $srv->graceful or return 0;
-    return wait_for(sub { said(qr/resuming normal operations/) > $before },
+    return wait_for(sub { said(qr/resuming normal operations/) > $before
+                          && !grep { kill 0, $_ } @old },
                     timeout => patience(60)) ? 1 : 0;
 }
 # Statuses of n requests with key, from 127.0.0.1 or, with from, another

@@ -6,9 +6,9 @@
  * It runs as a mod_watchdog singleton: one thread in one child, another
  * child taking over if that one exits, so a fleet of children costs one
  * query per store per interval.  It polls only the stores that requests
- * have used (servers marked in the cache table), and records the markers
- * in shared memory so that a new singleton carries on where the last
- * stopped. */
+ * have used (servers marked in the cache table), after one baseline
+ * reading of every cached store, and records the markers in shared memory
+ * so that a new singleton carries on where the last stopped. */
 
 #include "apikey_refresh.h"
 #include "apikey_cache.h"
@@ -25,6 +25,25 @@ APLOG_USE_MODULE(authn_apikey);
 
 /* Stores whose marker could not be read, reported once per child. */
 static char *reported;
+
+/* When the poller starts, mod_dbd may not have set up this child's
+ * connections yet (its child_init may run after mod_watchdog's): a
+ * baseline is worth waiting a moment for, rather than an interval. */
+#define BASELINE_TRIES 20
+#define BASELINE_PAUSE apr_time_from_msec(50)
+
+static apr_status_t read_marker(server_rec *s, apr_pool_t *p, int wait,
+                                apr_int64_t *marker, const char **err)
+{
+    int tries = wait ? BASELINE_TRIES : 1;
+    apr_status_t rv;
+
+    while ((rv = apikey_store_marker(s, p, marker, err)) != APR_SUCCESS
+           && --tries > 0) {
+        apr_sleep(BASELINE_PAUSE);
+    }
+    return rv;
+}
 
 static apr_status_t poll_markers(int state, void *data, apr_pool_t *pool)
 {
@@ -44,12 +63,29 @@ static apr_status_t poll_markers(int state, void *data, apr_pool_t *pool)
             ap_get_module_config(sp->module_config, &authn_apikey_module);
         apr_int64_t marker = 0;
         const char *err = NULL;
+        int baseline = 0, changed;
 
         if (!apikey_cache_table_used(t, srv->index)) {
-            continue;
+            /* Every cached store's marker is read once before any of its
+             * keys can be in the cache: otherwise the first marker seen
+             * could not tell a change from none, and would empty a cache
+             * warmed since start-up. */
+            if (srv->cache_ttl <= 0
+                || apikey_cache_table_has_marker(t, srv->index)) {
+                continue;
+            }
+            baseline = 1;
         }
-        if (apikey_store_marker(sp, p, &marker, &err) != APR_SUCCESS) {
-            if (reported && !reported[srv->index]) {
+        if (read_marker(sp, p, baseline && state == AP_WATCHDOG_STATE_STARTING,
+                        &marker, &err) != APR_SUCCESS) {
+            /* A store not used yet may never be: its failures are told
+             * when requests use it. */
+            if (baseline) {
+                ap_log_error(APLOG_MARK, APLOG_TRACE2, 0, sp,
+                             "change marker of server %u: no baseline (%s)",
+                             srv->index, err);
+            }
+            else if (reported && !reported[srv->index]) {
                 reported[srv->index] = 1;
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sp,
                              APIKEY_LOGNO(00021) "cannot read the key store's "
@@ -60,10 +96,22 @@ static apr_status_t poll_markers(int state, void *data, apr_pool_t *pool)
             }
             continue;
         }
-        if (reported) {
+        if (reported && !baseline) {
             reported[srv->index] = 0;
         }
-        if (apikey_cache_table_marker(t, srv->index, marker)) {
+        /* A baseline empties nothing unless a request has used the store
+         * since before the marker was read (the used flag is set before
+         * a look-up, so every entry cached later is newer than the
+         * marker). */
+        changed = apikey_cache_table_marker(t, srv->index, marker);
+        ap_log_error(APLOG_MARK, APLOG_TRACE2, 0, sp,
+                     "change marker of server %u (%s:%u): %" APR_INT64_T_FMT
+                     ", %s",
+                     srv->index, sp->server_hostname ? sp->server_hostname : "",
+                     (unsigned)sp->port, marker,
+                     baseline ? "read as the baseline"
+                              : changed ? "changed" : "unchanged");
+        if (changed && (!baseline || apikey_cache_table_used(t, srv->index))) {
             apikey_cache_table_invalidate(t);
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, sp,
                          APIKEY_LOGNO(00022) "key store of server %u "

@@ -330,14 +330,22 @@ void apikey_cache_table_mark_used(apikey_cache_table_t *t, unsigned server)
 {
     if (server < t->nservers
         && !__atomic_load_n(&servers(t)[server].used, __ATOMIC_RELAXED)) {
-        __atomic_store_n(&servers(t)[server].used, 1, __ATOMIC_RELAXED);
+        /* Ordered before the look-up that follows: the poller reads a
+         * baseline marker and then this flag (apikey_refresh.c). */
+        __atomic_store_n(&servers(t)[server].used, 1, __ATOMIC_SEQ_CST);
     }
 }
 
 int apikey_cache_table_used(apikey_cache_table_t *t, unsigned server)
 {
     return server < t->nservers
-           && __atomic_load_n(&servers(t)[server].used, __ATOMIC_RELAXED);
+           && __atomic_load_n(&servers(t)[server].used, __ATOMIC_SEQ_CST);
+}
+
+int apikey_cache_table_has_marker(apikey_cache_table_t *t, unsigned server)
+{
+    return server < t->nservers
+           && __atomic_load_n(&servers(t)[server].have_marker, __ATOMIC_ACQUIRE);
 }
 
 int apikey_cache_table_marker(apikey_cache_table_t *t, unsigned server,

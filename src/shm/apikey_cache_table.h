@@ -116,6 +116,9 @@ void apikey_cache_table_invalidate(apikey_cache_table_t *t);
 void apikey_cache_table_mark_used(apikey_cache_table_t *t, unsigned server);
 int apikey_cache_table_used(apikey_cache_table_t *t, unsigned server);
 
+/* Whether a change marker of the server is recorded. */
+int apikey_cache_table_has_marker(apikey_cache_table_t *t, unsigned server);
+
 /* Records a server's change marker; returns 1 when it differs from the one
  * recorded before (or none was), 0 when unchanged. */
 int apikey_cache_table_marker(apikey_cache_table_t *t, unsigned server,
