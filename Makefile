@@ -13,6 +13,9 @@
 #                   tree and run its tests: which ones survive
 #   make install    install the module, htapikey and the schemas
 
+# The version, from its one place (src/core/apikey_version.h).
+VERSION := $(shell sed -n 's/^\#define APIKEY_VERSION "\(.*\)"/\1/p' src/core/apikey_version.h)
+
 APXS    ?= $(shell command -v apxs 2>/dev/null || echo /usr/bin/apxs)
 CC      ?= cc
 PORT    ?= 8080
@@ -51,7 +54,7 @@ SCHEMAS  = $(wildcard conf/schema/*.sql)
 MODULE   = .libs/mod_authn_apikey.so
 UNIT     = $(patsubst t/unit/%.c,build/unit/%.t,$(wildcard t/unit/test_*.c))
 
-.PHONY: all unit deps run test test-unit test-httpd test-asan test-valgrind \
+.PHONY: version all unit deps run test test-unit test-httpd test-asan test-valgrind \
         test-faults bench fuzz mutate install clean check-layers check-columns FORCE
 
 all: $(MODULE) htapikey
@@ -163,6 +166,9 @@ fuzz:
 # htpasswd, the .load file for a2enmod.
 LIBEXECDIR = $(shell $(APXS) -q LIBEXECDIR)
 SYSCONFDIR = $(shell $(APXS) -q SYSCONFDIR)
+
+version:
+	@echo $(VERSION)
 
 install: all
 	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(BINDIR) \

@@ -13,6 +13,7 @@
 #include "mod_auth.h"
 
 #include "apikey_tls.h"
+#include "apikey_version.h"
 #include "apikey_authn.h"
 #include "apikey_authz.h"
 #include "apikey_config.h"
@@ -71,6 +72,9 @@ static int apikey_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                          "dbd_module modules/mod_dbd.so'");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    /* In httpd's description, so that the start-up line (AH00489) and
+     * ServerTokens Full name this module's version as mod_ssl's does. */
+    ap_add_version_component(pconf, "mod_authn_apikey/" APIKEY_VERSION);
     apikey_tls_init();
     if (apikey_digest_init() == 0) {
         apr_pool_cleanup_register(pconf, NULL, digest_done,

@@ -6,6 +6,7 @@
 
 #include "apikey_status.h"
 #include "apikey_json.h"
+#include "apikey_version.h"
 #include "apikey_config.h"
 #include "apikey_logno.h"
 #include "apikey_limits.h"
@@ -164,7 +165,10 @@ static int prometheus(request_rec *r, apikey_limit_table_t *t)
 
     apikey_counters_get(&st);
     ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
-    ap_rputs("# HELP apikey_requests_total Requests by what became of their "
+    ap_rputs("# HELP apikey_build_info The version of mod_authn_apikey.\n"
+             "# TYPE apikey_build_info gauge\n"
+             "apikey_build_info{version=\"" APIKEY_VERSION "\"} 1\n"
+             "# HELP apikey_requests_total Requests by what became of their "
              "API key.\n# TYPE apikey_requests_total counter\n",
              r);
     for (i = APIKEY_RESULT_OK; i < APIKEY_RESULTS; i++) {
@@ -217,6 +221,7 @@ static int automatic(request_rec *r, apikey_limit_table_t *t)
 
     apikey_counters_get(&st);
     ap_set_content_type(r, "text/plain; charset=utf-8");
+    ap_rputs("Version: " APIKEY_VERSION "\n", r);
     for (i = APIKEY_RESULT_OK; i < APIKEY_RESULTS; i++) {
         ap_rvputs(r, "Requests_", apikey_result_str((apikey_result_t)i), ": ",
                   num(p, (long long)st.results[i]), "\n", NULL);
@@ -282,14 +287,17 @@ int apikey_status_handler(request_rec *r)
     n = t ? apikey_limit_table_slots(t) : 0;
     if (json) {
         ap_rvputs(
-            r, "{\"generated\":", apikey_json_str(r->pool, iso(r->pool, now)),
+            r, "{\"version\":\"" APIKEY_VERSION "\",\"generated\":",
+            apikey_json_str(r->pool, iso(r->pool, now)),
             ",\"slots\":", num(r->pool, n),
             ",\"slots_used\":", num(r->pool, used_slots(t)), ",\"keys\":[",
             NULL);
     }
     else {
         ap_rputs("<!DOCTYPE html>\n<html><head><title>API key usage</title>"
-                 "</head><body>\n<h1>API key usage</h1>\n<table border=\"1\">"
+                 "</head><body>\n<h1>API key usage</h1>\n"
+                 "<p>mod_authn_apikey " APIKEY_VERSION "</p>\n"
+                 "<table border=\"1\">"
                  "\n<tr><th>key id</th><th>owner</th><th>last used</th>"
                  "<th>rate (left in burst)</th><th>quota</th></tr>\n",
                  r);
