@@ -19,9 +19,9 @@ use File::Spec;
 use Time::HiRes qw(time sleep);
 use ApiKeyTest qw(create_key htapikey insert_key random_wellformed_key);
 use ApiKeyFault qw(sqlite_locker);
-use ApiKeyWait qw(patience size_of wait_text);
+use ApiKeyWait qw(patience size_of text_since wait_text);
 
-plan tests => 23, need(need_module('authn_apikey', 'dbd'), need_lwp);
+plan tests => 24, need(need_module('authn_apikey', 'dbd'), need_lwp);
 
 my $cache_db = File::Spec->catfile(Apache::Test::vars('serverroot'), 'data',
                                    'cache.db');
@@ -147,12 +147,18 @@ ok t_cmp($total, 1, 'and one store query in all');
 # slow.
 my $bound = 5 + 10 * $slowest;
 chmod 0000, $cache_db or die "chmod: $!";
+my $elog_off = size_of($elog);
 ($r, $q) = probe('apikey_cached', '/cached/index.txt', $a);
 ok t_cmp($r->code, 200, 'database unreadable: a cached key still works');
 ($r, $q, $t0, $t1) = probe('apikey_cached', '/cached/index.txt', $b);
 my $took = $t1 - $t0;
 ok t_cmp($r->code, 503, 'database unreadable: an uncached key gets 503');
 ok t_cmp($r->header('Retry-After'), '5', 'with Retry-After');
+my $user = getpwuid($<) // '';
+my ($said) = text_since($elog, $elog_off) =~ /(APIKEY00004: [^\n]*)/;
+ok t_cmp($said // 'nothing',
+         qr/can \Q$user\E, the user httpd's children run as, read and write the SQLite file \S*cache\.db\b/,
+         'the error log names the SQLite file and the user that could not open it');
 ok t_cmp($took < $bound ? 1 : 0, 1,
          sprintf('within a bounded time (%.2f s, bound %.2f s)', $took, $bound));
 chmod 0600, $cache_db or die "chmod: $!";

@@ -60,7 +60,7 @@ static const char *select_sql(apr_pool_t *p, const char *rest)
 
 static const char *db_error(htapikey_db_t *db, int rv)
 {
-    return apikey_db_error(&db->conn, rv);
+    return apikey_db_error(&db->conn, db->conn.pool, rv);
 }
 
 /* One statement, prepared afresh (htapikey runs each once). */

@@ -149,11 +149,42 @@ int apikey_db_busy(const apikey_db_t *db, int rv)
     return (rv == 5 || rv == 6) && !strcmp(apr_dbd_name(db->driver), "sqlite3");
 }
 
-const char *apikey_db_error(const apikey_db_t *db, int rv)
+const char *apikey_db_one_line(apr_pool_t *p, const char *msg)
+{
+    char *out, *o;
+    int gap = 0;
+
+    /* Each run of line breaks and the blanks around them becomes "; ";
+     * the message's end loses them. */
+    o = out = apr_palloc(p, 2 * strlen(msg) + 1);
+    for (; *msg; msg++) {
+        if (*msg == '\n' || *msg == '\r') {
+            gap = 1;
+            while (o > out && (o[-1] == ' ' || o[-1] == '\t')) {
+                o--;
+            }
+            continue;
+        }
+        if (gap && (*msg == ' ' || *msg == '\t')) {
+            continue;
+        }
+        if (gap && o > out) {
+            *o++ = ';';
+            *o++ = ' ';
+        }
+        gap = 0;
+        *o++ = *msg;
+    }
+    *o = '\0';
+    return out;
+}
+
+const char *apikey_db_error(const apikey_db_t *db, apr_pool_t *p, int rv)
 {
     const char *msg = apr_dbd_error(db->driver, db->handle, rv);
 
-    return msg && *msg ? msg : "unknown database error";
+    msg = msg ? apikey_db_one_line(p, msg) : "";
+    return *msg ? msg : "unknown database error";
 }
 
 /* A statement prepared on a connection fails for good once the schema
@@ -421,7 +452,7 @@ apikey_db_answer_t apikey_db_lookup(apikey_db_t *db, apr_pool_t *p,
     memset(&l, 0, sizeof(l));
     rv = apikey_db_run(db, p, q, 1, &digest_hex, &l.res, NULL, 1, &unprepared);
     if (rv != 0) {
-        why->message = apr_pstrdup(p, apikey_db_error(db, rv));
+        why->message = apikey_db_error(db, p, rv);
         return unprepared ? APIKEY_DB_UNPREPARED : APIKEY_DB_FAILED;
     }
     l.db = db;
@@ -432,7 +463,7 @@ apikey_db_answer_t apikey_db_lookup(apikey_db_t *db, apr_pool_t *p,
     l.why = why;
     l.answer = APIKEY_DB_NOTFOUND;
     if ((rv = apikey_db_rows(db, p, l.res, lookup_row, &l)) != 0) {
-        why->message = apr_pstrdup(p, apikey_db_error(db, rv));
+        why->message = apikey_db_error(db, p, rv);
         return APIKEY_DB_BAD_ROW;
     }
     if (l.rows > 1) {
@@ -478,7 +509,7 @@ int apikey_db_marker(apikey_db_t *db, apr_pool_t *p, apr_int64_t *marker,
         rv = apikey_db_rows(db, p, res, marker_row, &m);
     }
     if (rv != 0) {
-        *err = apr_pstrdup(p, apikey_db_error(db, rv));
+        *err = apikey_db_error(db, p, rv);
         return -1;
     }
     if (!m.found) {

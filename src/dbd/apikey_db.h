@@ -66,8 +66,13 @@ int apikey_db_run(apikey_db_t *db, apr_pool_t *p, const apikey_query_t *q,
                   int nargs, const char **args, apr_dbd_results_t **res,
                   int *nrows, int retry, int *unprepared);
 
-/* The driver's message for rv. */
-const char *apikey_db_error(const apikey_db_t *db, int rv);
+/* The driver's message for rv, in p, on one line: PostgreSQL's end with a
+ * line break and may hold several ("LINE 1: ..."), which httpd's log would
+ * show as a literal \n. */
+const char *apikey_db_error(const apikey_db_t *db, apr_pool_t *p, int rv);
+
+/* msg on one line, in p (apikey_db_error's folding). */
+const char *apikey_db_one_line(apr_pool_t *p, const char *msg);
 
 /* 1 when the driver's error rv says the database is busy (SQLite's lock),
  * not failing. */

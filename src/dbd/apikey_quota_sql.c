@@ -74,7 +74,7 @@ static const char *num(apr_pool_t *p, long long v)
 static const char *failed(apikey_db_t *db, apr_pool_t *p, const char *what,
                           int rv)
 {
-    return apr_psprintf(p, "%s: %s", what, apikey_db_error(db, rv));
+    return apr_psprintf(p, "%s: %s", what, apikey_db_error(db, p, rv));
 }
 
 /* The row's claimed count: 1 with *claimed, 0 when there is no row, -1 on

@@ -61,6 +61,9 @@ typedef struct apikey_srv_conf_t {
      * the limit table's slots and the status page tell stores apart by,
      * the same across restarts and nodes (post_config). */
     apr_uint32_t store_id;
+    /* For messages: the SQLite file of a sqlite3 store (NULL for other
+     * drivers, whose parameters may hold a password). */
+    const char *store_file;
     apr_interval_time_t quota_sync;
     /* AuthAPIKeyTrustedProxy: the addresses (apr_ipsubnet_t *) of
      * TLS-terminating proxies whose X-Forwarded-Proto is believed; NULL

@@ -16,6 +16,7 @@
 #include "apr_lib.h"
 #include "apr_optional.h"
 #include "apr_strings.h"
+#include "apr_user.h"
 #include "http_config.h"
 #include "http_log.h"
 #include "mod_dbd.h"
@@ -144,6 +145,7 @@ void apikey_store_identify(server_rec *s)
             }
         }
         q = q ? store_params(p, d, q) : "";
+        conf->store_file = d && !strcmp(d, "sqlite3") && *q ? q : NULL;
         h = apikey_db_hash(d ? d : "", d ? strlen(d) : 0, 0);
         h = apikey_db_hash("\n", 1, h);
         conf->store_id = apikey_db_hash(q, strlen(q), h);
@@ -187,6 +189,39 @@ void apikey_store_db_done(server_rec *s, apikey_db_t *db)
     dbd_close(s, ((conn_t *)db)->dbd);
 }
 
+/* APIKEY00004, with the likeliest cause: for SQLite, a file or directory
+ * the user the children run as cannot read and write (mod_dbd's own line
+ * before this one has SQLite's words, "unable to open database file"). */
+static void no_connection(request_rec *r)
+{
+    const apikey_srv_conf_t *srv =
+        ap_get_module_config(r->server->module_config, &authn_apikey_module);
+    char *user = NULL;
+    apr_uid_t uid;
+    apr_gid_t gid;
+
+    if (!srv->store_file) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APIKEY_LOGNO(00004) "no database connection for the "
+                                          "key look-up (is DBDriver and "
+                                          "DBDParams set for this server, "
+                                          "the database up?)");
+        return;
+    }
+    if (apr_uid_current(&uid, &gid, r->pool) != APR_SUCCESS
+        || apr_uid_name_get(&user, uid, r->pool) != APR_SUCCESS) {
+        user = apr_psprintf(r->pool, "uid %lu", (unsigned long)uid);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  APIKEY_LOGNO(00004) "no database connection for the key "
+                                      "look-up: can %s, the user httpd's "
+                                      "children run as, read and write the "
+                                      "SQLite file %s and write its "
+                                      "directory (SQLite keeps a journal "
+                                      "beside it)?",
+                  user, srv->store_file);
+}
+
 apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
                                  const char *digest_hex, apikey_record_t *rec)
 {
@@ -198,11 +233,7 @@ apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
      * long CGI or proxied response must not hold a pooled connection. */
     if (!(db = apikey_store_db(r->pool, r->server))) {
         apikey_counters_db_error();
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APIKEY_LOGNO(00004) "no database connection for "
-                                          "the key look-up (is DBDriver "
-                                          "and DBDParams set for this "
-                                          "server, the database up?)");
+        no_connection(r);
         return APR_EGENERAL;
     }
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
