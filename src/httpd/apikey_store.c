@@ -196,30 +196,29 @@ static void no_connection(request_rec *r)
 {
     const apikey_srv_conf_t *srv =
         ap_get_module_config(r->server->module_config, &authn_apikey_module);
+    const char *why = " (is DBDriver and DBDParams set for this server, the "
+                      "database up?)";
     char *user = NULL;
-    apr_uid_t uid;
+    apr_uid_t uid = 0;
     apr_gid_t gid;
 
-    if (!srv->store_file) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APIKEY_LOGNO(00004) "no database connection for the "
-                                          "key look-up (is DBDriver and "
-                                          "DBDParams set for this server, "
-                                          "the database up?)");
-        return;
-    }
-    if (apr_uid_current(&uid, &gid, r->pool) != APR_SUCCESS
-        || apr_uid_name_get(&user, uid, r->pool) != APR_SUCCESS) {
-        user = apr_psprintf(r->pool, "uid %lu", (unsigned long)uid);
+    if (srv->store_file) {
+        if (apr_uid_current(&uid, &gid, r->pool) != APR_SUCCESS
+            || apr_uid_name_get(&user, uid, r->pool) != APR_SUCCESS) {
+            user = apr_psprintf(r->pool, "uid %lu", (unsigned long)uid);
+        }
+        why = apr_pstrcat(r->pool, ": can ", user,
+                          ", the user httpd's children run as, read and "
+                          "write the SQLite file ",
+                          srv->store_file,
+                          " and write its directory (SQLite keeps a journal "
+                          "beside it)?",
+                          NULL);
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                   APIKEY_LOGNO(00004) "no database connection for the key "
-                                      "look-up: can %s, the user httpd's "
-                                      "children run as, read and write the "
-                                      "SQLite file %s and write its "
-                                      "directory (SQLite keeps a journal "
-                                      "beside it)?",
-                  user, srv->store_file);
+                                      "look-up%s",
+                  why);
 }
 
 apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
