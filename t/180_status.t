@@ -10,7 +10,7 @@ use JSON::PP ();
 use ApiKeyTest qw(create_key htapikey insert_key);
 use ApiKeyServer;
 
-plan tests => 26, need(need_module('authn_apikey', 'dbd'), need_lwp,
+plan tests => 30, need(need_module('authn_apikey', 'dbd'), need_lwp,
                        { 'curl' => -x '/usr/bin/curl' });
 
 my $k = create_key(owner => '<b>acme</b>', quota => '5/day',
@@ -32,6 +32,20 @@ ok t_cmp($row->{quota}{reset} > 0 && $row->{quota}{reset} <= 86400 ? 1 : 0, 1,
 ok t_cmp("$row->{rate}{burst} $row->{rate}{interval_ms}", '20 100',
          'the rate limit');
 ok t_cmp($row->{rate}{remaining} >= 18 ? 1 : 0, 1, 'and what is left of the burst');
+
+# The version, from its one place (src/core/apikey_version.h), everywhere
+# an administrator looks for it.
+my ($version) = ApiKeyTest::read_file(ApiKeyTest::top_dir()
+                                      . '/src/core/apikey_version.h')
+                =~ /#define APIKEY_VERSION "([^"]+)"/;
+ok t_cmp($doc->{version} // 'none', $version, "the JSON names the version ($version)");
+ok t_cmp(GET_BODY('/apikey-status?auto'), qr/^Version: \Q$version\E$/m,
+         '?auto has a Version line');
+ok t_cmp(GET_BODY('/apikey-status?format=prometheus'),
+         qr/^apikey_build_info\{version="\Q$version\E"\} 1$/m,
+         'Prometheus has apikey_build_info');
+ok t_cmp(ApiKeyTest::read_file(Apache::Test::vars('t_logs') . '/error_log'),
+         qr{AH00489: .*mod_authn_apikey/\Q$version\E}, 'the start-up line names it');
 
 # Owners that are not valid UTF-8 as shown: a long one the slot cuts in
 # the middle of a character (30 bytes of "\xc3\xa9"), and one with bytes
