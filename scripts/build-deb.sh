@@ -30,7 +30,10 @@ tar -C "$TOP" --exclude=./.git --exclude=./build --exclude=./build.log \
     --exclude='./src/*/.libs' --exclude='*.o' --exclude='*.lo' \
     --exclude='*.slo' --exclude='*.la' --exclude=./htapikey -cf - . |
     tar -C "$SRC" -xf -
-(cd "$SRC" && dpkg-buildpackage -b -uc -us)
+# Nothing of a calling make's (make test's command-line variables, its
+# jobserver) reaches the package's build.
+(cd "$SRC" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+    dpkg-buildpackage -b -uc -us)
 rm -rf "$SRC"
 DEB=$OUT/${PKG}_${DEBVER}_$ARCH.deb
 [ -f "$DEB" ] || { echo "build-deb: no $DEB" >&2; exit 1; }
