@@ -14,7 +14,7 @@
 #   make install    install the module, htapikey, the schemas, the .load and
 #                   .conf, the docs and the man page (when man/htapikey.1 exists)
 #   make uninstall  remove what make install installed (never a key store)
-#   make deb        the Debian package, into build/deb/ (docs/install.md)
+#   make deb        the Debian package, into build/deb/ (README.md)
 
 # The version, from its one place (src/core/apikey_version.h).
 VERSION := $(shell sed -n 's/^\#define APIKEY_VERSION "\(.*\)"/\1/p' src/core/apikey_version.h)
