@@ -4,8 +4,9 @@
 # with dpkg-deb -x into a scratch root, makes a SQLite key store with the
 # unpacked htapikey, and starts a private httpd (/usr/sbin/apache2 -k start
 # on 127.0.0.1, a free port) loading the unpacked module through the
-# unpacked authn_apikey.load and authn_apikey.conf: the key gets 200, no
-# key and a wrong key 401.  Run by scripts/test-all.sh (make test) with
+# unpacked authn_apikey.load and authn_apikey.conf as a2enmod enables them
+# there (with mod_dbd, which the .load depends on): the key gets 200, no
+# key and an unknown key 401.  Run by scripts/test-all.sh (make test) with
 # prove.
 #
 # As root it runs as root (dpkg-buildpackage wants nothing else) and
@@ -41,7 +42,7 @@ ok() {
 # Indents a file (or stdin) as TAP diagnostics.
 diag() { sed 's/^/# /' "$@"; }
 
-echo "1..17"
+echo "1..18"
 
 # 1: the build, its output kept for when it fails.
 if make deb >"$WORK/build.log" 2>&1; then
@@ -116,8 +117,23 @@ r=$?
 [ $r = 0 ] || diag "$WORK/htapikey.log"
 ok $r "the unpacked htapikey: -p DB init, create --owner x"
 
-# The unpacked .load, pointed at the unpacked module, and the .conf as it
-# ships (enabling it as is must change nothing), then this test's store.
+# a2enmod in the unpacked root, beside the system's dbd.load, with its
+# state markers there too.
+CONFDIR=$ROOT/etc/apache2
+cp /etc/apache2/mods-available/dbd.load "$CONFDIR/mods-available/"
+mkdir -p "$CONFDIR/mods-enabled" "$WORK/a2state"
+APACHE_CONFDIR=$CONFDIR APACHE_STATE_DIRECTORY=$WORK/a2state \
+    a2enmod authn_apikey >"$WORK/a2enmod.log" 2>&1 &&
+    [ -e "$CONFDIR/mods-enabled/dbd.load" ] &&
+    [ -e "$CONFDIR/mods-enabled/authn_apikey.load" ] &&
+    [ -e "$CONFDIR/mods-enabled/authn_apikey.conf" ]
+r=$?
+[ $r = 0 ] || { diag "$WORK/a2enmod.log"; ls -l "$CONFDIR/mods-enabled" | diag; }
+ok $r "a2enmod authn_apikey enables dbd too"
+
+# What a2enmod enabled, the .load pointed at the unpacked module, the .conf
+# as it ships (enabling it as is must change nothing), then this test's
+# store.
 USER_LINES=""
 if [ "$(id -u)" = 0 ]; then
     USER_LINES="User nobody
@@ -128,8 +144,8 @@ chmod 755 "$WORK"
 PORT=$(perl -MIO::Socket::INET -e \
     'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
                                  LocalPort => 0)->sockport')
-sed "s|/usr/lib/apache2/modules/mod_authn_apikey.so|$ROOT/usr/lib/apache2/modules/mod_authn_apikey.so|" \
-    "$ROOT/etc/apache2/mods-available/authn_apikey.load" >"$RUN/authn_apikey.load"
+sed -i "s|/usr/lib/apache2/modules/mod_authn_apikey.so|$ROOT/usr/lib/apache2/modules/mod_authn_apikey.so|" \
+    "$CONFDIR/mods-available/authn_apikey.load"
 cat >"$RUN/httpd.conf" <<EOF
 ServerRoot "$RUN"
 ServerName 127.0.0.1
@@ -142,9 +158,8 @@ $USER_LINES
 LoadModule mpm_event_module  $LIBEXECDIR/mod_mpm_event.so
 LoadModule authn_core_module $LIBEXECDIR/mod_authn_core.so
 LoadModule authz_core_module $LIBEXECDIR/mod_authz_core.so
-LoadModule dbd_module        $LIBEXECDIR/mod_dbd.so
-Include "$RUN/authn_apikey.load"
-Include "$ROOT/etc/apache2/mods-available/authn_apikey.conf"
+Include "$CONFDIR/mods-enabled/*.load"
+Include "$CONFDIR/mods-enabled/*.conf"
 DBDriver sqlite3
 DBDParams "$RUN/keys.db"
 DocumentRoot "$RUN/htdocs"
@@ -163,7 +178,7 @@ EOF
 "$HTTPD" -t -f "$RUN/httpd.conf" >"$WORK/httpd-t.log" 2>&1
 r=$?
 [ $r = 0 ] || diag "$WORK/httpd-t.log"
-ok $r "apache2 -t: the unpacked module, .load and .conf"
+ok $r "apache2 -t: the enabled .load files and authn_apikey.conf"
 
 "$HTTPD" -f "$RUN/httpd.conf" -k start >"$WORK/start.log" 2>&1
 r=$?
