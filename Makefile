@@ -75,8 +75,8 @@ unit: $(UNIT)
 # -Werror).
 build/flags: FORCE
 	@mkdir -p build
-	@echo '$(WARN) $(SAN_CFLAGS)' | cmp -s - $@ || \
-	    echo '$(WARN) $(SAN_CFLAGS)' >$@
+	@echo '$(WARN) $(SAN_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || \
+	    echo '$(WARN) $(SAN_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)' >$@
 
 # Position-independent: the archive is linked into the module too.
 build/lib/%.o: src/%.c $(HDRS) build/flags
@@ -184,9 +184,11 @@ version:
 
 # What make install installs; make uninstall removes exactly these (and the
 # folders they made, when empty).  The man page is there once man/htapikey.1
-# is; the docs keep the tree's shape (README.md's links into docs/).
-MAN1  = $(wildcard man/htapikey.1)
-DOCS  = README.md $(wildcard CHANGES.md)
+# is; the docs keep the tree's shape (README.md's links into docs/), and
+# CHANGES.md, once it exists, is installed as changelog (Debian's name for
+# an upstream changelog; dh_installchangelogs installs it there too).
+MAN1    = $(wildcard man/htapikey.1)
+CHANGES = $(wildcard CHANGES.md)
 MODS_AVAILABLE = $(DESTDIR)$(SYSCONFDIR)/mods-available
 
 install: all
@@ -207,7 +209,8 @@ install: all
 	    echo install -m 644 conf/authn_apikey.conf $(MODS_AVAILABLE)/authn_apikey.conf; \
 	    install -m 644 conf/authn_apikey.conf $(MODS_AVAILABLE)/authn_apikey.conf; \
 	fi
-	install -m 644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)/
+	$(if $(CHANGES),install -m 644 $(CHANGES) $(DESTDIR)$(DOCDIR)/changelog)
 	install -m 644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
 	$(if $(MAN1),install -d $(DESTDIR)$(MANDIR)/man1)
 	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
@@ -223,7 +226,7 @@ uninstall:
 	    $(DESTDIR)$(BINDIR)/htapikey \
 	    $(addprefix $(DESTDIR)$(DATADIR)/schema/,$(notdir $(SCHEMAS))) \
 	    $(MODS_AVAILABLE)/authn_apikey.load \
-	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS))) \
+	    $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/changelog \
 	    $(addprefix $(DESTDIR)$(DOCDIR)/docs/,$(notdir $(wildcard docs/*.md))) \
 	    $(DESTDIR)$(MANDIR)/man1/htapikey.1
 	@if [ -f $(MODS_AVAILABLE)/authn_apikey.conf ] && \

@@ -79,9 +79,12 @@ done
 has_all $schemas
 ok $? "dpkg-deb -c: the schemas in /usr/share/mod_authn_apikey/schema"
 DOC=/usr/share/doc/$PKG
+changelog=""
+[ -f CHANGES.md ] && changelog=$DOC/changelog.gz
+# shellcheck disable=SC2086
 has_all $DOC/copyright "$DOC/README.md.gz" "$DOC/docs/directives.md.gz" \
-    "$DOC/docs/htapikey.md.gz"
-ok $? "dpkg-deb -c: copyright, README and docs in $DOC"
+    "$DOC/docs/htapikey.md.gz" $changelog
+ok $? "dpkg-deb -c: copyright, README, docs (and CHANGES.md as changelog) in $DOC"
 if [ -f man/htapikey.1 ]; then
     has_all /usr/share/man/man1/htapikey.1.gz
     ok $? "dpkg-deb -c: the man page htapikey.1"
