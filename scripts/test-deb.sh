@@ -98,10 +98,12 @@ ok $? "Depends: apache2-api-N and a DBD driver"
 
 # lintian, on the .changes (the package and its -dbgsym); its output is
 # shown in full.
+# Its status is 1 for an error tag, more when it could not run (127: none).
 lintian --tag-display-limit 0 "${DEB%.deb}.changes" >"$WORK/lintian" 2>&1
+lrc=$?
 diag "$WORK/lintian"
-! grep -q '^E:' "$WORK/lintian"
-ok $? "lintian reports no error (E:)"
+[ $lrc -le 1 ] && ! grep -q '^E:' "$WORK/lintian"
+ok $? "lintian ran and reports no error (E:; status $lrc)"
 
 # Unpacked, as dpkg would install it.
 dpkg-deb -x "$DEB" "$ROOT"
