@@ -11,7 +11,10 @@
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS each (docs/fuzzing.md)
 #   make mutate     plant each bug of scripts/mutants.txt in a copy of the
 #                   tree and run its tests: which ones survive
-#   make install    install the module, htapikey and the schemas
+#   make install    install the module, htapikey, the schemas, the .load and
+#                   .conf, the docs and the man page (when man/htapikey.1 exists)
+#   make uninstall  remove what make install installed (never a key store)
+#   make deb        the Debian package, into build/deb/ (README.md)
 
 # The version, from its one place (src/core/apikey_version.h).
 VERSION := $(shell sed -n 's/^\#define APIKEY_VERSION "\(.*\)"/\1/p' src/core/apikey_version.h)
@@ -23,6 +26,13 @@ WERROR  ?=
 DESTDIR ?=
 BINDIR  ?= /usr/bin
 DATADIR ?= /usr/share/mod_authn_apikey
+MANDIR  ?= /usr/share/man
+DOCDIR  ?= /usr/share/doc/mod_authn_apikey
+# The compiler and linker flags of the environment (dpkg-buildflags' when
+# the package is built: hardening), after the project's own.
+CPPFLAGS ?=
+CFLAGS   ?=
+LDFLAGS  ?=
 
 WARN     = -Wall -Wextra $(if $(WERROR),-Werror)
 # SANITIZE=address,undefined builds everything with those sanitizers (at
@@ -55,7 +65,7 @@ MODULE   = .libs/mod_authn_apikey.so
 UNIT     = $(patsubst t/unit/%.c,build/unit/%.t,$(wildcard t/unit/test_*.c))
 
 .PHONY: version all unit deps run test test-unit test-httpd test-asan test-valgrind \
-        test-faults bench fuzz mutate install clean check-layers check-columns FORCE
+        test-faults bench fuzz mutate install uninstall deb clean check-layers check-columns FORCE
 
 all: $(MODULE) htapikey
 
@@ -65,14 +75,14 @@ unit: $(UNIT)
 # -Werror).
 build/flags: FORCE
 	@mkdir -p build
-	@echo '$(WARN) $(SAN_CFLAGS)' | cmp -s - $@ || \
-	    echo '$(WARN) $(SAN_CFLAGS)' >$@
+	@echo '$(WARN) $(SAN_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || \
+	    echo '$(WARN) $(SAN_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)' >$@
 
 # Position-independent: the archive is linked into the module too.
 build/lib/%.o: src/%.c $(HDRS) build/flags
 	@mkdir -p $(dir $@)
-	$(CC) -fPIC $(APXS_CFLAGS) $(WARN) $(SAN_CFLAGS) $(LIB_INC) $(APR_CFLAGS) \
-	    -c -o $@ $<
+	$(CC) -fPIC $(APXS_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(WARN) $(SAN_CFLAGS) \
+	    $(LIB_INC) $(APR_CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
 	rm -f $@
@@ -81,7 +91,8 @@ $(LIB): $(LIB_OBJ)
 $(MODULE): $(MOD_SRC) $(HDRS) $(LIB) build/flags
 	$(APXS) $(if $(SANITIZE),-S CC=$(CC)) -c -o mod_authn_apikey.la \
 	    $(LIB_INC) -Isrc/httpd \
-	    $(addprefix -Wc$(comma),$(WARN) $(SAN_CFLAGS)) \
+	    $(addprefix -Wc$(comma),$(CPPFLAGS) $(CFLAGS) $(WARN) $(SAN_CFLAGS)) \
+	    $(addprefix -Wl$(comma),$(LDFLAGS)) \
 	    $(MOD_SRC) $(LIB) $(LIB_LIBS) >build.log 2>&1 || { cat build.log; exit 1; }
 	@grep -E 'warning:|error:' build.log || true
 
@@ -93,7 +104,8 @@ build/schema.c: scripts/embed-schema.sh $(SCHEMAS)
 	sh scripts/embed-schema.sh $(SCHEMAS) >$@.tmp && mv $@.tmp $@
 
 htapikey: $(TOOL_SRC) build/schema.c $(HDRS) $(LIB) build/flags
-	$(CC) -g -O2 $(WARN) $(SAN_CFLAGS) $(LIB_INC) -Isrc/cli $(APR_CFLAGS) \
+	$(CC) -g -O2 $(CPPFLAGS) $(CFLAGS) $(WARN) $(SAN_CFLAGS) $(LIB_INC) \
+	    -Isrc/cli $(APR_CFLAGS) $(LDFLAGS) \
 	    -o $@ $(TOOL_SRC) build/schema.c $(LIB) $(APR_LIBS) $(LIB_LIBS)
 
 $(UNIT): build/unit/%.t: t/unit/%.c $(HDRS) $(LIB) build/flags
@@ -170,15 +182,70 @@ SYSCONFDIR = $(shell $(APXS) -q SYSCONFDIR)
 version:
 	@echo $(VERSION)
 
+# What make install installs; make uninstall removes exactly these (and the
+# folders they made, when empty).  The man page is there once man/htapikey.1
+# is; the docs keep the tree's shape (README.md's links into docs/), and
+# CHANGES.md, once it exists, is installed as changelog (Debian's name for
+# an upstream changelog; dh_installchangelogs installs it there too).
+MAN1    = $(wildcard man/htapikey.1)
+CHANGES = $(wildcard CHANGES.md)
+MODS_AVAILABLE = $(DESTDIR)$(SYSCONFDIR)/mods-available
+
 install: all
 	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(BINDIR) \
-	    $(DESTDIR)$(DATADIR)/schema $(DESTDIR)$(SYSCONFDIR)/mods-available
+	    $(DESTDIR)$(DATADIR)/schema $(MODS_AVAILABLE) \
+	    $(DESTDIR)$(DOCDIR)/docs
 	$(APXS) -i -S LIBEXECDIR=$(DESTDIR)$(LIBEXECDIR) -n authn_apikey \
 	    mod_authn_apikey.la
 	install -m 755 htapikey $(DESTDIR)$(BINDIR)/htapikey
 	install -m 644 $(SCHEMAS) $(DESTDIR)$(DATADIR)/schema/
-	install -m 644 conf/authn_apikey.load \
-	    $(DESTDIR)$(SYSCONFDIR)/mods-available/authn_apikey.load
+	install -m 644 conf/authn_apikey.load $(MODS_AVAILABLE)/authn_apikey.load
+	@# An authn_apikey.conf the admin has edited is theirs: kept.
+	@if [ -f $(MODS_AVAILABLE)/authn_apikey.conf ] && \
+	    ! cmp -s conf/authn_apikey.conf $(MODS_AVAILABLE)/authn_apikey.conf; then \
+	    echo "install: kept your edited $(MODS_AVAILABLE)/authn_apikey.conf" \
+	        "(the shipped one is conf/authn_apikey.conf)"; \
+	else \
+	    echo install -m 644 conf/authn_apikey.conf $(MODS_AVAILABLE)/authn_apikey.conf; \
+	    install -m 644 conf/authn_apikey.conf $(MODS_AVAILABLE)/authn_apikey.conf; \
+	fi
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)/
+	$(if $(CHANGES),install -m 644 $(CHANGES) $(DESTDIR)$(DOCDIR)/changelog)
+	install -m 644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
+	$(if $(MAN1),install -d $(DESTDIR)$(MANDIR)/man1)
+	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
+
+# Refuses while the module is enabled (httpd would no longer start); never
+# touches a key store, nor an authn_apikey.conf the admin has edited.
+uninstall:
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/mods-enabled/authn_apikey.load ]; then \
+	    echo "uninstall: authn_apikey is enabled: a2dismod authn_apikey first" >&2; \
+	    exit 1; \
+	fi
+	rm -f $(DESTDIR)$(LIBEXECDIR)/mod_authn_apikey.so \
+	    $(DESTDIR)$(BINDIR)/htapikey \
+	    $(addprefix $(DESTDIR)$(DATADIR)/schema/,$(notdir $(SCHEMAS))) \
+	    $(MODS_AVAILABLE)/authn_apikey.load \
+	    $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/changelog \
+	    $(addprefix $(DESTDIR)$(DOCDIR)/docs/,$(notdir $(wildcard docs/*.md))) \
+	    $(DESTDIR)$(MANDIR)/man1/htapikey.1
+	@if [ -f $(MODS_AVAILABLE)/authn_apikey.conf ] && \
+	    ! cmp -s conf/authn_apikey.conf $(MODS_AVAILABLE)/authn_apikey.conf; then \
+	    echo "uninstall: kept your edited $(MODS_AVAILABLE)/authn_apikey.conf"; \
+	else \
+	    echo rm -f $(MODS_AVAILABLE)/authn_apikey.conf; \
+	    rm -f $(MODS_AVAILABLE)/authn_apikey.conf; \
+	fi
+	@for d in $(DESTDIR)$(DATADIR)/schema $(DESTDIR)$(DATADIR) \
+	    $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR); do \
+	    rmdir "$$d" 2>/dev/null || true; \
+	done
+
+# libapache2-mod-authn-apikey_$(VERSION)-N_ARCH.deb in build/deb/, built by
+# dpkg-buildpackage in a copy of the tree there (debian/rules clean would
+# empty this one's build/).  Prints the .deb's path.
+deb: deps
+	sh scripts/build-deb.sh
 
 clean:
 	rm -rf .libs src/.libs src/*/.libs *.la *.lo *.slo src/*/*.lo src/*/*.slo \

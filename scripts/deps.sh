@@ -1,6 +1,8 @@
 #!/bin/sh
-# Installs the Debian packages that building, running and testing need,
-# only those missing, as root or through sudo.  Quiet when all are present.
+# Installs the Debian packages that building, running, testing and
+# packaging (make deb: debhelper, dpkg-dev, fakeroot, lintian, mandoc)
+# need, only those missing, as root or through sudo.  Quiet when all are
+# present.
 # Services that packages would start (apache2 itself, PostgreSQL, MariaDB)
 # are kept stopped: the project starts its own private servers and never
 # touches system ones.
@@ -12,7 +14,8 @@ set -e
 PKGS="apache2 apache2-dev libaprutil1-dbd-sqlite3 libapache2-mod-perl2
       libwww-perl liblwp-protocol-https-perl libssl-dev openssl sqlite3 curl
       make gcc perl clang libclang-rt-14-dev valgrind faketime llvm zlib1g-dev
-      postgresql mariadb-server libaprutil1-dbd-pgsql libaprutil1-dbd-mysql"
+      postgresql mariadb-server libaprutil1-dbd-pgsql libaprutil1-dbd-mysql
+      debhelper dpkg-dev fakeroot lintian mandoc"
 [ -n "$APIKEY_EXTRA_PKGS" ] && PKGS="$PKGS $APIKEY_EXTRA_PKGS"
 
 missing=""

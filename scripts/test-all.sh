@@ -46,6 +46,9 @@ suite() {
 suite prove --exec '' build/unit/*.t
 # The scripts' own tests (scripts/*.t): deps.sh's install path.
 suite prove scripts/deps.t
+# The Debian package (make deb), unpacked: its files, lintian, and a private
+# httpd loading its module (about 25 s).
+suite prove --exec sh scripts/test-deb.sh
 # The fuzz targets, briefly: 8 s each, two at a time (about 35 s in all,
 # with their build; half a million to a million runs a target).
 suite env FUZZ_SECONDS=8 prove --exec sh scripts/fuzz.sh
