@@ -142,6 +142,7 @@ test: deps
 	sh scripts/check-licence.sh
 	perl scripts/mutate.pl --check
 	sh scripts/check-docs.sh
+	sh scripts/check-man.sh
 	sh scripts/test-all.sh
 
 # The long forms of what make test runs in short (docs/sanitizers.md).

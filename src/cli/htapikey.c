@@ -18,8 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int open_store(apr_pool_t *p, const htapikey_options_t *o,
-                      int must_exist, htapikey_db_t *db)
+/* What a command that changes an existing store opens it with. */
+#define CHANGES (HTAPIKEY_DB_MUST_EXIST | HTAPIKEY_DB_WRITES)
+
+/* flags: HTAPIKEY_DB_MUST_EXIST, HTAPIKEY_DB_WRITES */
+static int open_store(apr_pool_t *p, const htapikey_options_t *o, int flags,
+                      htapikey_db_t *db)
 {
     const char *err;
 
@@ -29,7 +33,7 @@ static int open_store(apr_pool_t *p, const htapikey_options_t *o,
             "no database: give -p PARAMS (for sqlite3, the file "
             "path) or set HTAPIKEY_PARAMS");
     }
-    err = htapikey_db_open(p, o->driver, o->params, must_exist, db);
+    err = htapikey_db_open(p, o->driver, o->params, flags, db);
     return err ? htapikey_fail(EXIT_DB, "%s", err) : EXIT_OK;
 }
 
@@ -40,7 +44,7 @@ static int cmd_init(apr_pool_t *p, const htapikey_options_t *o)
     int rc;
 
     if ((rc = htapikey_only_options(o, 0, 0, 0))
-        || (rc = open_store(p, o, 0, &db))) {
+        || (rc = open_store(p, o, HTAPIKEY_DB_WRITES, &db))) {
         return rc;
     }
     if ((err = htapikey_db_init(&db)) != NULL) {
@@ -100,7 +104,7 @@ static int cmd_create(apr_pool_t *p, const htapikey_options_t *o)
                              "inner underscores",
                              prefix);
     }
-    if ((rc = open_store(p, o, 1, &db))) {
+    if ((rc = open_store(p, o, CHANGES, &db))) {
         return rc;
     }
     if ((rc = new_key(o, prefix, key, id, digest))) {
@@ -175,7 +179,7 @@ static int cmd_rotate(apr_pool_t *p, const htapikey_options_t *o)
         return htapikey_fail(EXIT_USAGE,
                              "--prefix '%s' is not a valid key prefix", prefix);
     }
-    if ((rc = open_store(p, o, 1, &db))) {
+    if ((rc = open_store(p, o, CHANGES, &db))) {
         return rc;
     }
     if ((err = htapikey_db_get(&db, o->id, &old)) != NULL) {
@@ -260,7 +264,7 @@ static int cmd_update(apr_pool_t *p, const htapikey_options_t *o)
         return htapikey_fail(EXIT_USAGE, "%s",
                              "update needs at least one setting");
     }
-    if ((rc = open_store(p, o, 1, &db))) {
+    if ((rc = open_store(p, o, CHANGES, &db))) {
         return rc;
     }
     if ((err = htapikey_db_update(&db, o->id, &row, htapikey_now(p), &found))) {
@@ -274,7 +278,7 @@ static int cmd_update(apr_pool_t *p, const htapikey_options_t *o)
                              "updated, but cannot read the key back: %s",
                              err ? err : "gone");
     }
-    htapikey_print_key(p, o->json, k);
+    htapikey_print_key(p, o, k);
     return EXIT_OK;
 }
 
@@ -286,13 +290,13 @@ static int cmd_list(apr_pool_t *p, const htapikey_options_t *o)
     int rc;
 
     if ((rc = htapikey_only_options(o, 1, 0, 0))
-        || (rc = open_store(p, o, 1, &db))) {
+        || (rc = open_store(p, o, HTAPIKEY_DB_MUST_EXIST, &db))) {
         return rc;
     }
     if ((err = htapikey_db_list(&db, o->owner, &rows)) != NULL) {
         return htapikey_fail(EXIT_DB, "list failed: %s", err);
     }
-    htapikey_print_list(p, o->json, rows);
+    htapikey_print_list(p, o, rows);
     return EXIT_OK;
 }
 
@@ -304,7 +308,7 @@ static int cmd_show(apr_pool_t *p, const htapikey_options_t *o)
     int rc;
 
     if ((rc = htapikey_only_options(o, 0, 0, 1))
-        || (rc = open_store(p, o, 1, &db))) {
+        || (rc = open_store(p, o, HTAPIKEY_DB_MUST_EXIST, &db))) {
         return rc;
     }
     if ((err = htapikey_db_get(&db, o->id, &k)) != NULL) {
@@ -313,7 +317,7 @@ static int cmd_show(apr_pool_t *p, const htapikey_options_t *o)
     if (!k) {
         return htapikey_fail(EXIT_NOTFOUND, "no key with ID '%s'", o->id);
     }
-    htapikey_print_key(p, o->json, k);
+    htapikey_print_key(p, o, k);
     return EXIT_OK;
 }
 
@@ -327,7 +331,7 @@ static int cmd_change(apr_pool_t *p, const htapikey_options_t *o,
     int rc, found = 0;
 
     if ((rc = htapikey_only_options(o, 0, 0, 1))
-        || (rc = open_store(p, o, 1, &db))) {
+        || (rc = open_store(p, o, CHANGES, &db))) {
         return rc;
     }
     if ((err = htapikey_db_get(&db, o->id, &k)) != NULL) {
@@ -375,6 +379,29 @@ static int cmd_change(apr_pool_t *p, const htapikey_options_t *o,
     return EXIT_OK;
 }
 
+/* help [COMMAND]: the usage, or one command's. */
+static int cmd_help(const htapikey_options_t *o)
+{
+    if (o->owner || o->name || o->scopes || o->expires || o->not_before
+        || o->prefix || o->allow_ip || o->allow_referer || o->allow_method
+        || o->rate || o->burst || o->quota || o->grace || o->format
+        || o->json) {
+        return htapikey_fail(EXIT_USAGE, "%s",
+                             "'help' takes only a command name");
+    }
+    if (!o->id) {
+        htapikey_usage(stdout);
+        return EXIT_OK;
+    }
+    if (htapikey_command_usage(stdout, o->id)) {
+        return htapikey_fail(EXIT_USAGE,
+                             "unknown command '%s': no help for it (the "
+                             "commands are in 'htapikey --help')",
+                             o->id);
+    }
+    return EXIT_OK;
+}
+
 int main(int argc, const char *const *argv)
 {
     htapikey_options_t o;
@@ -396,6 +423,10 @@ int main(int argc, const char *const *argv)
     o.params = getenv("HTAPIKEY_PARAMS");
     if ((rc = htapikey_parse_args(p, argc, argv, &o)) != EXIT_OK) {
         return rc;
+    }
+    /* Before the pepper and the store: help needs neither. */
+    if (o.command && !strcmp(o.command, "help")) {
+        return cmd_help(&o);
     }
     if (!o.driver || !*o.driver) {
         o.driver = "sqlite3";

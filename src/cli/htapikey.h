@@ -22,6 +22,8 @@
 typedef struct {
     const char *driver, *params;
     int json;
+    int tsv;            /* --format tsv: list and show */
+    const char *format; /* --format as given */
     const char *command;
     const char *id; /* the ID operand of show/revoke/... */
     const char *owner, *name, *scopes, *expires, *not_before, *prefix;
@@ -37,6 +39,11 @@ typedef struct {
 /* The command line (htapikey_args.c). */
 void htapikey_set_progname(const char *argv0);
 void htapikey_usage(FILE *out);
+/* Prints one command's usage, options and an example to out; 0, or -1
+ * when there is no such command (nothing printed). */
+int htapikey_command_usage(FILE *out, const char *command);
+/* "htapikey VERSION (mod_authn_apikey)" on stdout. */
+void htapikey_version(void);
 /* Prints "htapikey: <message>" (and a hint for usage errors) to stderr and
  * returns code, the exit status. */
 int htapikey_fail(int code, const char *fmt, ...)
@@ -59,8 +66,13 @@ const char *htapikey_now(apr_pool_t *p);
 /* Output on stdout. */
 void htapikey_json_string(const char *s);
 const char *htapikey_iso_time(apr_pool_t *p, const char *stored);
-void htapikey_print_key(apr_pool_t *p, int json, const htapikey_row_t *k);
-void htapikey_print_list(apr_pool_t *p, int json,
+/* A key as text, one line a setting; with --json one object; with
+ * --format tsv a header line and the key's. */
+void htapikey_print_key(apr_pool_t *p, const htapikey_options_t *o,
+                        const htapikey_row_t *k);
+/* Keys as a table (columns as wide as their widest cell), a JSON array or
+ * TSV (a header line, then a line a key). */
+void htapikey_print_list(apr_pool_t *p, const htapikey_options_t *o,
                          const apr_array_header_t *rows);
 
 #endif /* HTAPIKEY_H */

@@ -40,12 +40,18 @@ extern const char htapikey_db_null[];
  * when none ships for it.  Generated at build time. */
 const char *const *htapikey_schema(const char *driver);
 
-/* Opens the store.  When must_exist is set and the driver is sqlite3, a
- * missing database file is an error instead of a new empty database.
- * Returns NULL or an error message. */
+/* htapikey_db_open's flags.  With sqlite3: MUST_EXIST makes a missing
+ * database file an error instead of a new empty database; WRITES, a file
+ * or directory this user may not write (SQLite's "unable to open database
+ * file" at the first change otherwise). */
+#define HTAPIKEY_DB_MUST_EXIST 1
+#define HTAPIKEY_DB_WRITES     2
+
+/* Opens the store; an unknown or missing driver is told apart from a
+ * misspelt one, with its Debian package.  Returns NULL or an error
+ * message. */
 const char *htapikey_db_open(apr_pool_t *p, const char *driver,
-                             const char *params, int must_exist,
-                             htapikey_db_t *db);
+                             const char *params, int flags, htapikey_db_t *db);
 
 /* Creates the schema, and adds the columns that a store made by an older
  * htapikey lacks (idempotent).  Returns NULL or an error message. */

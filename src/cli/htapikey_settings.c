@@ -5,6 +5,7 @@
  * --allow-* and the rest, turning them into what the store keeps. */
 
 #include "htapikey.h"
+#include "apikey_json.h"
 #include "apikey_limit.h"
 #include "apikey_match.h"
 #include "apikey_time.h"
@@ -22,12 +23,17 @@
 #define SCOPES_MAX      1024
 #define RESTRICTION_MAX 1024
 
-/* Printable text of at most max bytes, no control characters. */
+/* Text of at most max bytes: well-formed UTF-8 (what the JSON of --json,
+ * the status page and the log fields carry as it is), without control
+ * characters (C0, DEL, C1: a newline would forge a line of list's output
+ * or of a log). */
 static const char *check_text(const char *what, const char *v, size_t max,
                               int allow_empty)
 {
     static char msg[160];
-    const unsigned char *p;
+    const char *c;
+    unsigned long cp;
+    size_t n;
 
     if (!v || (!*v && !allow_empty)) {
         snprintf(msg, sizeof(msg), "%s must not be empty", what);
@@ -37,9 +43,19 @@ static const char *check_text(const char *what, const char *v, size_t max,
         snprintf(msg, sizeof(msg), "%s is longer than %zu bytes", what, max);
         return msg;
     }
-    for (p = (const unsigned char *)v; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            snprintf(msg, sizeof(msg), "%s contains a control character", what);
+    for (c = v; *c; c += n) {
+        if (!(n = apikey_utf8_decode(c, &cp))) {
+            snprintf(msg, sizeof(msg),
+                     "%s is not valid UTF-8 (byte %zu, 0x%02x); nothing "
+                     "was written",
+                     what, (size_t)(c - v) + 1, (unsigned char)*c);
+            return msg;
+        }
+        if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+            snprintf(msg, sizeof(msg),
+                     "%s contains a control character (U+%04lX at byte "
+                     "%zu); nothing was written",
+                     what, cp, (size_t)(c - v) + 1);
             return msg;
         }
     }

@@ -47,6 +47,20 @@ static size_t utf8_len(const unsigned char *s)
     return n;
 }
 
+size_t apikey_utf8_decode(const char *s, unsigned long *cp)
+{
+    const unsigned char *c = (const unsigned char *)s;
+    size_t n = *c ? utf8_len(c) : 0, i;
+
+    if (n) {
+        *cp = n == 1 ? c[0] : c[0] & (0x7f >> n);
+        for (i = 1; i < n; i++) {
+            *cp = (*cp << 6) | (c[i] & 0x3f);
+        }
+    }
+    return n;
+}
+
 size_t apikey_json_quote(char *out, const char *s)
 {
     static const char hex[] = "0123456789abcdef";

@@ -29,4 +29,8 @@ const char *apikey_json_str(apr_pool_t *p, const char *s);
  * s itself when it is well-formed. */
 const char *apikey_utf8_mend(apr_pool_t *p, const char *s);
 
+/* The length (1 to 4) of the well-formed UTF-8 sequence at s, its code
+ * point in *cp; 0 when the bytes there are none (or s is at its NUL). */
+size_t apikey_utf8_decode(const char *s, unsigned long *cp);
+
 #endif /* APIKEY_JSON_H */

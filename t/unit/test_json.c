@@ -147,6 +147,52 @@ static long sweep(size_t n, unsigned first_lo, unsigned first_hi)
     return sweep_of(n, first_lo, first_hi, NULL, 0);
 }
 
+/* apikey_utf8_decode against the model: for every string of n bytes
+ * (first byte from first_lo), the length of the longest well-formed
+ * sequence at its start and that sequence's code point.  Returns how many
+ * disagreed. */
+static long decode_sweep(size_t n, unsigned first_lo)
+{
+    unsigned char s[5];
+    unsigned long total = 1, i, cp;
+    long bad = 0, want_cp;
+    size_t k, got, want;
+
+    for (k = 1; k < n; k++) {
+        total *= 255;
+    }
+    for (s[0] = (unsigned char)first_lo;; s[0]++) {
+        for (i = 0; i < total; i++) {
+            unsigned long v = i;
+
+            for (k = 1; k < n; k++) {
+                s[k] = (unsigned char)(v % 255 + 1);
+                v /= 255;
+            }
+            s[n] = '\0';
+            want = 0;
+            want_cp = -1;
+            for (k = n; k >= 1; k--) {
+                if ((want_cp = model_decode(s, k)) >= 0) {
+                    want = k;
+                    break;
+                }
+            }
+            cp = 0;
+            got = apikey_utf8_decode((const char *)s, &cp);
+            if ((got != want || (want && (long)cp != want_cp)) && bad++ == 0) {
+                diag("decode %02x %02x %02x: got %lu (U+%04lX), want %lu", s[0],
+                     n > 1 ? s[1] : 0, n > 2 ? s[2] : 0, (unsigned long)got, cp,
+                     (unsigned long)want);
+            }
+        }
+        if (s[0] == 0xff) {
+            break;
+        }
+    }
+    return bad;
+}
+
 int main(void)
 {
     char out[APIKEY_JSON_MAX(64)];
@@ -173,6 +219,18 @@ int main(void)
            "the length returned is the length written");
 
     is_int(sweep(1, 1, 255), 0, "every string of 1 byte, as the model says");
+    is_int(decode_sweep(1, 1) + decode_sweep(2, 1) + decode_sweep(3, 0xc0), 0,
+           "apikey_utf8_decode: the length and code point of every string "
+           "of 1 to 3 bytes, as the model says");
+    {
+        unsigned long cp = 1;
+
+        is_int((long long)apikey_utf8_decode("", &cp), 0,
+               "apikey_utf8_decode of the empty string: 0");
+        is_int((long long)apikey_utf8_decode("\xf0\x9f\x98\x80", &cp), 4,
+               "apikey_utf8_decode of U+1F600: 4 bytes");
+        is_int((long long)cp, 0x1f600, "and its code point");
+    }
     is_int(sweep(2, 1, 255), 0, "every string of 2 bytes");
     is_int(sweep(3, 0xc0, 0xff), 0,
            "every string of 3 bytes from C0 to FF (the others are covered "
