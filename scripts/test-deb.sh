@@ -10,9 +10,9 @@
 # key and an unknown key 401.  Run by scripts/test-all.sh (make test) with
 # prove.
 #
-# As root it runs as root (dpkg-buildpackage wants nothing else) and
-# httpd's children as nobody; otherwise dpkg-buildpackage uses fakeroot
-# and httpd runs as the user.
+# It runs as whoever runs it: as root, httpd's children run as nobody;
+# dpkg-buildpackage needs no root (debian/control says Rules-Requires-Root:
+# no, so no fakeroot either), and a run as nobody passes too.
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP"
 HTTPD=${APACHE_TEST_HTTPD:-/usr/sbin/apache2}
