@@ -4,9 +4,9 @@
 # that debian/rules clean (make clean) leaves this tree's build alone, and
 # prints the path of the .deb, which dpkg-buildpackage writes beside the
 # copy (build/deb/).  Fails when debian/changelog's upstream version is not
-# the one of src/core/apikey_version.h (make version).  As root the build
-# runs as root; otherwise under fakeroot, as dpkg-buildpackage does by
-# default (debian/control says Rules-Requires-Root: no).
+# the one of src/core/apikey_version.h (make version).  Any user may run
+# it: debian/control says Rules-Requires-Root: no, so dpkg-buildpackage
+# needs neither root nor fakeroot.
 set -e
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP"

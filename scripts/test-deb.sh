@@ -1,7 +1,8 @@
 #!/bin/sh
 # The Debian package (make deb), as an admin gets it, in TAP: builds it,
 # checks what dpkg-deb -c lists and lintian says (no E: line), unpacks it
-# with dpkg-deb -x into a scratch root, makes a SQLite key store with the
+# with dpkg-deb -x into a scratch root, checks that its authn_apikey.conf
+# is safe to enable as is, makes a SQLite key store with the
 # unpacked htapikey, and starts a private httpd (/usr/sbin/apache2 -k start
 # on 127.0.0.1, a free port) loading the unpacked module through the
 # unpacked authn_apikey.load and authn_apikey.conf as a2enmod enables them
@@ -9,9 +10,9 @@
 # key and an unknown key 401.  Run by scripts/test-all.sh (make test) with
 # prove.
 #
-# As root it runs as root (dpkg-buildpackage wants nothing else) and
-# httpd's children as nobody; otherwise dpkg-buildpackage uses fakeroot
-# and httpd runs as the user.
+# It runs as whoever runs it: as root, httpd's children run as nobody;
+# dpkg-buildpackage needs no root (debian/control says Rules-Requires-Root:
+# no, so no fakeroot either), and a run as nobody passes too.
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP"
 HTTPD=${APACHE_TEST_HTTPD:-/usr/sbin/apache2}
@@ -40,9 +41,9 @@ ok() {
     if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
 }
 # Indents a file (or stdin) as TAP diagnostics.
-diag() { sed 's/^/# /' "$@"; }
+diag() { sed 's/^/# /' "$@" 2>/dev/null; }
 
-echo "1..18"
+echo "1..19"
 
 # 1: the build, its output kept for when it fails.
 if make deb >"$WORK/build.log" 2>&1; then
@@ -110,6 +111,16 @@ dpkg-deb -x "$DEB" "$ROOT"
 head -3 "$ROOT/etc/apache2/mods-available/authn_apikey.load" |
     grep -qx '# Depends: dbd'
 ok $? "authn_apikey.load declares '# Depends: dbd' on its first lines"
+# Safe to enable as it ships: every directive inside <IfModule>, and no
+# DBDriver or DBDParams (one would replace a store mod_authn_dbd uses).
+awk '/^[ \t]*#/ || /^[ \t]*$/ { next }
+     /^[ \t]*<IfModule[ \t>]/ { depth++; next }
+     /^[ \t]*<\/IfModule>/ { depth--; next }
+     depth < 1 || /^[ \t]*DBD(river|Params)[ \t]/ { print FILENAME ":" FNR ": " $0; bad = 1 }
+     END { exit bad }' "$ROOT/etc/apache2/mods-available/authn_apikey.conf" >"$WORK/conf.bad"
+r=$?
+diag "$WORK/conf.bad"
+ok $r "authn_apikey.conf: every directive commented or inside <IfModule>, no store named"
 
 mkdir -p "$RUN/htdocs/api"
 echo "hello" >"$RUN/htdocs/api/index.txt"
