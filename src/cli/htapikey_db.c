@@ -181,7 +181,7 @@ static const char *sqlite_dir(apr_pool_t *p, const char *file, int writes)
             return apr_psprintf(p,
                                 "directory %s does not exist: create it "
                                 "first, e.g. install -d -o root -g "
-                                "www-data -m 750 %s",
+                                "www-data -m 2750 %s",
                                 dir, dir);
         }
         return apr_psprintf(p, "cannot reach directory %s: %s", dir,
