@@ -11,7 +11,7 @@ use Apache::TestUtil qw(t_cmp t_start_error_log_watch t_finish_error_log_watch);
 use Digest::SHA qw(sha256_hex);
 use ApiKeyTest qw(run_httpd backend store_sql);
 
-plan tests => 16, need(need_module('authn_apikey', 'dbd'), need_cgi,
+plan tests => 17, need(need_module('authn_apikey', 'dbd'), need_cgi,
                        need_lwp);
 
 my %keys = (good => 'legacy-good-0123456789', off => 'legacy-off-0123456789',
@@ -56,6 +56,11 @@ my %no_table = (sqlite3 => qr/no such table: missing_table/,
                 mysql   => qr/Table '\w+\.missing_table' doesn't exist/);
 ok t_cmp(scalar(grep { /APIKEY00001: cannot prepare the key look-up \(SELECT nope FROM missing_table.*$no_table{backend()}/ } @log),
          1, 'the error log has the SQL and the driver\'s message');
+# PostgreSQL's message has line breaks ("LINE 1: ..."), which httpd's log
+# escaped as a literal \n: they are joined with "; " instead.
+my ($prep) = grep { /APIKEY00001/ } @log;
+ok t_cmp(defined $prep && $prep !~ /\\n/ ? 'one line' : $prep // 'not logged',
+         'one line', 'and the message is on one line, with no escaped line break');
 
 # Malformed SQL is refused when the configuration is read.
 for my $case (["SELECT id FROM t WHERE d = 'x'", 'no placeholder'],
