@@ -32,39 +32,38 @@ page_cmds=$(printf '%s\n' "$text" |
     awk '/^\.SH COMMANDS/ { on = 1; next } /^\.SH/ { on = 0 }
          on && item { w = $2; gsub(/"/, "", w); print w; item = 0 }
          on && /^\.TP/ { item = 1 }' | sort -u)
+# The words of list $1 (one a line) that list $2 lacks.
+missing_from() {
+    for w in $1; do
+        printf '%s\n' "$2" | grep -qx -- "$w" || printf '%s\n' "$w"
+    done
+}
+
 # Finding none means this check went blind, not that all agree.
 if [ -z "$help_cmds" ] || [ -z "$page_cmds" ]; then
     echo "check-man: no command found in --help or in $page's COMMANDS" >&2
     exit 1
 fi
-for c in $help_cmds; do
-    printf '%s\n' "$page_cmds" | grep -qx -- "$c" || {
-        echo "check-man: command '$c' of htapikey --help is not in $page's COMMANDS" >&2
-        fail=1
-    }
+for c in $(missing_from "$help_cmds" "$page_cmds"); do
+    echo "check-man: command '$c' of htapikey --help is not in $page's COMMANDS" >&2
+    fail=1
 done
-for c in $page_cmds; do
-    printf '%s\n' "$help_cmds" | grep -qx -- "$c" || {
-        echo "check-man: $page's COMMANDS has '$c', which htapikey --help does not" >&2
-        fail=1
-    }
+for c in $(missing_from "$page_cmds" "$help_cmds"); do
+    echo "check-man: $page's COMMANDS has '$c', which htapikey --help does not" >&2
+    fail=1
 done
 
 # "--allow-*" in --help stands for the --allow-... options it names too.
 help_opts=$(printf '%s\n' "$help" | sed 's/--allow-\*//g' |
     grep -o -- '--[a-z][a-z-]*[a-z]' | sort -u)
 page_opts=$(printf '%s\n' "$text" | grep -o -- '--[a-z][a-z-]*[a-z]' | sort -u)
-for o in $help_opts; do
-    printf '%s\n' "$page_opts" | grep -qx -- "$o" || {
-        echo "check-man: option $o of htapikey --help is not in $page" >&2
-        fail=1
-    }
+for o in $(missing_from "$help_opts" "$page_opts"); do
+    echo "check-man: option $o of htapikey --help is not in $page" >&2
+    fail=1
 done
-for o in $page_opts; do
-    printf '%s\n' "$help_opts" | grep -qx -- "$o" || {
-        echo "check-man: $page names $o, which htapikey --help does not" >&2
-        fail=1
-    }
+for o in $(missing_from "$page_opts" "$help_opts"); do
+    echo "check-man: $page names $o, which htapikey --help does not" >&2
+    fail=1
 done
 
 version=$(sed -n 's/^#define APIKEY_VERSION "\(.*\)"/\1/p' src/core/apikey_version.h)
