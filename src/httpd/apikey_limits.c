@@ -205,9 +205,6 @@ static long long up_to_sec(long long us)
     return us <= 0 ? 0 : (us + 999999) / 1000000;
 }
 
-/* The RateLimit headers: the IETF draft's RateLimit-Policy and RateLimit
- * (one item per limit), and/or the older RateLimit-Limit/-Remaining/-Reset
- * for the tighter limit.  In err_headers_out: they go out with a 429 too. */
 /* A number as header text.  (APR's formatter knows APR_INT64_T_FMT, not
  * %lld.) */
 static const char *num(apr_pool_t *p, long long v)
