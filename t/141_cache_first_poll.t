@@ -17,7 +17,7 @@ use ApiKeyTest qw(htapikey);
 use ApiKeyServer;
 use ApiKeyWait qw(patience size_of text_since wait_for);
 
-plan tests => 9, need(need_module('authn_apikey', 'dbd'), need_lwp);
+plan tests => 12, need(need_module('authn_apikey', 'dbd'), need_lwp);
 
 my $srv = ApiKeyServer->new(
     name => 'first-poll', mpm => 'event',
@@ -89,3 +89,23 @@ ok t_cmp(wait_for(sub { text_since($elog, $off) =~ /APIKEY00022/ },
 ($code, $lookups) = probe();
 ok t_cmp("$code $lookups", '401 1', 'and the revoked key is refused');
 $srv->stop;
+
+my $bare = ApiKeyServer->new(
+    name => 'first-poll-bare', mpm => 'event', no_dbd => 1,
+    mpm_conf => "StartServers 1\nServerLimit 2\nThreadLimit 8\n"
+              . "ThreadsPerChild 8\nMaxRequestWorkers 16\n"
+              . "MinSpareThreads 1\nMaxSpareThreads 16\n", conf => <<"CONF");
+<IfModule !mod_watchdog.c>
+    LoadModule watchdog_module $lib/mod_watchdog.so
+</IfModule>
+LogLevel info watchdog:debug authn_apikey:trace2
+AuthAPIKeyRefresh 1
+CONF
+ok t_cmp($bare->start ? 1 : 0, 1, 'a server with no DBDriver at all started');
+my $blog = $bare->dir . '/error_log';
+ok t_cmp(wait_for(sub { text_since($blog, 0) =~ /AH02972: Singleton Watchdog \(authn-apikey-refresh\) running/ },
+                  timeout => patience(60)) ? 1 : 0, 1, 'its poller runs');
+sleep 3;    # three intervals
+my @dbd = text_since($blog, 0) =~ /(AH02654[^\n]*|change marker[^\n]*)/g;
+ok t_cmp(join("\n", @dbd), '', 'and asks mod_dbd for nothing (no "not configured")');
+$bare->stop;

@@ -64,6 +64,9 @@ typedef struct apikey_srv_conf_t {
     /* For messages: the SQLite file of a sqlite3 store (NULL for other
      * drivers, whose parameters may hold a password). */
     const char *store_file;
+    /* Whether a DBDriver applies to the server at all (the poller reads
+     * no marker where none does: mod_dbd would log each try). */
+    int has_store;
     apr_interval_time_t quota_sync;
     /* AuthAPIKeyTrustedProxy: the addresses (apr_ipsubnet_t *) of
      * TLS-terminating proxies whose X-Forwarded-Proto is believed; NULL

@@ -66,18 +66,21 @@ static apr_status_t poll_markers(int state, void *data, apr_pool_t *pool)
         int baseline = 0, changed;
 
         if (!apikey_cache_table_used(t, srv->index)) {
-            /* Every cached store's marker is read once before any of its
-             * keys can be in the cache: otherwise the first marker seen
-             * could not tell a change from none, and would empty a cache
-             * warmed since start-up. */
-            if (srv->cache_ttl <= 0
+            /* When the poller starts, every cached store's marker is read
+             * once, before any of its keys can be in the cache: otherwise
+             * the first marker seen could not tell a change from none, and
+             * would empty a cache warmed since start-up.  Only then: a
+             * store no request uses is not asked again (mod_dbd logs
+             * every failed try), and one whose baseline failed has its
+             * first reading after use taken for a change, as before. */
+            if (state != AP_WATCHDOG_STATE_STARTING || srv->cache_ttl <= 0
+                || !srv->has_store
                 || apikey_cache_table_has_marker(t, srv->index)) {
                 continue;
             }
             baseline = 1;
         }
-        if (read_marker(sp, p, baseline && state == AP_WATCHDOG_STATE_STARTING,
-                        &marker, &err) != APR_SUCCESS) {
+        if (read_marker(sp, p, baseline, &marker, &err) != APR_SUCCESS) {
             /* A store not used yet may never be: its failures are told
              * when requests use it. */
             if (baseline) {

@@ -146,6 +146,7 @@ void apikey_store_identify(server_rec *s)
         }
         q = q ? store_params(p, d, q) : "";
         conf->store_file = d && !strcmp(d, "sqlite3") && *q ? q : NULL;
+        conf->has_store = d != NULL;
         h = apikey_db_hash(d ? d : "", d ? strlen(d) : 0, 0);
         h = apikey_db_hash("\n", 1, h);
         conf->store_id = apikey_db_hash(q, strlen(q), h);

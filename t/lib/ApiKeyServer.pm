@@ -41,7 +41,8 @@ sub free_port {
 # Optional: mpm_conf => "..." instead of the MPM's defaults below;
 # dbd_params => "..." to reach the suite's store otherwise (another database
 # user, say; the driver is always the suite's backend); db => FILE, a SQLite
-# key store of its own; env => { VAR => value }, set for the httpd process
+# key store of its own; no_dbd => 1, no DBDriver at all (as the package's
+# authn_apikey.conf ships); env => { VAR => value }, set for the httpd process
 # only (LD_PRELOAD of libfaketime, say).
 sub new {
     my ($class, %o) = @_;
@@ -88,8 +89,7 @@ LoadModule authn_apikey_module $module
 ${\ ($self->{mpm_conf} // $mpm_conf{$self->{mpm}}) }
 KeepAlive On
 MaxKeepAliveRequests 0
-DBDriver ${\ ($self->{db} ? 'sqlite3' : backend()) }
-DBDParams "${\ ($self->{db} // $self->{dbd_params} // key_store()) }"
+${\ ($self->{no_dbd} ? '# no DBDriver: no key store at all' : "DBDriver " . ($self->{db} ? 'sqlite3' : backend()) . "\nDBDParams \"" . ($self->{db} // $self->{dbd_params} // key_store()) . '"') }
 DocumentRoot $d/htdocs
 <Directory $d/htdocs>
     AuthType APIKey
