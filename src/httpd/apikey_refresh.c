@@ -50,6 +50,7 @@ static apr_status_t poll_markers(int state, void *data, apr_pool_t *pool)
     server_rec *s = data, *sp;
     apikey_cache_table_t *t = apikey_cache_table();
     apr_pool_t *p;
+    unsigned nread = 0;
 
     if (!t
         || (state != AP_WATCHDOG_STATE_STARTING
@@ -80,6 +81,7 @@ static apr_status_t poll_markers(int state, void *data, apr_pool_t *pool)
             }
             baseline = 1;
         }
+        nread++;
         if (read_marker(sp, p, baseline, &marker, &err) != APR_SUCCESS) {
             /* A store not used yet may never be: its failures are told
              * when requests use it. */
@@ -112,8 +114,9 @@ static apr_status_t poll_markers(int state, void *data, apr_pool_t *pool)
                      ", %s",
                      srv->index, sp->server_hostname ? sp->server_hostname : "",
                      (unsigned)sp->port, marker,
-                     baseline ? "read as the baseline"
-                              : changed ? "changed" : "unchanged");
+                     baseline  ? "read as the baseline"
+                     : changed ? "changed"
+                               : "unchanged");
         if (changed && (!baseline || apikey_cache_table_used(t, srv->index))) {
             apikey_cache_table_invalidate(t);
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, sp,
@@ -124,6 +127,9 @@ static apr_status_t poll_markers(int state, void *data, apr_pool_t *pool)
         }
     }
     apr_pool_destroy(p);
+    /* One line a run, so that a test can wait for runs rather than sleep. */
+    ap_log_error(APLOG_MARK, APLOG_TRACE2, 0, s,
+                 "change-marker poll run: %u store markers asked for", nread);
     /* Anything else would stop mod_watchdog from calling again. */
     return APR_SUCCESS;
 }

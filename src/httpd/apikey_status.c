@@ -286,12 +286,11 @@ int apikey_status_handler(request_rec *r)
     }
     n = t ? apikey_limit_table_slots(t) : 0;
     if (json) {
-        ap_rvputs(
-            r, "{\"version\":\"" APIKEY_VERSION "\",\"generated\":",
-            apikey_json_str(r->pool, iso(r->pool, now)),
-            ",\"slots\":", num(r->pool, n),
-            ",\"slots_used\":", num(r->pool, used_slots(t)), ",\"keys\":[",
-            NULL);
+        ap_rvputs(r, "{\"version\":\"" APIKEY_VERSION "\",\"generated\":",
+                  apikey_json_str(r->pool, iso(r->pool, now)),
+                  ",\"slots\":", num(r->pool, n),
+                  ",\"slots_used\":", num(r->pool, used_slots(t)),
+                  ",\"keys\":[", NULL);
     }
     else {
         ap_rputs("<!DOCTYPE html>\n<html><head><title>API key usage</title>"

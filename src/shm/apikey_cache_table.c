@@ -345,7 +345,8 @@ int apikey_cache_table_used(apikey_cache_table_t *t, unsigned server)
 int apikey_cache_table_has_marker(apikey_cache_table_t *t, unsigned server)
 {
     return server < t->nservers
-           && __atomic_load_n(&servers(t)[server].have_marker, __ATOMIC_ACQUIRE);
+           && __atomic_load_n(&servers(t)[server].have_marker,
+                              __ATOMIC_ACQUIRE);
 }
 
 int apikey_cache_table_marker(apikey_cache_table_t *t, unsigned server,
