@@ -9,6 +9,7 @@
 #include "apikey_config.h"
 #include "apikey_logno.h"
 #include "apikey_request.h"
+#include "apikey_errors.h"
 #include "apikey_extract.h"
 #include "apikey_failure.h"
 #include "apikey_tls.h"
@@ -85,30 +86,37 @@ int apikey_authn_refuse(request_rec *r, apikey_request_t *rq,
     switch (why) {
         case APIKEY_RESULT_CONFLICT:
             set_challenge(r, "invalid_request");
+            apikey_errors_answer(r, APIKEY_PROBLEM_TWO_KEYS, NULL, NULL);
             return HTTP_BAD_REQUEST;
         case APIKEY_RESULT_ERROR:
             apr_table_setn(r->err_headers_out, "Retry-After",
                            STORE_RETRY_AFTER);
+            apikey_errors_answer(r, APIKEY_PROBLEM_STORE, STORE_RETRY_AFTER,
+                                 NULL);
             return HTTP_SERVICE_UNAVAILABLE;
         case APIKEY_RESULT_THROTTLED:
             /* Retry-After is set; a challenge would invite a retry now. */
+            apikey_errors_answer(
+                r, APIKEY_PROBLEM_FAILURES,
+                apr_table_get(r->err_headers_out, "Retry-After"), NULL);
             return HTTP_TOO_MANY_REQUESTS;
         case APIKEY_RESULT_MISSING:
             set_challenge(r, NULL);
+            apikey_errors_answer(r, APIKEY_PROBLEM_NO_KEY, NULL, NULL);
             return HTTP_UNAUTHORIZED;
         case APIKEY_RESULT_TLS_REQUIRED:
-            ap_custom_response(r, HTTP_FORBIDDEN,
-                               "API keys must be sent over HTTPS; this "
-                               "request used plain HTTP.\n");
+            apikey_errors_answer(r, APIKEY_PROBLEM_TLS, NULL, NULL);
             return HTTP_FORBIDDEN;
         case APIKEY_RESULT_IP_DENIED:
         case APIKEY_RESULT_REFERER_DENIED:
         case APIKEY_RESULT_METHOD_DENIED:
             /* The key is good but not for this request: retrying with it
              * cannot help, so no challenge. */
+            apikey_errors_answer(r, APIKEY_PROBLEM_NOT_HERE, NULL, NULL);
             return HTTP_FORBIDDEN;
         default:
             set_challenge(r, "invalid_token");
+            apikey_errors_answer(r, APIKEY_PROBLEM_BAD_KEY, NULL, NULL);
             return HTTP_UNAUTHORIZED;
     }
 }

@@ -7,6 +7,7 @@
 
 #include "apikey_authz.h"
 #include "apikey_authn.h"
+#include "apikey_errors.h"
 #include "apikey_match.h"
 #include "apikey_request.h"
 
@@ -224,9 +225,11 @@ int apikey_authz_forbid(request_rec *r)
             rq->result = APIKEY_RESULT_INSUFFICIENT_SCOPE;
         }
         apikey_authn_challenge(r, "insufficient_scope", rq->missing_scopes);
+        apikey_errors_answer(r, APIKEY_PROBLEM_SCOPE, NULL, rq->missing_scopes);
     }
     else {
         apikey_authn_challenge_clear(r);
+        apikey_errors_answer(r, APIKEY_PROBLEM_NOT_HERE, NULL, NULL);
     }
     return HTTP_FORBIDDEN;
 }

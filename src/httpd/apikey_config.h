@@ -112,6 +112,8 @@ typedef struct {
      * AuthAPIKeyLimitMode (1 report, 0 enforce, -1 not set: enforce). */
     int limit_headers;
     int limit_report;
+    /* AuthAPIKeyErrorFormat (APIKEY_ERRORS_*; -1 not set: text). */
+    int error_format;
     /* AuthAPIKeyQuery, or NULL for the default look-up. */
     const struct apikey_query_t *query;
 } apikey_dir_conf_t;

@@ -11,6 +11,7 @@
 
 #include "apikey_limits.h"
 #include "apikey_config.h"
+#include "apikey_errors.h"
 #include "apikey_key.h"
 #include "apikey_logno.h"
 #include "apikey_quota_sql.h"
@@ -212,15 +213,32 @@ static const char *num(apr_pool_t *p, long long v)
     return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)v);
 }
 
+int apikey_limits_quota_binds(const apikey_rate_t *rate,
+                              const apikey_quota_t *quota,
+                              const apikey_charge_t *c)
+{
+    if (!quota->limit) {
+        return 0;
+    }
+    if (!rate->interval_us || c->result == APIKEY_CHARGE_QUOTA_EXCEEDED) {
+        return 1;
+    }
+    if (c->result == APIKEY_CHARGE_RATE_LIMITED) {
+        return 0;
+    }
+    return (long long)c->quota_remaining < c->rate_remaining;
+}
+
 /* The RateLimit headers: the IETF draft's RateLimit-Policy and RateLimit
- * (one item per limit), and/or the older RateLimit-Limit/-Remaining/-Reset
- * for the tighter limit.  In err_headers_out: they go out with a 429 too. */
+ * (one item per limit, each with its own state), and/or the older
+ * RateLimit-Limit/-Remaining/-Reset for the limit that binds (the one that
+ * refused the request, else the one with fewer requests left).  In
+ * err_headers_out: they go out with a 429 too. */
 static void limit_headers(request_rec *r, int how, const apikey_rate_t *rate,
                           const apikey_quota_t *quota, const apikey_charge_t *c)
 {
     apr_pool_t *p = r->pool;
     const char *policy = NULL, *state = NULL;
-    long long limit = -1, remaining = 0, reset = 0;
 
     if (rate->interval_us) {
         policy = apr_pstrcat(
@@ -228,9 +246,6 @@ static void limit_headers(request_rec *r, int how, const apikey_rate_t *rate,
             ";w=", num(p, up_to_sec(rate->interval_us * rate->burst)), NULL);
         state = apr_pstrcat(p, "\"rate\";r=", num(p, c->rate_remaining),
                             ";t=", num(p, up_to_sec(c->rate_reset_us)), NULL);
-        limit = rate->burst;
-        remaining = c->rate_remaining;
-        reset = up_to_sec(c->rate_reset_us);
     }
     if (quota->limit) {
         const char *qp = apr_pstrcat(
@@ -242,11 +257,6 @@ static void limit_headers(request_rec *r, int how, const apikey_rate_t *rate,
 
         policy = policy ? apr_pstrcat(p, policy, ", ", qp, NULL) : qp;
         state = state ? apr_pstrcat(p, state, ", ", qs, NULL) : qs;
-        if (limit < 0 || (long long)c->quota_remaining < remaining) {
-            limit = (long long)quota->limit;
-            remaining = (long long)c->quota_remaining;
-            reset = up_to_sec(c->quota_reset_us);
-        }
     }
     if (!policy) {
         return;
@@ -256,10 +266,16 @@ static void limit_headers(request_rec *r, int how, const apikey_rate_t *rate,
         apr_table_setn(r->err_headers_out, "RateLimit", state);
     }
     if (how & APIKEY_HEADERS_LEGACY) {
-        apr_table_setn(r->err_headers_out, "RateLimit-Limit", num(p, limit));
-        apr_table_setn(r->err_headers_out, "RateLimit-Remaining",
-                       num(p, remaining));
-        apr_table_setn(r->err_headers_out, "RateLimit-Reset", num(p, reset));
+        int q = apikey_limits_quota_binds(rate, quota, c);
+
+        apr_table_setn(r->err_headers_out, "RateLimit-Limit",
+                       num(p, q ? (long long)quota->limit : rate->burst));
+        apr_table_setn(
+            r->err_headers_out, "RateLimit-Remaining",
+            num(p, q ? (long long)c->quota_remaining : c->rate_remaining));
+        apr_table_setn(
+            r->err_headers_out, "RateLimit-Reset",
+            num(p, up_to_sec(q ? c->quota_reset_us : c->rate_reset_us)));
     }
 }
 
@@ -368,14 +384,20 @@ static void charge_from_store(request_rec *r, const apikey_record_t *key,
     }
 }
 
-/* The 429's body, unless an ErrorDocument says otherwise. */
-static void too_many(request_rec *r, int rate_limited)
+/* A refusal of the limits, with its Retry-After (seconds) and body. */
+static int refuse(request_rec *r, int status, int rate_limited,
+                  const char *retry_after)
 {
-    ap_custom_response(r, HTTP_TOO_MANY_REQUESTS,
-                       rate_limited ? "Too many requests for this API key; "
-                                      "see Retry-After.\n"
-                                    : "This API key's quota is used up; see "
-                                      "Retry-After.\n");
+    if (retry_after) {
+        apr_table_setn(r->err_headers_out, "Retry-After", retry_after);
+    }
+    apikey_errors_answer(r,
+                         status == HTTP_SERVICE_UNAVAILABLE
+                             ? APIKEY_PROBLEM_UNCOUNTED
+                         : rate_limited ? APIKEY_PROBLEM_RATE
+                                        : APIKEY_PROBLEM_QUOTA,
+                         retry_after, NULL);
+    return status;
 }
 
 /* The result of a request that the limits refused, on the client
@@ -420,8 +442,7 @@ static int charge(request_rec *r, apikey_request_t *rq,
                                           "(AuthAPIKeyQuotaStore dbd): 503",
                       key->id, (int)apikey_quota_sql_id_max(sk.query));
         refused_as(r, rq, APIKEY_RESULT_ERROR);
-        apr_table_setn(r->err_headers_out, "Retry-After", "60");
-        return HTTP_SERVICE_UNAVAILABLE;
+        return refuse(r, HTTP_SERVICE_UNAVAILABLE, 0, "60");
     }
     /* One instant for the whole charge: units claimed for a period are
      * spent in it, even when the claim took the clock past its end. */
@@ -454,8 +475,7 @@ static int charge(request_rec *r, apikey_request_t *rq,
                           apikey_limit_table_slots(table));
         }
         refused_as(r, rq, APIKEY_RESULT_ERROR);
-        apr_table_setn(r->err_headers_out, "Retry-After", "60");
-        return HTTP_SERVICE_UNAVAILABLE;
+        return refuse(r, HTTP_SERVICE_UNAVAILABLE, 0, "60");
     }
     if (c->result == APIKEY_CHARGE_STORE_DOWN) {
         /* Fails closed: a fleet's quota is never granted without the
@@ -464,11 +484,10 @@ static int charge(request_rec *r, apikey_request_t *rq,
             return DECLINED;
         }
         refused_as(r, rq, APIKEY_RESULT_ERROR);
-        apr_table_setn(r->err_headers_out, "Retry-After",
-                       num(r->pool, up_to_sec(srv->quota_sync)
-                                        ? up_to_sec(srv->quota_sync)
-                                        : 1));
-        return HTTP_SERVICE_UNAVAILABLE;
+        return refuse(r, HTTP_SERVICE_UNAVAILABLE, 0,
+                      num(r->pool, up_to_sec(srv->quota_sync)
+                                       ? up_to_sec(srv->quota_sync)
+                                       : 1));
     }
     if (conf->limit_headers > 0) {
         limit_headers(r, conf->limit_headers, &rate, &quota, c);
@@ -488,11 +507,9 @@ static int charge(request_rec *r, apikey_request_t *rq,
                c->result == APIKEY_CHARGE_RATE_LIMITED
                    ? APIKEY_RESULT_RATE_LIMITED
                    : APIKEY_RESULT_QUOTA_EXCEEDED);
-    apr_table_setn(
-        r->err_headers_out, "Retry-After",
+    return refuse(
+        r, HTTP_TOO_MANY_REQUESTS, c->result == APIKEY_CHARGE_RATE_LIMITED,
         num(r->pool, up_to_sec(c->retry_us) ? up_to_sec(c->retry_us) : 1));
-    too_many(r, c->result == APIKEY_CHARGE_RATE_LIMITED);
-    return HTTP_TOO_MANY_REQUESTS;
 }
 
 static int same_limits(const apikey_charged_t *ch, const apikey_rate_t *rate,
@@ -512,7 +529,10 @@ int apikey_limits_fixups(request_rec *r)
     apikey_quota_t quota;
     int i, status;
 
-    if (!table) {
+    /* An ErrorDocument's page (httpd's internal redirect with the error
+     * status) is the answer to a request already judged, not one of the
+     * client's: a 429's own page is not refused again. */
+    if (!table || (r->prev && ap_is_HTTP_ERROR(r->status))) {
         return DECLINED;
     }
     rq = apikey_request_find(r);
@@ -540,14 +560,7 @@ int apikey_limits_fixups(request_rec *r)
             if (ch->status == DECLINED) {
                 return DECLINED;
             }
-            if (ch->retry_after) {
-                apr_table_setn(r->err_headers_out, "Retry-After",
-                               ch->retry_after);
-            }
-            if (ch->status == HTTP_TOO_MANY_REQUESTS) {
-                too_many(r, ch->rate_limited);
-            }
-            return ch->status;
+            return refuse(r, ch->status, ch->rate_limited, ch->retry_after);
         }
     }
     status = charge(r, rq, key, conf, &rate, &quota);
