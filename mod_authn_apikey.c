@@ -109,6 +109,7 @@ static const struct {
     const authz_provider *provider;
 } apikey_providers[] = {
     {"apikey", &apikey_authz_any},
+    {"apikey-anonymous", &apikey_authz_anonymous},
     {"apikey-scope", &apikey_authz_scope},
     {"apikey-id", &apikey_authz_id},
     {"apikey-owner", &apikey_authz_owner},

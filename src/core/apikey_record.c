@@ -73,6 +73,8 @@ const char *apikey_result_str(apikey_result_t result)
             return "quota_exceeded";
         case APIKEY_RESULT_THROTTLED:
             return "throttled";
+        case APIKEY_RESULT_ANONYMOUS:
+            return "anonymous";
         case APIKEY_RESULT_ERROR:
             return "error";
     }

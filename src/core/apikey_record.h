@@ -32,7 +32,8 @@ typedef enum {
     APIKEY_RESULT_RATE_LIMITED,
     APIKEY_RESULT_QUOTA_EXCEEDED,
     APIKEY_RESULT_THROTTLED, /* too many failures from the client */
-    APIKEY_RESULT_ERROR
+    APIKEY_RESULT_ERROR,
+    APIKEY_RESULT_ANONYMOUS /* no key, let in by AuthAPIKeyAnonymous */
 } apikey_result_t;
 
 /* Most extra columns of a look-up exported to the environment. */

@@ -92,6 +92,9 @@ const char *apikey_db_query(apr_pool_t *p, const char *sql,
         q->number = apr_hash_count(queries) + 1;
         q->label = apr_psprintf(p, "authn_apikey_q%u", q->number - 1);
         q->id = apikey_db_hash(q->sql, strlen(q->sql), 0);
+        if (q->id == APIKEY_QUERY_ANONYMOUS) {
+            q->id--;
+        }
         apr_hash_set(queries, q->sql, APR_HASH_KEY_STRING, q);
     }
     *out = q;

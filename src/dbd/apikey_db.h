@@ -38,6 +38,10 @@ typedef struct apikey_query_t {
     apr_uint32_t id;
 } apikey_query_t;
 
+/* The id no AuthAPIKeyQuery gets: the limit table's slots of anonymous
+ * clients (AuthAPIKeyAnonymous) are told apart by it. */
+#define APIKEY_QUERY_ANONYMOUS 0xffffffffU
+
 /* The default look-up, against the schemas in conf/schema/: the columns of
  * the key record's list (apikey_record.h). */
 extern const apikey_query_t apikey_db_default_query;

@@ -128,6 +128,22 @@ void apikey_authn_admit(request_rec *r, const apikey_dir_conf_t *conf,
     apikey_verify_admit(r, conf, rec);
 }
 
+/* A request with no key where AuthAPIKeyAnonymous is on: in, as
+ * anonymous, for Require apikey-anonymous (which no key satisfies) to
+ * grant.  httpd wants a user once authentication said OK. */
+static int admit_anonymous(request_rec *r, apikey_request_t *rq)
+{
+    apikey_request_here(r)->anonymous = 1;
+    if (!r->main) {
+        rq->result = APIKEY_RESULT_ANONYMOUS;
+    }
+    r->user = APIKEY_ANONYMOUS_USER;
+    apr_table_setn(r->subprocess_env, "APIKEY_ANONYMOUS", "1");
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
+                  "no API key: let in as anonymous (AuthAPIKeyAnonymous)");
+    return OK;
+}
+
 int apikey_authn_check(request_rec *r)
 {
     const apikey_dir_conf_t *conf;
@@ -156,6 +172,13 @@ int apikey_authn_check(request_rec *r)
         }
         apikey_authn_admit(r, conf, rq->key);
         return OK;
+    }
+    if (rq->result == APIKEY_RESULT_ANONYMOUS) {
+        /* The client sent no key; this section may not take that. */
+        apikey_extract_hide(r, conf);
+        return conf->anonymous == 1
+                   ? admit_anonymous(r, rq)
+                   : apikey_authn_refuse(r, rq, APIKEY_RESULT_MISSING);
     }
     if (rq->result != APIKEY_RESULT_NONE) {
         return apikey_authn_refuse(r, rq, rq->result);
@@ -207,6 +230,10 @@ int apikey_authn_check(request_rec *r)
     if (res == APIKEY_RESULT_THROTTLED) {
         apikey_failure_refused(r, retry_us);
     }
+    /* No key at all, never a bad one: a bad key is refused as ever. */
+    if (res == APIKEY_RESULT_MISSING && conf->anonymous == 1) {
+        return admit_anonymous(r, rq);
+    }
     if (res != APIKEY_RESULT_OK) {
         /* A subrequest's refusal is no guess of the client's. */
         if (!r->main) {
@@ -233,6 +260,12 @@ int apikey_authn_note_failure(request_rec *r, const char *auth_type)
     }
     /* Authorization refused a key that authentication accepted: the token
      * is fine, so the challenge names no token error. */
+    if (apikey_request_here(r)->anonymous) {
+        /* No key was sent: the challenge names no error (RFC 6750 3.1). */
+        set_challenge(r, NULL);
+        apikey_errors_answer(r, APIKEY_PROBLEM_NO_KEY, NULL, NULL);
+        return OK;
+    }
     set_challenge(r, apikey_request_key(r) ? NULL : "invalid_token");
     return OK;
 }

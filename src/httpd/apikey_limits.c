@@ -12,6 +12,7 @@
 #include "apikey_limits.h"
 #include "apikey_config.h"
 #include "apikey_errors.h"
+#include "apikey_failure.h"
 #include "apikey_key.h"
 #include "apikey_logno.h"
 #include "apikey_quota_sql.h"
@@ -414,7 +415,8 @@ static void refused_as(request_rec *r, apikey_request_t *rq,
  * when admitted (or only reported), else the status, with its headers. */
 static int charge(request_rec *r, apikey_request_t *rq,
                   const apikey_record_t *key, const apikey_dir_conf_t *conf,
-                  const apikey_rate_t *rate_in, const apikey_quota_t *quota_in)
+                  const apikey_rate_t *rate_in, const apikey_quota_t *quota_in,
+                  int anonymous)
 {
     apikey_rate_t rate = *rate_in;
     apikey_quota_t quota = *quota_in;
@@ -426,9 +428,12 @@ static int charge(request_rec *r, apikey_request_t *rq,
 
     report = conf->limit_report == 1;
     srv = ap_get_module_config(r->server->module_config, &authn_apikey_module);
+    /* Anonymous clients are counted on this server only: the store knows
+     * keys, not addresses. */
     flags = (report ? APIKEY_CHARGE_REPORT : 0)
-            | (srv->quota_store == APIKEY_QUOTA_STORE_DBD ? APIKEY_CHARGE_LEASED
-                                                          : 0)
+            | (srv->quota_store == APIKEY_QUOTA_STORE_DBD && !anonymous
+                   ? APIKEY_CHARGE_LEASED
+                   : 0)
             | (srv->quota_fallback ? APIKEY_CHARGE_FALLBACK : 0);
     c = &rq->charge;
     sk = slot_key(srv, key);
@@ -496,7 +501,8 @@ static int charge(request_rec *r, apikey_request_t *rq,
         return DECLINED;
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  APIKEY_LOGNO(00034) "API key %s %s: %s", key->id,
+                  APIKEY_LOGNO(00034) "%s %s %s: %s",
+                  anonymous ? "anonymous client" : "API key", key->id,
                   report ? "would be refused" : "refused",
                   c->result == APIKEY_CHARGE_RATE_LIMITED ? "rate limited"
                                                           : "quota exceeded");
@@ -512,6 +518,13 @@ static int charge(request_rec *r, apikey_request_t *rq,
         num(r->pool, up_to_sec(c->retry_us) ? up_to_sec(c->retry_us) : 1));
 }
 
+/* The owner the status page shows for anonymous clients' slots, and the
+ * look-up statement their slots are told apart by: no key's id is in
+ * them, whatever ids a store holds. */
+#define ANONYMOUS_OWNER "(anonymous)"
+static const apikey_query_t anonymous_query = {NULL, "anonymous", 0,
+                                               APIKEY_QUERY_ANONYMOUS};
+
 static int same_limits(const apikey_charged_t *ch, const apikey_rate_t *rate,
                        const apikey_quota_t *quota)
 {
@@ -524,10 +537,12 @@ int apikey_limits_fixups(request_rec *r)
 {
     const apikey_dir_conf_t *conf;
     const apikey_record_t *key;
+    apikey_record_t anon;
     apikey_request_t *rq;
+    apikey_here_t *here;
     apikey_rate_t rate;
     apikey_quota_t quota;
-    int i, status;
+    int i, status, anonymous;
 
     /* An ErrorDocument's page (httpd's internal redirect with the error
      * status) is the answer to a request already judged, not one of the
@@ -536,12 +551,36 @@ int apikey_limits_fixups(request_rec *r)
         return DECLINED;
     }
     rq = apikey_request_find(r);
-    if (!rq || !(key = apikey_request_key(r))
-        || !apikey_request_here(r)->granted) {
+    if (!rq || !(here = apikey_request_here(r))->granted) {
         return DECLINED;
     }
     conf = ap_get_module_config(r->per_dir_config, &authn_apikey_module);
-    limits_for(r, conf, key, &rate, &quota);
+    anonymous = here->anonymous;
+    if (anonymous) {
+        /* Counted by client address, in slots no key's can be. */
+        memset(&anon, 0, sizeof(anon));
+        memset(&rate, 0, sizeof(rate));
+        memset(&quota, 0, sizeof(quota));
+        if (conf->anon_rate) {
+            rate = *conf->anon_rate;
+        }
+        if (conf->anon_quota) {
+            quota = *conf->anon_quota;
+        }
+        if ((!rate.interval_us && !quota.limit)
+            || !(anon.id = apikey_failure_client_name(r))) {
+            return DECLINED;
+        }
+        anon.owner = ANONYMOUS_OWNER;
+        anon.query = &anonymous_query;
+        key = &anon;
+    }
+    else if (!(key = apikey_request_key(r))) {
+        return DECLINED;
+    }
+    else {
+        limits_for(r, conf, key, &rate, &quota);
+    }
     if (!rate.interval_us && !quota.limit) {
         return DECLINED;
     }
@@ -563,7 +602,7 @@ int apikey_limits_fixups(request_rec *r)
             return refuse(r, ch->status, ch->rate_limited, ch->retry_after);
         }
     }
-    status = charge(r, rq, key, conf, &rate, &quota);
+    status = charge(r, rq, key, conf, &rate, &quota, anonymous);
     if (rq->ncharges < APIKEY_CHARGES_MAX) {
         apikey_charged_t *ch = &rq->charges[rq->ncharges++];
 
