@@ -142,6 +142,8 @@ static void apikey_register_hooks(apr_pool_t *p)
     /* First in fixups: after authorization, before anything else spends
      * work on a request that may be over its limits. */
     ap_hook_fixups(apikey_limits_fixups, NULL, NULL, APR_HOOK_FIRST);
+    /* Last: after mod_env's SetEnv, whose rate-limit it may lower. */
+    ap_hook_fixups(apikey_limits_bandwidth, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(apikey_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_create_request(apikey_logging_guard, NULL, NULL,
                            APR_HOOK_REALLY_LAST);
