@@ -2,10 +2,10 @@
 # nothing written), htapikey init adds the column to an older store, and
 # the module hands it to mod_ratelimit as the request's rate-limit in KiB/s:
 # a real transfer takes at least the time the bandwidth implies; a key
-# without one gets no rate-limit; a section's own rate-limit is a ceiling;
-# internal redirects keep it; a custom query's bandwidth column works; a
-# bad value in the store is logged and not applied; the look-up cache
-# keeps it.
+# without one, or granted by another provider, gets no rate-limit; a
+# section's own rate-limit is a ceiling; internal redirects keep it; a
+# custom query's bandwidth column works; a bad value in the store is logged
+# and not applied; the look-up cache keeps it.
 use strict;
 use warnings FATAL => 'all';
 
@@ -15,18 +15,22 @@ use Apache::TestUtil qw(t_cmp t_debug t_start_error_log_watch
                         t_finish_error_log_watch);
 use File::Path qw(make_path);
 use File::Spec;
+use LWP::UserAgent;
 use Time::HiRes qw(time);
 use ApiKeyTest qw(create_key htapikey store_sql scratch_store drop_store);
+use ApiKeyServer;
 
-plan tests => 36, need(need_module('authn_apikey', 'dbd', 'ratelimit',
-                                   'headers', 'rewrite'), need_lwp);
+plan tests => 40, need(need_module('authn_apikey', 'dbd', 'ratelimit',
+                                   'headers', 'rewrite', 'authz_user'),
+                       need_lwp);
 
 # The files served: one small enough for mod_ratelimit's first chunk, one
 # of 64 KiB.
 my $dir = File::Spec->catdir(Apache::Test::vars('documentroot'), 'bandwidth');
-make_path("$dir/capped", "$dir/loose");
+make_path("$dir/capped", "$dir/loose", "$dir/anyuser");
 for my $f (['small.txt', "small\n"], ['big.bin', 'x' x 65536],
-           ['capped/small.txt', "small\n"], ['loose/small.txt', "small\n"]) {
+           ['capped/small.txt', "small\n"], ['loose/small.txt', "small\n"],
+           ['anyuser/small.txt', "small\n"]) {
     open(my $fh, '>', "$dir/$f->[0]") or die "$dir/$f->[0]: $!";
     print $fh $f->[1];
     close $fh;
@@ -123,6 +127,9 @@ ok t_cmp(rate_of('/bandwidth/loose/small.txt', $k16->{key}), 16,
          'SetEnv rate-limit 1024: a 16 KiB/s key gets 16');
 ok t_cmp(rate_of('/bandwidth/loose/small.txt', $free->{key}), 1024,
          '... a key without bandwidth the section\'s 1024');
+ok t_cmp(rate_of('/bandwidth/anyuser/small.txt', $k16->{key}), 'none',
+         'Require valid-user, not an apikey provider: no rate-limit (as no '
+         . 'rate limit or quota)');
 ok t_cmp(rate_of('/bandwidth/small.txt', undef), 'status 401',
          'no key: 401, no rate-limit to speak of');
 
@@ -131,6 +138,36 @@ ok t_cmp(rate_of('/bandwidth/', $k16->{key}), 16,
          'DirectoryIndex (a fast redirect): the key\'s rate-limit');
 ok t_cmp(rate_of('/bandwidth/again', $k16->{key}), 16,
          'a RewriteRule in the directory (an internal redirect): the same');
+
+# ---- an internal redirect httpd does not authenticate again ----
+# The main server's modules (mod_perl among them) register auth hooks per
+# URI, so httpd judges every internal redirect again.  On a server whose
+# hooks are all per configuration, a redirect to the same configuration
+# copies r->user and runs no auth hook: the key's bandwidth must follow.
+my $lib = Apache::Test::config()->apxs('LIBEXECDIR');
+my $docs = Apache::Test::vars('t_logs') . '/srv-bandwidth/htdocs';
+my $srv = ApiKeyServer->new(name => 'bandwidth', mpm => 'event',
+                            mpm_conf => "StartServers 1\n", conf => <<"CONF");
+LoadModule ratelimit_module $lib/mod_ratelimit.so
+LoadModule headers_module $lib/mod_headers.so
+LoadModule rewrite_module $lib/mod_rewrite.so
+<Directory $docs>
+    SetOutputFilter RATE_LIMIT
+    Header always set X-Rate-Limit "%{rate-limit}e" env=rate-limit
+    RewriteEngine On
+    RewriteRule ^again\\.txt\$ index.txt
+</Directory>
+CONF
+ok $srv->start;
+my $ua = LWP::UserAgent->new(timeout => 30);
+my @got = map {
+    my $r = $ua->get($srv->url($_), 'X-API-Key' => $k16->{key});
+    $r->code . ' ' . ($r->header('X-Rate-Limit') // 'none')
+} '/index.txt', '/again.txt';
+ok t_cmp($got[0], '200 16', 'a private server: the key\'s rate-limit');
+ok t_cmp($got[1], '200 16', '... and after a RewriteRule\'s internal '
+         . 'redirect to the same configuration');
+$srv->stop;
 
 # ---- update: change and clear ----
 my $ku = create_key(owner => 'bw', bandwidth => '8KiB/s');
