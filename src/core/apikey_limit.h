@@ -4,7 +4,8 @@
  * Limit arithmetic, pure C: rate limits by GCRA (one theoretical arrival
  * time per key), calendar quotas per UTC hour, day or month (one word of
  * period and count per key), and the parsing of "20/s", "100000/month"
- * and of a bandwidth for mod_ratelimit, "512KiB/s".  Times are microseconds since the Unix epoch. */
+ * and of a bandwidth for mod_ratelimit, "512KiB/s".  Times are
+ * microseconds since the Unix epoch. */
 #ifndef APIKEY_LIMIT_H
 #define APIKEY_LIMIT_H
 
