@@ -143,6 +143,8 @@ static void apikey_register_hooks(apr_pool_t *p)
     /* First in fixups: after authorization, before anything else spends
      * work on a request that may be over its limits. */
     ap_hook_fixups(apikey_limits_fixups, NULL, NULL, APR_HOOK_FIRST);
+    /* Last: after mod_env's SetEnv, whose rate-limit it may lower. */
+    ap_hook_fixups(apikey_limits_bandwidth, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(apikey_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     apikey_errors_register();
     ap_hook_insert_error_filter(apikey_errors_insert_filter, NULL, NULL,

@@ -79,10 +79,16 @@ void htapikey_usage(FILE *out)
             "--burst 40\n"
             "  --quota N/hour|day|month   a calendar quota (UTC), e.g. "
             "100000/month\n"
+            "  --bandwidth SPEED      the key's responses at most SPEED "
+            "through\n"
+            "                         mod_ratelimit: N B/s, KiB/s, MiB/s or "
+            "GiB/s,\n"
+            "                         e.g. 512KiB/s\n"
             "  For update, 'none' clears --name, --expires, --not-before, "
             "--allow-*,\n"
-            "  --rate, --burst and --quota; --scopes \"\" removes every "
-            "scope.\n"
+            "  --rate, --burst, --quota and --bandwidth; --scopes \"\" "
+            "removes every\n"
+            "  scope.\n"
             "\n"
             "TIME is ISO-8601 (2027-01-31, 2027-01-31T12:00:00Z, "
             "...+02:00), UTC\n"
@@ -110,7 +116,10 @@ void htapikey_version(void)
     "  --rate N/s|m|h         a rate limit, e.g. 20/s\n"                       \
     "  --burst B              how many requests at once (default N)\n"         \
     "  --quota N/hour|day|month\n"                                             \
-    "                         a calendar quota (UTC), e.g. 100000/month\n"
+    "                         a calendar quota (UTC), e.g. 100000/month\n"     \
+    "  --bandwidth SPEED      the key's responses at most SPEED through\n"     \
+    "                         mod_ratelimit: N B/s, KiB/s, MiB/s or GiB/s,\n"  \
+    "                         e.g. 512KiB/s (at least 1KiB/s)\n"
 
 #define SETTINGS_NOTE                                                          \
     "\n"                                                                       \
@@ -156,7 +165,8 @@ static const struct {
      "\n"
      "Changes the settings given, and nothing else, and prints the key as\n"
      "show does.  'none' clears --name, --expires, --not-before, --allow-*,\n"
-     "--rate, --burst and --quota; --scopes \"\" removes every scope.\n"
+     "--rate, --burst, --quota and --bandwidth; --scopes \"\" removes every\n"
+     "scope.\n"
      "\n"
      "Options:\n"
      "  --owner OWNER          who the key belongs to (1 to 255 "
@@ -325,6 +335,7 @@ int htapikey_parse_args(apr_pool_t *p, int argc, const char *const *argv,
         {"--rate", NULL, offsetof(htapikey_options_t, rate)},
         {"--burst", NULL, offsetof(htapikey_options_t, burst)},
         {"--quota", NULL, offsetof(htapikey_options_t, quota)},
+        {"--bandwidth", NULL, offsetof(htapikey_options_t, bandwidth)},
         {"--format", NULL, offsetof(htapikey_options_t, format)},
     };
     int i;
@@ -422,12 +433,12 @@ int htapikey_only_options(const htapikey_options_t *o, int owner, int settings,
     if (!settings
         && (o->name || o->scopes || o->expires || o->not_before || o->prefix
             || o->allow_ip || o->allow_referer || o->allow_method || o->rate
-            || o->burst || o->quota)) {
+            || o->burst || o->quota || o->bandwidth)) {
         return htapikey_fail(
             EXIT_USAGE,
             "'%s' does not take --name, --scopes, --expires, "
-            "--not-before, --allow-*, --rate, --burst, --quota or "
-            "--prefix",
+            "--not-before, --allow-*, --rate, --burst, --quota, "
+            "--bandwidth or --prefix",
             o->command);
     }
     if (o->tsv && strcmp(o->command, "list") && strcmp(o->command, "show")) {

@@ -22,6 +22,7 @@
 #include "apikey_shm.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "apr_strings.h"
@@ -618,4 +619,56 @@ int apikey_limits_fixups(request_rec *r)
                               apr_table_get(r->err_headers_out, "Retry-After"));
     }
     return status;
+}
+
+/* The key that holds for r's bandwidth: the one an apikey provider
+ * granted r, or, for a subrequest or internal redirect that httpd let
+ * through without authenticating it again (the same configuration as its
+ * parent's or predecessor's: it copied r->user), theirs.  A fast redirect
+ * (DirectoryIndex, MultiViews) takes its subrequest's environment. */
+static const apikey_record_t *bandwidth_key(request_rec *r)
+{
+    for (;;) {
+        const apikey_record_t *key = apikey_request_key(r);
+        request_rec *from = r->prev ? r->prev : r->main;
+
+        if (key) {
+            return apikey_request_here(r)->granted ? key : NULL;
+        }
+        if (!from || from->per_dir_config != r->per_dir_config) {
+            return NULL;
+        }
+        r = from;
+    }
+}
+
+int apikey_limits_bandwidth(request_rec *r)
+{
+    const apikey_record_t *key = bandwidth_key(r);
+    const char *err, *set;
+    long long kib;
+    long conf;
+
+    if (!key || !key->bandwidth) {
+        return DECLINED;
+    }
+    if ((err = apikey_bandwidth_parse(key->bandwidth, &kib))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APIKEY_LOGNO(00070) "key %s: unreadable bandwidth '%s' "
+                                          "(%s); no bandwidth limit applied",
+                      key->id, key->bandwidth, err);
+        return DECLINED;
+    }
+    /* The section's own rate-limit (SetEnv, SetEnvIf, RewriteRule [E=]) is
+     * a ceiling the key's bandwidth lowers, never raises; one that
+     * mod_ratelimit would not apply (0, or too large for its int) is
+     * none. */
+    if ((set = apr_table_get(r->subprocess_env, "rate-limit"))) {
+        conf = strtol(set, NULL, 10);
+        if (conf >= 1 && conf <= APIKEY_BANDWIDTH_MAX_KIB && conf <= kib) {
+            return DECLINED;
+        }
+    }
+    apr_table_setn(r->subprocess_env, "rate-limit", num(r->pool, kib));
+    return DECLINED;
 }

@@ -32,4 +32,10 @@ int apikey_limits_quota_binds(const apikey_rate_t *rate,
  * a limit. */
 int apikey_limits_fixups(request_rec *r);
 
+/* fixups hook (APR_HOOK_LAST, after mod_env and mod_setenvif): for a
+ * request whose key has a bandwidth, sets mod_ratelimit's rate-limit in
+ * r->subprocess_env to it in KiB/s, unless the configuration set a lower
+ * one.  A bandwidth that does not parse is logged and not applied. */
+int apikey_limits_bandwidth(request_rec *r);
+
 #endif /* APIKEY_LIMITS_H */
