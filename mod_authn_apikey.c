@@ -49,6 +49,7 @@ static int apikey_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)ptemp;
     apikey_db_reset(pconf);
     apikey_logging_pre_config(pconf);
+    apikey_limits_pre_config(pconf);
     return OK;
 }
 

@@ -104,6 +104,7 @@ void *apikey_config_dir_create(apr_pool_t *p, char *dir)
     conf->status = -1;
     conf->error_format = -1;
     conf->anonymous = -1;
+    conf->limit_by = -1;
     return conf;
 }
 
@@ -146,6 +147,15 @@ void *apikey_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
     conf->error_format =
         add->error_format != -1 ? add->error_format : base->error_format;
     conf->anonymous = add->anonymous != -1 ? add->anonymous : base->anonymous;
+    if (add->limit_name) {
+        conf->limit_name = add->limit_name;
+        conf->limit_budget = add->limit_budget;
+    }
+    else {
+        conf->limit_name = base->limit_name;
+        conf->limit_budget = base->limit_budget;
+    }
+    conf->limit_by = add->limit_by != -1 ? add->limit_by : base->limit_by;
     conf->anon_rate = add->anon_rate ? add->anon_rate : base->anon_rate;
     conf->anon_quota = add->anon_quota ? add->anon_quota : base->anon_quota;
     return conf;

@@ -119,6 +119,11 @@ typedef struct {
      * AuthAPIKeyLimitMode (1 report, 0 enforce, -1 not set: enforce). */
     int limit_headers;
     int limit_report;
+    /* AuthAPIKeyLimitName (NULL: not set here, the key's one budget) and
+     * its number; AuthAPIKeyLimitBy (1 owner, 0 key, -1 not set: key). */
+    const char *limit_name;
+    apr_uint32_t limit_budget;
+    int limit_by;
     /* AuthAPIKeyErrorFormat (APIKEY_ERRORS_*; -1 not set: text). */
     int error_format;
     /* AuthAPIKeyQuery, or NULL for the default look-up. */

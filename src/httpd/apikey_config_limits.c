@@ -7,6 +7,9 @@
 #include "apikey_config_limits.h"
 #include "apikey_file.h"
 #include "apikey_limit.h"
+#include "apikey_limits.h"
+
+#include "apr_lib.h"
 
 #include "apr_strings.h"
 #include "http_config.h"
@@ -89,6 +92,56 @@ const char *apikey_config_set_limit_headers(cmd_parms *cmd, void *mconfig,
                             "AuthAPIKeyLimitHeaders '%s': expected "
                             "On, Off, Legacy or Both",
                             how);
+    }
+    return NULL;
+}
+
+/* The longest AuthAPIKeyLimitName: a policy name of the RateLimit headers
+ * and a column of the status page. */
+#define LIMIT_NAME_MAX 32
+
+const char *apikey_config_set_limit_name(cmd_parms *cmd, void *mconfig,
+                                         const char *name)
+{
+    apikey_dir_conf_t *conf = mconfig;
+    const char *c;
+
+    if (!strcasecmp(name, "none")) {
+        conf->limit_name = ""; /* the key's one budget again */
+        conf->limit_budget = 0;
+        return NULL;
+    }
+    for (c = name; *c; c++) {
+        if (!apr_isalnum(*c) && *c != '-' && *c != '_') {
+            break;
+        }
+    }
+    if (*c || c == name || c - name > LIMIT_NAME_MAX) {
+        return apr_psprintf(cmd->pool,
+                            "AuthAPIKeyLimitName '%s': a budget's name is 1 "
+                            "to %d letters, digits, '-' or '_' (it names "
+                            "RateLimit policies), or none",
+                            name, LIMIT_NAME_MAX);
+    }
+    conf->limit_name = name;
+    conf->limit_budget = apikey_limits_budget_number(cmd->pool, name);
+    return NULL;
+}
+
+const char *apikey_config_set_limit_by(cmd_parms *cmd, void *mconfig,
+                                       const char *by)
+{
+    apikey_dir_conf_t *conf = mconfig;
+
+    if (!strcasecmp(by, "key")) {
+        conf->limit_by = 0;
+    }
+    else if (!strcasecmp(by, "owner")) {
+        conf->limit_by = 1;
+    }
+    else {
+        return apr_psprintf(
+            cmd->pool, "AuthAPIKeyLimitBy '%s': expected key or owner", by);
     }
     return NULL;
 }

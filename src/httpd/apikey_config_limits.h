@@ -21,6 +21,10 @@ const char *apikey_config_set_limit_headers(cmd_parms *cmd, void *mconfig,
                                             const char *how);
 const char *apikey_config_set_limit_mode(cmd_parms *cmd, void *mconfig,
                                          const char *mode);
+const char *apikey_config_set_limit_name(cmd_parms *cmd, void *mconfig,
+                                         const char *name);
+const char *apikey_config_set_limit_by(cmd_parms *cmd, void *mconfig,
+                                       const char *by);
 const char *apikey_config_set_limit_slots(cmd_parms *cmd, void *mconfig,
                                           const char *n);
 const char *apikey_config_set_state_file(cmd_parms *cmd, void *mconfig,
@@ -67,6 +71,16 @@ const char *apikey_config_set_quota_sync(cmd_parms *cmd, void *mconfig,
                       NULL, RSRC_CONF | ACCESS_CONF,                           \
                       "enforce limits, or report (count and log, never "       \
                       "refuse)"),                                              \
+        AP_INIT_TAKE1("AuthAPIKeyLimitName", apikey_config_set_limit_name,     \
+                      NULL, RSRC_CONF | ACCESS_CONF,                           \
+                      "The budget requests here spend: a name of its own "     \
+                      "(counted apart from the key's other budgets), or "      \
+                      "none"),                                                 \
+        AP_INIT_TAKE1("AuthAPIKeyLimitBy", apikey_config_set_limit_by, NULL,   \
+                      RSRC_CONF | ACCESS_CONF,                                 \
+                      "Whose budget requests here spend: the key's (key, the " \
+                      "default) or its owner's, shared by all its keys "       \
+                      "(owner)"),                                              \
         AP_INIT_TAKE1("AuthAPIKeyLimitSlots", apikey_config_set_limit_slots,   \
                       NULL, RSRC_CONF, "Keys the shared limit table holds"),   \
         AP_INIT_TAKE1("AuthAPIKeyStateFile", apikey_config_set_state_file,     \

@@ -236,25 +236,29 @@ int apikey_limits_quota_binds(const apikey_rate_t *rate,
  * RateLimit-Limit/-Remaining/-Reset for the limit that binds (the one that
  * refused the request, else the one with fewer requests left).  In
  * err_headers_out: they go out with a 429 too. */
-static void limit_headers(request_rec *r, int how, const apikey_rate_t *rate,
+static void limit_headers(request_rec *r, int how, const char *budget,
+                          const apikey_rate_t *rate,
                           const apikey_quota_t *quota, const apikey_charge_t *c)
 {
     apr_pool_t *p = r->pool;
     const char *policy = NULL, *state = NULL;
+    /* The policies' names: "rate" and "quota", or "NAME.rate"... for an
+     * AuthAPIKeyLimitName (its characters are all a header may carry). */
+    const char *pre = budget ? apr_pstrcat(p, "\"", budget, ".", NULL) : "\"";
 
     if (rate->interval_us) {
         policy = apr_pstrcat(
-            p, "\"rate\";q=", num(p, rate->burst),
+            p, pre, "rate\";q=", num(p, rate->burst),
             ";w=", num(p, up_to_sec(rate->interval_us * rate->burst)), NULL);
-        state = apr_pstrcat(p, "\"rate\";r=", num(p, c->rate_remaining),
+        state = apr_pstrcat(p, pre, "rate\";r=", num(p, c->rate_remaining),
                             ";t=", num(p, up_to_sec(c->rate_reset_us)), NULL);
     }
     if (quota->limit) {
         const char *qp = apr_pstrcat(
-            p, "\"quota\";q=", num(p, (long long)quota->limit),
+            p, pre, "quota\";q=", num(p, (long long)quota->limit),
             ";w=", num(p, apikey_period_seconds(quota->period)), NULL);
         const char *qs = apr_pstrcat(
-            p, "\"quota\";r=", num(p, (long long)c->quota_remaining),
+            p, pre, "quota\";r=", num(p, (long long)c->quota_remaining),
             ";t=", num(p, up_to_sec(c->quota_reset_us)), NULL);
 
         policy = policy ? apr_pstrcat(p, policy, ", ", qp, NULL) : qp;
@@ -281,16 +285,76 @@ static void limit_headers(request_rec *r, int how, const apikey_rate_t *rate,
     }
 }
 
-/* The slot of a key: its id in its server's store, found through its
- * look-up statement. */
+/* AuthAPIKeyLimitName's names by number, for the status page: those of
+ * this configuration (a slot of a name no longer configured shows its
+ * number). */
+static apr_hash_t *budget_names;
+
+void apikey_limits_pre_config(apr_pool_t *pconf)
+{
+    budget_names = apr_hash_make(pconf);
+}
+
+apr_uint32_t apikey_limits_budget_number(apr_pool_t *p, const char *name)
+{
+    apr_uint32_t n =
+        apikey_db_hash(name, strlen(name), 0) & ~APIKEY_BUDGET_OWNER;
+
+    n = n ? n : 1;
+    if (budget_names && !apr_hash_get(budget_names, &n, sizeof(n))) {
+        apr_uint32_t *k = apr_palloc(p, sizeof(*k));
+
+        *k = n;
+        apr_hash_set(budget_names, k, sizeof(*k), apr_pstrdup(p, name));
+    }
+    return n;
+}
+
+const char *apikey_limits_budget_name(apr_pool_t *p, apr_uint32_t budget)
+{
+    apr_uint32_t n = budget & ~APIKEY_BUDGET_OWNER;
+    const char *name =
+        n && budget_names ? apr_hash_get(budget_names, &n, sizeof(n)) : NULL;
+
+    return name ? name : n ? apr_psprintf(p, "#%08x", (unsigned)n) : NULL;
+}
+
+/* The budget a request of key spends here: 0 for the key's one budget,
+ * else AuthAPIKeyLimitName's number and/or APIKEY_BUDGET_OWNER. */
+static apr_uint32_t budget_of(const apikey_dir_conf_t *conf,
+                              const apikey_record_t *key, int anonymous)
+{
+    return (conf->limit_name && *conf->limit_name ? conf->limit_budget : 0)
+           | (conf->limit_by == 1 && !anonymous && key->owner
+                  ? APIKEY_BUDGET_OWNER
+                  : 0);
+}
+
+/* The slot of a key's budget: its id (its owner's name, for
+ * AuthAPIKeyLimitBy owner) in its server's store, found through its
+ * look-up statement; a budget other than the key's one (a name, an
+ * owner's) folded into the statement's number, so that its slot and its
+ * rows in the quota store are its own and no key's. */
 static apikey_slot_key_t slot_key(const apikey_srv_conf_t *srv,
-                                  const apikey_record_t *key)
+                                  const apikey_dir_conf_t *conf,
+                                  const apikey_record_t *key, int anonymous)
 {
     apikey_slot_key_t sk;
 
-    sk.id = key->id;
+    sk.budget = budget_of(conf, key, anonymous);
+    sk.id = sk.budget & APIKEY_BUDGET_OWNER ? key->owner : key->id;
     sk.store = srv->store_id;
     sk.query = key->query ? key->query->id : 0;
+    if (sk.budget) {
+        unsigned char b[4] = {
+            (unsigned char)(sk.budget >> 24), (unsigned char)(sk.budget >> 16),
+            (unsigned char)(sk.budget >> 8), (unsigned char)sk.budget};
+
+        sk.query = apikey_db_hash((const char *)b, sizeof(b), sk.query);
+        if (sk.query == APIKEY_QUERY_ANONYMOUS) {
+            sk.query--;
+        }
+    }
     return sk;
 }
 
@@ -298,6 +362,7 @@ static apikey_slot_key_t slot_key(const apikey_srv_conf_t *srv,
  * from the store (one round trip as a rule), hands them to the slot and
  * charges again.  Leaves in c what became of the request. */
 static void charge_from_store(request_rec *r, const apikey_record_t *key,
+                              const apikey_slot_key_t sk,
                               const apikey_rate_t *rate,
                               const apikey_quota_t *quota, long long now,
                               int flags, apikey_charge_t *c)
@@ -305,8 +370,7 @@ static void charge_from_store(request_rec *r, const apikey_record_t *key,
     const apikey_srv_conf_t *srv =
         ap_get_module_config(r->server->module_config, &authn_apikey_module);
     apikey_limit_table_t *t = apikey_limits_table();
-    const char *id = key->id;
-    const apikey_slot_key_t sk = slot_key(srv, key);
+    const char *id = sk.id;
     /* Its rows in the store: named by the id, and the statement that found
      * it when that is not the default look-up. */
     const char *row = apikey_quota_sql_row(r->pool, id, sk.query);
@@ -437,9 +501,9 @@ static int charge(request_rec *r, apikey_request_t *rq,
                    : 0)
             | (srv->quota_fallback ? APIKEY_CHARGE_FALLBACK : 0);
     c = &rq->charge;
-    sk = slot_key(srv, key);
+    sk = slot_key(srv, conf, key, anonymous);
     if ((flags & APIKEY_CHARGE_LEASED) && quota.limit
-        && strlen(key->id) > apikey_quota_sql_id_max(sk.query)) {
+        && strlen(sk.id) > apikey_quota_sql_id_max(sk.query)) {
         /* Its units could not be given back under its whole id. */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APIKEY_LOGNO(00048) "key %.64s...: an id longer than "
@@ -456,7 +520,7 @@ static int charge(request_rec *r, apikey_request_t *rq,
     apikey_limit_table_charge(apikey_limits_table(), &sk, key->owner, &rate,
                               &quota, now, flags, c);
     if (c->result == APIKEY_CHARGE_NEED_LEASE) {
-        charge_from_store(r, key, &rate, &quota, now, flags, c);
+        charge_from_store(r, key, sk, &rate, &quota, now, flags, c);
     }
     if (apikey_limit_table_filling(table, FILL_WARN_PERCENT)) {
         warn_filling(r->server, table);
@@ -496,7 +560,10 @@ static int charge(request_rec *r, apikey_request_t *rq,
                                        : 1));
     }
     if (conf->limit_headers > 0) {
-        limit_headers(r, conf->limit_headers, &rate, &quota, c);
+        limit_headers(r, conf->limit_headers,
+                      conf->limit_name && *conf->limit_name ? conf->limit_name
+                                                            : NULL,
+                      &rate, &quota, c);
     }
     if (c->result == APIKEY_CHARGE_ADMIT) {
         return DECLINED;
@@ -543,6 +610,7 @@ int apikey_limits_fixups(request_rec *r)
     apikey_here_t *here;
     apikey_rate_t rate;
     apikey_quota_t quota;
+    apr_uint32_t budget;
     int i, status, anonymous;
 
     /* An ErrorDocument's page (httpd's internal redirect with the error
@@ -585,6 +653,7 @@ int apikey_limits_fixups(request_rec *r)
     if (!rate.interval_us && !quota.limit) {
         return DECLINED;
     }
+    budget = budget_of(conf, key, anonymous);
     /* Once per client request for each key and limits: in the first
      * request_rec that an apikey provider granted them (the initial request
      * as a rule; else the internal redirect or subrequest that first used
@@ -596,7 +665,8 @@ int apikey_limits_fixups(request_rec *r)
     for (i = 0; i < rq->ncharges; i++) {
         const apikey_charged_t *ch = &rq->charges[i];
 
-        if (!strcmp(ch->id, key->id) && same_limits(ch, &rate, &quota)) {
+        if (!strcmp(ch->id, key->id) && ch->budget == budget
+            && same_limits(ch, &rate, &quota)) {
             if (ch->status == DECLINED) {
                 return DECLINED;
             }
@@ -608,6 +678,7 @@ int apikey_limits_fixups(request_rec *r)
         apikey_charged_t *ch = &rq->charges[rq->ncharges++];
 
         ch->id = apr_pstrdup(rq->pool, key->id);
+        ch->budget = budget;
         ch->rate = rate;
         ch->quota = quota;
         ch->status = status;

@@ -19,6 +19,15 @@ int apikey_limits_init(apr_pool_t *pconf, server_rec *s);
  * set up first, and restored (logged) if memory was scribbled over it. */
 apikey_limit_table_t *apikey_limits_table(void);
 
+/* Budgets other than a key's one (AuthAPIKeyLimitName, AuthAPIKeyLimitBy):
+ * their numbers, the bit of an owner's, and their names (pre_config
+ * resets them; the directive numbers a name; the status page names a
+ * number, NULL for 0). */
+#define APIKEY_BUDGET_OWNER 0x80000000U
+void apikey_limits_pre_config(apr_pool_t *pconf);
+apr_uint32_t apikey_limits_budget_number(apr_pool_t *p, const char *name);
+const char *apikey_limits_budget_name(apr_pool_t *p, apr_uint32_t budget);
+
 /* Which limit the legacy headers and the %{limit}K, %{remaining}K and
  * %{reset}K fields describe: the one that refused the request, else the
  * one with fewer requests left.  1: the quota; 0: the rate limit (or no

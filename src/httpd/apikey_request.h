@@ -31,6 +31,7 @@ struct apikey_srv_conf_t;
 #define APIKEY_CHARGES_MAX 4
 typedef struct {
     const char *id;
+    apr_uint32_t budget; /* its budget (apikey_limits.h), 0: the key's */
     apikey_rate_t rate;
     apikey_quota_t quota;
     int status; /* what the request got: DECLINED (admitted) or 429, 503 */

@@ -94,6 +94,10 @@ static void json_row(request_rec *r, const row_t *row, int first)
     ap_rvputs(
         r, first ? "" : ",", "\n  {\"id\":", apikey_json_str(p, row->v.id),
         ",\"owner\":", apikey_json_str(p, row->v.owner),
+        /* Whose budget, and which: an owner's slot's id is the owner. */
+        ",\"by\":\"", row->v.budget & APIKEY_BUDGET_OWNER ? "owner" : "key",
+        "\",\"budget\":",
+        apikey_json_str(p, apikey_limits_budget_name(p, row->v.budget)),
         ",\"last_used\":", apikey_json_str(p, iso(p, row->v.last_used)), NULL);
     if (row->rate_remaining >= 0) {
         ap_rvputs(r, ",\"rate\":{\"interval_ms\":",
@@ -123,10 +127,15 @@ static void json_row(request_rec *r, const row_t *row, int first)
 static void html_row(request_rec *r, const row_t *row)
 {
     apr_pool_t *p = r->pool;
+    const char *budget = apikey_limits_budget_name(p, row->v.budget);
 
-    ap_rvputs(r, "<tr><td>", ap_escape_html(p, row->v.id), "</td><td>",
-              ap_escape_html(p, apikey_utf8_mend(p, row->v.owner)), "</td><td>",
-              iso(p, row->v.last_used), "</td><td>", NULL);
+    ap_rvputs(r, "<tr><td>", ap_escape_html(p, row->v.id),
+              row->v.budget & APIKEY_BUDGET_OWNER ? " (all the owner's keys)"
+                                                  : "",
+              budget ? " budget " : "", budget ? ap_escape_html(p, budget) : "",
+              "</td><td>", NULL);
+    ap_rvputs(r, ap_escape_html(p, apikey_utf8_mend(p, row->v.owner)),
+              "</td><td>", iso(p, row->v.last_used), "</td><td>", NULL);
     if (row->rate_remaining >= 0) {
         ap_rvputs(r, num(p, row->rate_remaining), " of ", num(p, row->v.burst),
                   " (one per ", num(p, row->v.rate_interval_us / 1000), " ms)",

@@ -158,9 +158,11 @@ static void describe(slot_t *s, const apikey_slot_key_t *key, const char *owner,
      * Skipped when unchanged, to keep the hot path to its atomics. */
     if (s->quota_limit != quota->limit || s->rate_interval != rate->interval_us
         || s->burst != (apr_uint32_t)rate->burst || s->keystore != key->store
-        || s->query != key->query || strncmp(s->id, id, sizeof(s->id) - 1)) {
+        || s->query != key->query || s->budget != key->budget
+        || strncmp(s->id, id, sizeof(s->id) - 1)) {
         s->keystore = key->store;
         s->query = key->query;
+        s->budget = key->budget;
         s->rate_interval = rate->interval_us;
         s->burst = (apr_uint32_t)rate->burst;
         s->quota_limit = (apr_uint32_t)quota->limit;
@@ -356,8 +358,9 @@ int apikey_limit_table_view(apikey_limit_table_t *t, unsigned i,
     v->owner[sizeof(v->owner) - 1] = '\0';
     v->store = s->keystore;
     v->query = s->query;
+    v->budget = s->budget;
     /* Racy copies of display strings: no control characters.  An id is
-     * ASCII; an owner may be UTF-8 (cut at the slot's 29 bytes, perhaps in
+     * ASCII; an owner may be UTF-8 (cut at the slot's 25 bytes, perhaps in
      * the middle of a character, which the status page's writers mend). */
     for (k = 0; v->id[k]; k++) {
         if ((unsigned char)v->id[k] < ' ' || (unsigned char)v->id[k] > '~') {

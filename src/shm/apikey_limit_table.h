@@ -43,6 +43,10 @@ typedef struct {
     const char *id;
     apr_uint32_t store;
     apr_uint32_t query;
+    /* For the status page: which budget the slot counts, as the caller
+     * numbers them (0: the key's one budget).  What tells budgets apart is
+     * in id and query: the caller folds it in. */
+    apr_uint32_t budget;
 } apikey_slot_key_t;
 
 /* The longest key id a slot keeps whole (the schemas' VARCHAR(64)): a
@@ -90,8 +94,8 @@ typedef struct {
 /* A slot as the status page shows it. */
 typedef struct {
     char id[APIKEY_QUOTA_ID_MAX + 1];
-    char owner[30];
-    apr_uint32_t store, query; /* the key's (apikey_slot_key_t) */
+    char owner[26];
+    apr_uint32_t store, query, budget; /* the key's (apikey_slot_key_t) */
     long long tat, last_used;
     /* The quota's current count: the period it belongs to (an index of
      * the slot's period type, as apikey_period_index gives; a period

@@ -55,7 +55,9 @@ typedef struct {
     unsigned char period;
     /* Whole (the sync gives units back under it), NUL-terminated. */
     char id[APIKEY_QUOTA_ID_MAX + 1];
-    char owner_name[30];
+    char owner_name[26];
+    /* For the status page: the budget (apikey_slot_key_t's). */
+    apr_uint32_t budget;
 } slot_t;
 
 /* The header's word is the time of the last "table full" line; used
