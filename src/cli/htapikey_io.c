@@ -96,7 +96,12 @@ typedef struct {
 static const char *as_field(apr_pool_t *p, const char *msg)
 {
     char *m = apr_pstrdup(p, msg), *c;
+    size_t n = strlen(m), tail = strlen("; nothing was written");
 
+    /* The import's own message says so once. */
+    if (n > tail && !strcmp(m + n - tail, "; nothing was written")) {
+        m[n - tail] = '\0';
+    }
     if (strncmp(m, "--", 2)) {
         return m;
     }
