@@ -7,6 +7,7 @@
 
 #include "apikey_json_read.h"
 #include "apikey_json.h"
+#include "apikey_key.h"
 
 #include "apr_strings.h"
 
@@ -312,11 +313,13 @@ apikey_json_member(const apr_array_header_t *members, const char *name)
     return NULL;
 }
 
+static const char *parse(reader_t *r, apr_array_header_t **members);
+
 const char *apikey_json_object_parse(apr_pool_t *p, const char *s, size_t len,
                                      apr_array_header_t **members)
 {
     reader_t r;
-    apr_array_header_t *a;
+    const char *err;
 
     if (len > APIKEY_JSON_OBJECT_MAX) {
         return apr_psprintf(p, "longer than %d bytes", APIKEY_JSON_OBJECT_MAX);
@@ -329,6 +332,19 @@ const char *apikey_json_object_parse(apr_pool_t *p, const char *s, size_t len,
     r.p = p;
     r.start = r.at = apr_pstrndup(p, s, len);
     r.err = NULL;
+    err = parse(&r, members);
+    /* The copy may hold a key in clear (import --plaintext): wiped, as
+     * every copy of a key is once used. */
+    apikey_wipe((char *)r.start, len);
+    return err;
+}
+
+static const char *parse(reader_t *rp, apr_array_header_t **members)
+{
+    reader_t r = *rp;
+    apr_array_header_t *a;
+    apr_pool_t *p = r.p;
+
     a = apr_array_make(p, 16, sizeof(apikey_json_member_t));
     blanks(&r);
     if (*r.at != '{') {
