@@ -19,7 +19,7 @@ use LWP::UserAgent;
 use ApiKeyTest qw(htapikey top_dir store_sql scratch_store drop_store);
 use ApiKeyServer;
 
-plan tests => 81, need(need_module('authn_apikey', 'dbd'), need_lwp);
+plan tests => 83, need(need_module('authn_apikey', 'dbd'), need_lwp);
 
 my $json = JSON::PP->new->utf8->canonical;
 my $dir = File::Spec->catdir(Apache::Test::vars('t_logs'), "io-$$");
@@ -309,6 +309,21 @@ ok t_cmp(rows('apikey', %dstsql) . ' ' . rows('apikey_audit', %dstsql),
          "$nkeys $naudit", 'none of them wrote anything');
 ($rc, $out, $err) = htapikey(@dst, 'import', $f, '--owner', 'x');
 ok t_cmp($rc, 2, 'import of records takes no --owner');
+
+# With --pepper: the HMAC-SHA-256 that AuthAPIKeyHash hmac-sha256 expects.
+my $pepper = write_file('pepper', "pepper-$$-0123456789abcdef\n");
+chmod 0600, $pepper;
+my $hkey = "peppered-legacy-$$";
+push @keys, $hkey;
+($rc, $out, $err) = htapikey(@src, '--pepper', $pepper, 'import',
+                             '--plaintext', '--owner', 'pep',
+                             write_file('p6.txt', "$hkey\n"));
+ok t_cmp("$rc $err", '0 ', 'import --plaintext --pepper');
+my ($hid) = $out =~ /^line 1: (\w+)$/m;
+$digest{$hid} = Digest::SHA::hmac_sha256_hex($hkey, "pepper-$$-0123456789abcdef");
+ok t_cmp(store_sql("SELECT digest FROM apikey WHERE id = '$hid'", %srcsql)
+         =~ /^(\w+)/ ? $1 : '', $digest{$hid},
+         'stored as HMAC-SHA-256 keyed with the pepper');
 
 # ---- 6. the target serves the keys ----
 my $docs = Apache::Test::vars('t_logs') . '/srv-io/htdocs';
