@@ -11,6 +11,7 @@
 #include "apr_pools.h"
 #include "apr_tables.h"
 
+#include "apikey_record.h"
 #include "htapikey_db.h"
 
 /* Exit statuses, documented in docs/htapikey.md. */
@@ -63,13 +64,19 @@ int htapikey_only_options(const htapikey_options_t *o, int owner, int settings,
 int htapikey_open_store(apr_pool_t *p, const htapikey_options_t *o, int flags,
                         htapikey_db_t *db);
 
-/* The commands of their own files: log (htapikey_audit.c), export and
- * import (htapikey_io.c), create --count (htapikey_io.c). */
+/* The commands of their own files: log (htapikey_audit.c), export
+ * (htapikey_export.c), import (htapikey_io.c), create --count
+ * (htapikey_count.c). */
 int htapikey_cmd_log(apr_pool_t *p, const htapikey_options_t *o);
 int htapikey_cmd_export(apr_pool_t *p, const htapikey_options_t *o);
 int htapikey_cmd_import(apr_pool_t *p, const htapikey_options_t *o);
 int htapikey_create_count(apr_pool_t *p, const htapikey_options_t *o,
                           const htapikey_row_t *settings, const char *prefix);
+
+/* Whether export writes a column as a number (its BIGINT columns), and
+ * whether s is an integer as they hold one: -?[0-9]{1,18}. */
+int htapikey_column_numeric(const apikey_column_t *col);
+int htapikey_integer(const char *s);
 
 /* The key settings of create and update, checked, as the store keeps them
  * (htapikey_db_null for "none" in update).  Returns NULL or a message. */

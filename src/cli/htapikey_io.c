@@ -1,9 +1,8 @@
 /* Copyright 2026 the mod_authn_apikey authors
  * SPDX-License-Identifier: Apache-2.0
  *
- * htapikey's bulk commands: export (every key record as JSON Lines, its
- * digest included, never a key), import (those records, or legacy keys in
- * clear, into any driver's store, all or nothing).
+ * htapikey import: key records as export writes them, or legacy keys in
+ * clear, into any driver's store, all or nothing.
  * Every line is checked as create checks its options before anything is
  * written, and then every key goes in one transaction. */
 
@@ -20,14 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* An exported column's value is a number when the column is BIGINT. */
-static int numeric(const apikey_column_t *col)
+int htapikey_column_numeric(const apikey_column_t *col)
 {
     return !strcmp(col->placeholder, "%lld");
 }
 
-/* An integer as the store keeps BIGINT columns: -?[0-9]{1,18}. */
-static int integer(const char *s)
+int htapikey_integer(const char *s)
 {
     size_t n = 0;
 
@@ -36,48 +33,6 @@ static int integer(const char *s)
         n++;
     }
     return n > 0 && n <= 18 && !s[n];
-}
-
-int htapikey_cmd_export(apr_pool_t *p, const htapikey_options_t *o)
-{
-    apr_array_header_t *rows;
-    const char *sql = "SELECT ", *err;
-    htapikey_db_t db;
-    int rc, i, c;
-
-    if ((rc = htapikey_only_options(o, 0, 0, 0))
-        || (rc = htapikey_open_store(p, o, HTAPIKEY_DB_MUST_EXIST, &db))) {
-        return rc;
-    }
-    /* The key record's list, so that a column added to it comes along. */
-    for (c = 0; c < apikey_ncolumns; c++) {
-        sql = apr_pstrcat(p, sql, c ? ", " : "", apikey_columns[c].name, NULL);
-    }
-    sql = apr_pstrcat(p, sql, " FROM apikey ORDER BY created, id", NULL);
-    if ((err = htapikey_db_select(&db, sql, 0, NULL, apikey_ncolumns, &rows))) {
-        return htapikey_fail(EXIT_DB,
-                             "export failed: %s (is the store initialised, "
-                             "and upgraded by 'htapikey init'?)",
-                             err);
-    }
-    for (i = 0; i < rows->nelts; i++) {
-        const char **v = APR_ARRAY_IDX(rows, i, const char **);
-
-        for (c = 0; c < apikey_ncolumns; c++) {
-            printf("%s\"%s\":", c ? "," : "{", apikey_columns[c].name);
-            if (v[c] && numeric(&apikey_columns[c]) && integer(v[c])) {
-                fputs(v[c], stdout);
-            }
-            else {
-                htapikey_json_string(v[c]);
-            }
-        }
-        printf("}\n");
-    }
-    if (fflush(stdout) || ferror(stdout)) {
-        return htapikey_fail(EXIT_DB, "%s", "export: cannot write the output");
-    }
-    return EXIT_OK;
 }
 
 /* What import gathers before it writes: the keys, the line each came from,
@@ -192,6 +147,31 @@ static const char *settings(batch_t *b, htapikey_options_t *opts,
     return NULL;
 }
 
+/* The text columns that record() checks itself or through create's
+ * checks; any other (a column added to the list later) gets text's. */
+static const char *const checked[] = {
+    "id",     "owner",       "name",     "scopes",        "status",
+    "rate",   "quota",       "allow_ip", "allow_referer", "allow_method",
+    "digest", "replaced_by", NULL};
+
+/* UTF-8 without control characters, at most 1024 bytes. */
+static int plain_text(const char *v)
+{
+    unsigned long cp;
+    size_t n;
+
+    if (strlen(v) > 1024) {
+        return 0;
+    }
+    for (; *v; v += n) {
+        if (!(n = apikey_utf8_decode(v, &cp)) || cp < 0x20
+            || (cp >= 0x7f && cp <= 0x9f)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* A record of export's: every field checked, the key record's columns
  * only. */
 static const char *record(batch_t *b, long line,
@@ -226,15 +206,26 @@ static const char *record(batch_t *b, long line,
         if (m->type == APIKEY_JSON_NULL) {
             continue;
         }
-        if (numeric(col) ? m->type != APIKEY_JSON_NUMBER || !integer(m->value)
-                         : m->type != APIKEY_JSON_STRING) {
+        if (htapikey_column_numeric(col)
+                ? m->type != APIKEY_JSON_NUMBER || !htapikey_integer(m->value)
+                : m->type != APIKEY_JSON_STRING) {
             return apr_psprintf(b->p, "field %s: expected %s", m->name,
-                                numeric(col) ? "an integer or null"
-                                             : "a string or null");
+                                htapikey_column_numeric(col)
+                                    ? "an integer or null"
+                                    : "a string or null");
         }
         if (!strcmp(m->name, "digest")) {
             digest = m->value;
             continue;
+        }
+        for (c = 0; checked[c] && strcmp(checked[c], m->name); c++) {
+        }
+        if (!htapikey_column_numeric(col) && !checked[c]
+            && !plain_text(m->value)) {
+            return apr_psprintf(b->p,
+                                "field %s: not UTF-8 text without control "
+                                "characters of at most 1024 bytes",
+                                m->name);
         }
         f = htapikey_row_field(&row, m->name);
         *f = m->value;
