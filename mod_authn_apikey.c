@@ -20,6 +20,7 @@
 #include "apikey_config_keys.h"
 #include "apikey_config_limits.h"
 #include "apikey_config_store.h"
+#include "apikey_errors.h"
 #include "apikey_failure.h"
 #include "apikey_key.h"
 #include "apikey_cache.h"
@@ -36,11 +37,10 @@
 #include "apikey_watchdog.h"
 
 /* The directives, each slice beside its handlers. */
-static const command_rec apikey_cmds[] = {APIKEY_CONFIG_KEYS_DIRECTIVES,
-                                          APIKEY_CONFIG_STORE_DIRECTIVES,
-                                          APIKEY_CONFIG_LIMITS_DIRECTIVES,
-                                          APIKEY_STATUS_DIRECTIVES,
-                                          {0}};
+static const command_rec apikey_cmds[] = {
+    APIKEY_CONFIG_KEYS_DIRECTIVES,   APIKEY_CONFIG_STORE_DIRECTIVES,
+    APIKEY_CONFIG_LIMITS_DIRECTIVES, APIKEY_STATUS_DIRECTIVES,
+    APIKEY_ERRORS_DIRECTIVES,        {0}};
 
 static int apikey_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp)
@@ -109,6 +109,7 @@ static const struct {
     const authz_provider *provider;
 } apikey_providers[] = {
     {"apikey", &apikey_authz_any},
+    {"apikey-anonymous", &apikey_authz_anonymous},
     {"apikey-scope", &apikey_authz_scope},
     {"apikey-id", &apikey_authz_id},
     {"apikey-owner", &apikey_authz_owner},
@@ -142,7 +143,12 @@ static void apikey_register_hooks(apr_pool_t *p)
     /* First in fixups: after authorization, before anything else spends
      * work on a request that may be over its limits. */
     ap_hook_fixups(apikey_limits_fixups, NULL, NULL, APR_HOOK_FIRST);
+    /* Last: after mod_env's SetEnv, whose rate-limit it may lower. */
+    ap_hook_fixups(apikey_limits_bandwidth, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(apikey_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    apikey_errors_register();
+    ap_hook_insert_error_filter(apikey_errors_insert_filter, NULL, NULL,
+                                APR_HOOK_MIDDLE);
     ap_hook_create_request(apikey_logging_guard, NULL, NULL,
                            APR_HOOK_REALLY_LAST);
     ap_hook_post_read_request(apikey_logging_guard, NULL, NULL,

@@ -4,17 +4,19 @@
  * Fuzzes the parsers of limit and time strings, which arrive in
  * directives and in database columns a key's owner may have written:
  * apikey_rate_parse ("20/s"), apikey_quota_parse ("1000/day"),
- * apikey_duration_parse ("500ms") and apikey_time_parse (expiry times,
- * ISO-8601 or Unix), then the arithmetic that consumes what they return.
- * The input is "STRING\0TAIL": STRING goes to every parser; TAIL's bytes
- * are the burst (4 bytes, signed), a time in microseconds (8 bytes) and a
- * run of request gaps for the rate limiter.
+ * apikey_bandwidth_parse ("512KiB/s"), apikey_duration_parse ("500ms")
+ * and apikey_time_parse (expiry times, ISO-8601 or Unix), then the
+ * arithmetic that consumes what they return.  The input is
+ * "STRING\0TAIL": STRING goes to every parser; TAIL's bytes are the burst
+ * (4 bytes, signed), a time in microseconds (8 bytes) and a run of request
+ * gaps for the rate limiter.
  *
  * Beyond not crashing: every value parsed comes back the same from its
  * canonical spelling (parse, format, parse); a rate limit admits exactly
  * its burst at once, then at most one request an interval; a quota grants
- * exactly its limit; periods and their ends agree with the calendar; a
- * time prints and reads back unchanged. */
+ * exactly its limit; a bandwidth is 1 KiB/s to what mod_ratelimit holds,
+ * never more than it says; periods and their ends agree with the
+ * calendar; a time prints and reads back unchanged. */
 
 #include "apikey_limit.h"
 #include "apikey_time.h"
@@ -87,6 +89,23 @@ static void check_rate(const char *s, long long burst, const uint8_t *gaps,
             FUZZ_CHECK(retry > 0 && remaining == 0 && reset >= retry);
             FUZZ_CHECK(new_tat == tat);
         }
+    }
+}
+
+static void check_bandwidth(const char *s)
+{
+    long long kib = 0, kib2 = 0;
+    char canon[64];
+
+    if (apikey_bandwidth_parse(s, &kib)) {
+        return;
+    }
+    FUZZ_CHECK(kib >= 1 && kib <= APIKEY_BANDWIDTH_MAX_KIB);
+    snprintf(canon, sizeof(canon), "%lldKiB/s", kib);
+    FUZZ_CHECK(apikey_bandwidth_parse(canon, &kib2) == NULL && kib2 == kib);
+    /* In bytes, rounded down: never more than the value said. */
+    if (strstr(s, "B/s") == s + strspn(s, "0123456789")) {
+        FUZZ_CHECK(kib * 1024 <= atoll(s) && atoll(s) < (kib + 1) * 1024);
     }
 }
 
@@ -224,6 +243,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_rate(s, burst, tail, tail_len);
     check_rate(s, 0, tail, tail_len);
     check_quota(s, now);
+    check_bandwidth(s);
     check_duration(s);
     check_time(s);
     check_periods(now);

@@ -84,6 +84,7 @@ mkdir -p build
     echo "LoadModule ssl_module $LIBEXECDIR/mod_ssl.so"
     echo "LoadModule proxy_module $LIBEXECDIR/mod_proxy.so"
     echo "LoadModule proxy_http_module $LIBEXECDIR/mod_proxy_http.so"
+    echo "LoadModule ratelimit_module $LIBEXECDIR/mod_ratelimit.so"
     if $HTTPD -V 2>/dev/null | grep -q 'threaded:.*yes'; then
         echo "LoadModule cgid_module $LIBEXECDIR/mod_cgid.so"
     else

@@ -19,7 +19,7 @@ use LWP::UserAgent;
 use ApiKeyTest qw(htapikey top_dir store_sql scratch_store drop_store);
 use ApiKeyServer;
 
-plan tests => 83, need(need_module('authn_apikey', 'dbd'), need_lwp);
+plan tests => 84, need(need_module('authn_apikey', 'dbd'), need_lwp);
 
 my $json = JSON::PP->new->utf8->canonical;
 my $dir = File::Spec->catdir(Apache::Test::vars('t_logs'), "io-$$");
@@ -151,7 +151,7 @@ ok t_cmp("$rc $err", qr/^2 .*does not take --limit/, 'list --limit: exit 2');
 # ---- 2. create --count ----
 my $before = rows('apikey', %srcsql);
 ($rc, $out, $err) = htapikey(@src, 'create', '--owner', 'bulk', '--scopes',
-                             'b', '--count', '5');
+                             'b', '--bandwidth', '512KiB/s', '--count', '5');
 ok t_cmp($rc, 0, 'create --count 5');
 my @bulk = map { $json->decode($_) } split /\n/, $out;
 ok t_cmp(scalar(@bulk), 5, 'five JSON lines');
@@ -161,7 +161,7 @@ ok t_cmp(scalar(grep { $_->{key} =~ /^ak_\w{38}$/ && $_->{id} =~ /^\w{12}$/
                        && $_->{owner} eq 'bulk' && $_->{scopes} eq 'b' } @bulk),
          5, 'each with its id, key, owner and scopes');
 ok t_cmp(rows('apikey', %srcsql), $before + 5, 'five rows more in the store');
-ok t_cmp(trail(\@src, $bulk[4]{id}), 'create owner,scopes',
+ok t_cmp(trail(\@src, $bulk[4]{id}), 'create owner,scopes,bandwidth',
          'each with its audit row');
 push @keys, map { $_->{key} } @bulk;
 for my $bad ('0', '10001', 'x', '') {
@@ -200,6 +200,9 @@ ok t_cmp($out, "Imported " . scalar(@records) . " keys.\n", 'says how many');
 ($rc, $out) = htapikey(@dst, 'export');
 ok t_cmp(join("\n", sort split /\n/, $out), join("\n", sort split /\n/, $export),
          'the target exports what the source did, column for column');
+($rc, $out) = htapikey(@dst, '--json', 'show', $bulk[0]{id});
+ok t_cmp($json->decode($out)->{bandwidth}, '512KiB/s',
+         'a key\'s bandwidth comes along');
 ok t_cmp(trail(\@dst, $ka->{id}), qr/^import owner,scopes,status,/,
          'an audit row "import" a key in the target');
 ($rc, $out, $err) = htapikey(@dst, 'import', $f);
@@ -220,6 +223,7 @@ my @bad = (
     [$json->encode({ %{ $fresh[1] }, digest => 'ABC' }), 'field digest'],
     [$json->encode({ %{ $fresh[1] }, owner => "a\x01b" }), 'owner contains a control character'],
     [$json->encode({ %{ $fresh[1] }, rate => 'fast' }), "rate 'fast'"],
+    [$json->encode({ %{ $fresh[1] }, bandwidth => '5 fast' }), "bandwidth '5 fast'"],
     [$json->encode({ %{ $fresh[1] }, expires => '2027-01-01' }), 'field expires: expected an integer'],
     [$json->encode({ %{ $fresh[1] }, id => 'Fresh0' }), "key id 'Fresh0' is already on line 1"],
     [$json->encode({ %{ $fresh[1] }, digest => $fresh[0]{digest} }), 'the same key (digest) as line 1'],

@@ -20,7 +20,7 @@ use ApiKeyFault qw(background finish load_until touch);
 use ApiKeyWait qw(patience wait_for);
 
 my @mpms = qw(prefork worker event);
-plan tests => 3 * 3 + 9, need(need_module('authn_apikey', 'dbd'),
+plan tests => 3 * 4 + 9, need(need_module('authn_apikey', 'dbd'),
                               { 'curl' => -x '/usr/bin/curl' },
                               ApiKeyServer::need_many_processes());
 
@@ -36,24 +36,37 @@ sub load {
     close $fh;
     my %n;
     $n{$_}++ for split /\n/,
-        `curl -s --parallel --parallel-max $c -H 'X-API-Key: $key' -w '%{http_code}\\n' -K $cfg`;
+        `curl -s --parallel --parallel-max $c @{[ defined $key ? "-H 'X-API-Key: $key'" : '' ]} -w '%{http_code}\\n' -K $cfg`;
     unlink $cfg;
     return \%n;
 }
 
 for my $mpm (@mpms) {
+    # /anon: the anonymous tier, its quota per client address.
     my $srv = ApiKeyServer->new(name => "exact-$mpm", mpm => $mpm,
-                                conf => "AuthAPIKeyCacheTimeout 60");
+                                conf => "AuthAPIKeyCacheTimeout 60\n");
+    mkdir "$srv->{dir}/htdocs/anon";
+    touch("$srv->{dir}/htdocs/anon/index.txt");
+    $srv->{conf} .= "<Directory $srv->{dir}/htdocs/anon>\n"
+        . "    AuthAPIKeyAnonymous On\n    AuthAPIKeyAnonymousQuota 500/day\n"
+        . "    Require apikey-anonymous\n</Directory>\n";
+    $srv->write_conf;
     ok t_cmp($srv->start ? 1 : 0, 1, "$mpm: server up");
     my $k = create_key(owner => "exact-$mpm", quota => '500/day');
     my $st = load($srv->url, $k->{key}, 200, 2000);
+    my $anon = load($srv->url('/anon/index.txt'), undef, 200, 2000);
     # httpd logs a request after answering it: read the log once stopped.
     $srv->stop;
     my $logged = $srv->statuses;
-    ok t_cmp(join(' ', map { $_ // 0 } @$st{qw(200 429)}, @$logged{qw(200 429)}),
-             '500 1500 500 1500',
+    ok t_cmp(join(' ', map { $_ // 0 } @$st{qw(200 429)}),
+             '500 1500',
              "$mpm: 200 clients, 2000 requests, quota 500: exactly 500 and "
-             . "1500 refused (as the clients and the access log count)");
+             . "1500 refused");
+    ok t_cmp(join(' ', map { $_ // 0 } @$anon{qw(200 429)}, @$logged{qw(200 429)}),
+             '500 1500 1000 3000',
+             "$mpm: the same without a key, AuthAPIKeyAnonymousQuota 500: "
+             . "exactly 500 and 1500 refused (as the clients count; the "
+             . "access log has both loads)");
     ok t_cmp(scalar(() = $srv->error_log =~ /\[(?:\w+:)?(?:crit|alert|emerg)\]|segfault|exit signal/g), 0,
              "$mpm: no crash or critical error in the error log");
 }

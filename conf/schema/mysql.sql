@@ -24,6 +24,8 @@ CREATE TABLE IF NOT EXISTS apikey (
     rate          VARCHAR(32),
     burst         BIGINT,
     quota         VARCHAR(32),
+    -- Bandwidth for mod_ratelimit: "512KiB/s"; NULL: none of the key's.
+    bandwidth     VARCHAR(32),
     INDEX apikey_owner (owner)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 -- A change marker: htapikey bumps "version" with every change it makes.

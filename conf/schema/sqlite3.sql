@@ -22,7 +22,9 @@ CREATE TABLE IF NOT EXISTS apikey (
     -- Limits: "20/s" and a burst, "100000/month"; NULL: the location's.
     rate          VARCHAR(32),
     burst         BIGINT,
-    quota         VARCHAR(32)
+    quota         VARCHAR(32),
+    -- Bandwidth for mod_ratelimit: "512KiB/s"; NULL: none of the key's.
+    bandwidth     VARCHAR(32)
 );
 CREATE INDEX IF NOT EXISTS apikey_owner ON apikey (owner);
 -- A change marker: htapikey bumps "version" with every change it makes.

@@ -30,10 +30,11 @@ typedef struct {
     const char *owner, *name, *scopes, *expires, *not_before, *prefix;
     const char *allow_ip, *allow_referer, *allow_method;
     const char *rate, *burst, *quota;
-    const char *grace; /* rotate --grace DURATION */
-    const char *limit; /* log --limit N */
-    const char *count; /* create --count N */
-    int plaintext;     /* import --plaintext */
+    const char *bandwidth; /* for mod_ratelimit: 512KiB/s */
+    const char *grace;     /* rotate --grace DURATION */
+    const char *limit;     /* log --limit N */
+    const char *count;     /* create --count N */
+    int plaintext;         /* import --plaintext */
     /* --pepper FILE: HMAC-SHA-256 digests, as AuthAPIKeyHash hmac-sha256 */
     const char *pepper_file;
     const unsigned char *pepper;

@@ -93,10 +93,16 @@ void htapikey_usage(FILE *out)
             "--burst 40\n"
             "  --quota N/hour|day|month   a calendar quota (UTC), e.g. "
             "100000/month\n"
+            "  --bandwidth SPEED      the key's responses at most SPEED "
+            "through\n"
+            "                         mod_ratelimit: N B/s, KiB/s, MiB/s or "
+            "GiB/s,\n"
+            "                         e.g. 512KiB/s\n"
             "  For update, 'none' clears --name, --expires, --not-before, "
             "--allow-*,\n"
-            "  --rate, --burst and --quota; --scopes \"\" removes every "
-            "scope.\n"
+            "  --rate, --burst, --quota and --bandwidth; --scopes \"\" "
+            "removes every\n"
+            "  scope.\n"
             "\n"
             "TIME is ISO-8601 (2027-01-31, 2027-01-31T12:00:00Z, "
             "...+02:00), UTC\n"
@@ -176,6 +182,7 @@ int htapikey_parse_args(apr_pool_t *p, int argc, const char *const *argv,
         {"--rate", NULL, offsetof(htapikey_options_t, rate)},
         {"--burst", NULL, offsetof(htapikey_options_t, burst)},
         {"--quota", NULL, offsetof(htapikey_options_t, quota)},
+        {"--bandwidth", NULL, offsetof(htapikey_options_t, bandwidth)},
         {"--format", NULL, offsetof(htapikey_options_t, format)},
         {"--limit", NULL, offsetof(htapikey_options_t, limit)},
         {"--count", NULL, offsetof(htapikey_options_t, count)},
@@ -292,12 +299,12 @@ int htapikey_only_options(const htapikey_options_t *o, int owner, int settings,
     if (!settings
         && (o->name || o->scopes || o->expires || o->not_before || o->prefix
             || o->allow_ip || o->allow_referer || o->allow_method || o->rate
-            || o->burst || o->quota)) {
+            || o->burst || o->quota || o->bandwidth)) {
         return htapikey_fail(
             EXIT_USAGE,
             "'%s' does not take --name, --scopes, --expires, "
-            "--not-before, --allow-*, --rate, --burst, --quota or "
-            "--prefix",
+            "--not-before, --allow-*, --rate, --burst, --quota, "
+            "--bandwidth or --prefix",
             o->command);
     }
     if (o->tsv && strcmp(o->command, "list") && strcmp(o->command, "show")) {

@@ -23,7 +23,10 @@
     "  --rate N/s|m|h         a rate limit, e.g. 20/s\n"                       \
     "  --burst B              how many requests at once (default N)\n"         \
     "  --quota N/hour|day|month\n"                                             \
-    "                         a calendar quota (UTC), e.g. 100000/month\n"
+    "                         a calendar quota (UTC), e.g. 100000/month\n"     \
+    "  --bandwidth SPEED      the key's responses at most SPEED through\n"     \
+    "                         mod_ratelimit: N B/s, KiB/s, MiB/s or GiB/s,\n"  \
+    "                         e.g. 512KiB/s (at least 1KiB/s)\n"
 
 #define SETTINGS_NOTE                                                          \
     "\n"                                                                       \
@@ -75,7 +78,8 @@ static const struct {
      "\n"
      "Changes the settings given, and nothing else, and prints the key as\n"
      "show does.  'none' clears --name, --expires, --not-before, --allow-*,\n"
-     "--rate, --burst and --quota; --scopes \"\" removes every scope.\n"
+     "--rate, --burst, --quota and --bandwidth; --scopes \"\" removes every\n"
+     "scope.\n"
      "\n"
      "Options:\n"
      "  --owner OWNER          who the key belongs to (1 to 255 "

@@ -150,9 +150,9 @@ static const char *settings(batch_t *b, htapikey_options_t *opts,
 /* The text columns that record() checks itself or through create's
  * checks; any other (a column added to the list later) gets text's. */
 static const char *const checked[] = {
-    "id",     "owner",       "name",     "scopes",        "status",
-    "rate",   "quota",       "allow_ip", "allow_referer", "allow_method",
-    "digest", "replaced_by", NULL};
+    "id",           "owner",  "name",        "scopes",   "status",
+    "rate",         "quota",  "bandwidth",   "allow_ip", "allow_referer",
+    "allow_method", "digest", "replaced_by", NULL};
 
 /* UTF-8 without control characters, at most 1024 bytes. */
 static int plain_text(const char *v)
@@ -185,7 +185,8 @@ static const char *record(batch_t *b, long line,
     memset(&row, 0, sizeof(row));
     opts.owner = opts.name = opts.scopes = opts.allow_ip = NULL;
     opts.allow_referer = opts.allow_method = opts.rate = NULL;
-    opts.burst = opts.quota = opts.expires = opts.not_before = NULL;
+    opts.burst = opts.quota = opts.bandwidth = NULL;
+    opts.expires = opts.not_before = NULL;
     for (i = 0; i < members->nelts; i++) {
         const apikey_json_member_t *m =
             &APR_ARRAY_IDX(members, i, apikey_json_member_t);
@@ -264,6 +265,7 @@ static const char *record(batch_t *b, long line,
     opts.rate = row.rate;
     opts.burst = row.burst;
     opts.quota = row.quota;
+    opts.bandwidth = row.bandwidth;
     if ((err = settings(b, &opts, &row))) {
         return err;
     }

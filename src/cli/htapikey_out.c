@@ -5,6 +5,7 @@
 
 #include "htapikey.h"
 #include "apikey_json.h"
+#include "apikey_limit.h"
 #include "apikey_time.h"
 
 #include "apr_strings.h"
@@ -43,14 +44,15 @@ const char *htapikey_iso_time(apr_pool_t *p, const char *stored)
 }
 
 /* The fields of a key object, in their order, as JSON, TSV and the man
- * page name them (times ISO-8601; NULL for null). */
-#define NFIELDS 17
+ * page name them (times ISO-8601; NULL for null).  A field added later
+ * goes last, so that a script's cut -f keeps its columns. */
+#define NFIELDS 18
 static const char *const field_names[NFIELDS] = {
-    "id",         "owner",    "name",          "scopes",
-    "status",     "created",  "updated",       "expires",
-    "not_before", "allow_ip", "allow_referer", "allow_method",
-    "rate",       "burst",    "quota",         "grace_until",
-    "replaced_by"};
+    "id",          "owner",    "name",          "scopes",
+    "status",      "created",  "updated",       "expires",
+    "not_before",  "allow_ip", "allow_referer", "allow_method",
+    "rate",        "burst",    "quota",         "grace_until",
+    "replaced_by", "bandwidth"};
 
 static void fields(apr_pool_t *p, const htapikey_row_t *k,
                    const char *v[NFIELDS])
@@ -72,6 +74,7 @@ static void fields(apr_pool_t *p, const htapikey_row_t *k,
     v[14] = k->quota;
     v[15] = htapikey_iso_time(p, k->grace_until);
     v[16] = k->replaced_by;
+    v[17] = k->bandwidth;
 }
 
 /* A rotated key whose replacement is set: still "active" in the store,
@@ -245,6 +248,28 @@ static const char *text_cell(apr_pool_t *p, const char *s, size_t *width)
     return out;
 }
 
+/* A bandwidth as stored, and what mod_ratelimit gets of it when that is
+ * not what it says (rounded down to whole KiB/s, or not applied). */
+static void text_bandwidth(const char *bw)
+{
+    const char *err;
+    char said[32];
+    long long kib;
+
+    if (!bw) {
+        printf("bandwidth:  none\n");
+        return;
+    }
+    if ((err = apikey_bandwidth_parse(bw, &kib))) {
+        printf("bandwidth:  %s (not applied: %s)\n", bw, err);
+        return;
+    }
+    snprintf(said, sizeof(said), "%lldKiB/s", kib);
+    printf(strcmp(said, bw) ? "bandwidth:  %s (%lld KiB/s to mod_ratelimit)\n"
+                            : "bandwidth:  %s\n",
+           bw, kib);
+}
+
 static void text_row(apr_pool_t *p, const htapikey_row_t *k)
 {
     printf("id:         %s\n", k->id);
@@ -267,6 +292,7 @@ static void text_row(apr_pool_t *p, const htapikey_row_t *k)
     printf(k->rate && k->burst ? ", burst %s\n" : "\n",
            k->burst ? k->burst : "");
     printf("quota:      %s\n", k->quota ? k->quota : "location default");
+    text_bandwidth(k->bandwidth);
     if (k->replaced_by) {
         printf("replaced by: %s, works until %s\n", k->replaced_by,
                htapikey_iso_time(p, k->grace_until));

@@ -148,8 +148,8 @@ static const char *restriction(apr_pool_t *p, const htapikey_options_t *o,
     return check_text(opt, res, RESTRICTION_MAX, 0);
 }
 
-/* --rate, --burst and --quota, checked with the module's own parsers so
- * that the server reads what the tool accepted. */
+/* --rate, --burst, --quota and --bandwidth, checked with the module's own
+ * parsers so that the server reads what the tool accepted. */
 static const char *limits(apr_pool_t *p, const htapikey_options_t *o,
                           htapikey_row_t *row)
 {
@@ -157,7 +157,7 @@ static const char *limits(apr_pool_t *p, const htapikey_options_t *o,
     apikey_quota_t quota;
     const char *err;
     char *end;
-    long long burst = 0;
+    long long burst = 0, kib;
 
     if (o->burst && !clears(o, o->burst)) {
         burst = strtoll(o->burst, &end, 10);
@@ -195,6 +195,16 @@ static const char *limits(apr_pool_t *p, const htapikey_options_t *o,
                                 o->quota, err);
         }
         row->quota = o->quota;
+    }
+    if (clears(o, o->bandwidth)) {
+        row->bandwidth = htapikey_db_null;
+    }
+    else if (o->bandwidth) {
+        if ((err = apikey_bandwidth_parse(o->bandwidth, &kib))) {
+            return apr_psprintf(p, "--bandwidth '%s': %s (as in 512KiB/s)",
+                                o->bandwidth, err);
+        }
+        row->bandwidth = o->bandwidth;
     }
     return NULL;
 }

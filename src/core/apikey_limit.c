@@ -93,6 +93,58 @@ const char *apikey_quota_parse(const char *s, apikey_quota_t *out)
     return NULL;
 }
 
+const char *apikey_bandwidth_parse(const char *s, long long *kib)
+{
+    static const struct {
+        const char *unit;
+        int shift; /* bytes = N << shift */
+    } units[] = {{"B/s", 0}, {"KiB/s", 10}, {"MiB/s", 20}, {"GiB/s", 30}};
+    const char *p = s;
+    unsigned long long n = 0, bytes;
+    size_t i;
+
+    if (!s || *p < '1' || *p > '9') {
+        return "expected a positive number and a unit: B/s, KiB/s, MiB/s or "
+               "GiB/s";
+    }
+    while (*p >= '0' && *p <= '9') {
+        /* Past the most in bytes, whatever the unit. */
+        n = n * 10 + (unsigned long long)(*p++ - '0');
+        if (n > (unsigned long long)APIKEY_BANDWIDTH_MAX_KIB * 1024 + 1023) {
+            return "more than mod_ratelimit can apply (2097151 KiB/s, just "
+                   "under 2 GiB/s)";
+        }
+    }
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (!strcmp(p, units[i].unit)) {
+            break;
+        }
+    }
+    if (i == sizeof(units) / sizeof(units[0])) {
+        if (*p && strchr("kKMG", *p) && !strcmp(p + 1, "B/s")) {
+            return "decimal units (kB/s, MB/s, GB/s) are ambiguous: write "
+                   "KiB/s (1024 B/s), MiB/s or GiB/s, or the number in B/s";
+        }
+        if (*p && strstr(p, "b/s") && !strstr(p, "B/s")) {
+            return "b/s is bits: the units are bytes, B/s, KiB/s, MiB/s or "
+                   "GiB/s";
+        }
+        return "the unit of a bandwidth is B/s, KiB/s, MiB/s or GiB/s, "
+               "right after the number";
+    }
+    if (n > ((unsigned long long)APIKEY_BANDWIDTH_MAX_KIB * 1024 + 1023)
+        >> units[i].shift) {
+        return "more than mod_ratelimit can apply (2097151 KiB/s, just under "
+               "2 GiB/s)";
+    }
+    bytes = n << units[i].shift;
+    if (bytes < 1024) {
+        return "less than 1 KiB/s, the least mod_ratelimit applies";
+    }
+    *kib = (long long)(bytes / 1024);
+    return NULL;
+}
+
 static long long floor_div(long long a, long long b)
 {
     long long q = a / b;

@@ -3,8 +3,9 @@
  *
  * Limit arithmetic, pure C: rate limits by GCRA (one theoretical arrival
  * time per key), calendar quotas per UTC hour, day or month (one word of
- * period and count per key), and the parsing of "20/s" and "100000/month".
- * Times are microseconds since the Unix epoch. */
+ * period and count per key), and the parsing of "20/s", "100000/month"
+ * and of a bandwidth for mod_ratelimit, "512KiB/s".  Times are
+ * microseconds since the Unix epoch. */
 #ifndef APIKEY_LIMIT_H
 #define APIKEY_LIMIT_H
 
@@ -38,6 +39,20 @@ const char *apikey_rate_parse(const char *s, long long burst,
 /* Parses "N/hour", "N/day" or "N/month" with N from 1 to 4294967295.
  * Returns NULL or an English message. */
 const char *apikey_quota_parse(const char *s, apikey_quota_t *out);
+
+/* The most mod_ratelimit applies: it multiplies its rate-limit (KiB/s)
+ * by 1024 in an int, and takes a product that is not positive (0, or one
+ * that overflowed) as no limit at all. */
+#define APIKEY_BANDWIDTH_MAX_KIB 2097151LL
+
+/* Parses a key's bandwidth, "N" and a unit without a blank between: B/s,
+ * KiB/s (1024 B/s), MiB/s or GiB/s, N a decimal number without leading
+ * zeros.  *kib gets the whole KiB/s of mod_ratelimit's rate-limit, rounded
+ * down (a key never gets more than its bandwidth), 1 to
+ * APIKEY_BANDWIDTH_MAX_KIB: less than 1 KiB/s, which mod_ratelimit would
+ * take as no limit, is refused, and so are kB/s and the other decimal
+ * units (whose k is 1000).  Returns NULL or an English message. */
+const char *apikey_bandwidth_parse(const char *s, long long *kib);
 
 /* GCRA.  Given the stored theoretical arrival time tat, admits a request
  * at now (returns 1 with the new TAT) or refuses it (returns 0, with the

@@ -73,6 +73,8 @@ const char *apikey_result_str(apikey_result_t result)
             return "quota_exceeded";
         case APIKEY_RESULT_THROTTLED:
             return "throttled";
+        case APIKEY_RESULT_ANONYMOUS:
+            return "anonymous";
         case APIKEY_RESULT_ERROR:
             return "error";
     }
@@ -116,7 +118,7 @@ apikey_record_t *apikey_record_copy(apr_pool_t *p, const apikey_record_t *rec)
  * inside it.  The header's column count makes a block of a build with
  * other columns fail to unpack, rather than unpack shifted; the version
  * stands for the rest of the layout. */
-#define PACK_VERSION 5
+#define PACK_VERSION 6
 #define PACK_HEADER  6
 
 static int kept(const apikey_column_t *col)

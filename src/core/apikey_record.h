@@ -32,7 +32,8 @@ typedef enum {
     APIKEY_RESULT_RATE_LIMITED,
     APIKEY_RESULT_QUOTA_EXCEEDED,
     APIKEY_RESULT_THROTTLED, /* too many failures from the client */
-    APIKEY_RESULT_ERROR
+    APIKEY_RESULT_ERROR,
+    APIKEY_RESULT_ANONYMOUS /* no key, let in by AuthAPIKeyAnonymous */
 } apikey_result_t;
 
 /* Most extra columns of a look-up exported to the environment. */
@@ -78,6 +79,7 @@ struct apikey_query_t;
     X(rate, OPT, "VARCHAR(32)", "%s")                                          \
     X(burst, NUM, "BIGINT", "%lld")                                            \
     X(quota, OPT, "VARCHAR(32)", "%s")                                         \
+    X(bandwidth, OPT, "VARCHAR(32)", "%s")                                     \
     X(name, CLI, NULL, "%s")                                                   \
     X(created, CLI, NULL, "%lld")                                              \
     X(updated, CLI, NULL, "%lld")
@@ -110,6 +112,7 @@ typedef enum {
  * APIKEY_COLUMNS: owner and scopes, space-separated, are "" when none; the
  * restrictions allow_ip, allow_referer and allow_method comma-separated or
  * NULL; rate and quota the key's own limits, "20/s" and "100000/month",
+ * or NULL; bandwidth mod_ratelimit's rate for its responses, "512KiB/s",
  * or NULL; replaced_by and grace_until what replaces a rotated key and
  * when it stops).  Strings live in a pool of the caller's (the request's
  * in the module). */

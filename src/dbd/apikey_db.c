@@ -92,6 +92,9 @@ const char *apikey_db_query(apr_pool_t *p, const char *sql,
         q->number = apr_hash_count(queries) + 1;
         q->label = apr_psprintf(p, "authn_apikey_q%u", q->number - 1);
         q->id = apikey_db_hash(q->sql, strlen(q->sql), 0);
+        if (q->id == APIKEY_QUERY_ANONYMOUS) {
+            q->id--;
+        }
         apr_hash_set(queries, q->sql, APR_HASH_KEY_STRING, q);
     }
     *out = q;
@@ -101,6 +104,81 @@ const char *apikey_db_query(apr_pool_t *p, const char *sql,
 /* APR's sqlite3 driver's own wait for a busy step: 15 times 0.1 s. */
 #define PREPARE_TRIES 15
 #define PREPARE_WAIT  apr_time_from_msec(100)
+
+/* The default look-up of a store that lacks columns added since its
+ * schema (the module was upgraded, "htapikey init" not run yet): the SQL
+ * of the columns it has, with the missing ones in db->missing; NULL when
+ * it lacks none (the failure was another).  Fails safe: a column the
+ * store lacks holds no restriction or limit that could be left out. */
+static const char *default_sql_of_store(apikey_db_t *db)
+{
+    apr_pool_t *p;
+    const char *sql = "SELECT ", *missing = NULL;
+    int i;
+
+    if (apr_pool_create(&p, db->pool) != APR_SUCCESS) {
+        return NULL;
+    }
+    for (i = 0; i < apikey_ncolumns; i++) {
+        const apikey_column_t *col = &apikey_columns[i];
+        apr_dbd_results_t *res = NULL;
+
+        if (col->kind == APIKEY_COL_CLI) {
+            continue;
+        }
+        if (col->added
+            && apr_dbd_select(db->driver, p, db->handle, &res,
+                              apr_psprintf(p,
+                                           "SELECT %s FROM apikey WHERE 1 = 0",
+                                           col->name),
+                              1)
+                   != 0) {
+            missing =
+                missing ? apr_pstrcat(db->pool, missing, ", ", col->name, NULL)
+                        : apr_pstrdup(db->pool, col->name);
+            continue;
+        }
+        sql = apr_pstrcat(db->pool, sql, sql[7] ? ", " : "", col->name, NULL);
+    }
+    apr_pool_destroy(p);
+    if (!missing) {
+        return NULL;
+    }
+    db->missing = missing;
+    return apr_pstrcat(db->pool, sql, " FROM apikey WHERE digest = %s", NULL);
+}
+
+/* How often a connection whose store lacked columns tries the whole
+ * default look-up again: soon after "htapikey init" its new columns (a
+ * restriction among them) are read, on every driver (SQLite's statement
+ * fails once the schema changes; PostgreSQL's goes on without them). */
+#define RECHECK_MISSING apr_time_from_sec(5)
+/* In the connection's statements, beside the look-up: since when it has
+ * been the store's reduced one (an apr_time_t). */
+#define REDUCED_SINCE "authn_apikey_lookup reduced since"
+
+/* A reduced default look-up that is due for another try of the whole. */
+static void recheck_missing(apikey_db_t *db, const apikey_query_t *q,
+                            apr_dbd_prepared_t **st)
+{
+    apr_time_t *since =
+        apr_hash_get(db->prepared, REDUCED_SINCE, APR_HASH_KEY_STRING);
+    apr_dbd_prepared_t *whole;
+
+    if (!since || apr_time_now() - *since < RECHECK_MISSING) {
+        return;
+    }
+    /* Without a label: the pgsql driver PREPAREs a name only once. */
+    if (apr_dbd_prepare(db->driver, db->pool, db->handle, q->sql, NULL, &whole)
+        == 0) {
+        apr_hash_set(db->prepared, q->label, APR_HASH_KEY_STRING, whole);
+        apr_hash_set(db->prepared, REDUCED_SINCE, APR_HASH_KEY_STRING, NULL);
+        *st = whole;
+    }
+    else {
+        *since = apr_time_now();
+    }
+}
 
 /* The statement of q on this connection, prepared at its first use there.
  * Returns 0 or the driver's error code. */
@@ -113,6 +191,9 @@ static int prepare_once(apikey_db_t *db, const apikey_query_t *q,
               ? apr_hash_get(db->prepared, q->label, APR_HASH_KEY_STRING)
               : NULL;
     if (*st) {
+        if (q == &apikey_db_default_query) {
+            recheck_missing(db, q, st);
+        }
         return 0;
     }
     /* db->pool lives as long as the connection, as the statement must.
@@ -127,6 +208,23 @@ static int prepare_once(apikey_db_t *db, const apikey_query_t *q,
             break;
         }
         apr_sleep(PREPARE_WAIT);
+    }
+    if (rv != 0 && q == &apikey_db_default_query && !apikey_db_busy(db, rv)) {
+        const char *sql = default_sql_of_store(db);
+
+        if (sql
+            && apr_dbd_prepare(db->driver, db->pool, db->handle, sql,
+                               db->prepared ? q->label : NULL, st)
+                   == 0) {
+            rv = 0;
+            if (db->prepared) {
+                apr_time_t *since = apr_palloc(db->pool, sizeof(*since));
+
+                *since = apr_time_now();
+                apr_hash_set(db->prepared, REDUCED_SINCE, APR_HASH_KEY_STRING,
+                             since);
+            }
+        }
     }
     if (rv == 0 && db->prepared) {
         apr_hash_set(db->prepared, q->label, APR_HASH_KEY_STRING, *st);

@@ -21,6 +21,10 @@ typedef struct {
      * every statement is prepared afresh). */
     apr_hash_t *prepared;
     apr_pool_t *pool; /* lives as long as the connection */
+    /* The columns of the default look-up this connection's store lacks,
+     * comma-separated (a store not upgraded by "htapikey init" since the
+     * module was): its look-up selects the others.  NULL: none. */
+    const char *missing;
 } apikey_db_t;
 
 /* A statement: its SQL and the label it is prepared under on each
@@ -37,6 +41,10 @@ typedef struct apikey_query_t {
      * configuration. */
     apr_uint32_t id;
 } apikey_query_t;
+
+/* The id no AuthAPIKeyQuery gets: the limit table's slots of anonymous
+ * clients (AuthAPIKeyAnonymous) are told apart by it. */
+#define APIKEY_QUERY_ANONYMOUS 0xffffffffU
 
 /* The default look-up, against the schemas in conf/schema/: the columns of
  * the key record's list (apikey_record.h). */

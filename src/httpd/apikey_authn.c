@@ -9,6 +9,7 @@
 #include "apikey_config.h"
 #include "apikey_logno.h"
 #include "apikey_request.h"
+#include "apikey_errors.h"
 #include "apikey_extract.h"
 #include "apikey_failure.h"
 #include "apikey_tls.h"
@@ -85,30 +86,37 @@ int apikey_authn_refuse(request_rec *r, apikey_request_t *rq,
     switch (why) {
         case APIKEY_RESULT_CONFLICT:
             set_challenge(r, "invalid_request");
+            apikey_errors_answer(r, APIKEY_PROBLEM_TWO_KEYS, NULL, NULL);
             return HTTP_BAD_REQUEST;
         case APIKEY_RESULT_ERROR:
             apr_table_setn(r->err_headers_out, "Retry-After",
                            STORE_RETRY_AFTER);
+            apikey_errors_answer(r, APIKEY_PROBLEM_STORE, STORE_RETRY_AFTER,
+                                 NULL);
             return HTTP_SERVICE_UNAVAILABLE;
         case APIKEY_RESULT_THROTTLED:
             /* Retry-After is set; a challenge would invite a retry now. */
+            apikey_errors_answer(
+                r, APIKEY_PROBLEM_FAILURES,
+                apr_table_get(r->err_headers_out, "Retry-After"), NULL);
             return HTTP_TOO_MANY_REQUESTS;
         case APIKEY_RESULT_MISSING:
             set_challenge(r, NULL);
+            apikey_errors_answer(r, APIKEY_PROBLEM_NO_KEY, NULL, NULL);
             return HTTP_UNAUTHORIZED;
         case APIKEY_RESULT_TLS_REQUIRED:
-            ap_custom_response(r, HTTP_FORBIDDEN,
-                               "API keys must be sent over HTTPS; this "
-                               "request used plain HTTP.\n");
+            apikey_errors_answer(r, APIKEY_PROBLEM_TLS, NULL, NULL);
             return HTTP_FORBIDDEN;
         case APIKEY_RESULT_IP_DENIED:
         case APIKEY_RESULT_REFERER_DENIED:
         case APIKEY_RESULT_METHOD_DENIED:
             /* The key is good but not for this request: retrying with it
              * cannot help, so no challenge. */
+            apikey_errors_answer(r, APIKEY_PROBLEM_NOT_HERE, NULL, NULL);
             return HTTP_FORBIDDEN;
         default:
             set_challenge(r, "invalid_token");
+            apikey_errors_answer(r, APIKEY_PROBLEM_BAD_KEY, NULL, NULL);
             return HTTP_UNAUTHORIZED;
     }
 }
@@ -118,6 +126,22 @@ void apikey_authn_admit(request_rec *r, const apikey_dir_conf_t *conf,
 {
     apikey_request_here(r)->key = rec;
     apikey_verify_admit(r, conf, rec);
+}
+
+/* A request with no key where AuthAPIKeyAnonymous is on: in, as
+ * anonymous, for Require apikey-anonymous (which no key satisfies) to
+ * grant.  httpd wants a user once authentication said OK. */
+static int admit_anonymous(request_rec *r, apikey_request_t *rq)
+{
+    apikey_request_here(r)->anonymous = 1;
+    if (!r->main) {
+        rq->result = APIKEY_RESULT_ANONYMOUS;
+    }
+    r->user = APIKEY_ANONYMOUS_USER;
+    apr_table_setn(r->subprocess_env, "APIKEY_ANONYMOUS", "1");
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
+                  "no API key: let in as anonymous (AuthAPIKeyAnonymous)");
+    return OK;
 }
 
 int apikey_authn_check(request_rec *r)
@@ -148,6 +172,13 @@ int apikey_authn_check(request_rec *r)
         }
         apikey_authn_admit(r, conf, rq->key);
         return OK;
+    }
+    if (rq->result == APIKEY_RESULT_ANONYMOUS) {
+        /* The client sent no key; this section may not take that. */
+        apikey_extract_hide(r, conf);
+        return conf->anonymous == 1
+                   ? admit_anonymous(r, rq)
+                   : apikey_authn_refuse(r, rq, APIKEY_RESULT_MISSING);
     }
     if (rq->result != APIKEY_RESULT_NONE) {
         return apikey_authn_refuse(r, rq, rq->result);
@@ -199,6 +230,10 @@ int apikey_authn_check(request_rec *r)
     if (res == APIKEY_RESULT_THROTTLED) {
         apikey_failure_refused(r, retry_us);
     }
+    /* No key at all, never a bad one: a bad key is refused as ever. */
+    if (res == APIKEY_RESULT_MISSING && conf->anonymous == 1) {
+        return admit_anonymous(r, rq);
+    }
     if (res != APIKEY_RESULT_OK) {
         /* A subrequest's refusal is no guess of the client's. */
         if (!r->main) {
@@ -225,6 +260,12 @@ int apikey_authn_note_failure(request_rec *r, const char *auth_type)
     }
     /* Authorization refused a key that authentication accepted: the token
      * is fine, so the challenge names no token error. */
+    if (apikey_request_here(r)->anonymous) {
+        /* No key was sent: the challenge names no error (RFC 6750 3.1). */
+        set_challenge(r, NULL);
+        apikey_errors_answer(r, APIKEY_PROBLEM_NO_KEY, NULL, NULL);
+        return OK;
+    }
     set_challenge(r, apikey_request_key(r) ? NULL : "invalid_token");
     return OK;
 }

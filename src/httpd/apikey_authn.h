@@ -11,6 +11,10 @@
 #include "apikey_config.h"
 #include "apikey_request.h"
 
+/* r->user of a request let in without a key by AuthAPIKeyAnonymous (httpd
+ * needs one; APIKEY_ANONYMOUS=1 tells it from a key of that id). */
+#define APIKEY_ANONYMOUS_USER "anonymous"
+
 /* 1 when the request's AuthType is APIKey. */
 int apikey_authn_is_ours(request_rec *r);
 

@@ -7,6 +7,7 @@
 
 #include "apikey_authz.h"
 #include "apikey_authn.h"
+#include "apikey_errors.h"
 #include "apikey_match.h"
 #include "apikey_request.h"
 
@@ -45,6 +46,26 @@ static authz_status check_any(request_rec *r, const char *require_line,
     return AUTHZ_GRANTED;
 }
 
+/* Require apikey-anonymous: a request AuthAPIKeyAnonymous let in without
+ * a key (a request with a key is not anonymous). */
+static authz_status check_anonymous(request_rec *r, const char *require_line,
+                                    const void *parsed)
+{
+    apikey_here_t *here;
+
+    (void)require_line;
+    (void)parsed;
+    if (!r->user) {
+        return AUTHZ_DENIED_NO_USER;
+    }
+    here = apikey_request_here(r);
+    if (!here->anonymous) {
+        return AUTHZ_DENIED;
+    }
+    here->granted = 1;
+    return AUTHZ_GRANTED;
+}
+
 static const char *parse_any(cmd_parms *cmd, const char *require_line,
                              const void **parsed)
 {
@@ -61,6 +82,24 @@ static const char *parse_any(cmd_parms *cmd, const char *require_line,
 const authz_provider apikey_authz_any = {
     &check_any,
     &parse_any,
+};
+
+static const char *parse_anonymous(cmd_parms *cmd, const char *require_line,
+                                   const void **parsed)
+{
+    (void)parsed;
+    if (require_line && *require_line) {
+        return apr_psprintf(cmd->pool,
+                            "'Require apikey-anonymous' takes no arguments "
+                            "(got '%s')",
+                            require_line);
+    }
+    return NULL;
+}
+
+const authz_provider apikey_authz_anonymous = {
+    &check_anonymous,
+    &parse_anonymous,
 };
 
 /* ---- lists: apikey-scope, apikey-id, apikey-owner ---- */
@@ -214,6 +253,11 @@ int apikey_authz_forbid(request_rec *r)
             rv = h[i].pFunc(r);
         }
     }
+    if (rv == HTTP_UNAUTHORIZED && r->user && apikey_request_here(r)->anonymous
+        && !r->main) {
+        /* Refused for want of a key: the client's result says so. */
+        apikey_request_get(r)->result = APIKEY_RESULT_MISSING;
+    }
     if ((rv != HTTP_UNAUTHORIZED && rv != HTTP_FORBIDDEN) || !r->user
         || !authenticated_key(r, &here)) {
         return rv;
@@ -224,9 +268,11 @@ int apikey_authz_forbid(request_rec *r)
             rq->result = APIKEY_RESULT_INSUFFICIENT_SCOPE;
         }
         apikey_authn_challenge(r, "insufficient_scope", rq->missing_scopes);
+        apikey_errors_answer(r, APIKEY_PROBLEM_SCOPE, NULL, rq->missing_scopes);
     }
     else {
         apikey_authn_challenge_clear(r);
+        apikey_errors_answer(r, APIKEY_PROBLEM_NOT_HERE, NULL, NULL);
     }
     return HTTP_FORBIDDEN;
 }

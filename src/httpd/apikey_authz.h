@@ -10,6 +10,7 @@
 
 /* Require apikey: any key AuthType APIKey accepted. */
 extern const authz_provider apikey_authz_any;
+extern const authz_provider apikey_authz_anonymous;
 /* Require apikey-scope S...: the key holds at least one of the scopes. */
 extern const authz_provider apikey_authz_scope;
 /* Require apikey-id ID...: one of these keys. */

@@ -102,6 +102,8 @@ void *apikey_config_dir_create(apr_pool_t *p, char *dir)
     conf->hide_credentials = -1;
     conf->identity_headers = -1;
     conf->status = -1;
+    conf->error_format = -1;
+    conf->anonymous = -1;
     return conf;
 }
 
@@ -141,6 +143,11 @@ void *apikey_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
         add->limit_headers != -1 ? add->limit_headers : base->limit_headers;
     conf->limit_report =
         add->limit_report != -1 ? add->limit_report : base->limit_report;
+    conf->error_format =
+        add->error_format != -1 ? add->error_format : base->error_format;
+    conf->anonymous = add->anonymous != -1 ? add->anonymous : base->anonymous;
+    conf->anon_rate = add->anon_rate ? add->anon_rate : base->anon_rate;
+    conf->anon_quota = add->anon_quota ? add->anon_quota : base->anon_quota;
     return conf;
 }
 

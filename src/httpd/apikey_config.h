@@ -105,6 +105,13 @@ typedef struct {
      * own: NULL when not set here; interval or limit 0 for "none". */
     const apikey_rate_t *rate;
     const apikey_quota_t *quota;
+    /* AuthAPIKeyAnonymous: a request with no key at all is let through as
+     * anonymous (1), or refused (0, or -1 when not set here: refused);
+     * AuthAPIKeyAnonymousRateLimit and AuthAPIKeyAnonymousQuota, its
+     * limits per client address (NULL when not set here: none). */
+    int anonymous;
+    const apikey_rate_t *anon_rate;
+    const apikey_quota_t *anon_quota;
     /* AuthAPIKeyFailureLimit: failed authentications a client address may
      * make; NULL when not set here, interval 0 for "off". */
     const apikey_rate_t *failure_rate;
@@ -112,6 +119,8 @@ typedef struct {
      * AuthAPIKeyLimitMode (1 report, 0 enforce, -1 not set: enforce). */
     int limit_headers;
     int limit_report;
+    /* AuthAPIKeyErrorFormat (APIKEY_ERRORS_*; -1 not set: text). */
+    int error_format;
     /* AuthAPIKeyQuery, or NULL for the default look-up. */
     const struct apikey_query_t *query;
 } apikey_dir_conf_t;

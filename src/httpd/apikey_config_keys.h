@@ -59,6 +59,12 @@ const char *apikey_config_set_tenants(cmd_parms *cmd, void *mconfig, int argc,
                       RSRC_CONF | ACCESS_CONF,                                 \
                       "checksum (reject malformed keys before any I/O) or "    \
                       "any (legacy keys)"),                                    \
+        AP_INIT_FLAG("AuthAPIKeyAnonymous", ap_set_flag_slot,                  \
+                     (void *)offsetof(apikey_dir_conf_t, anonymous),           \
+                     RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,                     \
+                     "Let a request with no API key at all through as "        \
+                     "anonymous, for Require apikey-anonymous (default "       \
+                     "Off)"),                                                  \
         AP_INIT_FLAG("AuthAPIKeyHideCredentials", ap_set_flag_slot,            \
                      (void *)offsetof(apikey_dir_conf_t, hide_credentials),    \
                      OR_AUTHCFG,                                               \

@@ -54,17 +54,16 @@ const char *apikey_config_set_rate(cmd_parms *cmd, void *mconfig,
 const char *apikey_config_set_quota(cmd_parms *cmd, void *mconfig,
                                     const char *quota)
 {
-    apikey_dir_conf_t *conf = mconfig;
+    const apikey_quota_t **field =
+        (const apikey_quota_t **)((char *)mconfig + (size_t)cmd->info);
     apikey_quota_t *q = apr_pcalloc(cmd->pool, sizeof(*q));
     const char *err;
 
     if (strcasecmp(quota, "none") && (err = apikey_quota_parse(quota, q))) {
-        return apr_psprintf(cmd->pool,
-                            "AuthAPIKeyQuota '%s': %s (as in "
-                            "100000/month)",
-                            quota, err);
+        return apr_psprintf(cmd->pool, "%s '%s': %s (as in 100000/month)",
+                            cmd->cmd->name, quota, err);
     }
-    conf->quota = q;
+    *field = q; /* limit 0: none */
     return NULL;
 }
 

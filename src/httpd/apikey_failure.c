@@ -22,6 +22,9 @@
 #if APR_HAVE_NETINET_IN_H
 #include <netinet/in.h>
 #endif
+#if APR_HAVE_ARPA_INET_H
+#include <arpa/inet.h>
+#endif
 
 APLOG_USE_MODULE(authn_apikey);
 
@@ -89,6 +92,29 @@ static apr_size_t client_bytes(const request_rec *r, unsigned char out[9])
         return 4;
     }
     return 0;
+}
+
+const char *apikey_failure_client_name(request_rec *r)
+{
+    unsigned char b[9];
+    apr_size_t n = client_bytes(r, b);
+    char text[64];
+
+    if (n == 4) {
+        return apr_psprintf(r->pool, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+    }
+#if APR_HAVE_IPV6
+    if (n == 9) {
+        unsigned char a[16] = {0};
+
+        memcpy(a, b + 1, 8);
+        if (inet_ntop(AF_INET6, a, text, sizeof(text))) {
+            return apr_pstrcat(r->pool, text, "/64", NULL);
+        }
+    }
+#endif
+    (void)text;
+    return NULL;
 }
 
 /* The limit where AuthAPIKeyFailureLimit is not set: generous enough for

@@ -30,6 +30,11 @@ int apikey_failure_check(request_rec *r, const apikey_dir_conf_t *conf,
 /* The answer to a blocked client's request: Retry-After and a log line. */
 void apikey_failure_refused(request_rec *r, long long retry_us);
 
+/* r's client as the failure table and the anonymous tier count it, in
+ * words: an IPv4 address ("203.0.113.5"), or the /64 of an IPv6 one
+ * ("2001:db8:1:2::/64"); NULL when r has no address. */
+const char *apikey_failure_client_name(request_rec *r);
+
 /* Counts a verdict against r's client when it is a failure that guessing
  * produces (a malformed, unknown, expired, revoked or disabled key, or two
  * keys); other verdicts are left alone. */

@@ -11,6 +11,8 @@
 
 #include "apikey_limits.h"
 #include "apikey_config.h"
+#include "apikey_errors.h"
+#include "apikey_failure.h"
 #include "apikey_key.h"
 #include "apikey_logno.h"
 #include "apikey_quota_sql.h"
@@ -20,6 +22,7 @@
 #include "apikey_shm.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "apr_strings.h"
@@ -212,15 +215,32 @@ static const char *num(apr_pool_t *p, long long v)
     return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)v);
 }
 
+int apikey_limits_quota_binds(const apikey_rate_t *rate,
+                              const apikey_quota_t *quota,
+                              const apikey_charge_t *c)
+{
+    if (!quota->limit) {
+        return 0;
+    }
+    if (!rate->interval_us || c->result == APIKEY_CHARGE_QUOTA_EXCEEDED) {
+        return 1;
+    }
+    if (c->result == APIKEY_CHARGE_RATE_LIMITED) {
+        return 0;
+    }
+    return (long long)c->quota_remaining < c->rate_remaining;
+}
+
 /* The RateLimit headers: the IETF draft's RateLimit-Policy and RateLimit
- * (one item per limit), and/or the older RateLimit-Limit/-Remaining/-Reset
- * for the tighter limit.  In err_headers_out: they go out with a 429 too. */
+ * (one item per limit, each with its own state), and/or the older
+ * RateLimit-Limit/-Remaining/-Reset for the limit that binds (the one that
+ * refused the request, else the one with fewer requests left).  In
+ * err_headers_out: they go out with a 429 too. */
 static void limit_headers(request_rec *r, int how, const apikey_rate_t *rate,
                           const apikey_quota_t *quota, const apikey_charge_t *c)
 {
     apr_pool_t *p = r->pool;
     const char *policy = NULL, *state = NULL;
-    long long limit = -1, remaining = 0, reset = 0;
 
     if (rate->interval_us) {
         policy = apr_pstrcat(
@@ -228,9 +248,6 @@ static void limit_headers(request_rec *r, int how, const apikey_rate_t *rate,
             ";w=", num(p, up_to_sec(rate->interval_us * rate->burst)), NULL);
         state = apr_pstrcat(p, "\"rate\";r=", num(p, c->rate_remaining),
                             ";t=", num(p, up_to_sec(c->rate_reset_us)), NULL);
-        limit = rate->burst;
-        remaining = c->rate_remaining;
-        reset = up_to_sec(c->rate_reset_us);
     }
     if (quota->limit) {
         const char *qp = apr_pstrcat(
@@ -242,11 +259,6 @@ static void limit_headers(request_rec *r, int how, const apikey_rate_t *rate,
 
         policy = policy ? apr_pstrcat(p, policy, ", ", qp, NULL) : qp;
         state = state ? apr_pstrcat(p, state, ", ", qs, NULL) : qs;
-        if (limit < 0 || (long long)c->quota_remaining < remaining) {
-            limit = (long long)quota->limit;
-            remaining = (long long)c->quota_remaining;
-            reset = up_to_sec(c->quota_reset_us);
-        }
     }
     if (!policy) {
         return;
@@ -256,10 +268,16 @@ static void limit_headers(request_rec *r, int how, const apikey_rate_t *rate,
         apr_table_setn(r->err_headers_out, "RateLimit", state);
     }
     if (how & APIKEY_HEADERS_LEGACY) {
-        apr_table_setn(r->err_headers_out, "RateLimit-Limit", num(p, limit));
-        apr_table_setn(r->err_headers_out, "RateLimit-Remaining",
-                       num(p, remaining));
-        apr_table_setn(r->err_headers_out, "RateLimit-Reset", num(p, reset));
+        int q = apikey_limits_quota_binds(rate, quota, c);
+
+        apr_table_setn(r->err_headers_out, "RateLimit-Limit",
+                       num(p, q ? (long long)quota->limit : rate->burst));
+        apr_table_setn(
+            r->err_headers_out, "RateLimit-Remaining",
+            num(p, q ? (long long)c->quota_remaining : c->rate_remaining));
+        apr_table_setn(
+            r->err_headers_out, "RateLimit-Reset",
+            num(p, up_to_sec(q ? c->quota_reset_us : c->rate_reset_us)));
     }
 }
 
@@ -368,14 +386,20 @@ static void charge_from_store(request_rec *r, const apikey_record_t *key,
     }
 }
 
-/* The 429's body, unless an ErrorDocument says otherwise. */
-static void too_many(request_rec *r, int rate_limited)
+/* A refusal of the limits, with its Retry-After (seconds) and body. */
+static int refuse(request_rec *r, int status, int rate_limited,
+                  const char *retry_after)
 {
-    ap_custom_response(r, HTTP_TOO_MANY_REQUESTS,
-                       rate_limited ? "Too many requests for this API key; "
-                                      "see Retry-After.\n"
-                                    : "This API key's quota is used up; see "
-                                      "Retry-After.\n");
+    if (retry_after) {
+        apr_table_setn(r->err_headers_out, "Retry-After", retry_after);
+    }
+    apikey_errors_answer(r,
+                         status == HTTP_SERVICE_UNAVAILABLE
+                             ? APIKEY_PROBLEM_UNCOUNTED
+                         : rate_limited ? APIKEY_PROBLEM_RATE
+                                        : APIKEY_PROBLEM_QUOTA,
+                         retry_after, NULL);
+    return status;
 }
 
 /* The result of a request that the limits refused, on the client
@@ -392,7 +416,8 @@ static void refused_as(request_rec *r, apikey_request_t *rq,
  * when admitted (or only reported), else the status, with its headers. */
 static int charge(request_rec *r, apikey_request_t *rq,
                   const apikey_record_t *key, const apikey_dir_conf_t *conf,
-                  const apikey_rate_t *rate_in, const apikey_quota_t *quota_in)
+                  const apikey_rate_t *rate_in, const apikey_quota_t *quota_in,
+                  int anonymous)
 {
     apikey_rate_t rate = *rate_in;
     apikey_quota_t quota = *quota_in;
@@ -404,9 +429,12 @@ static int charge(request_rec *r, apikey_request_t *rq,
 
     report = conf->limit_report == 1;
     srv = ap_get_module_config(r->server->module_config, &authn_apikey_module);
+    /* Anonymous clients are counted on this server only: the store knows
+     * keys, not addresses. */
     flags = (report ? APIKEY_CHARGE_REPORT : 0)
-            | (srv->quota_store == APIKEY_QUOTA_STORE_DBD ? APIKEY_CHARGE_LEASED
-                                                          : 0)
+            | (srv->quota_store == APIKEY_QUOTA_STORE_DBD && !anonymous
+                   ? APIKEY_CHARGE_LEASED
+                   : 0)
             | (srv->quota_fallback ? APIKEY_CHARGE_FALLBACK : 0);
     c = &rq->charge;
     sk = slot_key(srv, key);
@@ -420,8 +448,7 @@ static int charge(request_rec *r, apikey_request_t *rq,
                                           "(AuthAPIKeyQuotaStore dbd): 503",
                       key->id, (int)apikey_quota_sql_id_max(sk.query));
         refused_as(r, rq, APIKEY_RESULT_ERROR);
-        apr_table_setn(r->err_headers_out, "Retry-After", "60");
-        return HTTP_SERVICE_UNAVAILABLE;
+        return refuse(r, HTTP_SERVICE_UNAVAILABLE, 0, "60");
     }
     /* One instant for the whole charge: units claimed for a period are
      * spent in it, even when the claim took the clock past its end. */
@@ -454,8 +481,7 @@ static int charge(request_rec *r, apikey_request_t *rq,
                           apikey_limit_table_slots(table));
         }
         refused_as(r, rq, APIKEY_RESULT_ERROR);
-        apr_table_setn(r->err_headers_out, "Retry-After", "60");
-        return HTTP_SERVICE_UNAVAILABLE;
+        return refuse(r, HTTP_SERVICE_UNAVAILABLE, 0, "60");
     }
     if (c->result == APIKEY_CHARGE_STORE_DOWN) {
         /* Fails closed: a fleet's quota is never granted without the
@@ -464,11 +490,10 @@ static int charge(request_rec *r, apikey_request_t *rq,
             return DECLINED;
         }
         refused_as(r, rq, APIKEY_RESULT_ERROR);
-        apr_table_setn(r->err_headers_out, "Retry-After",
-                       num(r->pool, up_to_sec(srv->quota_sync)
-                                        ? up_to_sec(srv->quota_sync)
-                                        : 1));
-        return HTTP_SERVICE_UNAVAILABLE;
+        return refuse(r, HTTP_SERVICE_UNAVAILABLE, 0,
+                      num(r->pool, up_to_sec(srv->quota_sync)
+                                       ? up_to_sec(srv->quota_sync)
+                                       : 1));
     }
     if (conf->limit_headers > 0) {
         limit_headers(r, conf->limit_headers, &rate, &quota, c);
@@ -477,7 +502,8 @@ static int charge(request_rec *r, apikey_request_t *rq,
         return DECLINED;
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  APIKEY_LOGNO(00034) "API key %s %s: %s", key->id,
+                  APIKEY_LOGNO(00034) "%s %s %s: %s",
+                  anonymous ? "anonymous client" : "API key", key->id,
                   report ? "would be refused" : "refused",
                   c->result == APIKEY_CHARGE_RATE_LIMITED ? "rate limited"
                                                           : "quota exceeded");
@@ -488,12 +514,17 @@ static int charge(request_rec *r, apikey_request_t *rq,
                c->result == APIKEY_CHARGE_RATE_LIMITED
                    ? APIKEY_RESULT_RATE_LIMITED
                    : APIKEY_RESULT_QUOTA_EXCEEDED);
-    apr_table_setn(
-        r->err_headers_out, "Retry-After",
+    return refuse(
+        r, HTTP_TOO_MANY_REQUESTS, c->result == APIKEY_CHARGE_RATE_LIMITED,
         num(r->pool, up_to_sec(c->retry_us) ? up_to_sec(c->retry_us) : 1));
-    too_many(r, c->result == APIKEY_CHARGE_RATE_LIMITED);
-    return HTTP_TOO_MANY_REQUESTS;
 }
+
+/* The owner the status page shows for anonymous clients' slots, and the
+ * look-up statement their slots are told apart by: no key's id is in
+ * them, whatever ids a store holds. */
+#define ANONYMOUS_OWNER "(anonymous)"
+static const apikey_query_t anonymous_query = {NULL, "anonymous", 0,
+                                               APIKEY_QUERY_ANONYMOUS};
 
 static int same_limits(const apikey_charged_t *ch, const apikey_rate_t *rate,
                        const apikey_quota_t *quota)
@@ -507,21 +538,50 @@ int apikey_limits_fixups(request_rec *r)
 {
     const apikey_dir_conf_t *conf;
     const apikey_record_t *key;
+    apikey_record_t anon;
     apikey_request_t *rq;
+    apikey_here_t *here;
     apikey_rate_t rate;
     apikey_quota_t quota;
-    int i, status;
+    int i, status, anonymous;
 
-    if (!table) {
+    /* An ErrorDocument's page (httpd's internal redirect with the error
+     * status) is the answer to a request already judged, not one of the
+     * client's: a 429's own page is not refused again. */
+    if (!table || (r->prev && ap_is_HTTP_ERROR(r->status))) {
         return DECLINED;
     }
     rq = apikey_request_find(r);
-    if (!rq || !(key = apikey_request_key(r))
-        || !apikey_request_here(r)->granted) {
+    if (!rq || !(here = apikey_request_here(r))->granted) {
         return DECLINED;
     }
     conf = ap_get_module_config(r->per_dir_config, &authn_apikey_module);
-    limits_for(r, conf, key, &rate, &quota);
+    anonymous = here->anonymous;
+    if (anonymous) {
+        /* Counted by client address, in slots no key's can be. */
+        memset(&anon, 0, sizeof(anon));
+        memset(&rate, 0, sizeof(rate));
+        memset(&quota, 0, sizeof(quota));
+        if (conf->anon_rate) {
+            rate = *conf->anon_rate;
+        }
+        if (conf->anon_quota) {
+            quota = *conf->anon_quota;
+        }
+        if ((!rate.interval_us && !quota.limit)
+            || !(anon.id = apikey_failure_client_name(r))) {
+            return DECLINED;
+        }
+        anon.owner = ANONYMOUS_OWNER;
+        anon.query = &anonymous_query;
+        key = &anon;
+    }
+    else if (!(key = apikey_request_key(r))) {
+        return DECLINED;
+    }
+    else {
+        limits_for(r, conf, key, &rate, &quota);
+    }
     if (!rate.interval_us && !quota.limit) {
         return DECLINED;
     }
@@ -540,17 +600,10 @@ int apikey_limits_fixups(request_rec *r)
             if (ch->status == DECLINED) {
                 return DECLINED;
             }
-            if (ch->retry_after) {
-                apr_table_setn(r->err_headers_out, "Retry-After",
-                               ch->retry_after);
-            }
-            if (ch->status == HTTP_TOO_MANY_REQUESTS) {
-                too_many(r, ch->rate_limited);
-            }
-            return ch->status;
+            return refuse(r, ch->status, ch->rate_limited, ch->retry_after);
         }
     }
-    status = charge(r, rq, key, conf, &rate, &quota);
+    status = charge(r, rq, key, conf, &rate, &quota, anonymous);
     if (rq->ncharges < APIKEY_CHARGES_MAX) {
         apikey_charged_t *ch = &rq->charges[rq->ncharges++];
 
@@ -566,4 +619,56 @@ int apikey_limits_fixups(request_rec *r)
                               apr_table_get(r->err_headers_out, "Retry-After"));
     }
     return status;
+}
+
+/* The key that holds for r's bandwidth: the one an apikey provider
+ * granted r, or, for a subrequest or internal redirect that httpd let
+ * through without authenticating it again (the same configuration as its
+ * parent's or predecessor's: it copied r->user), theirs.  A fast redirect
+ * (DirectoryIndex, MultiViews) takes its subrequest's environment. */
+static const apikey_record_t *bandwidth_key(request_rec *r)
+{
+    for (;;) {
+        const apikey_record_t *key = apikey_request_key(r);
+        request_rec *from = r->prev ? r->prev : r->main;
+
+        if (key) {
+            return apikey_request_here(r)->granted ? key : NULL;
+        }
+        if (!from || from->per_dir_config != r->per_dir_config) {
+            return NULL;
+        }
+        r = from;
+    }
+}
+
+int apikey_limits_bandwidth(request_rec *r)
+{
+    const apikey_record_t *key = bandwidth_key(r);
+    const char *err, *set;
+    long long kib;
+    long conf;
+
+    if (!key || !key->bandwidth) {
+        return DECLINED;
+    }
+    if ((err = apikey_bandwidth_parse(key->bandwidth, &kib))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APIKEY_LOGNO(00070) "key %s: unreadable bandwidth '%s' "
+                                          "(%s); no bandwidth limit applied",
+                      key->id, key->bandwidth, err);
+        return DECLINED;
+    }
+    /* The section's own rate-limit (SetEnv, SetEnvIf, RewriteRule [E=]) is
+     * a ceiling the key's bandwidth lowers, never raises; one that
+     * mod_ratelimit would not apply (0, or too large for its int) is
+     * none. */
+    if ((set = apr_table_get(r->subprocess_env, "rate-limit"))) {
+        conf = strtol(set, NULL, 10);
+        if (conf >= 1 && conf <= APIKEY_BANDWIDTH_MAX_KIB && conf <= kib) {
+            return DECLINED;
+        }
+    }
+    apr_table_setn(r->subprocess_env, "rate-limit", num(r->pool, kib));
+    return DECLINED;
 }

@@ -19,9 +19,23 @@ int apikey_limits_init(apr_pool_t *pconf, server_rec *s);
  * set up first, and restored (logged) if memory was scribbled over it. */
 apikey_limit_table_t *apikey_limits_table(void);
 
+/* Which limit the legacy headers and the %{limit}K, %{remaining}K and
+ * %{reset}K fields describe: the one that refused the request, else the
+ * one with fewer requests left.  1: the quota; 0: the rate limit (or no
+ * quota). */
+int apikey_limits_quota_binds(const apikey_rate_t *rate,
+                              const apikey_quota_t *quota,
+                              const apikey_charge_t *c);
+
 /* fixups hook (APR_HOOK_FIRST): charges a request that an apikey provider
  * granted, and answers 429 (or 503 when the table is full) when it is over
  * a limit. */
 int apikey_limits_fixups(request_rec *r);
+
+/* fixups hook (APR_HOOK_LAST, after mod_env and mod_setenvif): for a
+ * request whose key has a bandwidth, sets mod_ratelimit's rate-limit in
+ * r->subprocess_env to it in KiB/s, unless the configuration set a lower
+ * one.  A bandwidth that does not parse is logged and not applied. */
+int apikey_limits_bandwidth(request_rec *r);
 
 #endif /* APIKEY_LIMITS_H */

@@ -7,6 +7,7 @@
 #include "apikey_logging.h"
 #include "apikey_config_keys.h"
 #include "apikey_key.h"
+#include "apikey_limits.h"
 #include "apikey_request.h"
 #include "apikey_counters.h"
 #include "apikey_time.h"
@@ -104,9 +105,7 @@ static const char *log_field(request_rec *r, char *field)
     if (!rq) {
         return NULL;
     }
-    quota_tighter = c && rq->quota.limit
-                    && (!rq->rate.interval_us
-                        || (long long)c->quota_remaining < c->rate_remaining);
+    quota_tighter = c && apikey_limits_quota_binds(&rq->rate, &rq->quota, c);
     if (!strcmp(field, "id")) {
         v = key ? key->id : NULL;
     }

@@ -20,6 +20,7 @@
 typedef struct {
     const apikey_record_t *key; /* admitted for this request_rec */
     int granted;                /* an apikey authz provider granted it */
+    int anonymous;              /* no key: let in by AuthAPIKeyAnonymous */
 } apikey_here_t;
 
 struct apikey_srv_conf_t;

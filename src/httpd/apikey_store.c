@@ -181,6 +181,7 @@ apikey_db_t *apikey_store_db(apr_pool_t *p, server_rec *s)
     c->db.handle = dbd->handle;
     c->db.prepared = dbd->prepared;
     c->db.pool = dbd->pool;
+    c->db.missing = NULL;
     c->dbd = dbd;
     return &c->db;
 }
@@ -222,6 +223,25 @@ static void no_connection(request_rec *r)
                   why);
 }
 
+/* Once a process: a store the module's upgrade left behind works without
+ * the new columns (src/dbd), and says how to catch up. */
+static void missing_columns(request_rec *r, const char *names)
+{
+    static int said;
+
+    if (said) {
+        return;
+    }
+    said = 1;
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  APIKEY_LOGNO(00071) "the key store has no column %s, which "
+                                      "this version of the module reads: "
+                                      "keys are looked up without; run "
+                                      "'htapikey init' on the store to add "
+                                      "them",
+                  names);
+}
+
 apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
                                  const char *digest_hex, apikey_record_t *rec)
 {
@@ -239,6 +259,9 @@ apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
                   "looking the key up in the store (%s)", query->label);
     answer = apikey_db_lookup(db, r->pool, query, digest_hex, rec, &why);
+    if (db->missing) {
+        missing_columns(r, db->missing);
+    }
     apikey_store_db_done(r->server, db);
     switch (answer) {
         case APIKEY_DB_FOUND:

@@ -211,18 +211,23 @@ static int charge_rate(slot_t *s, const apikey_rate_t *rate, long long now,
  * TAT again, as if it had never come.  (Had the TAT been in the past, the
  * charge moved it to now + interval: back to now, which the GCRA reads as
  * the past did: a whole burst free.) */
-static void rate_give_back(slot_t *s, const apikey_rate_t *rate,
+static void rate_give_back(slot_t *s, const apikey_rate_t *rate, long long now,
                            apikey_charge_t *out)
 {
-    apr_uint64_t w = load((apr_uint64_t *)&s->tat);
+    apr_uint64_t w = load((apr_uint64_t *)&s->tat), nw;
 
     /* (A TAT reset meanwhile, by a repair, is not taken below 0.) */
-    while (!cas((apr_uint64_t *)&s->tat, &w,
-                w > (apr_uint64_t)rate->interval_us
-                    ? w - (apr_uint64_t)rate->interval_us
-                    : 0)) {
+    do {
+        nw = w > (apr_uint64_t)rate->interval_us
+                 ? w - (apr_uint64_t)rate->interval_us
+                 : 0;
+    } while (!cas((apr_uint64_t *)&s->tat, &w, nw));
+    /* The rate's own state, as the headers describe it: the request it
+     * gave back is not spent, and the burst refills from the TAT left. */
+    if (out->rate_remaining < rate->burst) {
+        out->rate_remaining++;
     }
-    out->rate_remaining++;
+    out->rate_reset_us = (long long)nw > now ? (long long)nw - now : 0;
 }
 
 /* The quota's half of a charge, of this server's own count: 0 when it
@@ -306,6 +311,14 @@ void apikey_limit_table_charge(apikey_limit_table_t *t,
             }
             if (quota->limit) {
                 quota_peek(s, quota, period, leased, out);
+                /* Spent as well: the quota is what keeps the request out
+                 * longest, and what the client is told to wait for. */
+                if (out->quota_remaining == 0) {
+                    out->result = APIKEY_CHARGE_QUOTA_EXCEEDED;
+                    if (out->quota_reset_us > out->retry_us) {
+                        out->retry_us = out->quota_reset_us;
+                    }
+                }
             }
             goto done;
         }
@@ -320,7 +333,7 @@ void apikey_limit_table_charge(apikey_limit_table_t *t,
                 : charge_quota(s, quota, period, report_only, out);
 
         if (!admitted && counted) {
-            rate_give_back(s, rate, out);
+            rate_give_back(s, rate, now, out);
         }
     }
 done:

@@ -1,9 +1,9 @@
 /* Copyright 2026 the mod_authn_apikey authors
  * SPDX-License-Identifier: Apache-2.0
  *
- * Unit tests for the limit arithmetic in apikey_limit.c: rate and quota
- * parsing, GCRA against a token-bucket reference model, the UTC calendar
- * periods against gmtime_r and timegm, and the quota words. */
+ * Unit tests for the limit arithmetic in apikey_limit.c: rate, quota and
+ * bandwidth parsing, GCRA against a token-bucket reference model, the UTC
+ * calendar periods against gmtime_r and timegm, and the quota words. */
 
 /* timegm is neither C99 nor POSIX. */
 #define _DEFAULT_SOURCE
@@ -225,6 +225,97 @@ static gcra_out_t gcra(long long tat, long long now, const apikey_rate_t *r)
     o.admitted =
         apikey_gcra(tat, now, r, &o.tat, &o.remaining, &o.retry, &o.reset);
     return o;
+}
+
+/* A bandwidth: whole KiB/s, rounded down, never 0 (mod_ratelimit's "no
+ * limit"), never past what mod_ratelimit's int arithmetic holds. */
+static void test_bandwidth_parse(void)
+{
+    static const struct {
+        const char *s;
+        long long kib;
+    } good[] = {
+        {"1KiB/s", 1},
+        {"16KiB/s", 16},
+        {"512KiB/s", 512},
+        {"1024B/s", 1},
+        /* Rounded down: never more than the key's bandwidth. */
+        {"1025B/s", 1},
+        {"2047B/s", 1},
+        {"2048B/s", 2},
+        {"1500000B/s", 1464},
+        {"1MiB/s", 1024},
+        {"3MiB/s", 3072},
+        {"2047MiB/s", 2096128},
+        {"1GiB/s", 1048576},
+        {"2097151KiB/s", 2097151},
+        {"2147483647B/s", 2097151},
+    };
+    static const char *const bad[] = {
+        "",
+        "0",
+        "0KiB/s",
+        "00KiB/s",
+        "016KiB/s",
+        "-16KiB/s",
+        "+16KiB/s",
+        " 16KiB/s",
+        "16 KiB/s",
+        "16KiB/s ",
+        "16",
+        "16K",
+        "16KiB",
+        "16KiB/",
+        "16kib/s",
+        "16KIB/S",
+        "16Kib/s",
+        "16kb/s",
+        "16kB/s",
+        "16KB/s",
+        "16MB/s",
+        "16GB/s",
+        "16b/s",
+        "16TiB/s",
+        "16KiB/m",
+        "1.5KiB/s",
+        "0x10KiB/s",
+        "16KiB/s/s",
+        "none",
+        /* Under 1 KiB/s: mod_ratelimit would not limit at all. */
+        "1B/s",
+        "1023B/s",
+        /* Past mod_ratelimit's int: an overflow it takes as no limit. */
+        "2097152KiB/s",
+        "2048MiB/s",
+        "2GiB/s",
+        "2147483648B/s",
+        "18446744073709551617B/s",
+        "99999999999999999999999999999KiB/s",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        long long kib = -1;
+        const char *err = apikey_bandwidth_parse(good[i].s, &kib);
+
+        ok(err == NULL && kib == good[i].kib, "bandwidth '%s' is %lld KiB/s",
+           good[i].s, good[i].kib);
+        if (err) {
+            diag("error: %s", err);
+        }
+    }
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        long long kib = -7;
+        const char *err = apikey_bandwidth_parse(bad[i], &kib);
+
+        ok(err != NULL && *err && kib == -7, "bandwidth '%s' refused (%s)",
+           bad[i], err ? err : "accepted");
+    }
+    ok(apikey_bandwidth_parse(NULL, NULL) != NULL, "bandwidth NULL refused");
+    ok(strstr(apikey_bandwidth_parse("1023B/s", NULL), "1 KiB/s") != NULL,
+       "under 1 KiB/s: the message says the least");
+    ok(strstr(apikey_bandwidth_parse("64kB/s", NULL), "KiB/s") != NULL,
+       "kB/s: the message names KiB/s");
 }
 
 static void test_gcra_exact(void)
@@ -721,6 +812,7 @@ int main(void)
 {
     test_rate_parse();
     test_quota_parse();
+    test_bandwidth_parse();
     test_gcra_exact();
     test_gcra_model();
     test_periods_named();
