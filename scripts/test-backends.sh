@@ -15,10 +15,12 @@ cd "$(dirname "$0")/.."
 BACKEND=${1:?usage: test-backends.sh pgsql|mysql [t/NNN_x.t ...]}
 shift
 # What reads or writes the store: keys and their life cycle through
-# htapikey, look-ups and the columns they return (attributes, restrictions,
-# limits, rotation), custom SQL, and the fleet of nodes sharing one server.
+# htapikey (its audit trail, export and import too), look-ups and the
+# columns they return (attributes, restrictions, limits, rotation), custom
+# SQL, and the fleet of nodes sharing one server.
 if [ $# -eq 0 ]; then
-    set -- t/010_authn.t t/020_backend.t t/030_lifecycle.t t/060_authz.t \
+    set -- t/010_authn.t t/020_backend.t t/030_lifecycle.t \
+        t/036_htapikey_io.t t/060_authz.t \
         t/070_scope.t t/080_restrictions.t t/100_storage.t t/130_legacy.t \
         t/146_cache_record.t t/150_rotate.t t/160_limits.t \
         t/164_budgets.t t/165_bandwidth.t t/166_store_upgrade.t \

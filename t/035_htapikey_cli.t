@@ -35,6 +35,7 @@ my ($usage) = (htapikey('--help'))[1];
 ok t_cmp($rc, 0, 'help exits 0');
 ok t_cmp($out, $usage, 'help alone prints what --help does');
 my @commands = qw(init create update rotate list show revoke disable enable
+                  log export import
                   delete help);
 my @bad;
 for my $c (@commands) {

@@ -65,10 +65,13 @@ ok t_cmp($r->header('API-Key-Rotation'), undef, 'without that header');
 ok t_cmp((POST $url, 'X-API-Key' => $new_key, content => 'a')->code, 403,
          'and with the old one\'s restrictions (GET,HEAD only)');
 
-# Both keys, one owner: many keys per owner.
+# Both keys, one owner: many keys per owner; list shows the old one as
+# replaced, with the end of its grace, not as plain active.
 ($rc, $out) = htapikey('list', '--owner', 'rot');
-ok t_cmp(scalar(() = $out =~ /^\w{12}\s+rot\s+active/mg), 2,
-         'the owner has two active keys');
+ok t_cmp(scalar(() = $out =~ /^\Q$new_id\E\s+rot\s+active\s/mg)
+         + scalar(() = $out =~ /^\Q$old->{id}\E\s+rot\s+replaced \(grace until \d{4}-\d\d-\d\dT[\d:]{8}Z\)\s/mg),
+         2, 'the owner has two keys: the new one active, the old one '
+         . 'replaced (grace until TIME)');
 
 # Refusals: rotating twice, a revoked key, no --grace.
 ($rc, $out, $err) = htapikey('rotate', $old->{id}, '--grace', '1h');

@@ -37,11 +37,15 @@ plan tests => 20, need(need_module('authn_apikey', 'dbd'), need_lwp,
       => backend() ne 'sqlite3' });
 
 # Database users with the privileges docs/fleet.md lists: the nodes may
-# only read the two tables; htapikey may change keys and bump the marker.
+# only read the two tables; htapikey may change keys, bump the marker and
+# write the audit trail.
 my %grants = (
     apikey_httpd => [[apikey => 'SELECT'], [apikey_meta => 'SELECT']],
     apikey_admin => [[apikey => 'SELECT, INSERT, UPDATE, DELETE'],
-                     [apikey_meta => 'SELECT, UPDATE']],
+                     [apikey_meta => 'SELECT, UPDATE'],
+                     [apikey_audit => 'SELECT, INSERT'],
+                     (backend() eq 'pgsql'
+                      ? (['SEQUENCE apikey_audit_id_seq' => 'USAGE']) : ())],
 );
 my %params;
 for my $user (sort keys %grants) {

@@ -44,3 +44,17 @@ CREATE TABLE IF NOT EXISTS apikey_quota (
     expires     BIGINT        NOT NULL,
     PRIMARY KEY (key_id, period)
 );
+-- The audit trail: a row for every change htapikey makes (create, update,
+-- rotate, revoke, disable, enable, delete, import), in the change's own
+-- transaction.  fields names the columns set, comma-separated: never a key,
+-- never a digest.
+CREATE TABLE IF NOT EXISTS apikey_audit (
+    id          BIGSERIAL     PRIMARY KEY,
+    time        BIGINT        NOT NULL,
+    os_user     VARCHAR(255)  NOT NULL,
+    host        VARCHAR(255)  NOT NULL,
+    key_id      VARCHAR(64),
+    action      VARCHAR(16)   NOT NULL,
+    fields      VARCHAR(1024) NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS apikey_audit_key ON apikey_audit (key_id);

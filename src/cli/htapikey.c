@@ -21,9 +21,8 @@
 /* What a command that changes an existing store opens it with. */
 #define CHANGES (HTAPIKEY_DB_MUST_EXIST | HTAPIKEY_DB_WRITES)
 
-/* flags: HTAPIKEY_DB_MUST_EXIST, HTAPIKEY_DB_WRITES */
-static int open_store(apr_pool_t *p, const htapikey_options_t *o, int flags,
-                      htapikey_db_t *db)
+int htapikey_open_store(apr_pool_t *p, const htapikey_options_t *o, int flags,
+                        htapikey_db_t *db)
 {
     const char *err;
 
@@ -44,7 +43,7 @@ static int cmd_init(apr_pool_t *p, const htapikey_options_t *o)
     int rc;
 
     if ((rc = htapikey_only_options(o, 0, 0, 0))
-        || (rc = open_store(p, o, HTAPIKEY_DB_WRITES, &db))) {
+        || (rc = htapikey_open_store(p, o, HTAPIKEY_DB_WRITES, &db))) {
         return rc;
     }
     if ((err = htapikey_db_init(&db)) != NULL) {
@@ -104,7 +103,10 @@ static int cmd_create(apr_pool_t *p, const htapikey_options_t *o)
                              "inner underscores",
                              prefix);
     }
-    if ((rc = open_store(p, o, CHANGES, &db))) {
+    if (o->count) {
+        return htapikey_create_count(p, o, &row, prefix);
+    }
+    if ((rc = htapikey_open_store(p, o, CHANGES, &db))) {
         return rc;
     }
     if ((rc = new_key(o, prefix, key, id, digest))) {
@@ -179,7 +181,7 @@ static int cmd_rotate(apr_pool_t *p, const htapikey_options_t *o)
         return htapikey_fail(EXIT_USAGE,
                              "--prefix '%s' is not a valid key prefix", prefix);
     }
-    if ((rc = open_store(p, o, CHANGES, &db))) {
+    if ((rc = htapikey_open_store(p, o, CHANGES, &db))) {
         return rc;
     }
     if ((err = htapikey_db_get(&db, o->id, &old)) != NULL) {
@@ -265,7 +267,7 @@ static int cmd_update(apr_pool_t *p, const htapikey_options_t *o)
         return htapikey_fail(EXIT_USAGE, "%s",
                              "update needs at least one setting");
     }
-    if ((rc = open_store(p, o, CHANGES, &db))) {
+    if ((rc = htapikey_open_store(p, o, CHANGES, &db))) {
         return rc;
     }
     if ((err = htapikey_db_update(&db, o->id, &row, htapikey_now(p), &found))) {
@@ -291,7 +293,7 @@ static int cmd_list(apr_pool_t *p, const htapikey_options_t *o)
     int rc;
 
     if ((rc = htapikey_only_options(o, 1, 0, 0))
-        || (rc = open_store(p, o, HTAPIKEY_DB_MUST_EXIST, &db))) {
+        || (rc = htapikey_open_store(p, o, HTAPIKEY_DB_MUST_EXIST, &db))) {
         return rc;
     }
     if ((err = htapikey_db_list(&db, o->owner, &rows)) != NULL) {
@@ -309,7 +311,7 @@ static int cmd_show(apr_pool_t *p, const htapikey_options_t *o)
     int rc;
 
     if ((rc = htapikey_only_options(o, 0, 0, 1))
-        || (rc = open_store(p, o, HTAPIKEY_DB_MUST_EXIST, &db))) {
+        || (rc = htapikey_open_store(p, o, HTAPIKEY_DB_MUST_EXIST, &db))) {
         return rc;
     }
     if ((err = htapikey_db_get(&db, o->id, &k)) != NULL) {
@@ -332,7 +334,7 @@ static int cmd_change(apr_pool_t *p, const htapikey_options_t *o,
     int rc, found = 0;
 
     if ((rc = htapikey_only_options(o, 0, 0, 1))
-        || (rc = open_store(p, o, CHANGES, &db))) {
+        || (rc = htapikey_open_store(p, o, CHANGES, &db))) {
         return rc;
     }
     if ((err = htapikey_db_get(&db, o->id, &k)) != NULL) {
@@ -386,7 +388,7 @@ static int cmd_help(const htapikey_options_t *o)
     if (o->owner || o->name || o->scopes || o->expires || o->not_before
         || o->prefix || o->allow_ip || o->allow_referer || o->allow_method
         || o->rate || o->burst || o->quota || o->bandwidth || o->grace
-        || o->format || o->json) {
+        || o->format || o->json || o->limit || o->count || o->plaintext) {
         return htapikey_fail(EXIT_USAGE, "%s",
                              "'help' takes only a command name");
     }
@@ -478,6 +480,15 @@ int main(int argc, const char *const *argv)
     }
     if (!strcmp(o.command, "delete")) {
         return cmd_change(p, &o, NULL);
+    }
+    if (!strcmp(o.command, "log")) {
+        return htapikey_cmd_log(p, &o);
+    }
+    if (!strcmp(o.command, "export")) {
+        return htapikey_cmd_export(p, &o);
+    }
+    if (!strcmp(o.command, "import")) {
+        return htapikey_cmd_import(p, &o);
     }
     return htapikey_fail(EXIT_USAGE, "unknown command '%s'", o.command);
 }

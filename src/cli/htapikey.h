@@ -11,6 +11,7 @@
 #include "apr_pools.h"
 #include "apr_tables.h"
 
+#include "apikey_record.h"
 #include "htapikey_db.h"
 
 /* Exit statuses, documented in docs/htapikey.md. */
@@ -31,6 +32,9 @@ typedef struct {
     const char *rate, *burst, *quota;
     const char *bandwidth; /* for mod_ratelimit: 512KiB/s */
     const char *grace;     /* rotate --grace DURATION */
+    const char *limit;     /* log --limit N */
+    const char *count;     /* create --count N */
+    int plaintext;         /* import --plaintext */
     /* --pepper FILE: HMAC-SHA-256 digests, as AuthAPIKeyHash hmac-sha256 */
     const char *pepper_file;
     const unsigned char *pepper;
@@ -55,6 +59,25 @@ int htapikey_parse_args(apr_pool_t *p, int argc, const char *const *argv,
 /* Refuses options the command does not take: EXIT_OK or EXIT_USAGE. */
 int htapikey_only_options(const htapikey_options_t *o, int owner, int settings,
                           int id);
+
+/* Opens the store of -d and -p (flags: HTAPIKEY_DB_MUST_EXIST,
+ * HTAPIKEY_DB_WRITES): EXIT_OK, or an exit status (already reported). */
+int htapikey_open_store(apr_pool_t *p, const htapikey_options_t *o, int flags,
+                        htapikey_db_t *db);
+
+/* The commands of their own files: log (htapikey_audit.c), export
+ * (htapikey_export.c), import (htapikey_io.c), create --count
+ * (htapikey_count.c). */
+int htapikey_cmd_log(apr_pool_t *p, const htapikey_options_t *o);
+int htapikey_cmd_export(apr_pool_t *p, const htapikey_options_t *o);
+int htapikey_cmd_import(apr_pool_t *p, const htapikey_options_t *o);
+int htapikey_create_count(apr_pool_t *p, const htapikey_options_t *o,
+                          const htapikey_row_t *settings, const char *prefix);
+
+/* Whether export writes a column as a number (its BIGINT columns), and
+ * whether s is an integer as they hold one: -?[0-9]{1,18}. */
+int htapikey_column_numeric(const apikey_column_t *col);
+int htapikey_integer(const char *s);
 
 /* The key settings of create and update, checked, as the store keeps them
  * (htapikey_db_null for "none" in update).  Returns NULL or a message. */

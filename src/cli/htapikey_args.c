@@ -33,8 +33,9 @@ void htapikey_usage(FILE *out)
             "\n"
             "Commands:\n"
             "  init                        create the key store's tables\n"
-            "  create --owner OWNER [SETTINGS] [--prefix P]\n"
-            "                              create a key and print it once\n"
+            "  create --owner OWNER [SETTINGS] [--prefix P] [--count N]\n"
+            "                              create a key (or N) and print it "
+            "once\n"
             "  update ID SETTINGS          change a key's settings\n"
             "  rotate ID --grace DURATION [--prefix P]\n"
             "                              a new key with the same settings; "
@@ -48,6 +49,14 @@ void htapikey_usage(FILE *out)
             "  revoke ID                   revoke a key for good\n"
             "  disable ID | enable ID      suspend or resume a key\n"
             "  delete ID                   remove a key's record\n"
+            "  log [ID] [--limit N]        the audit trail of changes\n"
+            "  export                      every key record as JSON Lines, "
+            "digests\n"
+            "                              included (never a key)\n"
+            "  import FILE|- [--plaintext [--owner OWNER] [SETTINGS]]\n"
+            "                              key records (or legacy keys) "
+            "into the store,\n"
+            "                              all or nothing\n"
             "  help [COMMAND]              this help, or one command's\n"
             "\n"
             "Options:\n"
@@ -63,6 +72,11 @@ void htapikey_usage(FILE *out)
             "  --json                machine-readable output (--format json)\n"
             "  --format FORMAT       list and show: text (default), tsv or "
             "json\n"
+            "  --count N             create: N keys in one transaction, as "
+            "JSON Lines\n"
+            "  --limit N             log: the last N rows\n"
+            "  --plaintext           import: legacy keys in clear, stored as "
+            "digests\n"
             "  -h, --help            this help; after a command, that "
             "command's\n"
             "  --version             the version\n"
@@ -99,173 +113,6 @@ void htapikey_usage(FILE *out)
 void htapikey_version(void)
 {
     printf("htapikey %s (mod_authn_apikey)\n", APIKEY_VERSION);
-}
-
-/* The settings of create and update, as their help shows them. */
-#define SETTINGS_HELP                                                          \
-    "  --name LABEL           a label for people (at most 255 bytes)\n"        \
-    "  --scopes \"a b\"         scopes, separated by blanks or commas\n"       \
-    "  --expires TIME         refused from TIME on (ISO-8601, in the "         \
-    "future)\n"                                                                \
-    "  --not-before TIME      refused before TIME\n"                           \
-    "  --allow-ip LIST        client networks, e.g. "                          \
-    "192.0.2.0/24,2001:db8::/32\n"                                             \
-    "  --allow-referer LIST   referer hosts, e.g. "                            \
-    "example.com,*.example.com\n"                                              \
-    "  --allow-method LIST    HTTP methods, e.g. GET,HEAD\n"                   \
-    "  --rate N/s|m|h         a rate limit, e.g. 20/s\n"                       \
-    "  --burst B              how many requests at once (default N)\n"         \
-    "  --quota N/hour|day|month\n"                                             \
-    "                         a calendar quota (UTC), e.g. 100000/month\n"     \
-    "  --bandwidth SPEED      the key's responses at most SPEED through\n"     \
-    "                         mod_ratelimit: N B/s, KiB/s, MiB/s or GiB/s,\n"  \
-    "                         e.g. 512KiB/s (at least 1KiB/s)\n"
-
-#define SETTINGS_NOTE                                                          \
-    "\n"                                                                       \
-    "OWNER and LABEL are UTF-8 without control characters; TIME is "           \
-    "ISO-8601\n"                                                               \
-    "(2027-01-31, 2027-01-31T12:00:00Z, ...+02:00), UTC when no offset is "    \
-    "given.\n"
-
-/* Each command's help: its synopsis, what it does, its options and an
- * example.  The global options (-d, -p, --pepper, --json) are in
- * htapikey --help. */
-static const struct {
-    const char *name, *text;
-} command_help[] = {
-    {"init",
-     "Usage: htapikey [-d DRIVER] -p PARAMS init\n"
-     "\n"
-     "Creates the key store's tables from the schema built in for DRIVER\n"
-     "(sqlite3, pgsql, mysql).  Idempotent: on an existing store it keeps\n"
-     "every key and adds what a store made by an older htapikey lacks.\n"
-     "With sqlite3 it creates the file, mode 0640; its directory must\n"
-     "exist and be writable.\n"
-     "\n"
-     "Example:\n"
-     "  htapikey -p /var/lib/apikey/keys.db init\n"},
-    {"create",
-     "Usage: htapikey create --owner OWNER [SETTINGS] [--prefix P]\n"
-     "\n"
-     "Creates a key and prints it once, on the last line (with --json, an\n"
-     "object with id and key).  Only its digest is stored.\n"
-     "\n"
-     "Options:\n"
-     "  --owner OWNER          required: who the key belongs to (1 to 255 "
-     "bytes)\n" SETTINGS_HELP
-     "  --prefix P             the key's prefix (default ak): 1 to 32 "
-     "letters,\n"
-     "                         digits or inner underscores\n" SETTINGS_NOTE "\n"
-     "Example:\n"
-     "  htapikey create --owner billing --name \"invoice sync\" \\\n"
-     "      --scopes \"orders:read invoices:write\" --expires 2027-06-30\n"},
-    {"update",
-     "Usage: htapikey update ID SETTINGS\n"
-     "\n"
-     "Changes the settings given, and nothing else, and prints the key as\n"
-     "show does.  'none' clears --name, --expires, --not-before, --allow-*,\n"
-     "--rate, --burst, --quota and --bandwidth; --scopes \"\" removes every\n"
-     "scope.\n"
-     "\n"
-     "Options:\n"
-     "  --owner OWNER          who the key belongs to (1 to 255 "
-     "bytes)\n" SETTINGS_HELP SETTINGS_NOTE "\n"
-     "Example:\n"
-     "  htapikey update WoEIpLEs1o0h --allow-method GET,HEAD --expires "
-     "none\n"},
-    {"rotate",
-     "Usage: htapikey rotate ID --grace DURATION [--prefix P]\n"
-     "\n"
-     "Creates a key with the settings of key ID and prints it once; the old\n"
-     "key keeps working for DURATION (0, 30m, 24h, 7d; seconds without a\n"
-     "unit), then is refused as expired.  Only an active key that is not\n"
-     "already being replaced is rotated.\n"
-     "\n"
-     "Options:\n"
-     "  --grace DURATION       required: how long the old key keeps "
-     "working\n"
-     "  --prefix P             the new key's prefix (default ak)\n"
-     "\n"
-     "Example:\n"
-     "  htapikey rotate WoEIpLEs1o0h --grace 7d\n"},
-    {"list",
-     "Usage: htapikey list [--owner OWNER] [--format text|tsv|json]\n"
-     "\n"
-     "Lists every key, or those of OWNER, ordered by owner, creation and "
-     "id;\n"
-     "never the keys themselves.  text: a table, each column as wide as its\n"
-     "widest value; tsv: a header line of the JSON field names, then a line "
-     "a\n"
-     "key, tab-separated, with \\\\, tab, newline and carriage return "
-     "written\n"
-     "as \\\\, \\t, \\n and \\r, empty for null; json (--json): an array "
-     "of\n"
-     "key objects.\n"
-     "\n"
-     "Options:\n"
-     "  --owner OWNER          only the keys of OWNER\n"
-     "  --format FORMAT        text (default), tsv or json\n"
-     "\n"
-     "Example:\n"
-     "  htapikey list --owner billing --format tsv | cut -f1,5\n"},
-    {"show",
-     "Usage: htapikey show ID [--format text|tsv|json]\n"
-     "\n"
-     "Shows one key's settings (never the key itself): one line a setting,\n"
-     "or as list --format tsv or --json does.\n"
-     "\n"
-     "Options:\n"
-     "  --format FORMAT        text (default), tsv or json\n"
-     "\n"
-     "Example:\n"
-     "  htapikey show WoEIpLEs1o0h\n"},
-    {"revoke",
-     "Usage: htapikey revoke ID\n"
-     "\n"
-     "Revokes key ID for good: enable and disable refuse it from then on.\n"
-     "\n"
-     "Example:\n"
-     "  htapikey revoke WoEIpLEs1o0h\n"},
-    {"disable", "Usage: htapikey disable ID\n"
-                "\n"
-                "Suspends key ID until it is enabled again.\n"
-                "\n"
-                "Example:\n"
-                "  htapikey disable WoEIpLEs1o0h\n"},
-    {"enable", "Usage: htapikey enable ID\n"
-               "\n"
-               "Makes a disabled key ID active again (not a revoked one).\n"
-               "\n"
-               "Example:\n"
-               "  htapikey enable WoEIpLEs1o0h\n"},
-    {"delete",
-     "Usage: htapikey delete ID\n"
-     "\n"
-     "Removes key ID's record: the key is then unknown to the server.\n"
-     "\n"
-     "Example:\n"
-     "  htapikey delete WoEIpLEs1o0h\n"},
-    {"help", "Usage: htapikey help [COMMAND]\n"
-             "\n"
-             "Prints the usage of htapikey, or of COMMAND: its options and an\n"
-             "example.\n"
-             "\n"
-             "Example:\n"
-             "  htapikey help create\n"},
-};
-
-int htapikey_command_usage(FILE *out, const char *command)
-{
-    size_t i;
-
-    for (i = 0; i < sizeof(command_help) / sizeof(command_help[0]); i++) {
-        if (!strcmp(command, command_help[i].name)) {
-            fputs(command_help[i].text, out);
-            return 0;
-        }
-    }
-    return -1;
 }
 
 /* Prints "htapikey: <message>" and returns code, the exit status. */
@@ -337,6 +184,8 @@ int htapikey_parse_args(apr_pool_t *p, int argc, const char *const *argv,
         {"--quota", NULL, offsetof(htapikey_options_t, quota)},
         {"--bandwidth", NULL, offsetof(htapikey_options_t, bandwidth)},
         {"--format", NULL, offsetof(htapikey_options_t, format)},
+        {"--limit", NULL, offsetof(htapikey_options_t, limit)},
+        {"--count", NULL, offsetof(htapikey_options_t, count)},
     };
     int i;
 
@@ -364,6 +213,10 @@ int htapikey_parse_args(apr_pool_t *p, int argc, const char *const *argv,
         }
         if (!strcmp(a, "--json")) {
             o->json = 1;
+            continue;
+        }
+        if (!strcmp(a, "--plaintext")) {
+            o->plaintext = 1;
             continue;
         }
         for (j = 0; j < sizeof(valued) / sizeof(valued[0]) && !matched; j++) {
@@ -424,6 +277,19 @@ int htapikey_only_options(const htapikey_options_t *o, int owner, int settings,
 {
     if (o->grace && strcmp(o->command, "rotate")) {
         return htapikey_fail(EXIT_USAGE, "'%s' does not take --grace",
+                             o->command);
+    }
+    if (o->limit && strcmp(o->command, "log")) {
+        return htapikey_fail(
+            EXIT_USAGE, "'%s' does not take --limit (log does)", o->command);
+    }
+    if (o->count && strcmp(o->command, "create")) {
+        return htapikey_fail(
+            EXIT_USAGE, "'%s' does not take --count (create does)", o->command);
+    }
+    if (o->plaintext && strcmp(o->command, "import")) {
+        return htapikey_fail(EXIT_USAGE,
+                             "'%s' does not take --plaintext (import does)",
                              o->command);
     }
     if (!owner && o->owner) {

@@ -9,6 +9,7 @@
 
 #include "htapikey_db.h"
 #include "htapikey_db_hint.h"
+#include "htapikey_db_private.h"
 
 #include "apr_strings.h"
 
@@ -30,21 +31,13 @@ const char htapikey_db_null[] = "(null)";
 #define ROW_COL_DIGEST(n, ph)
 #define ROW_COL_CLI(n, ph)          ROW_COL_ID(n, ph)
 #define ROW_COL(n, kind, added, ph) ROW_COL_##kind(n, ph)
-static const struct {
-    const char *name;
-    size_t off;
-    const char *placeholder;
-} row_columns[] = {APIKEY_COLUMNS(ROW_COL)};
-#define NROW_COLUMNS ((int)(sizeof(row_columns) / sizeof(row_columns[0])))
+const htapikey_row_column_t htapikey_row_columns[] = {APIKEY_COLUMNS(ROW_COL)};
+const int htapikey_nrow_columns =
+    (int)(sizeof(htapikey_row_columns) / sizeof(htapikey_row_columns[0]));
 
 static const char **row_field(htapikey_row_t *row, int i)
 {
-    return (const char **)((char *)row + row_columns[i].off);
-}
-
-static const char *row_value(const htapikey_row_t *row, int i)
-{
-    return *(const char *const *)((const char *)row + row_columns[i].off);
+    return (const char **)((char *)row + htapikey_row_columns[i].off);
 }
 
 /* SELECT of every row column, then what follows (WHERE, ORDER BY). */
@@ -54,19 +47,19 @@ static const char *select_sql(apr_pool_t *p, const char *rest)
     int i;
 
     for (i = 0; i < NROW_COLUMNS; i++) {
-        sql = apr_pstrcat(p, sql, i ? ", " : "", row_columns[i].name, NULL);
+        sql = apr_pstrcat(p, sql, i ? ", " : "", htapikey_row_columns[i].name,
+                          NULL);
     }
     return apr_pstrcat(p, sql, " FROM apikey ", rest, NULL);
 }
 
-static const char *db_error(htapikey_db_t *db, int rv)
+const char *htapikey_db_errmsg(htapikey_db_t *db, int rv)
 {
     return apikey_db_error(&db->conn, db->conn.pool, rv);
 }
 
-/* One statement, prepared afresh (htapikey runs each once). */
-static int run(htapikey_db_t *db, const char *sql, int nargs, const char **args,
-               apr_dbd_results_t **res, int *nrows)
+int htapikey_db_run(htapikey_db_t *db, const char *sql, int nargs,
+                    const char **args, apr_dbd_results_t **res, int *nrows)
 {
     apikey_query_t q;
 
@@ -99,6 +92,7 @@ const char *htapikey_db_open(apr_pool_t *p, const char *driver,
     memset(db, 0, sizeof(*db));
     db->conn.pool = p;
     db->driver_name = driver;
+    htapikey_audit_whoami(p, &db->os_user, &db->host);
     rv = apr_dbd_get_driver(p, driver, &db->conn.driver);
     if (rv == APR_ENOTIMPL || rv == APR_EDSOOPEN) {
         return htapikey_db_no_driver(p, driver);
@@ -173,7 +167,8 @@ static const char *exec(htapikey_db_t *db, const char *sql)
     int nrows = 0,
         rv = apr_dbd_query(db->conn.driver, db->conn.handle, &nrows, sql);
 
-    return rv ? apr_psprintf(db->conn.pool, "%s: %s", db_error(db, rv), sql)
+    return rv ? apr_psprintf(db->conn.pool, "%s: %s",
+                             htapikey_db_errmsg(db, rv), sql)
               : NULL;
 }
 
@@ -202,10 +197,11 @@ const char *htapikey_db_init(htapikey_db_t *db)
         if (!col->added) {
             continue;
         }
-        if (run(db,
-                apr_psprintf(db->conn.pool, "SELECT %s FROM apikey WHERE 1 = 0",
-                             col->name),
-                0, NULL, &res, NULL)
+        if (htapikey_db_run(db,
+                            apr_psprintf(db->conn.pool,
+                                         "SELECT %s FROM apikey WHERE 1 = 0",
+                                         col->name),
+                            0, NULL, &res, NULL)
             == 0) {
             continue;
         }
@@ -217,214 +213,6 @@ const char *htapikey_db_init(htapikey_db_t *db)
         }
     }
     return NULL;
-}
-
-/* Runs a change with nargs string arguments; *nrows gets the number of
- * rows it touched. */
-static const char *change(htapikey_db_t *db, const char *sql, int *nrows,
-                          int nargs, const char **args)
-{
-    int rv = run(db, sql, nargs, args, NULL, nrows);
-
-    return rv ? apr_psprintf(db->conn.pool, "%s", db_error(db, rv)) : NULL;
-}
-
-/* One statement of a transaction: its SQL and arguments, and whether it
- * must change exactly one row (else the whole transaction is undone). */
-typedef struct {
-    const char *sql;
-    int nargs;
-    const char **args;
-    int must_change_one;
-} change_t;
-
-/* Runs the changes and the change-marker bump in one transaction, rolled
- * back if any fails.  *nrows gets the rows the first change touched; the
- * marker is bumped only when it touched any. */
-static const char *changes_and_bump(htapikey_db_t *db, const change_t *c, int n,
-                                    int *nrows)
-{
-    apr_dbd_transaction_t *txn = NULL;
-    const char *err = NULL;
-    int rv, i, bumped = 0;
-
-    rv = apr_dbd_transaction_start(db->conn.driver, db->conn.pool,
-                                   db->conn.handle, &txn);
-    if (rv) {
-        return apr_psprintf(db->conn.pool, "cannot start a transaction: %s",
-                            db_error(db, rv));
-    }
-    for (i = 0; i < n && !err; i++) {
-        int rows = 0;
-
-        err = change(db, c[i].sql, &rows, c[i].nargs, c[i].args);
-        if (i == 0) {
-            *nrows = rows;
-        }
-        if (!err && c[i].must_change_one && rows != 1) {
-            err = "the key changed meanwhile; nothing was done";
-        }
-    }
-    if (!err && *nrows > 0) {
-        err = change(db,
-                     "UPDATE apikey_meta SET value = value + 1 "
-                     "WHERE name = 'version'",
-                     &bumped, 0, NULL);
-        /* Servers poll the marker to see changes: a change they could
-         * not see is refused rather than made silently. */
-        if (!err && bumped != 1) {
-            err = "the change marker (apikey_meta row 'version') is "
-                  "missing; run 'htapikey init' to restore it";
-        }
-    }
-    if (err) {
-        apr_dbd_transaction_mode_set(db->conn.driver, txn,
-                                     APR_DBD_TRANSACTION_ROLLBACK);
-    }
-    rv = apr_dbd_transaction_end(db->conn.driver, db->conn.pool, txn);
-    if (!err && rv) {
-        err =
-            apr_psprintf(db->conn.pool, "cannot commit: %s", db_error(db, rv));
-    }
-    return err;
-}
-
-static const char *change_and_bump(htapikey_db_t *db, const char *sql,
-                                   int *nrows, int nargs, const char **args)
-{
-    change_t c;
-
-    c.sql = sql;
-    c.nargs = nargs;
-    c.args = args;
-    c.must_change_one = 0;
-    return changes_and_bump(db, &c, 1, nrows);
-}
-
-/* The INSERT of a new active key: the digest, status 'active' and every
- * column of row that is not NULL, with its arguments in args (room for
- * every column and the digest). */
-static const char *insert_sql(apr_pool_t *p, const htapikey_row_t *row,
-                              const char *digest_hex, const char **args,
-                              int *nargs)
-{
-    const char *names = "digest, status", *values = "%s, 'active'";
-    int i;
-
-    *nargs = 0;
-    args[(*nargs)++] = digest_hex;
-    for (i = 0; i < NROW_COLUMNS; i++) {
-        const char *v = row_value(row, i);
-
-        if (v && strcmp(row_columns[i].name, "status")) {
-            names = apr_pstrcat(p, names, ", ", row_columns[i].name, NULL);
-            values =
-                apr_pstrcat(p, values, ", ", row_columns[i].placeholder, NULL);
-            args[(*nargs)++] = v;
-        }
-    }
-    return apr_pstrcat(p, "INSERT INTO apikey (", names, ") VALUES (", values,
-                       ")", NULL);
-}
-
-const char *htapikey_db_insert(htapikey_db_t *db, const htapikey_row_t *row,
-                               const char *digest_hex)
-{
-    const char *args[NROW_COLUMNS + 1];
-    int nargs, nrows = 0;
-    const char *sql = insert_sql(db->conn.pool, row, digest_hex, args, &nargs);
-
-    return change_and_bump(db, sql, &nrows, nargs, args);
-}
-
-const char *htapikey_db_rotate(htapikey_db_t *db, const char *old_id,
-                               const htapikey_row_t *row,
-                               const char *digest_hex, const char *grace_until,
-                               const char *now)
-{
-    const char *ins[NROW_COLUMNS + 1], *upd[4];
-    change_t c[2];
-    int nrows = 0;
-
-    c[0].sql = insert_sql(db->conn.pool, row, digest_hex, ins, &c[0].nargs);
-    upd[0] = grace_until;
-    upd[1] = row->id;
-    upd[2] = now;
-    upd[3] = old_id;
-    c[0].args = ins;
-    c[0].must_change_one = 1;
-    /* Only an active key not already being replaced: checked in the
-     * statement, so two rotations at once cannot both win. */
-    c[1].sql = "UPDATE apikey SET grace_until = %lld, replaced_by = %s, "
-               "updated = %lld WHERE id = %s AND status = 'active' AND "
-               "replaced_by IS NULL";
-    c[1].nargs = 4;
-    c[1].args = upd;
-    c[1].must_change_one = 1;
-    return changes_and_bump(db, c, 2, &nrows);
-}
-
-const char *htapikey_db_update(htapikey_db_t *db, const char *id,
-                               const htapikey_row_t *changes, const char *now,
-                               int *found)
-{
-    const char *args[NROW_COLUMNS + 2];
-    const char *sql = "UPDATE apikey SET updated = %lld", *err;
-    int nargs = 0, nrows = 0, i;
-
-    args[nargs++] = now;
-    for (i = 0; i < NROW_COLUMNS; i++) {
-        const char *v = row_value(changes, i), *name = row_columns[i].name;
-
-        if (!v || !strcmp(name, "id") || !strcmp(name, "status")
-            || !strcmp(name, "created") || !strcmp(name, "updated")) {
-            continue;
-        }
-        sql = apr_pstrcat(db->conn.pool, sql, ", ", name, " = ",
-                          row_columns[i].placeholder, NULL);
-        args[nargs++] = v == htapikey_db_null ? NULL : v;
-    }
-    sql = apr_pstrcat(db->conn.pool, sql, " WHERE id = %s", NULL);
-    args[nargs++] = id;
-    err = change_and_bump(db, sql, &nrows, nargs, args);
-    *found = nrows > 0;
-    return err;
-}
-
-const char *htapikey_db_set_status(htapikey_db_t *db, const char *id,
-                                   const char *status, const char *now,
-                                   int *found)
-{
-    const char *args[4];
-    const char *err;
-    int nrows = 0;
-
-    args[0] = status;
-    args[1] = now;
-    args[2] = id;
-    args[3] = status;
-    /* Only "revoked" may overwrite "revoked": checked in the statement
-     * itself, so a revoke racing an enable is never undone. */
-    err = change_and_bump(db,
-                          "UPDATE apikey SET status = %s, updated = %lld "
-                          "WHERE id = %s AND (status <> 'revoked' OR "
-                          "%s = 'revoked')",
-                          &nrows, 4, args);
-    *found = nrows > 0;
-    return err;
-}
-
-const char *htapikey_db_delete(htapikey_db_t *db, const char *id, int *found)
-{
-    const char *args[1];
-    const char *err;
-    int nrows = 0;
-
-    args[0] = id;
-    err = change_and_bump(db, "DELETE FROM apikey WHERE id = %s", &nrows, 1,
-                          args);
-    *found = nrows > 0;
-    return err;
 }
 
 /* A column's value, NULL for SQL NULL.  The pgsql driver's get_entry gives
@@ -470,17 +258,70 @@ static const char *select_keys(htapikey_db_t *db, const char *rest, int nargs,
     int rv;
 
     *rows = apr_array_make(db->conn.pool, 16, sizeof(htapikey_row_t));
-    rv = run(db, select_sql(db->conn.pool, rest), nargs, args, &res, NULL);
+    rv = htapikey_db_run(db, select_sql(db->conn.pool, rest), nargs, args, &res,
+                         NULL);
     if (rv) {
         return apr_psprintf(db->conn.pool,
                             "%s (is the store initialised? run "
                             "'htapikey init')",
-                            db_error(db, rv));
+                            htapikey_db_errmsg(db, rv));
     }
     c.db = db;
     c.rows = *rows;
     rv = apikey_db_rows(&db->conn, db->conn.pool, res, collect_row, &c);
-    return rv ? apr_psprintf(db->conn.pool, "%s", db_error(db, rv)) : NULL;
+    return rv ? apr_psprintf(db->conn.pool, "%s", htapikey_db_errmsg(db, rv))
+              : NULL;
+}
+
+typedef struct {
+    htapikey_db_t *db;
+    apr_array_header_t *rows;
+    int ncols;
+} collect_any_t;
+
+static int collect_any(apr_dbd_row_t *r, void *ctx)
+{
+    collect_any_t *c = ctx;
+    const char **v = apr_palloc(c->db->conn.pool, c->ncols * sizeof(*v));
+    int i;
+
+    for (i = 0; i < c->ncols; i++) {
+        v[i] = entry(c->db, r, i);
+    }
+    APR_ARRAY_PUSH(c->rows, const char **) = v;
+    return 0;
+}
+
+const char *htapikey_db_select(htapikey_db_t *db, const char *sql, int nargs,
+                               const char **args, int ncols,
+                               apr_array_header_t **rows)
+{
+    apr_dbd_results_t *res = NULL;
+    collect_any_t c;
+    int rv;
+
+    *rows = apr_array_make(db->conn.pool, 16, sizeof(const char **));
+    if ((rv = htapikey_db_run(db, sql, nargs, args, &res, NULL)) != 0) {
+        return apr_psprintf(db->conn.pool, "%s", htapikey_db_errmsg(db, rv));
+    }
+    c.db = db;
+    c.rows = *rows;
+    c.ncols = ncols;
+    rv = apikey_db_rows(&db->conn, db->conn.pool, res, collect_any, &c);
+    return rv ? apr_psprintf(db->conn.pool, "%s", htapikey_db_errmsg(db, rv))
+              : NULL;
+}
+
+const char **htapikey_row_field(htapikey_row_t *row, const char *name)
+{
+    int i;
+
+    for (i = 0; i < NROW_COLUMNS; i++) {
+        if (!strcmp(htapikey_row_columns[i].name, name)) {
+            return row_field(row, i);
+        }
+    }
+    return NULL;
 }
 
 const char *htapikey_db_list(htapikey_db_t *db, const char *owner,

@@ -16,6 +16,8 @@
 typedef struct {
     apikey_db_t conn; /* nothing prepared is kept: one statement each */
     const char *driver_name;
+    /* Who changes the store and where, for its audit rows. */
+    const char *os_user, *host;
 } htapikey_db_t;
 
 /* A key as stored: every column of the key record's list (apikey_record.h)
@@ -57,11 +59,22 @@ const char *htapikey_db_open(apr_pool_t *p, const char *driver,
  * htapikey lacks (idempotent).  Returns NULL or an error message. */
 const char *htapikey_db_init(htapikey_db_t *db);
 
-/* Inserts a new active key: the columns of row that are not NULL (times
- * in decimal Unix seconds), whatever its status.  Returns NULL or an error
- * message. */
+/* Inserts a key: the columns of row that are not NULL (times in decimal
+ * Unix seconds), its status 'active' unless row has one, and an audit row
+ * "create".  Returns NULL or an error message.  Every change below writes
+ * its audit row (apikey_audit) in its own transaction: a change whose row
+ * cannot be written is undone. */
 const char *htapikey_db_insert(htapikey_db_t *db, const htapikey_row_t *row,
                                const char *digest_hex);
+
+/* Inserts n keys (rows[i] with digests[i], as htapikey_db_insert does),
+ * each with an audit row of action, in one transaction: all or none.
+ * *failed (when given) gets the index of the key whose insert failed (a
+ * duplicate id or digest, say), or -1. */
+const char *htapikey_db_insert_keys(htapikey_db_t *db, const char *action,
+                                    const htapikey_row_t *rows,
+                                    const char *const *digests, int n,
+                                    int *failed);
 
 /* Rotates old_id: inserts row (a new active key, digest_hex) and marks the
  * old key as replaced by it, valid until grace_until, in one transaction.
@@ -98,5 +111,19 @@ const char *htapikey_db_list(htapikey_db_t *db, const char *owner,
 /* One key by id; *row is NULL when there is none. */
 const char *htapikey_db_get(htapikey_db_t *db, const char *id,
                             htapikey_row_t **row);
+
+/* Runs a SELECT of ncols columns and collects every row, as an array of
+ * const char *[ncols] (NULL for SQL NULL). */
+const char *htapikey_db_select(htapikey_db_t *db, const char *sql, int nargs,
+                               const char **args, int ncols,
+                               apr_array_header_t **rows);
+
+/* The field of row for column name, or NULL when the row has none (the
+ * digest, or a column the list does not know). */
+const char **htapikey_row_field(htapikey_row_t *row, const char *name);
+
+/* The OS user running htapikey ("root (sudo: alice)" under sudo) and the
+ * host, for the audit rows (htapikey_audit.c). */
+void htapikey_audit_whoami(apr_pool_t *p, const char **user, const char **host);
 
 #endif /* HTAPIKEY_DB_H */

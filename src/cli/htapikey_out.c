@@ -77,6 +77,32 @@ static void fields(apr_pool_t *p, const htapikey_row_t *k,
     v[17] = k->bandwidth;
 }
 
+/* A rotated key whose replacement is set: still "active" in the store,
+ * but on its way out. */
+static int replaced(const htapikey_row_t *k)
+{
+    return k->replaced_by && k->status && !strcmp(k->status, "active");
+}
+
+/* The STATUS cell of list: "replaced (grace until TIME)" for a rotated key
+ * (grace ended, once it is over: the server refuses it as expired), else
+ * the status. */
+static const char *status_cell(apr_pool_t *p, const htapikey_row_t *k)
+{
+    long long until;
+
+    if (!replaced(k)) {
+        return k->status;
+    }
+    if (!k->grace_until || apikey_time_parse(k->grace_until, &until)) {
+        return "replaced";
+    }
+    return apr_psprintf(p, "replaced (grace %s %s)",
+                        until > (long long)atoll(htapikey_now(p)) ? "until"
+                                                                  : "ended",
+                        htapikey_iso_time(p, k->grace_until));
+}
+
 static void json_row(apr_pool_t *p, const htapikey_row_t *k)
 {
     const char *v[NFIELDS];
@@ -93,6 +119,9 @@ static void json_row(apr_pool_t *p, const htapikey_row_t *k)
             htapikey_json_string(v[i]);
         }
     }
+    /* status stays what the store holds; state says what it means. */
+    printf(",\"state\":");
+    htapikey_json_string(replaced(k) ? "replaced" : k->status);
     putchar('}');
 }
 
@@ -345,7 +374,7 @@ void htapikey_print_list(apr_pool_t *p, const htapikey_options_t *o,
 
         v[0] = k->id;
         v[1] = k->owner;
-        v[2] = k->status;
+        v[2] = status_cell(p, k);
         v[3] = k->expires ? htapikey_iso_time(p, k->expires) : "never";
         v[4] = k->name;
         v[5] = k->scopes;
