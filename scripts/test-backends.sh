@@ -24,6 +24,7 @@ if [ $# -eq 0 ]; then
         t/070_scope.t t/080_restrictions.t t/100_storage.t t/130_legacy.t \
         t/146_cache_record.t t/150_rotate.t t/160_limits.t \
         t/164_budgets.t t/165_bandwidth.t t/166_store_upgrade.t \
+        t/167_windows.t \
         t/185_store_scope.t \
         t/240_fleet.t \
         t/245_quota_store.t t/250_quota_fleet.t

@@ -148,13 +148,16 @@ static const char *restriction(apr_pool_t *p, const htapikey_options_t *o,
     return check_text(opt, res, RESTRICTION_MAX, 0);
 }
 
+/* The quota column's VARCHAR(32) (conf/schema/). */
+#define HTAPIKEY_QUOTA_MAX 32
+
 /* --rate, --burst, --quota and --bandwidth, checked with the module's own
  * parsers so that the server reads what the tool accepted. */
 static const char *limits(apr_pool_t *p, const htapikey_options_t *o,
                           htapikey_row_t *row)
 {
     apikey_rate_t rate;
-    apikey_quota_t quota;
+    apikey_quotas_t quota;
     const char *err;
     char *end;
     long long burst = 0, kib;
@@ -190,11 +193,28 @@ static const char *limits(apr_pool_t *p, const htapikey_options_t *o,
         row->quota = htapikey_db_null;
     }
     else if (o->quota) {
-        if ((err = apikey_quota_parse(o->quota, &quota))) {
-            return apr_psprintf(p, "--quota '%s': %s (as in 100000/month)",
+        const char *stored = NULL;
+        unsigned i;
+
+        if ((err = apikey_quotas_parse(o->quota, &quota))) {
+            return apr_psprintf(p,
+                                "--quota '%s': %s (as in 100000/month, or "
+                                "1000/hour,20000/day)",
                                 o->quota, err);
         }
-        row->quota = o->quota;
+        /* Stored as the module reads it, windows in order, commas. */
+        for (i = 0; i < quota.n; i++) {
+            stored = apr_psprintf(p, "%s%s%lu/%s", stored ? stored : "",
+                                  stored ? "," : "", quota.w[i].limit,
+                                  apikey_period_name(quota.w[i].period));
+        }
+        if (strlen(stored) > HTAPIKEY_QUOTA_MAX) {
+            return apr_psprintf(p,
+                                "--quota '%s': longer than the store's "
+                                "%d characters as '%s'",
+                                o->quota, HTAPIKEY_QUOTA_MAX, stored);
+        }
+        row->quota = stored;
     }
     if (clears(o, o->bandwidth)) {
         row->bandwidth = htapikey_db_null;

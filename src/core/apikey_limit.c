@@ -69,6 +69,52 @@ const char *apikey_rate_parse(const char *s, long long burst,
     return NULL;
 }
 
+const char *apikey_quotas_parse(const char *s, apikey_quotas_t *out)
+{
+    char one[64];
+    const char *p = s;
+
+    out->n = 0;
+    if (!s) {
+        return "no quota given";
+    }
+    for (;;) {
+        apikey_quota_t q;
+        const char *err;
+        size_t len;
+        unsigned i;
+
+        while (*p == ' ' || *p == '\t' || *p == ',') {
+            p++;
+        }
+        if (!*p) {
+            break;
+        }
+        len = strcspn(p, " \t,");
+        if (len >= sizeof(one)) {
+            return "a window is too long";
+        }
+        memcpy(one, p, len);
+        one[len] = '\0';
+        p += len;
+        if ((err = apikey_quota_parse(one, &q))) {
+            return err;
+        }
+        for (i = 0; i < out->n; i++) {
+            if (out->w[i].period == q.period) {
+                return "two quotas of the same period";
+            }
+        }
+        /* Kept in the order of their periods, shortest first. */
+        for (i = out->n; i > 0 && out->w[i - 1].period > q.period; i--) {
+            out->w[i] = out->w[i - 1];
+        }
+        out->w[i] = q;
+        out->n++;
+    }
+    return out->n ? NULL : "no quota given";
+}
+
 const char *apikey_quota_parse(const char *s, apikey_quota_t *out)
 {
     unsigned long long n;

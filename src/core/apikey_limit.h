@@ -40,6 +40,19 @@ const char *apikey_rate_parse(const char *s, long long burst,
  * Returns NULL or an English message. */
 const char *apikey_quota_parse(const char *s, apikey_quota_t *out);
 
+/* Several calendar quotas at once ("1000/hour 20000/day"), at most one
+ * of each period, in the order hour, day, month; n 0: none. */
+#define APIKEY_QUOTAS_MAX 3
+typedef struct {
+    unsigned n;
+    apikey_quota_t w[APIKEY_QUOTAS_MAX];
+} apikey_quotas_t;
+
+/* Parses one quota or several, separated by commas and/or blanks (a key
+ * record's "1000/hour,20000/day", a directive's words joined).  Returns
+ * NULL or an English message naming the window at fault. */
+const char *apikey_quotas_parse(const char *s, apikey_quotas_t *out);
+
 /* The most mod_ratelimit applies: it multiplies its rate-limit (KiB/s)
  * by 1024 in an int, and takes a product that is not positive (0, or one
  * that overflowed) as no limit at all. */

@@ -104,14 +104,14 @@ typedef struct {
     /* AuthAPIKeyRateLimit and AuthAPIKeyQuota, for keys without their
      * own: NULL when not set here; interval or limit 0 for "none". */
     const apikey_rate_t *rate;
-    const apikey_quota_t *quota;
+    const apikey_quotas_t *quota;
     /* AuthAPIKeyAnonymous: a request with no key at all is let through as
      * anonymous (1), or refused (0, or -1 when not set here: refused);
      * AuthAPIKeyAnonymousRateLimit and AuthAPIKeyAnonymousQuota, its
      * limits per client address (NULL when not set here: none). */
     int anonymous;
     const apikey_rate_t *anon_rate;
-    const apikey_quota_t *anon_quota;
+    const apikey_quotas_t *anon_quota;
     /* AuthAPIKeyFailureLimit: failed authentications a client address may
      * make; NULL when not set here, interval 0 for "off". */
     const apikey_rate_t *failure_rate;

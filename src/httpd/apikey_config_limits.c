@@ -55,18 +55,27 @@ const char *apikey_config_set_rate(cmd_parms *cmd, void *mconfig,
 }
 
 const char *apikey_config_set_quota(cmd_parms *cmd, void *mconfig,
-                                    const char *quota)
+                                    const char *w1, const char *w2,
+                                    const char *w3)
 {
-    const apikey_quota_t **field =
-        (const apikey_quota_t **)((char *)mconfig + (size_t)cmd->info);
-    apikey_quota_t *q = apr_pcalloc(cmd->pool, sizeof(*q));
+    const apikey_quotas_t **field =
+        (const apikey_quotas_t **)((char *)mconfig + (size_t)cmd->info);
+    apikey_quotas_t *q = apr_pcalloc(cmd->pool, sizeof(*q));
+    const char *all = apr_pstrcat(cmd->pool, w1, w2 ? " " : "", w2 ? w2 : "",
+                                  w3 ? " " : "", w3 ? w3 : "", NULL);
     const char *err;
 
-    if (strcasecmp(quota, "none") && (err = apikey_quota_parse(quota, q))) {
-        return apr_psprintf(cmd->pool, "%s '%s': %s (as in 100000/month)",
-                            cmd->cmd->name, quota, err);
+    if (!strcasecmp(w1, "none") && !w2) {
+        *field = q; /* n 0: none */
+        return NULL;
     }
-    *field = q; /* limit 0: none */
+    if ((err = apikey_quotas_parse(all, q))) {
+        return apr_psprintf(cmd->pool,
+                            "%s '%s': %s (as in 100000/month, or "
+                            "1000/hour 20000/day)",
+                            cmd->cmd->name, all, err);
+    }
+    *field = q;
     return NULL;
 }
 

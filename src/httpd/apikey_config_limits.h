@@ -16,7 +16,8 @@
 const char *apikey_config_set_rate(cmd_parms *cmd, void *mconfig,
                                    const char *rate, const char *burst);
 const char *apikey_config_set_quota(cmd_parms *cmd, void *mconfig,
-                                    const char *quota);
+                                    const char *w1, const char *w2,
+                                    const char *w3);
 const char *apikey_config_set_limit_headers(cmd_parms *cmd, void *mconfig,
                                             const char *how);
 const char *apikey_config_set_limit_mode(cmd_parms *cmd, void *mconfig,
@@ -47,21 +48,22 @@ const char *apikey_config_set_quota_sync(cmd_parms *cmd, void *mconfig,
                        RSRC_CONF | ACCESS_CONF,                                \
                        "Failed authentications a client address may make: "    \
                        "N/s, N/m or N/h [burst=B], or off"),                   \
-        AP_INIT_TAKE1("AuthAPIKeyQuota", apikey_config_set_quota,              \
-                      (void *)offsetof(apikey_dir_conf_t, quota),              \
-                      RSRC_CONF | ACCESS_CONF,                                 \
-                      "Quota for keys without their own: N/hour, N/day or "    \
-                      "N/month (UTC), or none"),                               \
+        AP_INIT_TAKE123(                                                       \
+            "AuthAPIKeyQuota", apikey_config_set_quota,                        \
+            (void *)offsetof(apikey_dir_conf_t, quota),                        \
+            RSRC_CONF | ACCESS_CONF,                                           \
+            "Quota for keys without their own: N/hour, N/day and/or "          \
+            "N/month (UTC), or none"),                                         \
         AP_INIT_TAKE12("AuthAPIKeyAnonymousRateLimit", apikey_config_set_rate, \
                        (void *)offsetof(apikey_dir_conf_t, anon_rate),         \
                        RSRC_CONF | ACCESS_CONF,                                \
                        "Rate limit of anonymous requests per client "          \
                        "address: N/s, N/m or N/h [burst=B], or none"),         \
-        AP_INIT_TAKE1("AuthAPIKeyAnonymousQuota", apikey_config_set_quota,     \
-                      (void *)offsetof(apikey_dir_conf_t, anon_quota),         \
-                      RSRC_CONF | ACCESS_CONF,                                 \
-                      "Quota of anonymous requests per client address: "       \
-                      "N/hour, N/day or N/month (UTC), or none"),              \
+        AP_INIT_TAKE123("AuthAPIKeyAnonymousQuota", apikey_config_set_quota,   \
+                        (void *)offsetof(apikey_dir_conf_t, anon_quota),       \
+                        RSRC_CONF | ACCESS_CONF,                               \
+                        "Quota of anonymous requests per client address: "     \
+                        "N/hour, N/day or N/month (UTC), or none"),            \
         AP_INIT_TAKE1("AuthAPIKeyLimitHeaders",                                \
                       apikey_config_set_limit_headers, NULL,                   \
                       RSRC_CONF | ACCESS_CONF,                                 \

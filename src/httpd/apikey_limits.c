@@ -173,7 +173,7 @@ int apikey_limits_init(apr_pool_t *pconf, server_rec *s)
 /* The limits that apply: the key's own, else the location's. */
 static void limits_for(request_rec *r, const apikey_dir_conf_t *conf,
                        const apikey_record_t *key, apikey_rate_t *rate,
-                       apikey_quota_t *quota)
+                       apikey_quotas_t *quota)
 {
     const char *err;
 
@@ -185,17 +185,19 @@ static void limits_for(request_rec *r, const apikey_dir_conf_t *conf,
                           APIKEY_LOGNO(00030) "key %s: unreadable rate '%s' "
                                               "(%s); no rate limit applied",
                           key->id, key->rate, err);
+            memset(rate, 0, sizeof(*rate));
         }
     }
     else if (conf->rate) {
         *rate = *conf->rate;
     }
     if (key->quota) {
-        if ((err = apikey_quota_parse(key->quota, quota))) {
+        if ((err = apikey_quotas_parse(key->quota, quota))) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           APIKEY_LOGNO(00031) "key %s: unreadable quota '%s' "
                                               "(%s); no quota applied",
                           key->id, key->quota, err);
+            memset(quota, 0, sizeof(*quota));
         }
     }
     else if (conf->quota) {
@@ -215,51 +217,92 @@ static const char *num(apr_pool_t *p, long long v)
     return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)v);
 }
 
-int apikey_limits_quota_binds(const apikey_rate_t *rate,
-                              const apikey_quota_t *quota,
-                              const apikey_charge_t *c)
+int apikey_limits_bound(const apikey_request_t *rq, long long *limit,
+                        long long *remaining, long long *reset_us)
 {
-    if (!quota->limit) {
-        return 0;
-    }
-    if (!rate->interval_us || c->result == APIKEY_CHARGE_QUOTA_EXCEEDED) {
+    int b = rq->charged ? rq->binding : -2;
+
+    if (b == -1) {
+        *limit = rq->rate.burst;
+        *remaining = rq->charge.rate_remaining;
+        *reset_us = rq->charge.rate_reset_us;
         return 1;
     }
-    if (c->result == APIKEY_CHARGE_RATE_LIMITED) {
-        return 0;
+    if (b >= 0 && (unsigned)b < rq->quota.n) {
+        *limit = (long long)rq->quota.w[b].limit;
+        *remaining = (long long)rq->window[b].remaining;
+        *reset_us = rq->window[b].reset_us;
+        return 1;
     }
-    return (long long)c->quota_remaining < c->rate_remaining;
+    return 0;
+}
+
+/* Which limit binds (see apikey_request_t's binding): the one that refused
+ * the request, the one that keeps it out longest when several would,
+ * else the one with fewer requests left (the rate limit on a tie). */
+static int binding_of(const apikey_request_t *rq, int refused_window)
+{
+    const apikey_charge_t *c = &rq->charge;
+    long long fewest = -1;
+    unsigned i;
+    int b = -2;
+
+    if (refused_window >= 0) {
+        return refused_window;
+    }
+    if (c->result == APIKEY_CHARGE_RATE_LIMITED) {
+        return -1;
+    }
+    if (rq->rate.interval_us) {
+        b = -1;
+        fewest = c->rate_remaining;
+    }
+    for (i = 0; i < rq->quota.n; i++) {
+        if (b == -2 || (long long)rq->window[i].remaining < fewest) {
+            b = (int)i;
+            fewest = (long long)rq->window[i].remaining;
+        }
+    }
+    return b;
 }
 
 /* The RateLimit headers: the IETF draft's RateLimit-Policy and RateLimit
  * (one item per limit, each with its own state), and/or the older
- * RateLimit-Limit/-Remaining/-Reset for the limit that binds (the one that
- * refused the request, else the one with fewer requests left).  In
+ * RateLimit-Limit/-Remaining/-Reset for the limit that binds.  In
  * err_headers_out: they go out with a 429 too. */
 static void limit_headers(request_rec *r, int how, const char *budget,
-                          const apikey_rate_t *rate,
-                          const apikey_quota_t *quota, const apikey_charge_t *c)
+                          const apikey_request_t *rq)
 {
     apr_pool_t *p = r->pool;
     const char *policy = NULL, *state = NULL;
-    /* The policies' names: "rate" and "quota", or "NAME.rate"... for an
-     * AuthAPIKeyLimitName (its characters are all a header may carry). */
+    /* The policies' names: "rate" and "quota" (with several windows
+     * "quota-hour"...), after "NAME." for an AuthAPIKeyLimitName (its
+     * characters are all a header may carry). */
     const char *pre = budget ? apr_pstrcat(p, "\"", budget, ".", NULL) : "\"";
+    long long limit, remaining, reset;
+    unsigned i;
 
-    if (rate->interval_us) {
+    if (rq->rate.interval_us) {
         policy = apr_pstrcat(
-            p, pre, "rate\";q=", num(p, rate->burst),
-            ";w=", num(p, up_to_sec(rate->interval_us * rate->burst)), NULL);
-        state = apr_pstrcat(p, pre, "rate\";r=", num(p, c->rate_remaining),
-                            ";t=", num(p, up_to_sec(c->rate_reset_us)), NULL);
+            p, pre, "rate\";q=", num(p, rq->rate.burst),
+            ";w=", num(p, up_to_sec(rq->rate.interval_us * rq->rate.burst)),
+            NULL);
+        state = apr_pstrcat(
+            p, pre, "rate\";r=", num(p, rq->charge.rate_remaining),
+            ";t=", num(p, up_to_sec(rq->charge.rate_reset_us)), NULL);
     }
-    if (quota->limit) {
-        const char *qp = apr_pstrcat(
-            p, pre, "quota\";q=", num(p, (long long)quota->limit),
-            ";w=", num(p, apikey_period_seconds(quota->period)), NULL);
+    for (i = 0; i < rq->quota.n; i++) {
+        const apikey_quota_t *q = &rq->quota.w[i];
+        const char *name =
+            rq->quota.n == 1
+                ? "quota"
+                : apr_pstrcat(p, "quota-", apikey_period_name(q->period), NULL);
+        const char *qp =
+            apr_pstrcat(p, pre, name, "\";q=", num(p, (long long)q->limit),
+                        ";w=", num(p, apikey_period_seconds(q->period)), NULL);
         const char *qs = apr_pstrcat(
-            p, pre, "quota\";r=", num(p, (long long)c->quota_remaining),
-            ";t=", num(p, up_to_sec(c->quota_reset_us)), NULL);
+            p, pre, name, "\";r=", num(p, (long long)rq->window[i].remaining),
+            ";t=", num(p, up_to_sec(rq->window[i].reset_us)), NULL);
 
         policy = policy ? apr_pstrcat(p, policy, ", ", qp, NULL) : qp;
         state = state ? apr_pstrcat(p, state, ", ", qs, NULL) : qs;
@@ -271,17 +314,13 @@ static void limit_headers(request_rec *r, int how, const char *budget,
         apr_table_setn(r->err_headers_out, "RateLimit-Policy", policy);
         apr_table_setn(r->err_headers_out, "RateLimit", state);
     }
-    if (how & APIKEY_HEADERS_LEGACY) {
-        int q = apikey_limits_quota_binds(rate, quota, c);
-
-        apr_table_setn(r->err_headers_out, "RateLimit-Limit",
-                       num(p, q ? (long long)quota->limit : rate->burst));
-        apr_table_setn(
-            r->err_headers_out, "RateLimit-Remaining",
-            num(p, q ? (long long)c->quota_remaining : c->rate_remaining));
-        apr_table_setn(
-            r->err_headers_out, "RateLimit-Reset",
-            num(p, up_to_sec(q ? c->quota_reset_us : c->rate_reset_us)));
+    if ((how & APIKEY_HEADERS_LEGACY)
+        && apikey_limits_bound(rq, &limit, &remaining, &reset)) {
+        apr_table_setn(r->err_headers_out, "RateLimit-Limit", num(p, limit));
+        apr_table_setn(r->err_headers_out, "RateLimit-Remaining",
+                       num(p, remaining));
+        apr_table_setn(r->err_headers_out, "RateLimit-Reset",
+                       num(p, up_to_sec(reset)));
     }
 }
 
@@ -297,8 +336,7 @@ void apikey_limits_pre_config(apr_pool_t *pconf)
 
 apr_uint32_t apikey_limits_budget_number(apr_pool_t *p, const char *name)
 {
-    apr_uint32_t n =
-        apikey_db_hash(name, strlen(name), 0) & ~APIKEY_BUDGET_OWNER;
+    apr_uint32_t n = apikey_db_hash(name, strlen(name), 0) & APIKEY_BUDGET_NAME;
 
     n = n ? n : 1;
     if (budget_names && !apr_hash_get(budget_names, &n, sizeof(n))) {
@@ -312,7 +350,7 @@ apr_uint32_t apikey_limits_budget_number(apr_pool_t *p, const char *name)
 
 const char *apikey_limits_budget_name(apr_pool_t *p, apr_uint32_t budget)
 {
-    apr_uint32_t n = budget & ~APIKEY_BUDGET_OWNER;
+    apr_uint32_t n = budget & APIKEY_BUDGET_NAME;
     const char *name =
         n && budget_names ? apr_hash_get(budget_names, &n, sizeof(n)) : NULL;
 
@@ -330,6 +368,22 @@ static apr_uint32_t budget_of(const apikey_dir_conf_t *conf,
                   : 0);
 }
 
+/* A budget other than the key's one folded into the slot's statement
+ * number: its slot and its rows in the quota store are its own. */
+static void fold_budget(apikey_slot_key_t *sk)
+{
+    unsigned char b[4] = {
+        (unsigned char)(sk->budget >> 24), (unsigned char)(sk->budget >> 16),
+        (unsigned char)(sk->budget >> 8), (unsigned char)sk->budget};
+
+    if (sk->budget) {
+        sk->query = apikey_db_hash((const char *)b, sizeof(b), sk->query);
+        if (sk->query == APIKEY_QUERY_ANONYMOUS) {
+            sk->query--;
+        }
+    }
+}
+
 /* The slot of a key's budget: its id (its owner's name, for
  * AuthAPIKeyLimitBy owner) in its server's store, found through its
  * look-up statement; a budget other than the key's one (a name, an
@@ -345,16 +399,18 @@ static apikey_slot_key_t slot_key(const apikey_srv_conf_t *srv,
     sk.id = sk.budget & APIKEY_BUDGET_OWNER ? key->owner : key->id;
     sk.store = srv->store_id;
     sk.query = key->query ? key->query->id : 0;
-    if (sk.budget) {
-        unsigned char b[4] = {
-            (unsigned char)(sk.budget >> 24), (unsigned char)(sk.budget >> 16),
-            (unsigned char)(sk.budget >> 8), (unsigned char)sk.budget};
+    fold_budget(&sk);
+    return sk;
+}
 
-        sk.query = apikey_db_hash((const char *)b, sizeof(b), sk.query);
-        if (sk.query == APIKEY_QUERY_ANONYMOUS) {
-            sk.query--;
-        }
-    }
+/* The slot of the quota window w of a key's budget sk (not its first: that
+ * one counts beside the rate limit in sk's own). */
+static apikey_slot_key_t window_key(apikey_slot_key_t sk,
+                                    const apikey_quota_t *w)
+{
+    sk.budget = (sk.budget & ~APIKEY_BUDGET_WINDOW)
+                | ((apr_uint32_t)w->period << APIKEY_BUDGET_WINDOW_SHIFT);
+    fold_budget(&sk);
     return sk;
 }
 
@@ -476,20 +532,43 @@ static void refused_as(request_rec *r, apikey_request_t *rq,
     }
 }
 
-/* Charges key for r under conf's limits (rate, quota): returns DECLINED
- * when admitted (or only reported), else the status, with its headers. */
+/* One slot's charge: the table's, and the store's when the slot's lease of
+ * a cluster-wide quota ran out. */
+static void slot_charge(request_rec *r, const apikey_record_t *key,
+                        const apikey_slot_key_t *sk, const apikey_rate_t *rate,
+                        const apikey_quota_t *quota, long long now, int flags,
+                        apikey_charge_t *c)
+{
+    apikey_limit_table_charge(apikey_limits_table(), sk, key->owner, rate,
+                              quota, now, flags, c);
+    if (c->result == APIKEY_CHARGE_NEED_LEASE) {
+        charge_from_store(r, key, *sk, rate, quota, now, flags, c);
+    }
+}
+
+/* Charges key for r under conf's limits (rate, quota windows): returns
+ * DECLINED when admitted (or only reported), else the status, with its
+ * headers.  The rate limit and the first window count in the budget's
+ * slot, each other window in one of its own, in turn: a window that
+ * refuses gives back what those before it took (a request refused costs
+ * nothing), and one it kept from being charged is still told of. */
 static int charge(request_rec *r, apikey_request_t *rq,
                   const apikey_record_t *key, const apikey_dir_conf_t *conf,
-                  const apikey_rate_t *rate_in, const apikey_quota_t *quota_in,
+                  const apikey_rate_t *rate_in, const apikey_quotas_t *quota_in,
                   int anonymous)
 {
+    static const apikey_rate_t no_rate;
+    static const apikey_quota_t no_quota;
     apikey_rate_t rate = *rate_in;
-    apikey_quota_t quota = *quota_in;
+    apikey_quotas_t quota = *quota_in;
+    const apikey_quota_t *first = quota.n ? &quota.w[0] : &no_quota;
     apikey_slot_key_t sk;
     const apikey_srv_conf_t *srv;
-    apikey_charge_t *c;
+    apikey_charge_t *c, wc;
     long long now;
-    int report, flags;
+    int report, flags, going, refused = -1;
+    int known[APIKEY_QUOTAS_MAX] = {0};
+    unsigned i;
 
     report = conf->limit_report == 1;
     srv = ap_get_module_config(r->server->module_config, &authn_apikey_module);
@@ -502,7 +581,7 @@ static int charge(request_rec *r, apikey_request_t *rq,
             | (srv->quota_fallback ? APIKEY_CHARGE_FALLBACK : 0);
     c = &rq->charge;
     sk = slot_key(srv, conf, key, anonymous);
-    if ((flags & APIKEY_CHARGE_LEASED) && quota.limit
+    if ((flags & APIKEY_CHARGE_LEASED) && quota.n
         && strlen(sk.id) > apikey_quota_sql_id_max(sk.query)) {
         /* Its units could not be given back under its whole id. */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -517,17 +596,83 @@ static int charge(request_rec *r, apikey_request_t *rq,
     /* One instant for the whole charge: units claimed for a period are
      * spent in it, even when the claim took the clock past its end. */
     now = apr_time_now();
-    apikey_limit_table_charge(apikey_limits_table(), &sk, key->owner, &rate,
-                              &quota, now, flags, c);
-    if (c->result == APIKEY_CHARGE_NEED_LEASE) {
-        charge_from_store(r, key, sk, &rate, &quota, now, flags, c);
-    }
-    if (apikey_limit_table_filling(table, FILL_WARN_PERCENT)) {
-        warn_filling(r->server, table);
-    }
+    slot_charge(r, key, &sk, &rate, first, now, flags, c);
     rq->charged = 1;
     rq->rate = rate;
     rq->quota = quota;
+    if (quota.n) {
+        rq->window[0].remaining = c->quota_remaining;
+        rq->window[0].reset_us = c->quota_reset_us;
+        if (c->result == APIKEY_CHARGE_QUOTA_EXCEEDED && !report) {
+            refused = 0;
+        }
+    }
+    /* The other windows, while the request is admitted (or reported). */
+    known[0] = 1;
+    going = c->result == APIKEY_CHARGE_ADMIT
+            || (report
+                && (c->result == APIKEY_CHARGE_RATE_LIMITED
+                    || c->result == APIKEY_CHARGE_QUOTA_EXCEEDED));
+    for (i = 1; i < quota.n && going; i++) {
+        apikey_slot_key_t wk = window_key(sk, &quota.w[i]);
+        unsigned k;
+
+        slot_charge(r, key, &wk, &no_rate, &quota.w[i], now, flags, &wc);
+        known[i] = 1;
+        c->repaired |= wc.repaired;
+        rq->window[i].remaining = wc.quota_remaining;
+        rq->window[i].reset_us = wc.quota_reset_us;
+        if (wc.result == APIKEY_CHARGE_ADMIT) {
+            continue;
+        }
+        if (report && wc.result == APIKEY_CHARGE_QUOTA_EXCEEDED) {
+            c->result = wc.result; /* would be refused: counted all the same */
+            continue;
+        }
+        /* Refused here (or no slot, or no store): what the request took
+         * before goes back. */
+        apikey_limit_table_refund(apikey_limits_table(), &sk, &rate, first, now,
+                                  flags);
+        rq->window[0].remaining += quota.n != 0;
+        c->rate_remaining += rate.interval_us && c->rate_remaining < rate.burst;
+        for (k = 1; k < i; k++) {
+            apikey_slot_key_t bk = window_key(sk, &quota.w[k]);
+
+            apikey_limit_table_refund(apikey_limits_table(), &bk, &no_rate,
+                                      &quota.w[k], now, flags);
+            rq->window[k].remaining++;
+        }
+        c->result = wc.result;
+        c->retry_us = wc.retry_us;
+        refused = wc.result == APIKEY_CHARGE_QUOTA_EXCEEDED ? (int)i : -1;
+        going = 0;
+    }
+    /* The windows the request did not reach: their state, and the longest
+     * wait of those that are spent too (the client is told when it may
+     * come back, not when the next limit would refuse it). */
+    for (i = 1; i < quota.n; i++) {
+        if (!known[i]) {
+            apikey_slot_key_t wk = window_key(sk, &quota.w[i]);
+
+            apikey_limit_table_peek(apikey_limits_table(), &wk, &quota.w[i],
+                                    now, flags, &wc);
+            rq->window[i].remaining = wc.quota_remaining;
+            rq->window[i].reset_us = wc.quota_reset_us;
+        }
+        if (!report
+            && (c->result == APIKEY_CHARGE_RATE_LIMITED
+                || c->result == APIKEY_CHARGE_QUOTA_EXCEEDED)
+            && rq->window[i].remaining == 0
+            && rq->window[i].reset_us > c->retry_us) {
+            c->result = APIKEY_CHARGE_QUOTA_EXCEEDED;
+            c->retry_us = rq->window[i].reset_us;
+            refused = (int)i;
+        }
+    }
+    rq->binding = binding_of(rq, refused);
+    if (apikey_limit_table_filling(table, FILL_WARN_PERCENT)) {
+        warn_filling(r->server, table);
+    }
     if (c->repaired) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       APIKEY_LOGNO(00032) "key %s: its limit counters were "
@@ -563,7 +708,7 @@ static int charge(request_rec *r, apikey_request_t *rq,
         limit_headers(r, conf->limit_headers,
                       conf->limit_name && *conf->limit_name ? conf->limit_name
                                                             : NULL,
-                      &rate, &quota, c);
+                      rq);
     }
     if (c->result == APIKEY_CHARGE_ADMIT) {
         return DECLINED;
@@ -594,11 +739,21 @@ static const apikey_query_t anonymous_query = {NULL, "anonymous", 0,
                                                APIKEY_QUERY_ANONYMOUS};
 
 static int same_limits(const apikey_charged_t *ch, const apikey_rate_t *rate,
-                       const apikey_quota_t *quota)
+                       const apikey_quotas_t *quota)
 {
-    return ch->rate.interval_us == rate->interval_us
-           && ch->rate.burst == rate->burst && ch->quota.limit == quota->limit
-           && ch->quota.period == quota->period;
+    unsigned i;
+
+    if (ch->rate.interval_us != rate->interval_us
+        || ch->rate.burst != rate->burst || ch->quota.n != quota->n) {
+        return 0;
+    }
+    for (i = 0; i < quota->n; i++) {
+        if (ch->quota.w[i].limit != quota->w[i].limit
+            || ch->quota.w[i].period != quota->w[i].period) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 int apikey_limits_fixups(request_rec *r)
@@ -609,7 +764,7 @@ int apikey_limits_fixups(request_rec *r)
     apikey_request_t *rq;
     apikey_here_t *here;
     apikey_rate_t rate;
-    apikey_quota_t quota;
+    apikey_quotas_t quota;
     apr_uint32_t budget;
     int i, status, anonymous;
 
@@ -636,7 +791,7 @@ int apikey_limits_fixups(request_rec *r)
         if (conf->anon_quota) {
             quota = *conf->anon_quota;
         }
-        if ((!rate.interval_us && !quota.limit)
+        if ((!rate.interval_us && !quota.n)
             || !(anon.id = apikey_failure_client_name(r))) {
             return DECLINED;
         }
@@ -650,7 +805,7 @@ int apikey_limits_fixups(request_rec *r)
     else {
         limits_for(r, conf, key, &rate, &quota);
     }
-    if (!rate.interval_us && !quota.limit) {
+    if (!rate.interval_us && !quota.n) {
         return DECLINED;
     }
     budget = budget_of(conf, key, anonymous);

@@ -9,6 +9,7 @@
 #include "httpd.h"
 
 #include "apikey_limit_table.h"
+#include "apikey_request.h"
 
 /* Creates the limit table, or takes over the one of the previous
  * generation (real post_config pass).  Returns 0, or an HTTP error status
@@ -24,17 +25,21 @@ apikey_limit_table_t *apikey_limits_table(void);
  * resets them; the directive numbers a name; the status page names a
  * number, NULL for 0). */
 #define APIKEY_BUDGET_OWNER 0x80000000U
+/* A key's second or third quota window counts in a slot of its own: the
+ * window's period in these bits of its budget. */
+#define APIKEY_BUDGET_WINDOW_SHIFT 29
+#define APIKEY_BUDGET_WINDOW       0x60000000U
+#define APIKEY_BUDGET_NAME         0x1fffffffU
 void apikey_limits_pre_config(apr_pool_t *pconf);
 apr_uint32_t apikey_limits_budget_number(apr_pool_t *p, const char *name);
 const char *apikey_limits_budget_name(apr_pool_t *p, apr_uint32_t budget);
 
-/* Which limit the legacy headers and the %{limit}K, %{remaining}K and
+/* The limit the legacy headers and the %{limit}K, %{remaining}K and
  * %{reset}K fields describe: the one that refused the request, else the
- * one with fewer requests left.  1: the quota; 0: the rate limit (or no
- * quota). */
-int apikey_limits_quota_binds(const apikey_rate_t *rate,
-                              const apikey_quota_t *quota,
-                              const apikey_charge_t *c);
+ * one with fewer requests left.  Returns 0 when the request was charged
+ * no limit. */
+int apikey_limits_bound(const apikey_request_t *rq, long long *limit,
+                        long long *remaining, long long *reset_us);
 
 /* fixups hook (APR_HOOK_FIRST): charges a request that an apikey provider
  * granted, and answers 429 (or 503 when the table is full) when it is over

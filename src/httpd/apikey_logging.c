@@ -97,7 +97,8 @@ static const char *log_field(request_rec *r, char *field)
     const apikey_record_t *key = rq ? rq->key : NULL;
     const apikey_charge_t *c = rq && rq->charged ? &rq->charge : NULL;
     const char *v = NULL;
-    int quota_tighter;
+    long long limit = 0, remaining = 0, reset_us = 0;
+    int bound;
 
     if (!strcmp(field, "request")) {
         return ap_escape_logitem(r->pool, redacted_request(r));
@@ -105,7 +106,7 @@ static const char *log_field(request_rec *r, char *field)
     if (!rq) {
         return NULL;
     }
-    quota_tighter = c && apikey_limits_quota_binds(&rq->rate, &rq->quota, c);
+    bound = c && apikey_limits_bound(rq, &limit, &remaining, &reset_us);
     if (!strcmp(field, "id")) {
         v = key ? key->id : NULL;
     }
@@ -133,18 +134,14 @@ static const char *log_field(request_rec *r, char *field)
             v = apr_pstrdup(r->pool, iso);
         }
     }
-    else if (c && !strcmp(field, "limit")) {
-        v = num(r->pool,
-                quota_tighter ? (long long)rq->quota.limit : rq->rate.burst);
+    else if (bound && !strcmp(field, "limit")) {
+        v = num(r->pool, limit);
     }
-    else if (c && !strcmp(field, "remaining")) {
-        v = num(r->pool, quota_tighter ? (long long)c->quota_remaining
-                                       : c->rate_remaining);
+    else if (bound && !strcmp(field, "remaining")) {
+        v = num(r->pool, remaining);
     }
-    else if (c && !strcmp(field, "reset")) {
-        long long us = quota_tighter ? c->quota_reset_us : c->rate_reset_us;
-
-        v = num(r->pool, (us + 999999) / 1000000);
+    else if (bound && !strcmp(field, "reset")) {
+        v = num(r->pool, (reset_us + 999999) / 1000000);
     }
     return v ? ap_escape_logitem(r->pool, v) : NULL;
 }

@@ -33,7 +33,7 @@ typedef struct {
     const char *id;
     apr_uint32_t budget; /* its budget (apikey_limits.h), 0: the key's */
     apikey_rate_t rate;
-    apikey_quota_t quota;
+    apikey_quotas_t quota;
     int status; /* what the request got: DECLINED (admitted) or 429, 503 */
     int rate_limited; /* a 429 of the rate limit, not the quota */
     const char *retry_after;
@@ -65,9 +65,17 @@ typedef struct {
     const char *missing_scopes;
     /* The limits charged, the last of them for logs and headers. */
     int charged;
-    apikey_charge_t charge;
+    apikey_charge_t charge; /* of the rate limit and the first window */
     apikey_rate_t rate;
-    apikey_quota_t quota;
+    apikey_quotas_t quota;
+    /* Each window's state after the charge (the first's is in charge
+     * too), and the limit the legacy headers and %{limit}K describe: -1
+     * the rate limit, i the quota's window i, -2 none. */
+    struct {
+        unsigned long remaining;
+        long long reset_us;
+    } window[APIKEY_QUOTAS_MAX];
+    int binding;
     int ncharges;
     apikey_charged_t charges[APIKEY_CHARGES_MAX];
 } apikey_request_t;

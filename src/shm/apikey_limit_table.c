@@ -342,6 +342,55 @@ done:
     __atomic_store_n(&s->last_used, now, __ATOMIC_RELEASE);
 }
 
+void apikey_limit_table_refund(apikey_limit_table_t *t,
+                               const apikey_slot_key_t *key,
+                               const apikey_rate_t *rate,
+                               const apikey_quota_t *quota, long long now,
+                               int flags)
+{
+    apikey_charge_t ignored;
+    int reset = 0;
+    slot_t *s = apikey_slot_of(t, key, now, &reset);
+
+    if (!s || reset || (flags & APIKEY_CHARGE_REPORT)) {
+        return;
+    }
+    memset(&ignored, 0, sizeof(ignored));
+    if (rate->interval_us) {
+        rate_give_back(s, rate, now, &ignored);
+    }
+    if (quota->limit) {
+        unsigned long period = period_of(quota->period, now);
+        apr_uint64_t w = load(&s->quota);
+
+        /* This server's count of the period (a leased quota's admissions
+         * too), and a leased unit back to the lease it came from. */
+        while (APIKEY_QUOTA_PERIOD(w) == period && APIKEY_QUOTA_COUNT(w) > 0
+               && !cas(&s->quota, &w, w - 1)) {
+        }
+        if ((flags & APIKEY_CHARGE_LEASED)) {
+            apikey_quota_lease_unit_back(s, period);
+        }
+    }
+}
+
+void apikey_limit_table_peek(apikey_limit_table_t *t,
+                             const apikey_slot_key_t *key,
+                             const apikey_quota_t *quota, long long now,
+                             int flags, apikey_charge_t *out)
+{
+    int reset = 0;
+    slot_t *s = apikey_slot_of(t, key, now, &reset);
+
+    out->quota_used = 0;
+    out->quota_remaining = quota->limit;
+    out->quota_reset_us = apikey_period_end(quota->period, now) - now;
+    if (s && quota->limit) {
+        quota_peek(s, quota, period_of(quota->period, now),
+                   (flags & APIKEY_CHARGE_LEASED) != 0, out);
+    }
+}
+
 int apikey_limit_table_view(apikey_limit_table_t *t, unsigned i,
                             apikey_quota_view_t *v)
 {

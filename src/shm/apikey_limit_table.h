@@ -146,6 +146,24 @@ void apikey_limit_table_charge(apikey_limit_table_t *t,
                                const apikey_quota_t *quota, long long now,
                                int flags, apikey_charge_t *out);
 
+/* Undoes an admitted charge of key at now (a request another of its
+ * windows refused): its rate limit's interval and its quota's unit (to the
+ * lease, with LEASED) come back, while they are of the same period.  Not
+ * for REPORT charges, which refuse nothing. */
+void apikey_limit_table_refund(apikey_limit_table_t *t,
+                               const apikey_slot_key_t *key,
+                               const apikey_rate_t *rate,
+                               const apikey_quota_t *quota, long long now,
+                               int flags);
+
+/* What the headers say of key's quota that a request did not reach
+ * (another limit refused it first): its count as it stands, in out's
+ * quota_used, quota_remaining and quota_reset_us. */
+void apikey_limit_table_peek(apikey_limit_table_t *t,
+                             const apikey_slot_key_t *key,
+                             const apikey_quota_t *quota, long long now,
+                             int flags, apikey_charge_t *out);
+
 /* Leases (see apikey_limit_table_charge).  Hands units claimed from the
  * store for key id's quota in period (a NEED_LEASE's lease_period) to its
  * slot, keeping one for the request; claimed is the cluster's total

@@ -34,7 +34,7 @@ static inline apikey_quota_t quota_of(unsigned long limit,
 }
 
 /* Key id of the one store the tests use (the default look-up). */
-#define KEY(id) (&(const apikey_slot_key_t){(id), 1, 0})
+#define KEY(id) (&(const apikey_slot_key_t){(id), 1, 0, 0})
 
 /* The slot index of key id, found through the view, or -1. */
 static inline int find_key(apikey_limit_table_t *t, const char *id,

@@ -229,6 +229,32 @@ static gcra_out_t gcra(long long tat, long long now, const apikey_rate_t *r)
 
 /* A bandwidth: whole KiB/s, rounded down, never 0 (mod_ratelimit's "no
  * limit"), never past what mod_ratelimit's int arithmetic holds. */
+/* Several windows: each as one quota is read, at most one a period, kept
+ * in the order hour, day, month. */
+static void test_quotas_parse(void)
+{
+    apikey_quotas_t q;
+
+    ok(apikey_quotas_parse("1000/hour", &q) == NULL && q.n == 1
+           && q.w[0].limit == 1000 && q.w[0].period == APIKEY_PERIOD_HOUR,
+       "one window");
+    ok(apikey_quotas_parse("500000/month 1000/hour,20000/day", &q) == NULL
+           && q.n == 3 && q.w[0].period == APIKEY_PERIOD_HOUR
+           && q.w[1].period == APIKEY_PERIOD_DAY && q.w[1].limit == 20000
+           && q.w[2].period == APIKEY_PERIOD_MONTH && q.w[2].limit == 500000,
+       "three windows, blanks and commas, put in order of their periods");
+    ok(apikey_quotas_parse(" ,1/day, ", &q) == NULL && q.n == 1,
+       "stray separators are skipped");
+    ok(apikey_quotas_parse("1/day,2/day", &q) != NULL,
+       "two windows of one period are refused");
+    ok(apikey_quotas_parse("1/day,2/week", &q) != NULL && q.n == 1,
+       "a bad window is refused");
+    ok(apikey_quotas_parse("", &q) != NULL && apikey_quotas_parse(NULL, &q),
+       "none at all is refused");
+    ok(apikey_quotas_parse("1/hour 1/day 1/month 1/hour", &q) != NULL,
+       "a fourth window is refused (a period twice)");
+}
+
 static void test_bandwidth_parse(void)
 {
     static const struct {
@@ -812,6 +838,7 @@ int main(void)
 {
     test_rate_parse();
     test_quota_parse();
+    test_quotas_parse();
     test_bandwidth_parse();
     test_gcra_exact();
     test_gcra_model();

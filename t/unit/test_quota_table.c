@@ -1497,9 +1497,9 @@ static void test_save_load(void)
  * the same key charged again finds its own. */
 static void test_store_scoping(void)
 {
-    const apikey_slot_key_t alpha = {"1", 0x11111111, 0};
-    const apikey_slot_key_t beta = {"1", 0x22222222, 0};
-    const apikey_slot_key_t alpha_q = {"1", 0x11111111, 0x33333333};
+    const apikey_slot_key_t alpha = {"1", 0x11111111, 0, 0};
+    const apikey_slot_key_t beta = {"1", 0x22222222, 0, 0};
+    const apikey_slot_key_t alpha_q = {"1", 0x11111111, 0x33333333, 0};
     apikey_quota_t q = quota_of(3, APIKEY_PERIOD_DAY);
     apikey_quota_view_t v;
     apikey_charge_t c;
