@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 fail=0
 
 # The command table's slices live in src/httpd's headers.
-directives=$(grep -ho 'AP_INIT_[A-Z0-9_]*( *"[A-Za-z]*"' mod_authn_apikey.c \
-                 src/*/*.c src/*/*.h | sed 's/.*"\(.*\)"/\1/' | sort -u)
+# (clang-format may break a line after "AP_INIT_TAKE123(": read the files
+# whole.)
+directives=$(perl -0777 -ne 'print "$1\n" while /AP_INIT_[A-Z0-9_]*\((?:\s|\\)*"([A-Za-z]*)"/g' \
+                 mod_authn_apikey.c src/*/*.c src/*/*.h | sort -u)
 # Finding none means this check went blind (the table moved), not that
 # every directive is documented.
 if [ -z "$directives" ]; then
