@@ -1,9 +1,15 @@
-# Usage in the store (apikey_usage): what htapikey reads of it, against a
-# scratch store of the suite's backend (SQLite, and PostgreSQL and MariaDB
-# under scripts/test-backends.sh) with rows written by SQL as several nodes
-# would write them: usage ID sums the nodes a day (text, JSON, and bars on a
-# terminal), show names the last use and its node, list --unused-for and
-# --expiring pick the stale and the expiring keys.
+# Usage in the store (apikey_usage).  First what htapikey reads of it,
+# against a scratch store of the suite's backend (SQLite, and PostgreSQL
+# and MariaDB under scripts/test-backends.sh) with rows written by SQL as
+# several nodes would write them: usage ID sums the nodes a day (text,
+# JSON, and bars on a terminal), show names the last use and its node, list
+# --unused-for and --expiring pick the stale and the expiring keys.  Then
+# what servers write (AuthAPIKeyUsageSync): two nodes on the suite's store
+# answer requests of a key with a quota and of one without limits; their
+# rows add up to exactly the requests each node admitted and refused, and
+# htapikey reads them back; a store without the table (made by an older
+# htapikey) keeps a node's counts until 'htapikey init' adds it, then gets
+# them all, once.
 use strict;
 use warnings FATAL => 'all';
 
@@ -11,9 +17,13 @@ use Apache::Test;
 use Apache::TestUtil qw(t_cmp);
 use File::Spec;
 use JSON::PP ();
-use ApiKeyTest qw(htapikey store_sql scratch_store drop_store);
+use LWP::UserAgent ();
+use ApiKeyTest qw(htapikey store_sql scratch_store drop_store run_httpd
+                  backend);
+use ApiKeyServer;
+use ApiKeyWait qw(wait_for);
 
-plan tests => 26, need(need_module('authn_apikey', 'dbd'));
+plan tests => 26 + 16, need(need_module('authn_apikey', 'dbd'), need_lwp);
 
 my $json = JSON::PP->new->utf8->canonical;
 my ($driver, $params) = scratch_store();
@@ -151,3 +161,144 @@ ok t_cmp($rc == 2 && $err =~ /--unused-for 'soon'/ ? 1 : 0, 1,
          'a duration that is none refused');
 
 drop_store($driver, $params);
+
+# ---- the servers' side ----
+my @bad = (
+    ['AuthAPIKeyUsageSync 10ms',
+     qr/AuthAPIKeyUsageSync '10ms': expected 0 \(off\) or from 1s to 1d/,
+     'a usage sync under a second'],
+    ["<VirtualHost 127.0.0.1:80>\nAuthAPIKeyUsageSync 1\n</VirtualHost>",
+     qr/AuthAPIKeyUsageSync cannot occur within <VirtualHost> section/,
+     'AuthAPIKeyUsageSync in a virtual host'],
+    ['AuthAPIKeyUsageNode "a b"', qr/AuthAPIKeyUsageNode 'a b': expected/,
+     'a node name with a blank'],
+);
+for my $b (@bad) {
+    my ($brc, $bout) = run_httpd($b->[0]);
+    ok t_cmp($brc != 0 && $bout =~ $b->[1] ? 1 : 0, 1, "$b->[2] stops httpd")
+        or print STDERR "# $bout\n";
+}
+
+sub create_main {
+    my ($r, $o, $e) = htapikey('--json', 'create', '--owner', 'usage', @_);
+    die "create failed ($r): $e" if $r;
+    return $json->decode($o);
+}
+my $limited = create_main('--quota', '5/day');
+my $plain = create_main();
+my @nodes = map {
+    ApiKeyServer->new(
+        name => "usage-$_", mpm => 'event',
+        conf => "LogLevel info\nAuthAPIKeyUsageSync 1\n"
+              . "AuthAPIKeyUsageNode usage-$_\n")
+} qw(a b);
+my $up = 0;
+$up += $_->start ? 1 : 0 for @nodes;
+ok t_cmp($up, 2, 'two nodes with AuthAPIKeyUsageSync 1 start on one store');
+
+my $ua = LWP::UserAgent->new(keep_alive => 0, timeout => 20);
+# What each node answered, by key and status: the numbers the rows must
+# reach, whatever the quota's day.
+my %answered;
+for my $i (0 .. 1) {
+    for (1 .. 8) {
+        my $c = $ua->get($nodes[$i]->url, 'X-API-Key' => $limited->{key})->code;
+        $answered{$i}{limited}{$c}++;
+    }
+    for (1 .. 3 + $i) {
+        my $c = $ua->get($nodes[$i]->url, 'X-API-Key' => $plain->{key})->code;
+        $answered{$i}{plain}{$c}++;
+    }
+}
+my ($adm, $ref) = (0, 0);
+for my $i (0 .. 1) {
+    $adm += $answered{$i}{limited}{200} // 0;
+    $ref += $answered{$i}{limited}{429} // 0;
+}
+ok t_cmp($adm + $ref, 16, 'the keyed requests were answered 200 or 429 only')
+    or print STDERR "# ", $json->encode(\%answered), "\n";
+ok t_cmp($ref > 0 ? 1 : 0, 1, 'the quota refused some (429)');
+
+sub sums {
+    my ($id, $by_node) = @_;
+    my $v = store_sql("SELECT node, SUM(admitted), SUM(refused) FROM "
+                      . "apikey_usage WHERE key_id = '$id' GROUP BY node "
+                      . "ORDER BY node");
+    my %n;
+    $n{$1} = [$2, $3] while $v =~ /^([^\s|]+)[\t|](\d+)[\t|](\d+)\s*$/mg;
+    return \%n;
+}
+sub want {
+    my $which = shift;
+    my %w;
+    for my $i (0 .. 1) {
+        $w{'usage-' . (qw(a b))[$i]} = [$answered{$i}{$which}{200} // 0,
+                                        $answered{$i}{$which}{429} // 0];
+    }
+    return \%w;
+}
+sub text {
+    my $h = shift;
+    return join ' ', map { "$_=" . join('/', @{ $h->{$_} }) } sort keys %$h;
+}
+my $want_l = text(want('limited'));
+my $want_p = text(want('plain'));
+my $got_l = wait_for(sub { my $g = text(sums($limited->{id}));
+                           $g eq $want_l ? $g : '' });
+ok t_cmp($got_l || text(sums($limited->{id})), $want_l,
+         'the key with a quota: each node\'s rows reach exactly what it '
+         . 'admitted and refused');
+my $got_p = wait_for(sub { my $g = text(sums($plain->{id}));
+                           $g eq $want_p ? $g : '' });
+ok t_cmp($got_p || text(sums($plain->{id})), $want_p,
+         'the key without limits: counted too');
+
+($rc, $out, $err) = htapikey('--json', 'usage', $limited->{id}, '--days', '2');
+$u = eval { $json->decode($out) } || {};
+ok t_cmp("$u->{admitted}/$u->{refused}", "$adm/$ref",
+         'htapikey usage: the nodes summed') or print STDERR "# $out $err\n";
+ok t_cmp(($u->{last_used_node} // '') =~ /^usage-[ab]$/ ? 1 : 0, 1,
+         'htapikey usage: the last use by one of the nodes');
+($rc, $out) = htapikey('show', $plain->{id});
+ok t_cmp($out =~ /^last used:\s+\d{4}-\d\d-\d\dT[\d:]+Z \(node usage-[ab]\)$/m
+         ? 1 : 0, 1, 'htapikey show: the last use and its node')
+    or print STDERR "# $out\n";
+
+# Once more on node a: its rows grow by exactly that, nothing counted twice.
+$ua->get($nodes[0]->url, 'X-API-Key' => $plain->{key}) for 1 .. 2;
+my $more = want('plain');
+$more->{'usage-a'}[0] += 2;
+my $want_more = text($more);
+ok t_cmp(wait_for(sub { text(sums($plain->{id})) eq $want_more })
+         ? $want_more : text(sums($plain->{id})), $want_more,
+         'two requests more: added to node a\'s row, once');
+
+# A store made by an older htapikey: no apikey_usage table.
+my $olddb = File::Spec->catfile($nodes[0]->dir, 'old.db');
+my @old = ('-d', 'sqlite3', '-p', $olddb);
+htapikey(@old, 'init');
+store_sql('DROP TABLE apikey_usage', driver => 'sqlite3', params => $olddb);
+my ($orc, $oout) = htapikey(@old, '--json', 'create', '--owner', 'old');
+my $ok = $json->decode($oout);
+my $oldnode = ApiKeyServer->new(
+    name => 'usage-old', mpm => 'event', db => $olddb,
+    conf => "LogLevel info\nAuthAPIKeyUsageSync 1\nAuthAPIKeyUsageNode old\n");
+ok t_cmp($oldnode->start ? 1 : 0, 1, 'a node on a store without apikey_usage '
+                                     . 'starts');
+my $n200 = 0;
+$n200 += $ua->get($oldnode->url, 'X-API-Key' => $ok->{key})->code == 200
+    for 1 .. 4;
+ok t_cmp(wait_for(sub { $oldnode->error_log =~ /APIKEY00081/ }) ? 1 : 0, 1,
+         'the write it cannot make is logged (APIKEY00081)');
+htapikey(@old, 'init');
+my $oldsum = sub {
+    store_sql("SELECT SUM(admitted), SUM(refused) FROM apikey_usage",
+              driver => 'sqlite3', params => $olddb) =~ /^(\d+)[\t|](\d+)/
+        ? "$1/$2" : '';
+};
+ok t_cmp(wait_for(sub { $oldsum->() eq "$n200/0" }) ? "$n200/0" : $oldsum->(),
+         "$n200/0", 'after htapikey init the kept counts reach the store, all '
+         . 'of them, once');
+ok t_cmp(wait_for(sub { $oldnode->error_log =~ /APIKEY00082/ }) ? 1 : 0, 1,
+         'and that it takes usage again is logged (APIKEY00082)');
+$_->stop for @nodes, $oldnode;
