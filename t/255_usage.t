@@ -23,7 +23,7 @@ use ApiKeyTest qw(htapikey store_sql scratch_store drop_store run_httpd
 use ApiKeyServer;
 use ApiKeyWait qw(wait_for);
 
-plan tests => 26 + 16, need(need_module('authn_apikey', 'dbd'), need_lwp);
+plan tests => 26 + 19, need(need_module('authn_apikey', 'dbd'), need_lwp);
 
 my $json = JSON::PP->new->utf8->canonical;
 my ($driver, $params) = scratch_store();
@@ -190,7 +190,10 @@ my @nodes = map {
     ApiKeyServer->new(
         name => "usage-$_", mpm => 'event',
         conf => "LogLevel info\nAuthAPIKeyUsageSync 1\n"
-              . "AuthAPIKeyUsageNode usage-$_\n")
+              . "AuthAPIKeyUsageNode usage-$_\n"
+              . "<Location /apikey-status>\n    SetHandler apikey-status\n"
+              . "    AuthAPIKeyStatus On\n    Require all granted\n"
+              . "</Location>\n")
 } qw(a b);
 my $up = 0;
 $up += $_->start ? 1 : 0 for @nodes;
@@ -272,6 +275,27 @@ my $want_more = text($more);
 ok t_cmp(wait_for(sub { text(sums($plain->{id})) eq $want_more })
          ? $want_more : text(sums($plain->{id})), $want_more,
          'two requests more: added to node a\'s row, once');
+
+# Node a's status page: every key it has seen, limits or none, with its
+# requests since the start; the limited key's quota as a bar.
+my $st = eval { $json->decode($ua->get($nodes[0]->url('/apikey-status?format=json'))
+                                ->content) } || {};
+my %seen = map { $_->{id} => "$_->{admitted}/$_->{refused}" }
+           @{ $st->{seen} || [] };
+ok t_cmp(join(' ', map { $seen{$_} // 'absent' } $limited->{id}, $plain->{id}),
+         join(' ', ($answered{0}{limited}{200} // 0) . '/'
+                   . ($answered{0}{limited}{429} // 0),
+              (($answered{0}{plain}{200} // 0) + 2) . '/0'),
+         'status page (JSON): both keys seen, the one without limits too, '
+         . 'with what node a answered');
+my $html = $ua->get($nodes[0]->url('/apikey-status'))->content;
+my $a200 = $answered{0}{limited}{200} // 0;
+ok t_cmp($html =~ /<td>\Q$limited->{id}\E<\/td>.*<meter min="0" max="5" value="$a200">quota used<\/meter>/
+         ? 1 : 0, 1, 'status page (HTML): the quota used as a bar')
+    or print STDERR "# $html\n";
+ok t_cmp($html =~ /<tr><td>\Q$plain->{id}\E<\/td><td>[\d:TZ-]+<\/td><td>\d+<\/td><td>0<\/td><\/tr>/
+         ? 1 : 0, 1, 'status page (HTML): the key without limits among the '
+                     . 'keys seen');
 
 # A store made by an older htapikey: no apikey_usage table.
 my $olddb = File::Spec->catfile($nodes[0]->dir, 'old.db');
