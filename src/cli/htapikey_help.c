@@ -143,7 +143,7 @@ static const struct {
     {"usage",
      "Usage: htapikey usage ID [--days N] [--json]\n"
      "\n"
-     "Prints key ID's requests a UTC day, admitted and refused (429),\n"
+     "Prints key ID's requests a UTC day, admitted and refused (429, 403),\n"
      "summed over every node that wrote them to apikey_usage, oldest day\n"
      "first, and its last use.  On a terminal a bar a day; piped, plain\n"
      "columns; with --json an object with a days array.\n"
