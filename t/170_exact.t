@@ -20,7 +20,7 @@ use ApiKeyFault qw(background finish load_until touch);
 use ApiKeyWait qw(patience wait_for);
 
 my @mpms = qw(prefork worker event);
-plan tests => 3 * 6 + 9, need(need_module('authn_apikey', 'dbd'),
+plan tests => 3 * 6 + 11, need(need_module('authn_apikey', 'dbd'),
                               { 'curl' => -x '/usr/bin/curl' },
                               ApiKeyServer::need_many_processes());
 
@@ -121,13 +121,20 @@ sub logged {
     return $n;
 }
 my $k = create_key(owner => 'graceful', quota => '10/day');
+# Several windows: the day's counts in a slot of their own.
+my $w = create_key(owner => 'graceful', quota => '100/hour,4/day');
 system("curl -s -o /dev/null -H 'X-API-Key: $k->{key}' " . $srv->url) for 1..6;
+system("curl -s -o /dev/null -H 'X-API-Key: $w->{key}' " . $srv->url) for 1..3;
 ok t_cmp(graceful(), 1, 'graceful restart');
 my $codes = join ' ', map {
     `curl -s -o /dev/null -w '%{http_code}' -H 'X-API-Key: $k->{key}' ${\ $srv->url}`
 } 1..6;
 ok t_cmp($codes, '200 200 200 200 429 429',
          'after a graceful restart: the 6 used count, 4 left');
+$codes = join ' ', map {
+    `curl -s -o /dev/null -w '%{http_code}' -H 'X-API-Key: $w->{key}' ${\ $srv->url}`
+} 1..2;
+ok t_cmp($codes, '200 429', 'and a second window\'s 3 of 4, 1 left');
 
 # Two restarts while a load runs that goes on until both are done and the
 # quota is spent: admissions before, between and after them.
@@ -165,7 +172,9 @@ $srv = ApiKeyServer->new(name => 'state', mpm => 'event',
                                . "AuthAPIKeyStateFile limits.state");
 $srv->start or die 'server did not start';
 $k = create_key(owner => 'state', quota => '10/day');
+$w = create_key(owner => 'state', quota => '100/hour,4/day');
 system("curl -s -o /dev/null -H 'X-API-Key: $k->{key}' " . $srv->url) for 1..7;
+system("curl -s -o /dev/null -H 'X-API-Key: $w->{key}' " . $srv->url) for 1..3;
 ok t_cmp($srv->stop ? 1 : 0, 1, 'stopped');
 ok t_cmp(-s $srv->dir . '/limits.state' ? 1 : 0, 1, 'the state file is written');
 ok t_cmp($srv->start ? 1 : 0, 1, 'started again');
@@ -174,6 +183,10 @@ $codes = join ' ', map {
 } 1..5;
 ok t_cmp($codes, '200 200 200 429 429',
          'after a stop and start: the 7 used count, 3 left');
+$codes = join ' ', map {
+    `curl -s -o /dev/null -w '%{http_code}' -H 'X-API-Key: $w->{key}' ${\ $srv->url}`
+} 1..2;
+ok t_cmp($codes, '200 429', 'and a second window\'s 3 of 4, 1 left');
 ok t_cmp($srv->error_log, qr/APIKEY00028: limit counters restored/,
          'the error log says the counters were restored');
 $srv->stop;
