@@ -14,7 +14,7 @@ use LWP::UserAgent ();
 use ApiKeyTest qw(create_key run_httpd store_sql);
 use ApiKeyServer;
 
-plan tests => 19, need(need_module('authn_apikey', 'dbd'), need_lwp,
+plan tests => 20, need(need_module('authn_apikey', 'dbd'), need_lwp,
                        ApiKeyServer::need_many_processes());
 
 sub codes {
@@ -76,6 +76,17 @@ for my $b (['AuthAPIKeyLimitName "sea rch"', qr/AuthAPIKeyLimitName 'sea rch': a
     my ($rc, $out, $line) = run_httpd($b->[0]);
     ok t_cmp($rc != 0 && $out =~ $b->[1] && $out =~ /line $line\b/ ? 1 : 0, 1,
              "$b->[0] stops httpd, naming line $line") or print STDERR "# $out\n";
+}
+
+# Two names of one number (FNV-1a's 29 bits: "99" and "gelb") would share
+# their counters: the second stops httpd.
+{
+    my ($rc, $out, $line) = run_httpd("<Location /a>\nAuthAPIKeyLimitName 99\n</Location>\n"
+                                      . "<Location /b>\nAuthAPIKeyLimitName gelb\n</Location>");
+    ok t_cmp($rc != 0 && $out =~ /AuthAPIKeyLimitName 'gelb': its number is that of the budget '99'/
+             && $out =~ /line @{[ $line + 4 ]}\b/ ? 1 : 0, 1,
+             'two budget names of one number stop httpd, naming both and the line')
+        or print STDERR "# $out\n";
 }
 
 # 5. A fleet's owner-wide quota: two nodes, one store, counted in the

@@ -113,7 +113,7 @@ const char *apikey_config_set_limit_name(cmd_parms *cmd, void *mconfig,
                                          const char *name)
 {
     apikey_dir_conf_t *conf = mconfig;
-    const char *c;
+    const char *c, *other;
 
     if (!strcasecmp(name, "none")) {
         conf->limit_name = ""; /* the key's one budget again */
@@ -133,7 +133,14 @@ const char *apikey_config_set_limit_name(cmd_parms *cmd, void *mconfig,
                             name, LIMIT_NAME_MAX);
     }
     conf->limit_name = name;
-    conf->limit_budget = apikey_limits_budget_number(cmd->pool, name);
+    conf->limit_budget = apikey_limits_budget_number(cmd->pool, name, &other);
+    if (other) {
+        return apr_psprintf(cmd->pool,
+                            "AuthAPIKeyLimitName '%s': its number is that of "
+                            "the budget '%s' (they would share their "
+                            "counters); rename one of them",
+                            name, other);
+    }
     return NULL;
 }
 

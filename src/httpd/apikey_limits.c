@@ -334,12 +334,23 @@ void apikey_limits_pre_config(apr_pool_t *pconf)
     budget_names = apr_hash_make(pconf);
 }
 
-apr_uint32_t apikey_limits_budget_number(apr_pool_t *p, const char *name)
+apr_uint32_t apikey_limits_budget_number(apr_pool_t *p, const char *name,
+                                         const char **other)
 {
     apr_uint32_t n = apikey_db_hash(name, strlen(name), 0) & APIKEY_BUDGET_NAME;
+    const char *known;
 
     n = n ? n : 1;
-    if (budget_names && !apr_hash_get(budget_names, &n, sizeof(n))) {
+    *other = NULL;
+    if (!budget_names) {
+        return n;
+    }
+    if ((known = apr_hash_get(budget_names, &n, sizeof(n)))) {
+        /* Two names of one number would share their counters. */
+        *other = strcmp(known, name) ? known : NULL;
+        return n;
+    }
+    {
         apr_uint32_t *k = apr_palloc(p, sizeof(*k));
 
         *k = n;

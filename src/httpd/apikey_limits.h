@@ -22,8 +22,9 @@ apikey_limit_table_t *apikey_limits_table(void);
 
 /* Budgets other than a key's one (AuthAPIKeyLimitName, AuthAPIKeyLimitBy):
  * their numbers, the bit of an owner's, and their names (pre_config
- * resets them; the directive numbers a name; the status page names a
- * number, NULL for 0). */
+ * resets them; the directive numbers a name, with *other the name of
+ * this configuration that has the same number, if any; the status page
+ * names a number, NULL for 0). */
 #define APIKEY_BUDGET_OWNER 0x80000000U
 /* A key's second or third quota window counts in a slot of its own: the
  * window's period in these bits of its budget. */
@@ -31,7 +32,8 @@ apikey_limit_table_t *apikey_limits_table(void);
 #define APIKEY_BUDGET_WINDOW       0x60000000U
 #define APIKEY_BUDGET_NAME         0x1fffffffU
 void apikey_limits_pre_config(apr_pool_t *pconf);
-apr_uint32_t apikey_limits_budget_number(apr_pool_t *p, const char *name);
+apr_uint32_t apikey_limits_budget_number(apr_pool_t *p, const char *name,
+                                         const char **other);
 const char *apikey_limits_budget_name(apr_pool_t *p, apr_uint32_t budget);
 
 /* The limit the legacy headers and the %{limit}K, %{remaining}K and
