@@ -15,9 +15,10 @@ use Apache::TestUtil qw(t_cmp t_start_error_log_watch t_finish_error_log_watch);
 use File::Spec;
 use LWP::UserAgent ();
 use ApiKeyTest qw(create_key htapikey top_dir);
+use ApiKeyServer;
 use ApiKeyWait qw(wait_for);
 
-plan tests => 49, need(need_module('authn_apikey', 'dbd', 'ssl'), need_lwp);
+plan tests => 54, need(need_module('authn_apikey', 'dbd', 'ssl'), need_lwp);
 
 my $log = File::Spec->catfile(Apache::Test::vars('t_logs'), 'apikey_app.log');
 my $tls = File::Spec->catdir(top_dir(), 't', 'data', 'tls');
@@ -175,8 +176,12 @@ ok t_cmp(over('apikey_cert', $ua1, $c1), "200 $c1->{id} ok 200",
          'cert: the pinned client certificate');
 ok t_cmp(over('apikey_cert', $ua2, $c1), "403 - cert_denied 403",
          'cert: another certificate of the same CA');
+t_start_error_log_watch();
 ok t_cmp(over('apikey_cert', $none, $c1), "403 - cert_denied 403",
          'cert: no client certificate');
+@log = t_finish_error_log_watch();
+ok t_cmp(scalar(grep { /APIKEY00073: no verified TLS client certificate: SSL_CLIENT_VERIFY is 'NONE'/ } @log),
+         1, 'no client certificate: the error log says so');
 ok t_cmp(over('apikey_cert', $ua2, $c12), "200 $c12->{id} ok 200",
          'cert: the second of two pinned');
 ok t_cmp(over('apikey_cert', $ua1, $c12), "200 $c12->{id} ok 200",
@@ -224,8 +229,21 @@ ok t_cmp(over('apikey_cert_noca', $uas, $plain), "200 $plain->{id} ok 200",
 t_start_error_log_watch();
 ok t_cmp(app($c1), "403 - cert_denied 403", 'cert: over plain HTTP');
 @log = t_finish_error_log_watch();
-ok t_cmp(scalar(grep { /APIKEY00073: no verified TLS client certificate: SSL_CLIENT_VERIFY is ''/ } @log),
-         1, 'plain HTTP: the error log says there is none');
+ok t_cmp(scalar(grep { /APIKEY00074: no verified TLS client certificate: the connection is not TLS/ } @log),
+         1, 'plain HTTP: the error log says so');
+
+# A server without mod_ssl: no certificate can be had; other keys work.
+my $srv = ApiKeyServer->new(name => 'no-ssl', mpm => 'event', conf => '');
+ok t_cmp($srv->start ? 1 : 0, 1, 'a server without mod_ssl');
+my $bare = LWP::UserAgent->new(keep_alive => 0, timeout => 30);
+ok t_cmp($bare->get($srv->url, 'X-API-Key' => $c12->{key})->code, 403,
+         'without mod_ssl: a key with allow_cert gets 403');
+ok t_cmp($bare->get($srv->url, 'X-API-Key' => $plain->{key})->code, 200,
+         'without mod_ssl: a key without it, 200');
+ok t_cmp(scalar(() = $srv->error_log
+                    =~ /APIKEY00074: no verified TLS client certificate: the connection is not TLS.*\n.*APIKEY00014: API key \Q$c12->{id}\E refused: cert_denied/g),
+         1, 'without mod_ssl: the error log says why');
+$srv->stop;
 
 # What is stored.
 ($rc, $out) = htapikey('--json', 'show', $c12->{id});

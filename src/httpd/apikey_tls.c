@@ -29,6 +29,28 @@ void apikey_tls_init(void)
     var_lookup = APR_RETRIEVE_OPTIONAL_FN(ssl_var_lookup);
 }
 
+/* Whether the connection itself is TLS, and mod_ssl's variables of it:
+ * httpd's own API where it has one (2.4.47 on; it asks whoever terminates
+ * TLS in this process), mod_ssl's optional functions before. */
+static int conn_is_tls(conn_rec *c)
+{
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 102)
+    return ap_ssl_conn_is_ssl(c);
+#else
+    return is_https && is_https(c);
+#endif
+}
+
+static const char *ssl_var(request_rec *r, const char *name)
+{
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 102)
+    return ap_ssl_var_lookup(r->pool, r->server, r->connection, r, name);
+#else
+    return var_lookup ? var_lookup(r->pool, r->server, r->connection, r, name)
+                      : NULL;
+#endif
+}
+
 /* Did the request arrive over TLS?  The connection says so (mod_ssl, or
  * whoever terminates TLS in this process); never the environment, which
  * mod_setenvif in a tenant's .htaccess can set.  Behind a TLS-terminating
@@ -43,15 +65,9 @@ int apikey_tls_over(request_rec *r)
     const char *proto, *last;
     int i;
 
-#if AP_MODULE_MAGIC_AT_LEAST(20120211, 102)
-    if (ap_ssl_conn_is_ssl(r->connection)) {
+    if (conn_is_tls(r->connection)) {
         return 1;
     }
-#else
-    if (is_https && is_https(r->connection)) {
-        return 1;
-    }
-#endif
     srv = ap_get_module_config(r->server->module_config, &authn_apikey_module);
     if (!srv->tls_proxies
         || !(proto = apr_table_get(r->headers_in, "X-Forwarded-Proto"))) {
@@ -130,13 +146,15 @@ const char *apikey_tls_client_cert(request_rec *r)
     if (cc) {
         return cc->sha256;
     }
-    if (!var_lookup) {
+    /* The connection's own TLS, never a proxy's word for it. */
+    if (!conn_is_tls(c)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       APIKEY_LOGNO(00074) "no verified TLS client "
-                                          "certificate: mod_ssl is not loaded");
+                                          "certificate: the connection is not "
+                                          "TLS");
         return NULL;
     }
-    verify = var_lookup(r->pool, r->server, c, r, "SSL_CLIENT_VERIFY");
+    verify = ssl_var(r, "SSL_CLIENT_VERIFY");
     if (!verify || strcmp(verify, "SUCCESS")) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       APIKEY_LOGNO(00073) "no verified TLS client "
@@ -145,7 +163,7 @@ const char *apikey_tls_client_cert(request_rec *r)
                       verify ? verify : "");
         return NULL;
     }
-    pem = var_lookup(r->pool, r->server, c, r, "SSL_CLIENT_CERT");
+    pem = ssl_var(r, "SSL_CLIENT_CERT");
     if (!pem || !*pem || pem_sha256(pem, hex)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APIKEY_LOGNO(00072) "mod_ssl's SSL_CLIENT_CERT does "
