@@ -34,13 +34,17 @@
 #include "apikey_counters.h"
 #include "apikey_status.h"
 #include "apikey_store.h"
+#include "apikey_usage.h"
 #include "apikey_watchdog.h"
 
 /* The directives, each slice beside its handlers. */
-static const command_rec apikey_cmds[] = {
-    APIKEY_CONFIG_KEYS_DIRECTIVES,   APIKEY_CONFIG_STORE_DIRECTIVES,
-    APIKEY_CONFIG_LIMITS_DIRECTIVES, APIKEY_STATUS_DIRECTIVES,
-    APIKEY_ERRORS_DIRECTIVES,        {0}};
+static const command_rec apikey_cmds[] = {APIKEY_CONFIG_KEYS_DIRECTIVES,
+                                          APIKEY_CONFIG_STORE_DIRECTIVES,
+                                          APIKEY_CONFIG_LIMITS_DIRECTIVES,
+                                          APIKEY_STATUS_DIRECTIVES,
+                                          APIKEY_ERRORS_DIRECTIVES,
+                                          APIKEY_USAGE_DIRECTIVES,
+                                          {0}};
 
 static int apikey_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
                              apr_pool_t *ptemp)
@@ -100,8 +104,10 @@ static int apikey_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (apikey_limits_init(pconf, s) != 0) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    return apikey_quota_sync_init(pconf, s) == 0 ? OK
-                                                 : HTTP_INTERNAL_SERVER_ERROR;
+    if (apikey_quota_sync_init(pconf, s) != 0) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return apikey_usage_init(pconf, s) == 0 ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
 /* The Require providers: Require apikey, apikey-scope, apikey-id... */

@@ -88,6 +88,10 @@ sub run_deps {
     my $pid = fork // die "fork: $!";
     if (!$pid) {
         $ENV{FAKE_SCRIPT_PID} = $$;
+        # A harness started in the background (or under nohup) passes on
+        # SIGINT ignored, which a shell cannot trap: the script must see
+        # the signals as a terminal would send them.
+        $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
         open(STDIN, '<', '/dev/null');
         open(STDOUT, '>', "$dir/out.log");
         open(STDERR, '>&', \*STDOUT);

@@ -28,7 +28,7 @@ if [ $# -eq 0 ]; then
         t/167_windows.t \
         t/185_store_scope.t \
         t/240_fleet.t \
-        t/245_quota_store.t t/250_quota_fleet.t
+        t/245_quota_store.t t/250_quota_fleet.t t/255_usage.t
 fi
 APIKEY_TEST_BACKEND=$BACKEND
 export APIKEY_TEST_BACKEND

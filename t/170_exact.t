@@ -20,7 +20,7 @@ use ApiKeyFault qw(background finish load_until touch);
 use ApiKeyWait qw(patience wait_for);
 
 my @mpms = qw(prefork worker event);
-plan tests => 3 * 4 + 9, need(need_module('authn_apikey', 'dbd'),
+plan tests => 3 * 6 + 9, need(need_module('authn_apikey', 'dbd'),
                               { 'curl' => -x '/usr/bin/curl' },
                               ApiKeyServer::need_many_processes());
 
@@ -50,11 +50,30 @@ for my $mpm (@mpms) {
     $srv->{conf} .= "<Directory $srv->{dir}/htdocs/anon>\n"
         . "    AuthAPIKeyAnonymous On\n    AuthAPIKeyAnonymousQuota 500/day\n"
         . "    Require apikey-anonymous\n</Directory>\n";
+    # /owner: two keys of one owner, one named budget, two windows (the
+    # day's refuses, after the hour's counted: refunds under load).
+    mkdir "$srv->{dir}/htdocs/owner";
+    touch("$srv->{dir}/htdocs/owner/index.txt");
+    $srv->{conf} .= "<Directory $srv->{dir}/htdocs/owner>\n"
+        . "    AuthAPIKeyLimitBy owner\n    AuthAPIKeyLimitName bulk\n"
+        . "    AuthAPIKeyQuota 1000/hour 500/day\n    AuthAPIKeyLimitHeaders On\n"
+        . "</Directory>\n";
     $srv->write_conf;
     ok t_cmp($srv->start ? 1 : 0, 1, "$mpm: server up");
     my $k = create_key(owner => "exact-$mpm", quota => '500/day');
     my $st = load($srv->url, $k->{key}, 200, 2000);
     my $anon = load($srv->url('/anon/index.txt'), undef, 200, 2000);
+    # Two keys of one owner at once, 1000 requests each.
+    my @two = map { create_key(owner => "exact-owner-$mpm") } 1 .. 2;
+    my @pids = map {
+        my $key = $_->{key};
+        background(sub {
+            my $n = load($srv->url('/owner/index.txt'), $key, 100, 1000);
+            return [map { $n->{$_} // 0 } qw(200 429)];
+        });
+    } @two;
+    my @owner = map { my $r = finish($_); ref $r eq 'ARRAY' ? $r : [0, 0] } @pids;
+    my $after = `curl -s -D - -o /dev/null -H 'X-API-Key: $two[0]{key}' @{[ $srv->url('/owner/index.txt') ]}`;
     # httpd logs a request after answering it: read the log once stopped.
     $srv->stop;
     my $logged = $srv->statuses;
@@ -62,11 +81,19 @@ for my $mpm (@mpms) {
              '500 1500',
              "$mpm: 200 clients, 2000 requests, quota 500: exactly 500 and "
              . "1500 refused");
-    ok t_cmp(join(' ', map { $_ // 0 } @$anon{qw(200 429)}, @$logged{qw(200 429)}),
-             '500 1500 1000 3000',
+    ok t_cmp(join(' ', map { $_ // 0 } @$anon{qw(200 429)}),
+             '500 1500',
              "$mpm: the same without a key, AuthAPIKeyAnonymousQuota 500: "
-             . "exactly 500 and 1500 refused (as the clients count; the "
-             . "access log has both loads)");
+             . "exactly 500 and 1500 refused");
+    ok t_cmp(join(' ', $owner[0][0] + $owner[1][0], $owner[0][1] + $owner[1][1],
+                  map { $_ // 0 } @$logged{qw(200 429)}),
+             '500 1500 1500 4501', "$mpm: two keys of one owner at once, 2000 "
+             . "requests, 1000/hour 500/day by owner: exactly 500 admitted (as "
+             . "the clients count; the access log has the three loads and one "
+             . "request more)");
+    my ($hour) = $after =~ /"bulk\.quota-hour";r=(\d+)/;
+    ok t_cmp($hour // 'none', 500, "$mpm: and the hour's window counts those "
+             . "500 only: every refused request gave its unit back");
     ok t_cmp(scalar(() = $srv->error_log =~ /\[(?:\w+:)?(?:crit|alert|emerg)\]|segfault|exit signal/g), 0,
              "$mpm: no crash or critical error in the error log");
 }

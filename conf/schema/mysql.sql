@@ -51,6 +51,21 @@ CREATE TABLE IF NOT EXISTS apikey_quota (
     expires     BIGINT        NOT NULL,
     PRIMARY KEY (key_id, period)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+-- Usage (AuthAPIKeyUsageSync): requests a key made per UTC day, admitted
+-- and refused, and when it was last used, one row per key, day and node
+-- (the server that counted them; see AuthAPIKeyUsageNode).  day is days
+-- since 1970-01-01 UTC; last_used is Unix seconds.  A node only ever adds to
+-- its own rows, so the nodes of a fleet never contend; readers sum over
+-- nodes.
+CREATE TABLE IF NOT EXISTS apikey_usage (
+    key_id      VARCHAR(64)   NOT NULL,
+    day         BIGINT        NOT NULL,
+    node        VARCHAR(255)  NOT NULL,
+    admitted    BIGINT        NOT NULL DEFAULT 0,
+    refused     BIGINT        NOT NULL DEFAULT 0,
+    last_used   BIGINT        NOT NULL DEFAULT 0,
+    PRIMARY KEY (key_id, day, node)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 -- The audit trail: a row for every change htapikey makes (create, update,
 -- rotate, revoke, disable, enable, delete, import), in the change's own
 -- transaction.  fields names the columns set, comma-separated: never a key,

@@ -300,6 +300,11 @@ static int cmd_list(apr_pool_t *p, const htapikey_options_t *o)
     if ((err = htapikey_db_list(&db, o->owner, &rows)) != NULL) {
         return htapikey_fail(EXIT_DB, "list failed: %s", err);
     }
+    if ((o->unused_for || o->expiring)
+        && (err = htapikey_filter_list(&db, o, rows)) != NULL) {
+        return htapikey_fail(strncmp(err, "--", 2) ? EXIT_DB : EXIT_USAGE, "%s",
+                             err);
+    }
     htapikey_print_list(p, o, rows);
     return EXIT_OK;
 }
@@ -322,6 +327,9 @@ static int cmd_show(apr_pool_t *p, const htapikey_options_t *o)
         return htapikey_fail(EXIT_NOTFOUND, "no key with ID '%s'", o->id);
     }
     htapikey_print_key(p, o, k);
+    if (!o->json && !o->tsv) {
+        htapikey_print_last_used(&db, o->id);
+    }
     return EXIT_OK;
 }
 
@@ -390,7 +398,8 @@ static int cmd_help(const htapikey_options_t *o)
         || o->prefix || o->allow_ip || o->allow_referer || o->allow_method
         || o->allow_android || o->allow_ios || o->allow_cert || o->rate
         || o->burst || o->quota || o->bandwidth || o->grace || o->format
-        || o->json || o->limit || o->count || o->plaintext) {
+        || o->json || o->limit || o->count || o->plaintext || o->days
+        || o->unused_for || o->expiring) {
         return htapikey_fail(EXIT_USAGE, "%s",
                              "'help' takes only a command name");
     }
@@ -482,6 +491,9 @@ int main(int argc, const char *const *argv)
     }
     if (!strcmp(o.command, "delete")) {
         return cmd_change(p, &o, NULL);
+    }
+    if (!strcmp(o.command, "usage")) {
+        return htapikey_cmd_usage(p, &o);
     }
     if (!strcmp(o.command, "log")) {
         return htapikey_cmd_log(p, &o);

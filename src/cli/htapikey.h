@@ -40,6 +40,9 @@ typedef struct {
     const char *pepper_file;
     const unsigned char *pepper;
     size_t pepper_len;
+    const char *days;       /* usage --days N */
+    const char *unused_for; /* list --unused-for DURATION */
+    const char *expiring;   /* list --expiring DURATION */
 } htapikey_options_t;
 
 /* The command line (htapikey_args.c). */
@@ -72,6 +75,15 @@ int htapikey_open_store(apr_pool_t *p, const htapikey_options_t *o, int flags,
 int htapikey_cmd_log(apr_pool_t *p, const htapikey_options_t *o);
 int htapikey_cmd_export(apr_pool_t *p, const htapikey_options_t *o);
 int htapikey_cmd_import(apr_pool_t *p, const htapikey_options_t *o);
+/* usage (htapikey_usage.c), and show's line of the last use. */
+int htapikey_cmd_usage(apr_pool_t *p, const htapikey_options_t *o);
+/* Prints "last used: TIME (node NAME)" or "last used: never" for key id,
+ * from apikey_usage (nothing when the store has no such table). */
+void htapikey_print_last_used(htapikey_db_t *db, const char *id);
+/* list --unused-for and --expiring: removes from rows (htapikey_row_t)
+ * the keys that do not match; NULL or a message. */
+const char *htapikey_filter_list(htapikey_db_t *db, const htapikey_options_t *o,
+                                 apr_array_header_t *rows);
 int htapikey_create_count(apr_pool_t *p, const htapikey_options_t *o,
                           const htapikey_row_t *settings, const char *prefix);
 

@@ -42,10 +42,15 @@ void htapikey_usage(FILE *out)
             "the old\n"
             "                              one works DURATION longer (30m, "
             "24h, 7d, 0)\n"
-            "  list [--owner OWNER] [--format FORMAT]\n"
-            "                              list keys (never the keys "
+            "  list [--owner OWNER] [--format FORMAT] [--unused-for "
+            "DURATION]\n"
+            "       [--expiring DURATION]  list keys (never the keys "
             "themselves)\n"
-            "  show ID [--format FORMAT]   show one key's settings\n"
+            "  show ID [--format FORMAT]   show one key's settings and last "
+            "use\n"
+            "  usage ID [--days N]         a key's requests a day, admitted "
+            "and\n"
+            "                              refused, over every node\n"
             "  revoke ID                   revoke a key for good\n"
             "  disable ID | enable ID      suspend or resume a key\n"
             "  delete ID                   remove a key's record\n"
@@ -75,6 +80,10 @@ void htapikey_usage(FILE *out)
             "  --count N             create: N keys in one transaction, as "
             "JSON Lines\n"
             "  --limit N             log: the last N rows\n"
+            "  --days N              usage: the last N days (default 30)\n"
+            "  --unused-for DURATION list: keys not used for DURATION (90d)\n"
+            "  --expiring DURATION   list: keys that expire within DURATION "
+            "(14d)\n"
             "  --plaintext           import: legacy keys in clear, stored as "
             "digests\n"
             "  -h, --help            this help; after a command, that "
@@ -194,6 +203,9 @@ int htapikey_parse_args(apr_pool_t *p, int argc, const char *const *argv,
         {"--format", NULL, offsetof(htapikey_options_t, format)},
         {"--limit", NULL, offsetof(htapikey_options_t, limit)},
         {"--count", NULL, offsetof(htapikey_options_t, count)},
+        {"--days", NULL, offsetof(htapikey_options_t, days)},
+        {"--unused-for", NULL, offsetof(htapikey_options_t, unused_for)},
+        {"--expiring", NULL, offsetof(htapikey_options_t, expiring)},
     };
     int i;
 
@@ -294,6 +306,16 @@ int htapikey_only_options(const htapikey_options_t *o, int owner, int settings,
     if (o->count && strcmp(o->command, "create")) {
         return htapikey_fail(
             EXIT_USAGE, "'%s' does not take --count (create does)", o->command);
+    }
+    if (o->days && strcmp(o->command, "usage")) {
+        return htapikey_fail(
+            EXIT_USAGE, "'%s' does not take --days (usage does)", o->command);
+    }
+    if ((o->unused_for || o->expiring) && strcmp(o->command, "list")) {
+        return htapikey_fail(EXIT_USAGE,
+                             "'%s' does not take --unused-for or --expiring "
+                             "(list does)",
+                             o->command);
     }
     if (o->plaintext && strcmp(o->command, "import")) {
         return htapikey_fail(EXIT_USAGE,

@@ -111,6 +111,7 @@ static const struct {
      "  htapikey rotate WoEIpLEs1o0h --grace 7d\n"},
     {"list",
      "Usage: htapikey list [--owner OWNER] [--format text|tsv|json]\n"
+     "                     [--unused-for DURATION] [--expiring DURATION]\n"
      "\n"
      "Lists every key, or those of OWNER, ordered by owner, creation and "
      "id;\n"
@@ -126,20 +127,40 @@ static const struct {
      "Options:\n"
      "  --owner OWNER          only the keys of OWNER\n"
      "  --format FORMAT        text (default), tsv or json\n"
+     "  --unused-for DURATION  only keys no server used for DURATION (90d,\n"
+     "                         12h, 30m; a key never used counts from its\n"
+     "                         creation), as written to apikey_usage\n"
+     "  --expiring DURATION    only keys that expire within DURATION\n"
      "\n"
      "Example:\n"
-     "  htapikey list --owner billing --format tsv | cut -f1,5\n"},
+     "  htapikey list --owner billing --format tsv | cut -f1,5\n"
+     "  htapikey list --unused-for 90d\n"},
     {"show",
      "Usage: htapikey show ID [--format text|tsv|json]\n"
      "\n"
      "Shows one key's settings (never the key itself): one line a setting,\n"
-     "or as list --format tsv or --json does.\n"
+     "then its last use and the node that saw it (from apikey_usage), or\n"
+     "as list --format tsv or --json does (the settings only).\n"
      "\n"
      "Options:\n"
      "  --format FORMAT        text (default), tsv or json\n"
      "\n"
      "Example:\n"
      "  htapikey show WoEIpLEs1o0h\n"},
+    {"usage",
+     "Usage: htapikey usage ID [--days N] [--json]\n"
+     "\n"
+     "Prints key ID's requests a UTC day, admitted and refused (429, 403),\n"
+     "summed over every node that wrote them to apikey_usage, oldest day\n"
+     "first, and its last use.  On a terminal a bar a day; piped, plain\n"
+     "columns; with --json an object with a days array.\n"
+     "\n"
+     "Options:\n"
+     "  --days N               the last N days, today included (default 30,\n"
+     "                         at most 3660)\n"
+     "\n"
+     "Example:\n"
+     "  htapikey usage WoEIpLEs1o0h --days 7\n"},
     {"revoke",
      "Usage: htapikey revoke ID\n"
      "\n"

@@ -105,43 +105,68 @@ const char *apikey_db_query(apr_pool_t *p, const char *sql,
 #define PREPARE_TRIES 15
 #define PREPARE_WAIT  apr_time_from_msec(100)
 
+/* Whether the store answers a select of column (0), lacks it (1: the
+ * driver's error names it, and the table answers for the id), or cannot
+ * tell (-1: busy, down...). */
+static int column_missing(apikey_db_t *db, apr_pool_t *p, const char *column)
+{
+    apr_dbd_results_t *res = NULL;
+    const char *msg;
+    int rv = apr_dbd_select(
+        db->driver, p, db->handle, &res,
+        apr_psprintf(p, "SELECT %s FROM apikey WHERE 1 = 0", column), 1);
+
+    if (rv == 0) {
+        return 0;
+    }
+    /* SQLite says "no such column: X", PostgreSQL 'column "X" does not
+     * exist', MySQL "Unknown column 'X'": an error of another kind (a
+     * lock, a lost connection) is no proof the column is missing. */
+    msg = apr_dbd_error(db->driver, db->handle, rv);
+    if (apikey_db_busy(db, rv) || !msg || !strstr(msg, column)) {
+        return -1;
+    }
+    res = NULL;
+    return apr_dbd_select(db->driver, p, db->handle, &res,
+                          "SELECT id FROM apikey WHERE 1 = 0", 1)
+                   == 0
+               ? 1
+               : -1;
+}
+
 /* The default look-up of a store that lacks columns added since its
  * schema (the module was upgraded, "htapikey init" not run yet): the SQL
  * of the columns it has, with the missing ones in db->missing; NULL when
- * it lacks none (the failure was another).  Fails safe: a column the
- * store lacks holds no restriction or limit that could be left out. */
+ * it lacks none or cannot tell (the failure was another).  Fails safe: a
+ * column the store lacks holds no restriction or limit that could be left
+ * out, and one it may have is never left out. */
 static const char *default_sql_of_store(apikey_db_t *db)
 {
     apr_pool_t *p;
     const char *sql = "SELECT ", *missing = NULL;
-    int i;
+    int i, m = 0;
 
     if (apr_pool_create(&p, db->pool) != APR_SUCCESS) {
         return NULL;
     }
-    for (i = 0; i < apikey_ncolumns; i++) {
+    for (i = 0; i < apikey_ncolumns && m >= 0; i++) {
         const apikey_column_t *col = &apikey_columns[i];
-        apr_dbd_results_t *res = NULL;
 
         if (col->kind == APIKEY_COL_CLI) {
             continue;
         }
-        if (col->added
-            && apr_dbd_select(db->driver, p, db->handle, &res,
-                              apr_psprintf(p,
-                                           "SELECT %s FROM apikey WHERE 1 = 0",
-                                           col->name),
-                              1)
-                   != 0) {
-            missing =
-                missing ? apr_pstrcat(db->pool, missing, ", ", col->name, NULL)
-                        : apr_pstrdup(db->pool, col->name);
+        if (col->added && (m = column_missing(db, p, col->name)) != 0) {
+            if (m > 0) {
+                missing = missing ? apr_pstrcat(db->pool, missing, ", ",
+                                                col->name, NULL)
+                                  : apr_pstrdup(db->pool, col->name);
+            }
             continue;
         }
         sql = apr_pstrcat(db->pool, sql, sql[7] ? ", " : "", col->name, NULL);
     }
     apr_pool_destroy(p);
-    if (!missing) {
+    if (!missing || m < 0) {
         return NULL;
     }
     db->missing = missing;

@@ -72,6 +72,10 @@ typedef struct apikey_srv_conf_t {
      * TLS-terminating proxies whose X-Forwarded-Proto is believed; NULL
      * when not set (none). */
     apr_array_header_t *tls_proxies;
+    /* Global only (read from the main server): AuthAPIKeyUsageSync (0:
+     * off) and AuthAPIKeyUsageNode (NULL: the default name). */
+    apr_interval_time_t usage_sync;
+    const char *usage_node;
 } apikey_srv_conf_t;
 
 /* AuthAPIKeyLimitHeaders */

@@ -580,6 +580,7 @@ static int charge(request_rec *r, apikey_request_t *rq,
                    : 0)
             | (srv->quota_fallback ? APIKEY_CHARGE_FALLBACK : 0);
     c = &rq->charge;
+    c->result = APIKEY_CHARGE_ADMIT; /* until charged (not zeroed) */
     sk = slot_key(srv, conf, key, anonymous);
     if ((flags & APIKEY_CHARGE_LEASED) && quota.n
         && strlen(sk.id) > apikey_quota_sql_id_max(sk.query)) {

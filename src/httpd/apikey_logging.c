@@ -11,6 +11,7 @@
 #include "apikey_request.h"
 #include "apikey_counters.h"
 #include "apikey_time.h"
+#include "apikey_usage.h"
 
 #include "apr_strings.h"
 #include "http_config.h"
@@ -196,6 +197,7 @@ int apikey_logging_count(request_rec *r)
 
     if (rq) {
         apikey_counters_result(rq->result);
+        apikey_usage_count(r, rq);
     }
     return DECLINED;
 }

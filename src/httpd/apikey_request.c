@@ -6,6 +6,9 @@
 #include "apikey_request.h"
 #include "apikey_config.h"
 
+#include <stddef.h>
+#include <string.h>
+
 #include "apr_strings.h"
 #include "http_config.h"
 
@@ -37,7 +40,10 @@ apikey_request_t *apikey_request_get(request_rec *r)
         ap_get_module_config(first->request_config, &authn_apikey_module);
 
     if (!rq) {
-        rq = apr_pcalloc(first->pool, sizeof(*rq));
+        /* Zeroed up to the limits' results only: a request's record is made
+         * for every request, and most are charged no limit. */
+        rq = apr_palloc(first->pool, sizeof(*rq));
+        memset(rq, 0, offsetof(apikey_request_t, charge));
         rq->pool = first->pool;
         ap_set_module_config(first->request_config, &authn_apikey_module, rq);
     }

@@ -63,8 +63,11 @@ typedef struct {
     /* Scopes that an apikey-scope line asked for and the key lacked,
      * space-separated, for the insufficient_scope challenge. */
     const char *missing_scopes;
-    /* The limits charged, the last of them for logs and headers. */
+    /* The limits charged, the last of them for logs and headers: the
+     * fields from charge on are written before they are read (charged,
+     * ncharges say which), and left unzeroed (apikey_request_get). */
     int charged;
+    int ncharges;
     apikey_charge_t charge; /* of the rate limit and the first window */
     apikey_rate_t rate;
     apikey_quotas_t quota;
@@ -76,7 +79,6 @@ typedef struct {
         long long reset_us;
     } window[APIKEY_QUOTAS_MAX];
     int binding;
-    int ncharges;
     apikey_charged_t charges[APIKEY_CHARGES_MAX];
 } apikey_request_t;
 

@@ -12,6 +12,7 @@
 #include "apikey_limits.h"
 #include "apikey_counters.h"
 #include "apikey_time.h"
+#include "apikey_usage.h"
 
 #include "apr_strings.h"
 #include "http_log.h"
@@ -137,16 +138,22 @@ static void html_row(request_rec *r, const row_t *row)
     ap_rvputs(r, ap_escape_html(p, apikey_utf8_mend(p, row->v.owner)),
               "</td><td>", iso(p, row->v.last_used), "</td><td>", NULL);
     if (row->rate_remaining >= 0) {
+        /* The bar: how much of the burst is spent. */
         ap_rvputs(r, num(p, row->rate_remaining), " of ", num(p, row->v.burst),
-                  " (one per ", num(p, row->v.rate_interval_us / 1000), " ms)",
-                  NULL);
+                  " (one per ", num(p, row->v.rate_interval_us / 1000),
+                  " ms) <meter min=\"0\" max=\"", num(p, row->v.burst),
+                  "\" value=\"", num(p, row->v.burst - row->rate_remaining),
+                  "\">burst spent</meter>", NULL);
     }
     ap_rputs("</td><td>", r);
     if (row->quota_reset >= 0) {
         ap_rvputs(r, num(p, (long long)row->quota_used), " of ",
                   num(p, (long long)row->v.quota_limit), " per ",
                   apikey_period_name(row->v.period), ", resets in ",
-                  num(p, row->quota_reset), " s", NULL);
+                  num(p, row->quota_reset), " s <meter min=\"0\" max=\"",
+                  num(p, (long long)row->v.quota_limit), "\" value=\"",
+                  num(p, (long long)row->quota_used), "\">quota used</meter>",
+                  NULL);
         if (row->v.leased) {
             ap_rvputs(r, " (this server's share of a cluster-wide quota; ",
                       num(p, (long long)row->lease_units),
@@ -249,6 +256,61 @@ static int automatic(request_rec *r, apikey_limit_table_t *t)
     return OK;
 }
 
+/* Every key of the server's store that the usage table holds (with
+ * AuthAPIKeyUsageSync on): limits or none, their requests since the start
+ * and last use. */
+static void seen_keys(request_rec *r, const apikey_srv_conf_t *srv, int json)
+{
+    apikey_usage_table_t *u = apikey_usage_table();
+    apr_pool_t *p = r->pool;
+    unsigned i, n = u ? apikey_usage_table_slots(u) : 0, shown = 0;
+
+    if (!u) {
+        return;
+    }
+    ap_rputs(json ? ",\"seen\":["
+                  : "<h2>Keys seen since the start</h2>\n<table border=\"1\">"
+                    "\n<tr><th>key id</th><th>last used</th><th>admitted</th>"
+                    "<th>refused</th></tr>\n",
+             r);
+    for (i = 0; i < n; i++) {
+        apr_uint32_t store, query;
+        char id[APIKEY_USAGE_ID_MAX + 1];
+        apr_uint64_t adm, ref;
+        long long last;
+
+        if (!apikey_usage_table_entry(u, i, &store, &query, id, &adm, &ref,
+                                      &last)
+            || store != srv->store_id) {
+            continue;
+        }
+        if (json) {
+            ap_rvputs(r, shown ? "," : "",
+                      "\n  {\"id\":", apikey_json_str(p, id),
+                      ",\"last_used\":", apikey_json_str(p, iso(p, last * SEC)),
+                      ",\"admitted\":", num(p, (long long)adm),
+                      ",\"refused\":", num(p, (long long)ref), "}", NULL);
+        }
+        else {
+            ap_rvputs(r, "<tr><td>", ap_escape_html(p, id), "</td><td>",
+                      iso(p, last * SEC), "</td><td>", num(p, (long long)adm),
+                      "</td><td>", num(p, (long long)ref), "</td></tr>\n",
+                      NULL);
+        }
+        shown++;
+    }
+    if (json) {
+        ap_rvputs(r, "\n],\"seen_dropped\":",
+                  num(p, (long long)apikey_usage_table_dropped(u)), NULL);
+    }
+    else {
+        ap_rvputs(r, "</table>\n<p>", num(p, shown),
+                  " keys seen; requests not counted for want of room: ",
+                  num(p, (long long)apikey_usage_table_dropped(u)), ".</p>\n",
+                  NULL);
+    }
+}
+
 int apikey_status_handler(request_rec *r)
 {
     const apikey_dir_conf_t *conf;
@@ -330,12 +392,15 @@ int apikey_status_handler(request_rec *r)
         }
     }
     if (json) {
-        ap_rvputs(r, "\n],\"used\":", num(r->pool, used), "}\n", NULL);
+        ap_rvputs(r, "\n],\"used\":", num(r->pool, used), NULL);
+        seen_keys(r, srv, json);
+        ap_rputs("}\n", r);
     }
     else {
         ap_rvputs(r, "</table>\n<p>", num(r->pool, used), " of ",
-                  num(r->pool, n), " slots in use.</p>\n</body></html>\n",
-                  NULL);
+                  num(r->pool, n), " slots in use.</p>\n", NULL);
+        seen_keys(r, srv, json);
+        ap_rputs("</body></html>\n", r);
     }
     return OK;
 }

@@ -259,6 +259,21 @@ apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
                   "looking the key up in the store (%s)", query->label);
     answer = apikey_db_lookup(db, r->pool, query, digest_hex, rec, &why);
+    if (answer == APIKEY_DB_UNPREPARED || answer == APIKEY_DB_FAILED) {
+        /* Once more, on a connection mod_dbd checks afresh: a pooled one
+         * outlived a restart of the database server (libpq's "no
+         * connection to the server"), which the check reconnects or
+         * replaces.  A store that is down fails the second time too. */
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
+                      "the key look-up failed (%s): once more", why.message);
+        apikey_store_db_done(r->server, db);
+        if (!(db = apikey_store_db(r->pool, r->server))) {
+            apikey_counters_db_error();
+            no_connection(r);
+            return APR_EGENERAL;
+        }
+        answer = apikey_db_lookup(db, r->pool, query, digest_hex, rec, &why);
+    }
     if (db->missing) {
         missing_columns(r, db->missing);
     }
