@@ -5,17 +5,23 @@
  * a client address (apikey_networks_check, apikey_ip_allowed), the
  * referer patterns against a Referer value (apikey_referers_check,
  * apikey_url_host, apikey_referer_allowed), and the method and scope
- * lists.  The input is "LIST\0VALUE\0ADDRESS": LIST is a stored list
- * (networks, referer patterns, methods or scopes), VALUE a Referer, an
- * item or a scope, ADDRESS up to 16 bytes of a client address, read as
- * IPv4 and as IPv6.
+ * lists, and the application and certificate lists (allow_android,
+ * allow_ios, allow_cert) against the headers and fingerprints a request
+ * brings.  The input is "LIST\0VALUE\0ADDRESS": LIST is a stored list
+ * (networks, referer patterns, methods, scopes, apps, fingerprints), VALUE
+ * a Referer, an item, a scope, a package name (its part after a first ':'
+ * read as X-Android-Cert) or a fingerprint, ADDRESS up to 16 bytes of a
+ * client address, read as IPv4 and as IPv6.
  *
  * Beyond not crashing: a list allows what one of its items allows, no
  * more, no less; a client's own address as a network allows it; the host
  * taken from a Referer lies inside it, lower-cased and clean; a valid
  * referer pattern allows a URL built on it; "*" allows exactly the
  * Referers that have a host; list and scope look-ups agree with a plain
- * split. */
+ * split; a fingerprint is read as hex of exactly its length whatever its
+ * colons and case; a checked app or certificate list, normalised as
+ * htapikey stores it, still checks and allows exactly what it allowed,
+ * and each of its items allows a request that sends it. */
 
 #include "apikey_match.h"
 #include "fuzz.h"
@@ -213,6 +219,134 @@ static void check_lists(const char *list, const char *item)
     }
 }
 
+/* ---- apps and certificates ---- */
+
+struct app {
+    const char *package, *cert; /* cert: lower-case hex or NULL */
+    int hit;
+};
+
+/* What an Android item allows, by the rule itself: its package, exactly,
+ * and its pin (when it has one) in lower-case hex. */
+static int android_item(const char *item, void *ctx)
+{
+    struct app *a = ctx;
+    const char *colon = strchr(item, ':');
+    size_t plen = colon ? (size_t)(colon - item) : strlen(item);
+    char pin[APIKEY_SHA1_HEX + 1];
+
+    if (strlen(a->package) != plen || strncmp(item, a->package, plen)) {
+        return 0;
+    }
+    if (!colon) {
+        return a->hit = 1;
+    }
+    return a->hit = a->cert
+                    && !apikey_fingerprint_hex(colon + 1, strlen(colon + 1),
+                                               APIKEY_SHA1_HEX, pin)
+                    && !strcmp(pin, a->cert);
+}
+
+/* Every item of a valid list, sent as the request's headers, is allowed. */
+static int android_sent(const char *item, void *ctx)
+{
+    const char *list = ctx, *colon = strchr(item, ':');
+
+    FUZZ_CHECK(
+        apikey_android_allowed(
+            list,
+            colon ? apr_pstrmemdup(pool, item, (size_t)(colon - item)) : item,
+            colon ? colon + 1 : NULL)
+        == 1);
+    return 0;
+}
+
+static int cert_sent(const char *item, void *ctx)
+{
+    char hex[APIKEY_SHA256_HEX + 1];
+
+    FUZZ_CHECK(
+        !apikey_fingerprint_hex(item, strlen(item), APIKEY_SHA256_HEX, hex));
+    FUZZ_CHECK(apikey_cert_allowed(ctx, hex) == 1);
+    return 0;
+}
+
+static void check_fingerprint(const char *value, size_t digits)
+{
+    char *out = fuzz_alloc(digits + 1), *plain;
+    size_t n = strlen(value), i, k = 0;
+    int got = apikey_fingerprint_hex(value, n, digits, out);
+
+    plain = fuzz_alloc(n + 1);
+    for (i = 0; i < n; i++) {
+        if (value[i] != ':') {
+            plain[k++] = value[i];
+        }
+    }
+    plain[k] = '\0';
+    FUZZ_CHECK(got
+               == (k == digits && strspn(plain, "0123456789abcdefABCDEF") == k
+                       ? 0
+                       : -1));
+    if (got == 0) {
+        FUZZ_CHECK(strlen(out) == digits);
+        FUZZ_CHECK(strspn(out, "0123456789abcdef") == digits);
+        FUZZ_CHECK(!strcasecmp(out, plain));
+    }
+    free(out);
+    free(plain);
+}
+
+static void check_apps(const char *list, const char *value)
+{
+    char bad[APIKEY_HOST_MAX + 1], hex[APIKEY_SHA1_HEX + 1];
+    const char *colon = strchr(value, ':'), *norm;
+    struct app a;
+    int allowed;
+
+    check_fingerprint(value, APIKEY_SHA1_HEX);
+    check_fingerprint(value, APIKEY_SHA256_HEX);
+
+    a.package =
+        colon ? apr_pstrmemdup(pool, value, (size_t)(colon - value)) : value;
+    a.cert = colon
+                     && !apikey_fingerprint_hex(colon + 1, strlen(colon + 1),
+                                                APIKEY_SHA1_HEX, hex)
+                 ? hex
+                 : NULL;
+    a.hit = 0;
+    allowed = apikey_android_allowed(list, a.package, colon ? colon + 1 : NULL);
+    if (*a.package) {
+        each(list, android_item, &a);
+    }
+    FUZZ_CHECK(allowed == a.hit);
+
+    if (!apikey_androids_check(list, bad)) {
+        norm = apikey_pins_normalise(pool, list, 1);
+        FUZZ_CHECK(apikey_androids_check(norm, bad) == NULL);
+        FUZZ_CHECK(
+            apikey_android_allowed(norm, a.package, colon ? colon + 1 : NULL)
+            == allowed);
+        each(list, android_sent, (void *)list);
+        each(norm, android_sent, (void *)norm);
+    }
+    if (!apikey_bundles_check(list, bad)) {
+        FUZZ_CHECK(strspn(list, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
+                                "TUVWXYZ0123456789.-, \t")
+                   == strlen(list));
+    }
+    FUZZ_CHECK(apikey_ios_allowed(list, value)
+               == apikey_list_has(list, value, 0));
+    if (!apikey_certs_check(list, bad)) {
+        norm = apikey_pins_normalise(pool, list, 0);
+        FUZZ_CHECK(apikey_certs_check(norm, bad) == NULL);
+        FUZZ_CHECK(apikey_cert_allowed(norm, value)
+                   == apikey_cert_allowed(list, value));
+        each(list, cert_sent, (void *)list);
+        each(norm, cert_sent, (void *)norm);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const uint8_t *tail, *rest;
@@ -238,6 +372,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     check_referer(list, value);
     check_lists(list, value);
+    check_apps(list, value);
 
     apr_pool_clear(pool);
     free(list);

@@ -138,6 +138,22 @@ head -c 32 /dev/urandom | base64 >t/data/pepper
 chmod 600 t/data/pepper
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
     -keyout t/data/tls/key.pem -out t/data/tls/cert.pem 2>/dev/null
+# For allow_cert (t/085_app_restrictions.t): a CA that mod_ssl trusts for
+# client certificates, two client certificates it signed, and one signed
+# by nobody (self-signed), made afresh for every run.
+tls=t/data/tls
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -days 2 -subj /CN=apikey-test-ca -keyout $tls/ca.key -out $tls/ca.pem \
+    2>/dev/null
+for n in client1 client2; do
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -subj /CN=$n -keyout $tls/$n.key -out $tls/$n.csr 2>/dev/null
+    openssl x509 -req -in $tls/$n.csr -CA $tls/ca.pem -CAkey $tls/ca.key \
+        -CAcreateserial -days 2 -out $tls/$n.pem 2>/dev/null
+done
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -days 2 -subj /CN=selfsigned -keyout $tls/self.key -out $tls/self.pem \
+    2>/dev/null
 
 export APIKEY_TOP="$TOP"
 perl t/TEST.PL -clean >/dev/null 2>&1 || true

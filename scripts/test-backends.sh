@@ -21,7 +21,8 @@ shift
 if [ $# -eq 0 ]; then
     set -- t/010_authn.t t/020_backend.t t/030_lifecycle.t \
         t/036_htapikey_io.t t/060_authz.t \
-        t/070_scope.t t/080_restrictions.t t/100_storage.t t/130_legacy.t \
+        t/070_scope.t t/080_restrictions.t t/085_app_restrictions.t \
+        t/100_storage.t t/130_legacy.t \
         t/146_cache_record.t t/150_rotate.t t/160_limits.t \
         t/164_budgets.t t/165_bandwidth.t t/166_store_upgrade.t \
         t/167_windows.t \

@@ -120,12 +120,13 @@ ok t_cmp($rc, 0, 'list --format tsv exits 0');
 pop @lines;
 my @fields = qw(id owner name scopes status created updated expires
                 not_before allow_ip allow_referer allow_method rate burst
-                quota grace_until replaced_by bandwidth);
+                quota grace_until replaced_by bandwidth allow_android
+                allow_ios allow_cert);
 ok t_cmp(shift(@lines), join("\t", @fields),
          'tsv: a header of the JSON field names');
 ok t_cmp(scalar(@lines), 4, 'tsv: a line a key');
 ok t_cmp(join(' ', map { scalar(my @f = split /\t/, $_, -1) } @lines),
-         '18 18 18 18', 'tsv: every line has every field');
+         '21 21 21 21', 'tsv: every line has every field');
 my ($jp) = grep { /^\S+\tJürgen/ } @lines;
 ok t_cmp((split /\t/, $jp, -1)[2], 'invoice sync, nightly',
          'tsv: a value with blanks and commas as it is');

@@ -15,7 +15,7 @@ use ApiKeyTest qw(backend htapikey store_sql scratch_store drop_store
 use ApiKeyServer;
 use ApiKeyWait qw(wait_for);
 
-plan tests => 9, need(need_module('authn_apikey', 'dbd'), need_lwp);
+plan tests => 11, need(need_module('authn_apikey', 'dbd'), need_lwp);
 
 my ($drv, $params) = scratch_store();
 # The first schema: no restriction, rotation or limit columns.
@@ -48,7 +48,7 @@ ok t_cmp($ua->get($srv->url, 'X-API-Key' => random_wellformed_key())->code,
          401, 'an unknown key is still 401');
 my $warned = wait_for(sub { $srv->error_log =~ /APIKEY00071/ ? 1 : undef });
 my @lines = $srv->error_log =~ /^.*APIKEY00071.*$/mg;
-ok t_cmp($lines[0] // '', qr/no column allow_ip, allow_referer, allow_method, .*bandwidth.*run 'htapikey init'/,
+ok t_cmp($lines[0] // '', qr/no column allow_ip, allow_referer, allow_method, .*bandwidth, allow_android, allow_ios, allow_cert, .*run 'htapikey init'/,
          'the error log names the missing columns and the way to add them');
 ok t_cmp(scalar(grep { !/APIKEY00071/ } grep { /APIKEY0000[1-8]/ } split /\n/, $srv->error_log), 0,
          'and no look-up error');
@@ -68,5 +68,15 @@ my $post = wait_for(sub {
 }, every => 0.25) // 'never 403';
 ok t_cmp($post, 403, 'a POST is refused soon after: the new column is read');
 ok t_cmp($ua->get($srv->url, 'X-API-Key' => $key)->code, 200, 'a GET is not');
+# A column added later than the others: a key bound to a client
+# certificate is refused over plain HTTP as soon as it is read.
+($rc, $out, $err) = htapikey('-d', $drv, '-p', $params, 'update', 'oldkey',
+                             '--allow-cert', 'ab' x 32);
+ok t_cmp($rc, 0, 'htapikey update --allow-cert') or print STDERR "# $err\n";
+my $get = wait_for(sub {
+    my $c = $ua->get($srv->url, 'X-API-Key' => $key)->code;
+    return $c == 403 ? $c : undef;
+}, every => 0.25) // 'never 403';
+ok t_cmp($get, 403, 'then a GET without the certificate is refused');
 $srv->stop;
 drop_store($drv, $params);

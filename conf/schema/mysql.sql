@@ -26,6 +26,12 @@ CREATE TABLE IF NOT EXISTS apikey (
     quota         VARCHAR(32),
     -- Bandwidth for mod_ratelimit: "512KiB/s"; NULL: none of the key's.
     bandwidth     VARCHAR(32),
+    -- Application restrictions, comma-separated; NULL means none: Android
+    -- "package[:sha1-cert]", iOS bundle ids, and the SHA-256 fingerprints
+    -- of TLS client certificates (lower-case hex).
+    allow_android VARCHAR(1024),
+    allow_ios     VARCHAR(1024),
+    allow_cert    VARCHAR(1024),
     INDEX apikey_owner (owner)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 -- A change marker: htapikey bumps "version" with every change it makes.

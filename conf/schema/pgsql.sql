@@ -24,7 +24,13 @@ CREATE TABLE IF NOT EXISTS apikey (
     burst         BIGINT,
     quota         VARCHAR(32),
     -- Bandwidth for mod_ratelimit: "512KiB/s"; NULL: none of the key's.
-    bandwidth     VARCHAR(32)
+    bandwidth     VARCHAR(32),
+    -- Application restrictions, comma-separated; NULL means none: Android
+    -- "package[:sha1-cert]", iOS bundle ids, and the SHA-256 fingerprints
+    -- of TLS client certificates (lower-case hex).
+    allow_android VARCHAR(1024),
+    allow_ios     VARCHAR(1024),
+    allow_cert    VARCHAR(1024)
 );
 CREATE INDEX IF NOT EXISTS apikey_owner ON apikey (owner);
 -- A change marker: htapikey bumps "version" with every change it makes.

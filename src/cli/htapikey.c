@@ -262,7 +262,8 @@ static int cmd_update(apr_pool_t *p, const htapikey_options_t *o)
     }
     if (!row.owner && !row.name && !row.scopes && !row.expires
         && !row.not_before && !row.allow_ip && !row.allow_referer
-        && !row.allow_method && !row.rate && !row.burst && !row.quota
+        && !row.allow_method && !row.allow_android && !row.allow_ios
+        && !row.allow_cert && !row.rate && !row.burst && !row.quota
         && !row.bandwidth) {
         return htapikey_fail(EXIT_USAGE, "%s",
                              "update needs at least one setting");
@@ -395,9 +396,10 @@ static int cmd_help(const htapikey_options_t *o)
 {
     if (o->owner || o->name || o->scopes || o->expires || o->not_before
         || o->prefix || o->allow_ip || o->allow_referer || o->allow_method
-        || o->rate || o->burst || o->quota || o->bandwidth || o->grace
-        || o->format || o->json || o->limit || o->count || o->plaintext
-        || o->days || o->unused_for || o->expiring) {
+        || o->allow_android || o->allow_ios || o->allow_cert || o->rate
+        || o->burst || o->quota || o->bandwidth || o->grace || o->format
+        || o->json || o->limit || o->count || o->plaintext || o->days
+        || o->unused_for || o->expiring) {
         return htapikey_fail(EXIT_USAGE, "%s",
                              "'help' takes only a command name");
     }

@@ -29,6 +29,7 @@ typedef struct {
     const char *id; /* the ID operand of show/revoke/... */
     const char *owner, *name, *scopes, *expires, *not_before, *prefix;
     const char *allow_ip, *allow_referer, *allow_method;
+    const char *allow_android, *allow_ios, *allow_cert;
     const char *rate, *burst, *quota;
     const char *bandwidth; /* for mod_ratelimit: 512KiB/s */
     const char *grace;     /* rotate --grace DURATION */

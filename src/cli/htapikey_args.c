@@ -98,6 +98,11 @@ void htapikey_usage(FILE *out)
             "  --allow-referer LIST   referer hosts, e.g. "
             "example.com,*.example.com\n"
             "  --allow-method LIST    HTTP methods, e.g. GET,HEAD\n"
+            "  --allow-android LIST   Android apps, e.g. "
+            "com.example.app[:SHA1-CERT]\n"
+            "  --allow-ios LIST       iOS bundle ids, e.g. com.example.app\n"
+            "  --allow-cert LIST      SHA-256 fingerprints of TLS client "
+            "certificates\n"
             "  --rate N/s|m|h --burst B   a rate limit, e.g. --rate 20/s "
             "--burst 40\n"
             "  --quota N/hour|day|month   a calendar quota (UTC), e.g. "
@@ -186,6 +191,9 @@ int htapikey_parse_args(apr_pool_t *p, int argc, const char *const *argv,
         {"--allow-ip", NULL, offsetof(htapikey_options_t, allow_ip)},
         {"--allow-referer", NULL, offsetof(htapikey_options_t, allow_referer)},
         {"--allow-method", NULL, offsetof(htapikey_options_t, allow_method)},
+        {"--allow-android", NULL, offsetof(htapikey_options_t, allow_android)},
+        {"--allow-ios", NULL, offsetof(htapikey_options_t, allow_ios)},
+        {"--allow-cert", NULL, offsetof(htapikey_options_t, allow_cert)},
         {"--pepper", NULL, offsetof(htapikey_options_t, pepper_file)},
         {"--grace", NULL, offsetof(htapikey_options_t, grace)},
         {"--rate", NULL, offsetof(htapikey_options_t, rate)},
@@ -320,7 +328,8 @@ int htapikey_only_options(const htapikey_options_t *o, int owner, int settings,
     }
     if (!settings
         && (o->name || o->scopes || o->expires || o->not_before || o->prefix
-            || o->allow_ip || o->allow_referer || o->allow_method || o->rate
+            || o->allow_ip || o->allow_referer || o->allow_method
+            || o->allow_android || o->allow_ios || o->allow_cert || o->rate
             || o->burst || o->quota || o->bandwidth)) {
         return htapikey_fail(
             EXIT_USAGE,

@@ -20,6 +20,13 @@
     "  --allow-referer LIST   referer hosts, e.g. "                            \
     "example.com,*.example.com\n"                                              \
     "  --allow-method LIST    HTTP methods, e.g. GET,HEAD\n"                   \
+    "  --allow-android LIST   Android apps (X-Android-Package, and\n"          \
+    "                         X-Android-Cert when pinned), e.g.\n"             \
+    "                         com.example.app or com.example.app:SHA1\n"       \
+    "  --allow-ios LIST       iOS bundle ids (X-Ios-Bundle-Identifier),\n"     \
+    "                         e.g. com.example.app\n"                          \
+    "  --allow-cert LIST      SHA-256 fingerprints of TLS client\n"            \
+    "                         certificates (mod_ssl), colons optional\n"       \
     "  --rate N/s|m|h         a rate limit, e.g. 20/s\n"                       \
     "  --burst B              how many requests at once (default N)\n"         \
     "  --quota N/hour|day|month\n"                                             \

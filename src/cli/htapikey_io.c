@@ -150,9 +150,11 @@ static const char *settings(batch_t *b, htapikey_options_t *opts,
 /* The text columns that record() checks itself or through create's
  * checks; any other (a column added to the list later) gets text's. */
 static const char *const checked[] = {
-    "id",           "owner",  "name",        "scopes",   "status",
-    "rate",         "quota",  "bandwidth",   "allow_ip", "allow_referer",
-    "allow_method", "digest", "replaced_by", NULL};
+    "id",        "owner",         "name",         "scopes",
+    "status",    "rate",          "quota",        "bandwidth",
+    "allow_ip",  "allow_referer", "allow_method", "allow_android",
+    "allow_ios", "allow_cert",    "digest",       "replaced_by",
+    NULL};
 
 /* UTF-8 without control characters, at most 1024 bytes. */
 static int plain_text(const char *v)
@@ -185,6 +187,7 @@ static const char *record(batch_t *b, long line,
     memset(&row, 0, sizeof(row));
     opts.owner = opts.name = opts.scopes = opts.allow_ip = NULL;
     opts.allow_referer = opts.allow_method = opts.rate = NULL;
+    opts.allow_android = opts.allow_ios = opts.allow_cert = NULL;
     opts.burst = opts.quota = opts.bandwidth = NULL;
     opts.expires = opts.not_before = NULL;
     for (i = 0; i < members->nelts; i++) {
@@ -262,6 +265,9 @@ static const char *record(batch_t *b, long line,
     opts.allow_ip = row.allow_ip;
     opts.allow_referer = row.allow_referer;
     opts.allow_method = row.allow_method;
+    opts.allow_android = row.allow_android;
+    opts.allow_ios = row.allow_ios;
+    opts.allow_cert = row.allow_cert;
     opts.rate = row.rate;
     opts.burst = row.burst;
     opts.quota = row.quota;

@@ -46,13 +46,14 @@ const char *htapikey_iso_time(apr_pool_t *p, const char *stored)
 /* The fields of a key object, in their order, as JSON, TSV and the man
  * page name them (times ISO-8601; NULL for null).  A field added later
  * goes last, so that a script's cut -f keeps its columns. */
-#define NFIELDS 18
+#define NFIELDS 21
 static const char *const field_names[NFIELDS] = {
-    "id",          "owner",    "name",          "scopes",
-    "status",      "created",  "updated",       "expires",
-    "not_before",  "allow_ip", "allow_referer", "allow_method",
-    "rate",        "burst",    "quota",         "grace_until",
-    "replaced_by", "bandwidth"};
+    "id",          "owner",     "name",          "scopes",
+    "status",      "created",   "updated",       "expires",
+    "not_before",  "allow_ip",  "allow_referer", "allow_method",
+    "rate",        "burst",     "quota",         "grace_until",
+    "replaced_by", "bandwidth", "allow_android", "allow_ios",
+    "allow_cert"};
 
 static void fields(apr_pool_t *p, const htapikey_row_t *k,
                    const char *v[NFIELDS])
@@ -75,6 +76,9 @@ static void fields(apr_pool_t *p, const htapikey_row_t *k,
     v[15] = htapikey_iso_time(p, k->grace_until);
     v[16] = k->replaced_by;
     v[17] = k->bandwidth;
+    v[18] = k->allow_android;
+    v[19] = k->allow_ios;
+    v[20] = k->allow_cert;
 }
 
 /* A rotated key whose replacement is set: still "active" in the store,
@@ -288,6 +292,9 @@ static void text_row(apr_pool_t *p, const htapikey_row_t *k)
     printf("allow ip:   %s\n", k->allow_ip ? k->allow_ip : "any");
     printf("allow ref.: %s\n", k->allow_referer ? k->allow_referer : "any");
     printf("allow meth: %s\n", k->allow_method ? k->allow_method : "any");
+    printf("allow andr: %s\n", k->allow_android ? k->allow_android : "any");
+    printf("allow ios:  %s\n", k->allow_ios ? k->allow_ios : "any");
+    printf("allow cert: %s\n", k->allow_cert ? k->allow_cert : "any");
     printf("rate:       %s", k->rate ? k->rate : "location default");
     printf(k->rate && k->burst ? ", burst %s\n" : "\n",
            k->burst ? k->burst : "");

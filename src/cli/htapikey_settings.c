@@ -134,10 +134,19 @@ static const char *restriction(apr_pool_t *p, const htapikey_options_t *o,
     }
     err = !strcmp(opt, "--allow-ip")        ? apikey_networks_check(v, p, bad)
           : !strcmp(opt, "--allow-referer") ? apikey_referers_check(v, bad)
+          : !strcmp(opt, "--allow-android") ? apikey_androids_check(v, bad)
+          : !strcmp(opt, "--allow-ios")     ? apikey_bundles_check(v, bad)
+          : !strcmp(opt, "--allow-cert")    ? apikey_certs_check(v, bad)
                                             : apikey_methods_check(v, bad);
     if (err) {
         return *bad ? apr_psprintf(p, "%s '%s': %s", opt, bad, err)
                     : apr_psprintf(p, "%s: %s", opt, err);
+    }
+    /* Fingerprints stored one way (lower-case hex, no colons), so that the
+     * module compares them as strings and show prints them alike. */
+    if (!strcmp(opt, "--allow-android") || !strcmp(opt, "--allow-cert")) {
+        *out = apikey_pins_normalise(p, v, !strcmp(opt, "--allow-android"));
+        return check_text(opt, *out, RESTRICTION_MAX, 0);
     }
     copy = apr_pstrdup(p, v);
     for (tok = apr_strtok(copy, " \t,", &state); tok;
@@ -286,7 +295,13 @@ const char *htapikey_settings(apr_pool_t *p, const htapikey_options_t *o,
         || (err = restriction(p, o, "--allow-referer", o->allow_referer,
                               &row->allow_referer))
         || (err = restriction(p, o, "--allow-method", o->allow_method,
-                              &row->allow_method))) {
+                              &row->allow_method))
+        || (err = restriction(p, o, "--allow-android", o->allow_android,
+                              &row->allow_android))
+        || (err =
+                restriction(p, o, "--allow-ios", o->allow_ios, &row->allow_ios))
+        || (err = restriction(p, o, "--allow-cert", o->allow_cert,
+                              &row->allow_cert))) {
         return err;
     }
     return NULL;

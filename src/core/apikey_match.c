@@ -85,6 +85,137 @@ int apikey_list_has(const char *list, const char *item, int nocase)
     return list && f.len && each_item(list, find_item, &f);
 }
 
+int apikey_fingerprint_hex(const char *s, size_t n, size_t digits, char *out)
+{
+    size_t i, k = 0;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == ':') {
+            continue;
+        }
+        if (k == digits
+            || !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
+                 || (c >= 'A' && c <= 'F'))) {
+            return -1;
+        }
+        out[k++] = (char)(c >= 'A' && c <= 'F' ? c + 32 : c);
+    }
+    out[k] = '\0';
+    return k == digits ? 0 : -1;
+}
+
+struct android_ctx {
+    const char *package;
+    size_t plen;
+    const char *cert; /* lower-case hex, or NULL: none sent or unreadable */
+};
+
+static int match_android_item(const char *s, size_t n, void *ctx)
+{
+    const struct android_ctx *a = ctx;
+    const char *colon = memchr(s, ':', n);
+    size_t plen = colon ? (size_t)(colon - s) : n;
+    char want[APIKEY_SHA1_HEX + 1];
+
+    if (plen != a->plen || strncmp(s, a->package, plen)) {
+        return 0;
+    }
+    if (!colon) {
+        return 1;
+    }
+    /* The package is pinned to a signing certificate: the client must send
+     * that one. */
+    return a->cert
+           && !apikey_fingerprint_hex(colon + 1, n - plen - 1, APIKEY_SHA1_HEX,
+                                      want)
+           && !strcmp(want, a->cert);
+}
+
+int apikey_android_allowed(const char *list, const char *package,
+                           const char *cert)
+{
+    struct android_ctx a;
+    char hex[APIKEY_SHA1_HEX + 1];
+
+    if (!list || !package || !*package) {
+        return 0;
+    }
+    a.package = package;
+    a.plen = strlen(package);
+    a.cert = cert
+                     && !apikey_fingerprint_hex(cert, strlen(cert),
+                                                APIKEY_SHA1_HEX, hex)
+                 ? hex
+                 : NULL;
+    return each_item(list, match_android_item, &a);
+}
+
+int apikey_ios_allowed(const char *list, const char *bundle)
+{
+    return bundle && apikey_list_has(list, bundle, 0);
+}
+
+static int match_cert_item(const char *s, size_t n, void *ctx)
+{
+    char hex[APIKEY_SHA256_HEX + 1];
+
+    /* Stored lists are normalised; one edited in the database by hand
+     * may still have colons or capitals. */
+    return !apikey_fingerprint_hex(s, n, APIKEY_SHA256_HEX, hex)
+           && !strcmp(hex, ctx);
+}
+
+int apikey_cert_allowed(const char *list, const char *sha256)
+{
+    return list && sha256 && each_item(list, match_cert_item, (void *)sha256);
+}
+
+struct norm_ctx {
+    apr_pool_t *p;
+    int android;
+    const char *out;
+};
+
+static int norm_item(const char *s, size_t n, void *ctx)
+{
+    struct norm_ctx *c = ctx;
+    char hex[APIKEY_SHA256_HEX + 1];
+    const char *colon = c->android ? memchr(s, ':', n) : s;
+    const char *item;
+
+    if (!colon) {
+        item = apr_pstrmemdup(c->p, s, n);
+    }
+    else if (apikey_fingerprint_hex(
+                 colon + (c->android ? 1 : 0),
+                 n - (size_t)(colon - s) - (c->android ? 1 : 0),
+                 c->android ? APIKEY_SHA1_HEX : APIKEY_SHA256_HEX, hex)) {
+        item = apr_pstrmemdup(c->p, s, n); /* not checked: left alone */
+    }
+    else if (c->android) {
+        item = apr_pstrcat(c->p, apr_pstrmemdup(c->p, s, (size_t)(colon - s)),
+                           ":", hex, NULL);
+    }
+    else {
+        item = apr_pstrdup(c->p, hex);
+    }
+    c->out = *c->out ? apr_pstrcat(c->p, c->out, ",", item, NULL) : item;
+    return 0;
+}
+
+const char *apikey_pins_normalise(apr_pool_t *p, const char *list, int android)
+{
+    struct norm_ctx c;
+
+    c.p = p;
+    c.android = android;
+    c.out = "";
+    each_item(list, norm_item, &c);
+    return c.out;
+}
+
 /* Host pattern against a host, both of given lengths. */
 static int host_match_n(const char *pat, size_t plen, const char *host,
                         size_t hlen)
@@ -353,6 +484,99 @@ const char *apikey_methods_check(const char *list, char *bad)
 {
     return check_items(list, check_method_item, bad,
                        "not an HTTP method in capitals (GET, POST, ...)");
+}
+
+/* A Java package name of n bytes: two or more parts separated by '.',
+ * each a letter then letters, digits or '_'. */
+static int java_package(const char *s, size_t n)
+{
+    size_t i, parts = 1;
+    int start = 1;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        int letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+
+        if (start) {
+            if (!letter) {
+                return 0;
+            }
+            start = 0;
+        }
+        else if (c == '.') {
+            parts++;
+            start = 1;
+        }
+        else if (!letter && !(c >= '0' && c <= '9') && c != '_') {
+            return 0;
+        }
+    }
+    return !start && parts >= 2;
+}
+
+static int check_android_item(const char *s, size_t n, void *ctx)
+{
+    const char *colon = memchr(s, ':', n);
+    size_t plen = colon ? (size_t)(colon - s) : n;
+    char hex[APIKEY_SHA1_HEX + 1];
+
+    if (!java_package(s, plen)
+        || (colon
+            && apikey_fingerprint_hex(colon + 1, n - plen - 1, APIKEY_SHA1_HEX,
+                                      hex))) {
+        copy_bad(ctx, s, n);
+        return 1;
+    }
+    return 0;
+}
+
+const char *apikey_androids_check(const char *list, char *bad)
+{
+    return check_items(list, check_android_item, bad,
+                       "not an Android package name, or package:SHA-1 "
+                       "(com.example.app, com.example.app:AB:CD:..., 40 hex "
+                       "digits)");
+}
+
+static int check_bundle_item(const char *s, size_t n, void *ctx)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '.' || c == '-')) {
+            copy_bad(ctx, s, n);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *apikey_bundles_check(const char *list, char *bad)
+{
+    return check_items(list, check_bundle_item, bad,
+                       "not an iOS bundle id (letters, digits, '.' and '-': "
+                       "com.example.app)");
+}
+
+static int check_cert_item(const char *s, size_t n, void *ctx)
+{
+    char hex[APIKEY_SHA256_HEX + 1];
+
+    if (apikey_fingerprint_hex(s, n, APIKEY_SHA256_HEX, hex)) {
+        copy_bad(ctx, s, n);
+        return 1;
+    }
+    return 0;
+}
+
+const char *apikey_certs_check(const char *list, char *bad)
+{
+    return check_items(list, check_cert_item, bad,
+                       "not a SHA-256 certificate fingerprint (64 hex "
+                       "digits, colons allowed)");
 }
 
 const char *apikey_scope_check(const char *scope)

@@ -77,6 +77,10 @@ const char *apikey_result_str(apikey_result_t result)
             return "anonymous";
         case APIKEY_RESULT_ERROR:
             return "error";
+        case APIKEY_RESULT_APP_DENIED:
+            return "app_denied";
+        case APIKEY_RESULT_CERT_DENIED:
+            return "cert_denied";
     }
     return NULL;
 }
@@ -118,7 +122,7 @@ apikey_record_t *apikey_record_copy(apr_pool_t *p, const apikey_record_t *rec)
  * inside it.  The header's column count makes a block of a build with
  * other columns fail to unpack, rather than unpack shifted; the version
  * stands for the rest of the layout. */
-#define PACK_VERSION 6
+#define PACK_VERSION 7
 #define PACK_HEADER  6
 
 static int kept(const apikey_column_t *col)

@@ -33,7 +33,9 @@ typedef enum {
     APIKEY_RESULT_QUOTA_EXCEEDED,
     APIKEY_RESULT_THROTTLED, /* too many failures from the client */
     APIKEY_RESULT_ERROR,
-    APIKEY_RESULT_ANONYMOUS /* no key, let in by AuthAPIKeyAnonymous */
+    APIKEY_RESULT_ANONYMOUS,  /* no key, let in by AuthAPIKeyAnonymous */
+    APIKEY_RESULT_APP_DENIED, /* allow_android / allow_ios */
+    APIKEY_RESULT_CERT_DENIED /* allow_cert: no such client certificate */
 } apikey_result_t;
 
 /* Most extra columns of a look-up exported to the environment. */
@@ -80,6 +82,9 @@ struct apikey_query_t;
     X(burst, NUM, "BIGINT", "%lld")                                            \
     X(quota, OPT, "VARCHAR(32)", "%s")                                         \
     X(bandwidth, OPT, "VARCHAR(32)", "%s")                                     \
+    X(allow_android, OPT, "VARCHAR(1024)", "%s")                               \
+    X(allow_ios, OPT, "VARCHAR(1024)", "%s")                                   \
+    X(allow_cert, OPT, "VARCHAR(1024)", "%s")                                  \
     X(name, CLI, NULL, "%s")                                                   \
     X(created, CLI, NULL, "%lld")                                              \
     X(updated, CLI, NULL, "%lld")
@@ -111,11 +116,13 @@ typedef enum {
 /* A key as stored: a field for each column the module keeps (see
  * APIKEY_COLUMNS: owner and scopes, space-separated, are "" when none; the
  * restrictions allow_ip, allow_referer and allow_method comma-separated or
- * NULL; rate and quota the key's own limits, "20/s" and "100000/month",
- * or NULL; bandwidth mod_ratelimit's rate for its responses, "512KiB/s",
- * or NULL; replaced_by and grace_until what replaces a rotated key and
- * when it stops).  Strings live in a pool of the caller's (the request's
- * in the module). */
+ * NULL, and so the application restrictions allow_android ("package" or
+ * "package:sha1hex") and allow_ios (bundle ids) and the client
+ * certificates of allow_cert (SHA-256 fingerprints, lower-case hex); rate and
+ * quota the key's own limits, "20/s" and "100000/month", or NULL; bandwidth
+ * mod_ratelimit's rate for its responses, "512KiB/s", or NULL; replaced_by and
+ * grace_until what replaces a rotated key and when it stops).  Strings live in
+ * a pool of the caller's (the request's in the module). */
 typedef struct {
     /* The look-up statement that found it (with the server, its store). */
     const struct apikey_query_t *query;

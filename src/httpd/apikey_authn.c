@@ -110,6 +110,8 @@ int apikey_authn_refuse(request_rec *r, apikey_request_t *rq,
         case APIKEY_RESULT_IP_DENIED:
         case APIKEY_RESULT_REFERER_DENIED:
         case APIKEY_RESULT_METHOD_DENIED:
+        case APIKEY_RESULT_APP_DENIED:
+        case APIKEY_RESULT_CERT_DENIED:
             /* The key is good but not for this request: retrying with it
              * cannot help, so no challenge. */
             apikey_errors_answer(r, APIKEY_PROBLEM_NOT_HERE, NULL, NULL);

@@ -28,7 +28,7 @@ APLOG_USE_MODULE(authn_apikey);
 /* Named for the layout: a build whose rows hold other counters gets a
  * segment of its own, its counts afresh (the old generation's children
  * keep the old one till they exit). */
-#define RETAINED_KEY "mod_authn_apikey-counters-rows2"
+#define RETAINED_KEY "mod_authn_apikey-counters-rows3"
 #define SPARE_ROWS   4
 #define MAX_LANES    16
 #define NFIELDS      (sizeof(apikey_counters_t) / sizeof(apr_uint64_t))

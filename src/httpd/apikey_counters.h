@@ -14,7 +14,7 @@
 
 #include "apikey_request.h"
 
-#define APIKEY_RESULTS (APIKEY_RESULT_ANONYMOUS + 1)
+#define APIKEY_RESULTS (APIKEY_RESULT_CERT_DENIED + 1)
 
 typedef struct {
     apr_uint64_t results[APIKEY_RESULTS]; /* by apikey_result_t */

@@ -6,6 +6,7 @@
 
 #include "apikey_tls.h"
 #include "apikey_logno.h"
+#include "apikey_match.h"
 
 #include "apr_strings.h"
 #include "http_config.h"
@@ -13,13 +14,41 @@
 #include "http_ssl.h"
 #include "mod_ssl.h"
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 APLOG_USE_MODULE(authn_apikey);
 
 static APR_OPTIONAL_FN_TYPE(ssl_is_https) * is_https;
+static APR_OPTIONAL_FN_TYPE(ssl_var_lookup) * var_lookup;
 
 void apikey_tls_init(void)
 {
     is_https = APR_RETRIEVE_OPTIONAL_FN(ssl_is_https);
+    var_lookup = APR_RETRIEVE_OPTIONAL_FN(ssl_var_lookup);
+}
+
+/* Whether the connection itself is TLS, and mod_ssl's variables of it:
+ * httpd's own API where it has one (2.4.47 on; it asks whoever terminates
+ * TLS in this process), mod_ssl's optional functions before. */
+static int conn_is_tls(conn_rec *c)
+{
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 102)
+    return ap_ssl_conn_is_ssl(c);
+#else
+    return is_https && is_https(c);
+#endif
+}
+
+static const char *ssl_var(request_rec *r, const char *name)
+{
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 102)
+    return ap_ssl_var_lookup(r->pool, r->server, r->connection, r, name);
+#else
+    return var_lookup ? var_lookup(r->pool, r->server, r->connection, r, name)
+                      : NULL;
+#endif
 }
 
 /* Did the request arrive over TLS?  The connection says so (mod_ssl, or
@@ -36,15 +65,9 @@ int apikey_tls_over(request_rec *r)
     const char *proto, *last;
     int i;
 
-#if AP_MODULE_MAGIC_AT_LEAST(20120211, 102)
-    if (ap_ssl_conn_is_ssl(r->connection)) {
+    if (conn_is_tls(r->connection)) {
         return 1;
     }
-#else
-    if (is_https && is_https(r->connection)) {
-        return 1;
-    }
-#endif
     srv = ap_get_module_config(r->server->module_config, &authn_apikey_module);
     if (!srv->tls_proxies
         || !(proto = apr_table_get(r->headers_in, "X-Forwarded-Proto"))) {
@@ -75,4 +98,80 @@ int apikey_tls_ok(request_rec *r, const apikey_dir_conf_t *conf)
                   APIKEY_LOGNO(00016) "refused: AuthAPIKeyRequireTLS is on "
                                       "and the request came over plain HTTP");
     return 0;
+}
+
+/* What a connection keeps of its client certificate: the SHA-256
+ * fingerprint, once a request needed it and mod_ssl had verified it. */
+typedef struct {
+    char sha256[APIKEY_SHA256_HEX + 1];
+} conn_cert_t;
+
+/* The fingerprint of the DER form of a PEM certificate, into hex. */
+static int pem_sha256(const char *pem, char *hex)
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0, i;
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    int ok = x && X509_digest(x, EVP_sha256(), md, &n) && n == 32;
+
+    X509_free(x);
+    BIO_free(bio);
+    if (!ok) {
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    hex[2 * n] = '\0';
+    return 0;
+}
+
+/* Only a certificate mod_ssl verified counts (SSL_CLIENT_VERIFY SUCCESS;
+ * not GENEROUS or FAILED:..., what SSLVerifyClient optional_no_ca lets
+ * through without a good chain, expiry or revocation check).  Found once per
+ * connection and kept on it; a connection without one is asked again by the
+ * next request that needs it, since a renegotiation or TLS 1.3 post-handshake
+ * authentication for a section's SSLVerifyClient may bring one later. */
+const char *apikey_tls_client_cert(request_rec *r)
+{
+    conn_rec *c = r->connection;
+    conn_cert_t *cc =
+        ap_get_module_config(c->conn_config, &authn_apikey_module);
+    const char *verify, *pem;
+    char hex[APIKEY_SHA256_HEX + 1];
+
+    if (cc) {
+        return cc->sha256;
+    }
+    /* The connection's own TLS, never a proxy's word for it. */
+    if (!conn_is_tls(c)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      APIKEY_LOGNO(00074) "no verified TLS client "
+                                          "certificate: the connection is not "
+                                          "TLS");
+        return NULL;
+    }
+    verify = ssl_var(r, "SSL_CLIENT_VERIFY");
+    if (!verify || strcmp(verify, "SUCCESS")) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      APIKEY_LOGNO(00073) "no verified TLS client "
+                                          "certificate: SSL_CLIENT_VERIFY is "
+                                          "'%s'",
+                      verify ? verify : "");
+        return NULL;
+    }
+    pem = ssl_var(r, "SSL_CLIENT_CERT");
+    if (!pem || !*pem || pem_sha256(pem, hex)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APIKEY_LOGNO(00072) "mod_ssl's SSL_CLIENT_CERT does "
+                                          "not read as a PEM certificate");
+        return NULL;
+    }
+    cc = apr_palloc(c->pool, sizeof(*cc));
+    memcpy(cc->sha256, hex, sizeof(hex));
+    ap_set_module_config(c->conn_config, &authn_apikey_module, cc);
+    return cc->sha256;
 }

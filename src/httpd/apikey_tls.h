@@ -23,4 +23,10 @@ int apikey_tls_over(request_rec *r);
  * plain HTTP; 1 otherwise. */
 int apikey_tls_ok(request_rec *r, const apikey_dir_conf_t *conf);
 
+/* The SHA-256 fingerprint (lower-case hex) of the TLS client certificate
+ * that mod_ssl verified on the request's connection, for allow_cert; NULL,
+ * logged, when there is none (plain HTTP, no certificate, one mod_ssl did
+ * not verify, no mod_ssl).  Computed once per connection. */
+const char *apikey_tls_client_cert(request_rec *r);
+
 #endif /* APIKEY_TLS_H */

@@ -45,7 +45,8 @@ static apikey_result_t judge(const apikey_record_t *rec, long long now)
 }
 
 /* The key's own restrictions against this request: method, client
- * network (as mod_remoteip leaves it) and referer. */
+ * network (as mod_remoteip leaves it), referer, the app (headers the
+ * client sets) and the TLS client certificate. */
 static apikey_result_t restrict_key(request_rec *r, const apikey_record_t *rec)
 {
     if (rec->allow_method
@@ -60,6 +61,22 @@ static apikey_result_t restrict_key(request_rec *r, const apikey_record_t *rec)
         && !apikey_referer_allowed(rec->allow_referer,
                                    apr_table_get(r->headers_in, "Referer"))) {
         return APIKEY_RESULT_REFERER_DENIED;
+    }
+    /* Either of a key's apps will do: one key may serve both builds. */
+    if ((rec->allow_android || rec->allow_ios)
+        && !apikey_android_allowed(
+            rec->allow_android,
+            apr_table_get(r->headers_in, "X-Android-Package"),
+            apr_table_get(r->headers_in, "X-Android-Cert"))
+        && !apikey_ios_allowed(
+            rec->allow_ios,
+            apr_table_get(r->headers_in, "X-Ios-Bundle-Identifier"))) {
+        return APIKEY_RESULT_APP_DENIED;
+    }
+    /* Last: the only check that may cost a certificate's parsing. */
+    if (rec->allow_cert
+        && !apikey_cert_allowed(rec->allow_cert, apikey_tls_client_cert(r))) {
+        return APIKEY_RESULT_CERT_DENIED;
     }
     return APIKEY_RESULT_OK;
 }

@@ -700,6 +700,141 @@ static void test_url_host_regressions(void)
        "a referer pattern with a port is refused");
 }
 
+/* ---- application and certificate restrictions ---- */
+
+#define SHA1_A  "0123456789abcdef0123456789abcdef01234567"
+#define SHA1_AC "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67"
+#define SHA256_A                                                               \
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+static void test_fingerprint_hex(void)
+{
+    char out[APIKEY_SHA256_HEX + 1];
+
+    ok(!apikey_fingerprint_hex(SHA1_AC, strlen(SHA1_AC), APIKEY_SHA1_HEX, out)
+           && !strcmp(out, SHA1_A),
+       "fingerprint_hex: colons dropped, capitals lowered");
+    ok(!apikey_fingerprint_hex(SHA1_A, strlen(SHA1_A), APIKEY_SHA1_HEX, out)
+           && !strcmp(out, SHA1_A),
+       "fingerprint_hex: plain lower-case hex as it is");
+    ok(apikey_fingerprint_hex(SHA1_A, 39, APIKEY_SHA1_HEX, out) == -1,
+       "fingerprint_hex: one digit short");
+    ok(apikey_fingerprint_hex(SHA1_A "0", 41, APIKEY_SHA1_HEX, out) == -1,
+       "fingerprint_hex: one digit more");
+    ok(apikey_fingerprint_hex(SHA1_A, strlen(SHA1_A), APIKEY_SHA256_HEX, out)
+           == -1,
+       "fingerprint_hex: a SHA-1 is no SHA-256");
+    ok(apikey_fingerprint_hex("g123456789abcdef0123456789abcdef01234567", 40,
+                              APIKEY_SHA1_HEX, out)
+           == -1,
+       "fingerprint_hex: not hex");
+    ok(apikey_fingerprint_hex("", 0, APIKEY_SHA1_HEX, out) == -1,
+       "fingerprint_hex: empty");
+}
+
+static void test_android_allowed(void)
+{
+    const char *list = "com.example.app, org.pinned.app:" SHA1_A;
+
+    ok(apikey_android_allowed(list, "com.example.app", NULL),
+       "android: a listed package without a pin");
+    ok(apikey_android_allowed(list, "com.example.app", SHA1_A),
+       "android: a certificate header changes nothing without a pin");
+    ok(!apikey_android_allowed(list, "com.example.ap", NULL),
+       "android: not a prefix");
+    ok(!apikey_android_allowed(list, "com.example.appx", NULL),
+       "android: not an extension");
+    ok(!apikey_android_allowed(list, "COM.example.app", NULL),
+       "android: package names compared exactly");
+    ok(!apikey_android_allowed(list, NULL, NULL), "android: no package");
+    ok(!apikey_android_allowed(list, "", NULL), "android: an empty package");
+    ok(!apikey_android_allowed(NULL, "com.example.app", NULL),
+       "android: no list");
+    ok(apikey_android_allowed(list, "org.pinned.app", SHA1_A),
+       "android: pinned, the certificate matches");
+    ok(apikey_android_allowed(list, "org.pinned.app", SHA1_AC),
+       "android: pinned, the certificate with colons and capitals");
+    ok(!apikey_android_allowed(list, "org.pinned.app", NULL),
+       "android: pinned, no certificate");
+    ok(!apikey_android_allowed(list, "org.pinned.app",
+                               "1123456789abcdef0123456789abcdef01234567"),
+       "android: pinned, another certificate");
+    ok(!apikey_android_allowed(list, "org.pinned.app", "0123"),
+       "android: pinned, a certificate cut short");
+    ok(!apikey_android_allowed(list, "com.example.app:" SHA1_A, NULL),
+       "android: a package header holding the pin is no package");
+}
+
+static void test_ios_cert_allowed(void)
+{
+    ok(apikey_ios_allowed("com.a.b, com.c-d.e", "com.c-d.e"),
+       "ios: the second bundle id");
+    ok(!apikey_ios_allowed("com.a.b", "com.a.B"), "ios: compared exactly");
+    ok(!apikey_ios_allowed("com.a.b", "com.a"), "ios: not a prefix");
+    ok(!apikey_ios_allowed("com.a.b", NULL), "ios: no header");
+    ok(!apikey_ios_allowed(NULL, "com.a.b"), "ios: no list");
+
+    ok(apikey_cert_allowed("ff," SHA256_A, SHA256_A),
+       "cert: listed (after an unreadable item)");
+    ok(apikey_cert_allowed(
+           "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:"
+           "55:66:77:88:99:AA:BB:CC:DD:EE:FF",
+           SHA256_A),
+       "cert: a stored item with colons and capitals still matches");
+    ok(!apikey_cert_allowed(SHA256_A,
+                            "10112233445566778899aabbccddeeff00112233445566778"
+                            "899aabbccddeeff"),
+       "cert: another fingerprint");
+    ok(!apikey_cert_allowed(SHA256_A, NULL), "cert: no certificate");
+    ok(!apikey_cert_allowed(NULL, SHA256_A), "cert: no list");
+}
+
+static void test_app_checks(void)
+{
+    const char *n = "androids_check";
+    check_fn fn = apikey_androids_check;
+
+    list_valid(fn, n, "com.example.app");
+    list_valid(fn, n, "com.example.app, a.b_c.D9:" SHA1_AC);
+    list_invalid(fn, n, "app", "app");
+    list_invalid(fn, n, "com..app", "com..app");
+    list_invalid(fn, n, "com.1app", "com.1app");
+    list_invalid(fn, n, "_com.app", "_com.app");
+    list_invalid(fn, n, "com.app.", "com.app.");
+    list_invalid(fn, n, "com.app-x", "com.app-x");
+    list_invalid(fn, n, "com.app:", "com.app:");
+    list_invalid(fn, n, "com.app:0123", "com.app:0123");
+    list_invalid(fn, n, "com.ok, com.app:" SHA256_A, "com.app:" SHA256_A);
+    list_empty(fn, n, " , ");
+
+    n = "bundles_check";
+    fn = apikey_bundles_check;
+    list_valid(fn, n, "com.example.app, com.Example-2.app");
+    list_invalid(fn, n, "com.example_app", "com.example_app");
+    list_invalid(fn, n, "com.example app", "com.example app");
+    list_invalid(fn, n, "com.a:b", "com.a:b");
+    list_empty(fn, n, NULL);
+
+    n = "certs_check";
+    fn = apikey_certs_check;
+    list_valid(fn, n, SHA256_A);
+    list_valid(fn, n,
+               "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:"
+               "00112233445566778899AABBCCDDEEFF," SHA256_A);
+    list_invalid(fn, n, SHA1_A, SHA1_A);
+    list_invalid(fn, n, SHA256_A "0", SHA256_A "0");
+    list_empty(fn, n, "");
+
+    is_str(apikey_pins_normalise(pool, " a.b:" SHA1_AC " , c.d ", 1),
+           "a.b:" SHA1_A ",c.d", "pins_normalise: Android list");
+    is_str(apikey_pins_normalise(
+               pool,
+               "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:"
+               "44:55:66:77:88:99:AA:BB:CC:DD:EE:FF, " SHA256_A,
+               0),
+           SHA256_A "," SHA256_A, "pins_normalise: certificate list");
+}
+
 int main(void)
 {
     int rc;
@@ -720,6 +855,10 @@ int main(void)
     test_referers_check();
     test_methods_check();
     test_scope_check();
+    test_fingerprint_hex();
+    test_android_allowed();
+    test_ios_cert_allowed();
+    test_app_checks();
     rc = done_testing();
     apr_terminate();
     return rc;
