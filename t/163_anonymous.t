@@ -13,8 +13,10 @@ use File::Spec;
 use POSIX qw(ceil);
 use ApiKeyTest qw(create_key insert_key random_wellformed_key run_httpd);
 use ApiKeyWait qw(timed wait_for);
+use ApiKeyServer;
+use LWP::UserAgent ();
 
-plan tests => 44, need(need_module('authn_apikey', 'dbd', 'remoteip', 'cgi'),
+plan tests => 49, need(need_module('authn_apikey', 'dbd', 'remoteip', 'cgi'),
                        need_lwp);
 
 Apache::TestRequest::module('apikey_anonymous');
@@ -149,6 +151,35 @@ my $twin = insert_key('198.51.100.30', owner => 'anon', scopes => 'paid',
                       quota => '2/day');
 ok t_cmp(codes('198.51.100.31', '/anon/quota/index.txt', 3, 'X-API-Key' => $twin),
          '200 200 429', 'a key with that id has a quota of its own');
+
+# Anonymous clients take no more than half the limit table: many addresses
+# (a /48 holds 65,536 /64s) must not crowd the keys out.
+{
+    my $lib = Apache::Test::config()->apxs('LIBEXECDIR');
+    my $srv = ApiKeyServer->new(
+        name => 'anon-spare', mpm => 'event',
+        conf => "LoadModule remoteip_module $lib/mod_remoteip.so\n"
+              . "RemoteIPHeader X-Forwarded-For\nRemoteIPInternalProxy 127.0.0.1\n"
+              . "AuthAPIKeyLimitSlots 8\nAuthAPIKeyAnonymous On\n"
+              . "AuthAPIKeyAnonymousQuota 100/day\nAuthAPIKeyQuota 100/day\n"
+              );
+    $srv->{conf} .= "<Location />\n    <RequireAny>\n        Require apikey\n"
+                  . "        Require apikey-anonymous\n    </RequireAny>\n</Location>\n";
+    $srv->write_conf;
+    ok t_cmp($srv->start ? 1 : 0, 1, 'a server with AuthAPIKeyLimitSlots 8');
+    my $ua = LWP::UserAgent->new(keep_alive => 0, timeout => 10);
+    my $get = sub { $ua->get($srv->url, @_)->code };
+    my $four = join ' ', map { $get->('X-Forwarded-For' => "203.0.113.$_") } 1 .. 4;
+    ok t_cmp($four, '200 200 200 200', 'four anonymous clients fill half of it');
+    ok t_cmp($get->('X-Forwarded-For' => '203.0.113.5'), 503,
+             'a fifth address gets 503');
+    ok t_cmp(join(' ', $get->('X-Forwarded-For' => '203.0.113.1'),
+                  map { $get->('X-API-Key' => create_key(owner => 'spare')->{key}) } 1 .. 3),
+             '200 200 200 200', 'a counted client still gets in, and so do new keys');
+    ok t_cmp($srv->error_log, qr/APIKEY00089: the limit table is half full \(\d+ of 8 slots\)/,
+             'the error log says why');
+    $srv->stop;
+}
 
 # 5. Bad values stop httpd, naming the directive, the value and the line.
 my @bad = (

@@ -17,7 +17,7 @@ use ApiKeyTest qw(create_key htapikey run_httpd store_sql);
 use ApiKeyServer;
 use ApiKeyWait qw(timed wait_for);
 
-plan tests => 21, need(need_module('authn_apikey', 'dbd'), need_lwp,
+plan tests => 22, need(need_module('authn_apikey', 'dbd'), need_lwp,
                        ApiKeyServer::need_many_processes());
 
 my $log = File::Spec->catfile(Apache::Test::vars('t_logs'), 'apikey_windows.log');
@@ -85,6 +85,19 @@ $i = items($r->header('RateLimit'));
 ok t_cmp($r->code . ' ' . $i->{'quota-hour'}, '429 8',
          'six refused requests later the hour still has 8: refusals cost nothing');
 ok t_cmp(fields_of('day')->{limit}, 2, '%{limit}K is the day\'s');
+
+# A location of one window and one of two, alternated: neither resets the
+# other's counts (each would read the other's word, of another period, as
+# unused, and neither limit would hold).
+my $alt = create_key(owner => 'windows');
+my (%ok);
+for (1 .. 6) {
+    for my $where ('windows', 'windows/dayonly') {
+        $ok{$where}++ if (GET "/$where/index.txt", 'X-API-Key' => $alt->{key})->code == 200;
+    }
+}
+ok t_cmp("$ok{'windows'} $ok{'windows/dayonly'}", '3 4',
+         'alternating /windows (3/hour 5/day) and /windows/dayonly (4/day): 3 and 4 admitted');
 
 # 3. The status page shows each window.
 $r = GET '/apikey-status?format=json';

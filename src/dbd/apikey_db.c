@@ -120,10 +120,16 @@ static int column_missing(apikey_db_t *db, apr_pool_t *p, const char *column)
         return 0;
     }
     /* SQLite says "no such column: X", PostgreSQL 'column "X" does not
-     * exist', MySQL "Unknown column 'X'": an error of another kind (a
-     * lock, a lost connection) is no proof the column is missing. */
+     * exist', MySQL "Unknown column 'X'".  An error of another kind is no
+     * proof the column is missing: a lock, a lost connection, and above
+     * all a column the server's user may not read (a MySQL column grant
+     * made before the column was added says "command denied ... for
+     * column 'X'"), whose restriction must not be left out. */
     msg = apr_dbd_error(db->driver, db->handle, rv);
-    if (apikey_db_busy(db, rv) || !msg || !strstr(msg, column)) {
+    if (apikey_db_busy(db, rv) || !msg || !strstr(msg, column)
+        || !(strstr(msg, "no such column") || strstr(msg, "does not exist")
+             || strstr(msg, "Unknown column"))
+        || strstr(msg, "denied")) {
         return -1;
     }
     res = NULL;
@@ -140,12 +146,13 @@ static int column_missing(apikey_db_t *db, apr_pool_t *p, const char *column)
  * it lacks none or cannot tell (the failure was another).  Fails safe: a
  * column the store lacks holds no restriction or limit that could be left
  * out, and one it may have is never left out. */
-static const char *default_sql_of_store(apikey_db_t *db)
+static const char *default_sql_of_store(apikey_db_t *db, int *whole)
 {
     apr_pool_t *p;
     const char *sql = "SELECT ", *missing = NULL;
     int i, m = 0;
 
+    *whole = 0;
     if (apr_pool_create(&p, db->pool) != APR_SUCCESS) {
         return NULL;
     }
@@ -166,6 +173,8 @@ static const char *default_sql_of_store(apikey_db_t *db)
         sql = apr_pstrcat(db->pool, sql, sql[7] ? ", " : "", col->name, NULL);
     }
     apr_pool_destroy(p);
+    /* Every column answered: the whole look-up is the store's. */
+    *whole = m >= 0 && !missing;
     if (!missing || m < 0) {
         return NULL;
     }
@@ -190,12 +199,19 @@ static void recheck_missing(apikey_db_t *db, const apikey_query_t *q,
         apr_hash_get(db->prepared, REDUCED_SINCE, APR_HASH_KEY_STRING);
     apr_dbd_prepared_t *whole;
 
+    int all = 0;
+
     if (!since || apr_time_now() - *since < RECHECK_MISSING) {
         return;
     }
-    /* Without a label: the pgsql driver PREPAREs a name only once. */
-    if (apr_dbd_prepare(db->driver, db->pool, db->handle, q->sql, NULL, &whole)
-        == 0) {
+    /* The columns asked for one by one: a prepare proves nothing (the
+     * pgsql driver's without a label never reaches the server).  Without
+     * a label: that driver PREPAREs a name only once. */
+    (void)default_sql_of_store(db, &all);
+    if (all
+        && apr_dbd_prepare(db->driver, db->pool, db->handle, q->sql, NULL,
+                           &whole)
+               == 0) {
         apr_hash_set(db->prepared, q->label, APR_HASH_KEY_STRING, whole);
         apr_hash_set(db->prepared, REDUCED_SINCE, APR_HASH_KEY_STRING, NULL);
         *st = whole;
@@ -203,6 +219,29 @@ static void recheck_missing(apikey_db_t *db, const apikey_query_t *q,
     else {
         *since = apr_time_now();
     }
+}
+
+/* The SQL a failed statement of q is prepared again with: the default
+ * look-up's as the store has it now (its columns asked for again: the
+ * whole one fails for good on a store that lacks some), else q's own. */
+static const char *retry_sql(apikey_db_t *db, const apikey_query_t *q)
+{
+    const char *sql;
+    int all;
+
+    if (q != &apikey_db_default_query || !db->prepared) {
+        return q->sql;
+    }
+    sql = default_sql_of_store(db, &all);
+    if (sql) {
+        apr_time_t *since = apr_palloc(db->pool, sizeof(*since));
+
+        *since = apr_time_now();
+        apr_hash_set(db->prepared, REDUCED_SINCE, APR_HASH_KEY_STRING, since);
+        return sql;
+    }
+    apr_hash_set(db->prepared, REDUCED_SINCE, APR_HASH_KEY_STRING, NULL);
+    return q->sql;
 }
 
 /* The statement of q on this connection, prepared at its first use there.
@@ -235,7 +274,8 @@ static int prepare_once(apikey_db_t *db, const apikey_query_t *q,
         apr_sleep(PREPARE_WAIT);
     }
     if (rv != 0 && q == &apikey_db_default_query && !apikey_db_busy(db, rv)) {
-        const char *sql = default_sql_of_store(db);
+        int all;
+        const char *sql = default_sql_of_store(db, &all);
 
         if (sql
             && apr_dbd_prepare(db->driver, db->pool, db->handle, sql,
@@ -343,8 +383,8 @@ int apikey_db_run(apikey_db_t *db, apr_pool_t *p, const apikey_query_t *q,
                                 args);
         }
         if (rv == 0 || attempt == 1 || !retry || apikey_db_busy(db, rv)
-            || apr_dbd_prepare(db->driver, db->pool, db->handle, q->sql, NULL,
-                               &st)
+            || apr_dbd_prepare(db->driver, db->pool, db->handle,
+                               retry_sql(db, q), NULL, &st)
                    != 0) {
             return rv;
         }

@@ -402,7 +402,8 @@ static void fold_budget(apikey_slot_key_t *sk)
  * rows in the quota store are its own and no key's. */
 static apikey_slot_key_t slot_key(const apikey_srv_conf_t *srv,
                                   const apikey_dir_conf_t *conf,
-                                  const apikey_record_t *key, int anonymous)
+                                  const apikey_record_t *key, int anonymous,
+                                  const apikey_quotas_t *quota)
 {
     apikey_slot_key_t sk;
 
@@ -411,6 +412,22 @@ static apikey_slot_key_t slot_key(const apikey_srv_conf_t *srv,
     sk.store = srv->store_id;
     sk.query = key->query ? key->query->id : 0;
     fold_budget(&sk);
+    if (quota->n > 1) {
+        /* Several windows: their set folded in too.  The first window
+         * counts in this slot, whatever its period: a location of other
+         * windows counting here would write a word of another period,
+         * which this one reads as unused (each would reset the other). */
+        unsigned char set[2] = {0xfe, 0};
+        unsigned i;
+
+        for (i = 0; i < quota->n; i++) {
+            set[1] |= (unsigned char)(1u << quota->w[i].period);
+        }
+        sk.query = apikey_db_hash((const char *)set, sizeof(set), sk.query);
+        if (sk.query == APIKEY_QUERY_ANONYMOUS) {
+            sk.query--;
+        }
+    }
     return sk;
 }
 
@@ -589,10 +606,11 @@ static int charge(request_rec *r, apikey_request_t *rq,
             | (srv->quota_store == APIKEY_QUOTA_STORE_DBD && !anonymous
                    ? APIKEY_CHARGE_LEASED
                    : 0)
-            | (srv->quota_fallback ? APIKEY_CHARGE_FALLBACK : 0);
+            | (srv->quota_fallback ? APIKEY_CHARGE_FALLBACK : 0)
+            | (anonymous ? APIKEY_CHARGE_SPARE : 0);
     c = &rq->charge;
     c->result = APIKEY_CHARGE_ADMIT; /* until charged (not zeroed) */
-    sk = slot_key(srv, conf, key, anonymous);
+    sk = slot_key(srv, conf, key, anonymous, &quota);
     if ((flags & APIKEY_CHARGE_LEASED) && quota.n
         && strlen(sk.id) > apikey_quota_sql_id_max(sk.query)) {
         /* Its units could not be given back under its whole id. */
@@ -690,6 +708,22 @@ static int charge(request_rec *r, apikey_request_t *rq,
                       APIKEY_LOGNO(00032) "key %s: its limit counters were "
                                           "not valid and were reset",
                       key->id);
+    }
+    if (c->result == APIKEY_CHARGE_FULL && anonymous) {
+        if (apikey_limit_table_full_log_due(table, apr_time_now(),
+                                            FULL_LOG_INTERVAL)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          APIKEY_LOGNO(00089) "the limit table is half full "
+                                              "(%u of %u slots): anonymous "
+                                              "clients new to it get 503, "
+                                              "the other half is kept for "
+                                              "keys; raise "
+                                              "AuthAPIKeyLimitSlots",
+                          apikey_limit_table_used(table),
+                          apikey_limit_table_slots(table));
+        }
+        refused_as(r, rq, APIKEY_RESULT_ERROR);
+        return refuse(r, HTTP_SERVICE_UNAVAILABLE, 0, "60");
     }
     if (c->result == APIKEY_CHARGE_FULL) {
         if (apikey_limit_table_full_log_due(table, apr_time_now(),

@@ -291,7 +291,10 @@ void apikey_limit_table_charge(apikey_limit_table_t *t,
     slot_t *s;
 
     memset(out, 0, sizeof(*out));
-    s = apikey_slot_of(t, key, now, &out->repaired);
+    s = (flags & APIKEY_CHARGE_SPARE)
+                && 2 * apikey_limit_table_used(t) >= apikey_limit_table_slots(t)
+            ? apikey_slot_held(t, key)
+            : apikey_slot_of(t, key, now, &out->repaired);
     if (!s) {
         out->result = APIKEY_CHARGE_FULL;
         return;

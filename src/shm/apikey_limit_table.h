@@ -78,6 +78,10 @@ typedef enum {
 #define APIKEY_CHARGE_LEASED   2
 #define APIKEY_CHARGE_PREPAID  4
 #define APIKEY_CHARGE_FALLBACK 8
+/* SPARE: a client that may not take a slot of its own once half the table
+ * is used (anonymous clients: many addresses must not crowd keys out);
+ * the charge is then FULL. */
+#define APIKEY_CHARGE_SPARE 16
 
 typedef struct {
     apikey_charge_result_t result;

@@ -149,6 +149,26 @@ static slot_t *find_slot(apikey_limit_table_t *t, apr_uint64_t me,
     return NULL;
 }
 
+slot_t *apikey_slot_held(apikey_limit_table_t *t, const apikey_slot_key_t *key)
+{
+    slot_t *base = slots(t);
+    apr_uint64_t me = owner_word(t, key);
+    unsigned i, start = (unsigned)((me & 0xffffffffffffff) % t->h.nslots);
+
+    for (i = 0; i < APIKEY_QUOTA_PROBES && i < t->h.nslots; i++) {
+        slot_t *s = base + (start + i) % t->h.nslots;
+        apr_uint64_t w = load(&s->owner);
+
+        if (w == me) {
+            return s;
+        }
+        if (w == 0) {
+            return NULL; /* past a free slot the key cannot be */
+        }
+    }
+    return NULL;
+}
+
 slot_t *apikey_slot_of(apikey_limit_table_t *t, const apikey_slot_key_t *key,
                        long long now, int *reset)
 {

@@ -161,6 +161,9 @@ static inline slot_t *slot_held(apikey_limit_table_t *t, unsigned i,
 
 /* The slot of key: found, claimed or taken over (see find_slot); NULL
  * when the table is full.  *reset is set when a corrupt slot was taken. */
+/* The key's slot when it has one, never claiming one; NULL otherwise. */
+slot_t *apikey_slot_held(apikey_limit_table_t *t, const apikey_slot_key_t *key);
+
 slot_t *apikey_slot_of(apikey_limit_table_t *t, const apikey_slot_key_t *key,
                        long long now, int *reset);
 
