@@ -27,7 +27,9 @@
 #include "apikey_logno.h"
 #include "apikey_logcap.h"
 #include "apikey_logging.h"
+#include "apikey_bandwidth.h"
 #include "apikey_basic_provider.h"
+#include "apikey_budget.h"
 #include "apikey_limits.h"
 #include "apikey_quota_sync.h"
 #include "apikey_refresh.h"
@@ -53,7 +55,7 @@ static int apikey_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)ptemp;
     apikey_db_reset(pconf);
     apikey_logging_pre_config(pconf);
-    apikey_limits_pre_config(pconf);
+    apikey_budget_pre_config(pconf);
     return OK;
 }
 
@@ -151,7 +153,7 @@ static void apikey_register_hooks(apr_pool_t *p)
      * work on a request that may be over its limits. */
     ap_hook_fixups(apikey_limits_fixups, NULL, NULL, APR_HOOK_FIRST);
     /* Last: after mod_env's SetEnv, whose rate-limit it may lower. */
-    ap_hook_fixups(apikey_limits_bandwidth, NULL, NULL, APR_HOOK_LAST);
+    ap_hook_fixups(apikey_bandwidth_fixups, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(apikey_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     apikey_errors_register();
     ap_hook_insert_error_filter(apikey_errors_insert_filter, NULL, NULL,

@@ -66,17 +66,25 @@ static authz_status check_anonymous(request_rec *r, const char *require_line,
     return AUTHZ_GRANTED;
 }
 
+/* A Require line that takes no arguments: refused with them, naming the
+ * provider (and what to use instead, hint, when not NULL). */
+static const char *no_arguments(cmd_parms *cmd, const char *provider,
+                                const char *require_line, const char *hint)
+{
+    if (require_line && *require_line) {
+        return apr_psprintf(
+            cmd->pool, "'Require %s' takes no arguments (got '%s')%s%s",
+            provider, require_line, hint ? "; " : "", hint ? hint : "");
+    }
+    return NULL;
+}
+
 static const char *parse_any(cmd_parms *cmd, const char *require_line,
                              const void **parsed)
 {
     (void)parsed;
-    if (require_line && *require_line) {
-        return apr_psprintf(cmd->pool,
-                            "'Require apikey' takes no arguments (got '%s'); "
-                            "for scopes use 'Require apikey-scope'",
-                            require_line);
-    }
-    return NULL;
+    return no_arguments(cmd, "apikey", require_line,
+                        "for scopes use 'Require apikey-scope'");
 }
 
 const authz_provider apikey_authz_any = {
@@ -88,13 +96,7 @@ static const char *parse_anonymous(cmd_parms *cmd, const char *require_line,
                                    const void **parsed)
 {
     (void)parsed;
-    if (require_line && *require_line) {
-        return apr_psprintf(cmd->pool,
-                            "'Require apikey-anonymous' takes no arguments "
-                            "(got '%s')",
-                            require_line);
-    }
-    return NULL;
+    return no_arguments(cmd, "apikey-anonymous", require_line, NULL);
 }
 
 const authz_provider apikey_authz_anonymous = {

@@ -7,7 +7,7 @@
 #include "apikey_config_limits.h"
 #include "apikey_file.h"
 #include "apikey_limit.h"
-#include "apikey_limits.h"
+#include "apikey_budget.h"
 
 #include "apr_lib.h"
 
@@ -133,7 +133,7 @@ const char *apikey_config_set_limit_name(cmd_parms *cmd, void *mconfig,
                             name, LIMIT_NAME_MAX);
     }
     conf->limit_name = name;
-    conf->limit_budget = apikey_limits_budget_number(cmd->pool, name, &other);
+    conf->limit_budget = apikey_budget_number(cmd->pool, name, &other);
     if (other) {
         return apr_psprintf(cmd->pool,
                             "AuthAPIKeyLimitName '%s': its number is that of "

@@ -11,6 +11,7 @@
 
 #include "apikey_limits.h"
 #include "apikey_config.h"
+#include "apikey_budget.h"
 #include "apikey_errors.h"
 #include "apikey_failure.h"
 #include "apikey_key.h"
@@ -324,124 +325,6 @@ static void limit_headers(request_rec *r, int how, const char *budget,
     }
 }
 
-/* AuthAPIKeyLimitName's names by number, for the status page: those of
- * this configuration (a slot of a name no longer configured shows its
- * number). */
-static apr_hash_t *budget_names;
-
-void apikey_limits_pre_config(apr_pool_t *pconf)
-{
-    budget_names = apr_hash_make(pconf);
-}
-
-apr_uint32_t apikey_limits_budget_number(apr_pool_t *p, const char *name,
-                                         const char **other)
-{
-    apr_uint32_t n = apikey_db_hash(name, strlen(name), 0) & APIKEY_BUDGET_NAME;
-    const char *known;
-
-    n = n ? n : 1;
-    *other = NULL;
-    if (!budget_names) {
-        return n;
-    }
-    if ((known = apr_hash_get(budget_names, &n, sizeof(n)))) {
-        /* Two names of one number would share their counters. */
-        *other = strcmp(known, name) ? known : NULL;
-        return n;
-    }
-    {
-        apr_uint32_t *k = apr_palloc(p, sizeof(*k));
-
-        *k = n;
-        apr_hash_set(budget_names, k, sizeof(*k), apr_pstrdup(p, name));
-    }
-    return n;
-}
-
-const char *apikey_limits_budget_name(apr_pool_t *p, apr_uint32_t budget)
-{
-    apr_uint32_t n = budget & APIKEY_BUDGET_NAME;
-    const char *name =
-        n && budget_names ? apr_hash_get(budget_names, &n, sizeof(n)) : NULL;
-
-    return name ? name : n ? apr_psprintf(p, "#%08x", (unsigned)n) : NULL;
-}
-
-/* The budget a request of key spends here: 0 for the key's one budget,
- * else AuthAPIKeyLimitName's number and/or APIKEY_BUDGET_OWNER. */
-static apr_uint32_t budget_of(const apikey_dir_conf_t *conf,
-                              const apikey_record_t *key, int anonymous)
-{
-    return (conf->limit_name && *conf->limit_name ? conf->limit_budget : 0)
-           | (conf->limit_by == 1 && !anonymous && key->owner
-                  ? APIKEY_BUDGET_OWNER
-                  : 0);
-}
-
-/* A budget other than the key's one folded into the slot's statement
- * number: its slot and its rows in the quota store are its own. */
-static void fold_budget(apikey_slot_key_t *sk)
-{
-    unsigned char b[4] = {
-        (unsigned char)(sk->budget >> 24), (unsigned char)(sk->budget >> 16),
-        (unsigned char)(sk->budget >> 8), (unsigned char)sk->budget};
-
-    if (sk->budget) {
-        sk->query = apikey_db_hash((const char *)b, sizeof(b), sk->query);
-        if (sk->query == APIKEY_QUERY_ANONYMOUS) {
-            sk->query--;
-        }
-    }
-}
-
-/* The slot of a key's budget: its id (its owner's name, for
- * AuthAPIKeyLimitBy owner) in its server's store, found through its
- * look-up statement; a budget other than the key's one (a name, an
- * owner's) folded into the statement's number, so that its slot and its
- * rows in the quota store are its own and no key's. */
-static apikey_slot_key_t slot_key(const apikey_srv_conf_t *srv,
-                                  const apikey_dir_conf_t *conf,
-                                  const apikey_record_t *key, int anonymous,
-                                  const apikey_quotas_t *quota)
-{
-    apikey_slot_key_t sk;
-
-    sk.budget = budget_of(conf, key, anonymous);
-    sk.id = sk.budget & APIKEY_BUDGET_OWNER ? key->owner : key->id;
-    sk.store = srv->store_id;
-    sk.query = key->query ? key->query->id : 0;
-    fold_budget(&sk);
-    if (quota->n > 1) {
-        /* Several windows: their set folded in too.  The first window
-         * counts in this slot, whatever its period: a location of other
-         * windows counting here would write a word of another period,
-         * which this one reads as unused (each would reset the other). */
-        unsigned char set[2] = {0xfe, 0};
-        unsigned i;
-
-        for (i = 0; i < quota->n; i++) {
-            set[1] |= (unsigned char)(1u << quota->w[i].period);
-        }
-        sk.query = apikey_db_hash((const char *)set, sizeof(set), sk.query);
-        if (sk.query == APIKEY_QUERY_ANONYMOUS) {
-            sk.query--;
-        }
-    }
-    return sk;
-}
-
-/* The slot of the quota window w of a key's budget sk (not its first: that
- * one counts beside the rate limit in sk's own). */
-static apikey_slot_key_t window_key(apikey_slot_key_t sk,
-                                    const apikey_quota_t *w)
-{
-    sk.budget = (sk.budget & ~APIKEY_BUDGET_WINDOW)
-                | ((apr_uint32_t)w->period << APIKEY_BUDGET_WINDOW_SHIFT);
-    fold_budget(&sk);
-    return sk;
-}
-
 /* A charge of a cluster-wide quota whose lease ran out: claims units
  * from the store (one round trip as a rule), hands them to the slot and
  * charges again.  Leaves in c what became of the request. */
@@ -610,7 +493,7 @@ static int charge(request_rec *r, apikey_request_t *rq,
             | (anonymous ? APIKEY_CHARGE_SPARE : 0);
     c = &rq->charge;
     c->result = APIKEY_CHARGE_ADMIT; /* until charged (not zeroed) */
-    sk = slot_key(srv, conf, key, anonymous, &quota);
+    sk = apikey_budget_slot_key(srv, conf, key, anonymous, &quota);
     if ((flags & APIKEY_CHARGE_LEASED) && quota.n
         && strlen(sk.id) > apikey_quota_sql_id_max(sk.query)) {
         /* Its units could not be given back under its whole id. */
@@ -644,7 +527,7 @@ static int charge(request_rec *r, apikey_request_t *rq,
                 && (c->result == APIKEY_CHARGE_RATE_LIMITED
                     || c->result == APIKEY_CHARGE_QUOTA_EXCEEDED));
     for (i = 1; i < quota.n && going; i++) {
-        apikey_slot_key_t wk = window_key(sk, &quota.w[i]);
+        apikey_slot_key_t wk = apikey_budget_window_key(sk, &quota.w[i]);
         unsigned k;
 
         slot_charge(r, key, &wk, &no_rate, &quota.w[i], now, flags, &wc);
@@ -666,7 +549,7 @@ static int charge(request_rec *r, apikey_request_t *rq,
         rq->window[0].remaining += quota.n != 0;
         c->rate_remaining += rate.interval_us && c->rate_remaining < rate.burst;
         for (k = 1; k < i; k++) {
-            apikey_slot_key_t bk = window_key(sk, &quota.w[k]);
+            apikey_slot_key_t bk = apikey_budget_window_key(sk, &quota.w[k]);
 
             apikey_limit_table_refund(apikey_limits_table(), &bk, &no_rate,
                                       &quota.w[k], now, flags);
@@ -682,7 +565,7 @@ static int charge(request_rec *r, apikey_request_t *rq,
      * come back, not when the next limit would refuse it). */
     for (i = 1; i < quota.n; i++) {
         if (!known[i]) {
-            apikey_slot_key_t wk = window_key(sk, &quota.w[i]);
+            apikey_slot_key_t wk = apikey_budget_window_key(sk, &quota.w[i]);
 
             apikey_limit_table_peek(apikey_limits_table(), &wk, &quota.w[i],
                                     now, flags, &wc);
@@ -854,7 +737,7 @@ int apikey_limits_fixups(request_rec *r)
     if (!rate.interval_us && !quota.n) {
         return DECLINED;
     }
-    budget = budget_of(conf, key, anonymous);
+    budget = apikey_budget_of(conf, key, anonymous);
     /* Once per client request for each key and limits: in the first
      * request_rec that an apikey provider granted them (the initial request
      * as a rule; else the internal redirect or subrequest that first used
@@ -891,56 +774,4 @@ int apikey_limits_fixups(request_rec *r)
                               apr_table_get(r->err_headers_out, "Retry-After"));
     }
     return status;
-}
-
-/* The key that holds for r's bandwidth: the one an apikey provider
- * granted r, or, for a subrequest or internal redirect that httpd let
- * through without authenticating it again (the same configuration as its
- * parent's or predecessor's: it copied r->user), theirs.  A fast redirect
- * (DirectoryIndex, MultiViews) takes its subrequest's environment. */
-static const apikey_record_t *bandwidth_key(request_rec *r)
-{
-    for (;;) {
-        const apikey_record_t *key = apikey_request_key(r);
-        request_rec *from = r->prev ? r->prev : r->main;
-
-        if (key) {
-            return apikey_request_here(r)->granted ? key : NULL;
-        }
-        if (!from || from->per_dir_config != r->per_dir_config) {
-            return NULL;
-        }
-        r = from;
-    }
-}
-
-int apikey_limits_bandwidth(request_rec *r)
-{
-    const apikey_record_t *key = bandwidth_key(r);
-    const char *err, *set;
-    long long kib;
-    long conf;
-
-    if (!key || !key->bandwidth) {
-        return DECLINED;
-    }
-    if ((err = apikey_bandwidth_parse(key->bandwidth, &kib))) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APIKEY_LOGNO(00070) "key %s: unreadable bandwidth '%s' "
-                                          "(%s); no bandwidth limit applied",
-                      key->id, key->bandwidth, err);
-        return DECLINED;
-    }
-    /* The section's own rate-limit (SetEnv, SetEnvIf, RewriteRule [E=]) is
-     * a ceiling the key's bandwidth lowers, never raises; one that
-     * mod_ratelimit would not apply (0, or too large for its int) is
-     * none. */
-    if ((set = apr_table_get(r->subprocess_env, "rate-limit"))) {
-        conf = strtol(set, NULL, 10);
-        if (conf >= 1 && conf <= APIKEY_BANDWIDTH_MAX_KIB && conf <= kib) {
-            return DECLINED;
-        }
-    }
-    apr_table_setn(r->subprocess_env, "rate-limit", num(r->pool, kib));
-    return DECLINED;
 }

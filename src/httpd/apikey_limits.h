@@ -20,22 +20,6 @@ int apikey_limits_init(apr_pool_t *pconf, server_rec *s);
  * set up first, and restored (logged) if memory was scribbled over it. */
 apikey_limit_table_t *apikey_limits_table(void);
 
-/* Budgets other than a key's one (AuthAPIKeyLimitName, AuthAPIKeyLimitBy):
- * their numbers, the bit of an owner's, and their names (pre_config
- * resets them; the directive numbers a name, with *other the name of
- * this configuration that has the same number, if any; the status page
- * names a number, NULL for 0). */
-#define APIKEY_BUDGET_OWNER 0x80000000U
-/* A key's second or third quota window counts in a slot of its own: the
- * window's period in these bits of its budget. */
-#define APIKEY_BUDGET_WINDOW_SHIFT 29
-#define APIKEY_BUDGET_WINDOW       0x60000000U
-#define APIKEY_BUDGET_NAME         0x1fffffffU
-void apikey_limits_pre_config(apr_pool_t *pconf);
-apr_uint32_t apikey_limits_budget_number(apr_pool_t *p, const char *name,
-                                         const char **other);
-const char *apikey_limits_budget_name(apr_pool_t *p, apr_uint32_t budget);
-
 /* The limit the legacy headers and the %{limit}K, %{remaining}K and
  * %{reset}K fields describe: the one that refused the request, else the
  * one with fewer requests left.  Returns 0 when the request was charged
@@ -47,11 +31,5 @@ int apikey_limits_bound(const apikey_request_t *rq, long long *limit,
  * granted, and answers 429 (or 503 when the table is full) when it is over
  * a limit. */
 int apikey_limits_fixups(request_rec *r);
-
-/* fixups hook (APR_HOOK_LAST, after mod_env and mod_setenvif): for a
- * request whose key has a bandwidth, sets mod_ratelimit's rate-limit in
- * r->subprocess_env to it in KiB/s, unless the configuration set a lower
- * one.  A bandwidth that does not parse is logged and not applied. */
-int apikey_limits_bandwidth(request_rec *r);
 
 #endif /* APIKEY_LIMITS_H */

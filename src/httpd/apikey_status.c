@@ -9,6 +9,7 @@
 #include "apikey_version.h"
 #include "apikey_config.h"
 #include "apikey_logno.h"
+#include "apikey_budget.h"
 #include "apikey_limits.h"
 #include "apikey_counters.h"
 #include "apikey_time.h"
@@ -98,7 +99,7 @@ static void json_row(request_rec *r, const row_t *row, int first)
         /* Whose budget, and which: an owner's slot's id is the owner. */
         ",\"by\":\"", row->v.budget & APIKEY_BUDGET_OWNER ? "owner" : "key",
         "\",\"budget\":",
-        apikey_json_str(p, apikey_limits_budget_name(p, row->v.budget)),
+        apikey_json_str(p, apikey_budget_name(p, row->v.budget)),
         ",\"last_used\":", apikey_json_str(p, iso(p, row->v.last_used)), NULL);
     if (row->rate_remaining >= 0) {
         ap_rvputs(r, ",\"rate\":{\"interval_ms\":",
@@ -128,7 +129,7 @@ static void json_row(request_rec *r, const row_t *row, int first)
 static void html_row(request_rec *r, const row_t *row)
 {
     apr_pool_t *p = r->pool;
-    const char *budget = apikey_limits_budget_name(p, row->v.budget);
+    const char *budget = apikey_budget_name(p, row->v.budget);
 
     ap_rvputs(r, "<tr><td>", ap_escape_html(p, row->v.id),
               row->v.budget & APIKEY_BUDGET_OWNER ? " (all the owner's keys)"
