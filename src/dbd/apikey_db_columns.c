@@ -116,8 +116,9 @@ void apikey_db_recheck(apikey_db_t *db, const apikey_query_t *q,
 {
     apr_time_t *since =
         apr_hash_get(db->prepared, REDUCED_SINCE, APR_HASH_KEY_STRING);
-    apr_dbd_prepared_t *whole;
-
+    /* NULL: APR's mysql driver fills a statement it is given, and makes
+     * one only for NULL (an unset pointer here crashed every child). */
+    apr_dbd_prepared_t *whole = NULL;
     int all = 0;
 
     if (!since || apr_time_now() - *since < RECHECK_MISSING) {
