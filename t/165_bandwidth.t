@@ -202,15 +202,29 @@ ok t_cmp("$rate " . scalar(@log), 'none 1',
          '... one it cannot read: served, no rate-limit, APIKEY00070');
 
 # ---- from the look-up cache ----
-# Changed behind the cache's back (no change marker moved): the cached
-# record still says 16 KiB/s, which only a record that kept it can.
+# Changed behind the cache's back (no change marker moved): a cached record
+# still says what the store said when it was cached, which only a record
+# that kept the bandwidth can.  The poller may still be taking in the
+# marker that creating the key moved (up to two emptyings, each at most
+# once), so a round the cache was emptied in is tried again, with a new
+# value; a record that does not keep the bandwidth fails every round.
 my $kc = create_key(owner => 'bw', bandwidth => '16KiB/s');
 Apache::TestRequest::module('apikey_bandwidth_cache');
-my $first = rate_of('/bwcache/small.txt', $kc->{key});
-store_sql("UPDATE apikey SET bandwidth = '32KiB/s' WHERE id = '$kc->{id}'");
-my $second = rate_of('/bwcache/small.txt', $kc->{key});
+my ($kept, @rounds);
+for my $next (32, 48, 64, 80) {
+    my $first = rate_of('/bwcache/small.txt', $kc->{key});
+    store_sql("UPDATE apikey SET bandwidth = '${next}KiB/s' "
+              . "WHERE id = '$kc->{id}'");
+    my $second = rate_of('/bwcache/small.txt', $kc->{key});
+    push @rounds, "$first->$second (store $next)";
+    if ($first =~ /^\d+$/ && $second eq $first && $first != $next) {
+        $kept = 1;
+        last;
+    }
+}
 Apache::TestRequest::module('default');
-ok t_cmp("$first $second", '16 16',
+t_debug("look-up cache rounds: @rounds");
+ok t_cmp($kept ? 'kept' : "@rounds", 'kept',
          'the look-up cache keeps the bandwidth');
 
 # ---- htapikey init adds the column to an older store ----
