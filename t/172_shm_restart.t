@@ -3,7 +3,9 @@
 # a changed AuthAPIKeyLimitSlots gives the limit table a segment of its own
 # (the old one stays with the old generation's children), says so
 # (APIKEY00026) and starts the counts afresh; a restart after that keeps
-# the new one.
+# the new one.  The same when a server starts keeping quotas in the store
+# (AuthAPIKeyQuotaStore dbd), which lays leases out beside the slots
+# (APIKEY00090).
 #
 # Nothing depends on speed: a restart is waited for in the error log, the
 # quota is per day and the failure limit per hour.
@@ -16,7 +18,7 @@ use ApiKeyTest qw(create_key random_wellformed_key);
 use ApiKeyServer;
 use ApiKeyWait qw(patience wait_for);
 
-plan tests => 11, need(need_module('authn_apikey', 'dbd'),
+plan tests => 16, need(need_module('authn_apikey', 'dbd'),
                        ApiKeyServer::need_many_processes());
 
 my $conf = "AuthAPIKeyCacheTimeout 60\nAuthAPIKeyFailureLimit 5/h burst=5\n";
@@ -85,3 +87,22 @@ ok t_cmp(graceful(), 1, 'a graceful restart with the same slots');
 ok t_cmp(codes($k->{key}, 8), '200 200 200 200 200 200 200 429',
          'the new table kept its counts (no second APIKEY00026: '
          . said(qr/APIKEY00026/) . ')');
+
+# A server that keeps quotas in the store: the table makes room for leases
+# beside its slots, a layout of its own (a virtual host nobody asks: the
+# key's quota stays this server's own).
+my $leased = "$conf\nAuthAPIKeyLimitSlots 512\n"
+             . "<VirtualHost 127.0.0.9:9>\n    ServerName leases.invalid\n"
+             . "    AuthAPIKeyQuotaStore dbd\n</VirtualHost>\n";
+$srv->{conf} = $leased;
+$srv->write_conf;
+ok t_cmp(graceful(), 1, 'a graceful restart with AuthAPIKeyQuotaStore dbd');
+ok t_cmp(said(qr/APIKEY00090: AuthAPIKeyQuotaStore dbd is now used: the limit table makes room for leases/),
+         1, 'which says the table makes room for leases');
+ok t_cmp(codes($k->{key}, 3), '200 200 200',
+         'and the counts start afresh (no APIKEY00026: '
+         . said(qr/APIKEY00026/) . ')');
+ok t_cmp(graceful(), 1, 'a graceful restart with the same configuration');
+ok t_cmp(codes($k->{key}, 8), '200 200 200 200 200 200 200 429',
+         'the table with leases kept its counts');
+$srv->stop;

@@ -38,8 +38,11 @@ APLOG_USE_MODULE(authn_apikey);
 /* Named for the slot layout: a build with another layout (a graceful
  * restart after an upgrade) makes a segment of its own, and leaves the old
  * one to the old generation's children, which still charge it. */
-#define RETAINED_KEY    "mod_authn_apikey-limit-table-v3"
+#define RETAINED_KEY    "mod_authn_apikey-limit-table-v4"
+#define RETAINED_KEY_V3 "mod_authn_apikey-limit-table-v3"
 #define RETAINED_KEY_V2 "mod_authn_apikey-limit-table"
+/* The segment's shape: the slot count, and whether leases follow. */
+#define SHAPE_LEASES 0x80000000U
 /* One "table full" line per this long, however many requests fail. */
 #define FULL_LOG_INTERVAL (60 * 1000000LL)
 
@@ -90,12 +93,28 @@ static void warn_filling(server_rec *s, apikey_limit_table_t *t)
                  (unsigned)((apr_uint64_t)used * 100 / (n ? n : 1)), used, n);
 }
 
+/* Whether some server keeps quotas in the store (AuthAPIKeyQuotaStore
+ * dbd): only then does the table hold leases beside its slots. */
+static int quota_stores_in(server_rec *s)
+{
+    for (; s; s = s->next) {
+        const apikey_srv_conf_t *c =
+            ap_get_module_config(s->module_config, &authn_apikey_module);
+
+        if (c && c->quota_store == APIKEY_QUOTA_STORE_DBD) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int apikey_limits_init(apr_pool_t *pconf, server_rec *s)
 {
     const apikey_srv_conf_t *conf =
         ap_get_module_config(s->module_config, &authn_apikey_module);
     unsigned nslots = (unsigned)conf->limit_slots;
-    apr_size_t size = apikey_limit_table_size(nslots);
+    int leases = quota_stores_in(s);
+    apr_size_t size = apikey_limit_table_size(nslots, leases);
     unsigned char seed[APIKEY_QUOTA_SEED_LEN];
     apikey_shm_t shm;
     apr_status_t rv;
@@ -106,13 +125,24 @@ int apikey_limits_init(apr_pool_t *pconf, server_rec *s)
      * lay out anew what old children still charge.  A layout of the same
      * size is told by the retained key's name. */
     upgraded = !ap_retained_data_get(RETAINED_KEY)
-               && ap_retained_data_get(RETAINED_KEY_V2);
-    rv = apikey_shm_get(s, NULL, RETAINED_KEY, size, nslots, &shm);
+               && (ap_retained_data_get(RETAINED_KEY_V3)
+                   || ap_retained_data_get(RETAINED_KEY_V2));
+    rv = apikey_shm_get(s, NULL, RETAINED_KEY, size,
+                        nslots | (leases ? SHAPE_LEASES : 0), &shm);
     if (upgraded || shm.relaid) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                      APIKEY_LOGNO(00039) "the limit table's layout changed "
                                          "with this build: limit counters "
                                          "start afresh");
+    }
+    else if (shm.replaced && (shm.old_shape & ~SHAPE_LEASES) == nslots) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     APIKEY_LOGNO(00090) "AuthAPIKeyQuotaStore dbd is now "
+                                         "%s: the limit table %s leases of "
+                                         "cluster-wide quotas; limit "
+                                         "counters start afresh",
+                     leases ? "used" : "used nowhere",
+                     leases ? "makes room for" : "drops its");
     }
     else if (shm.replaced) {
         /* The old segment stays with children of the old generation. */
@@ -120,7 +150,7 @@ int apikey_limits_init(apr_pool_t *pconf, server_rec *s)
                      APIKEY_LOGNO(00026) "AuthAPIKeyLimitSlots changed from "
                                          "%u to %u: limit counters start "
                                          "afresh",
-                     shm.old_shape, nslots);
+                     shm.old_shape & ~SHAPE_LEASES, nslots);
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, rv, s,
@@ -132,7 +162,8 @@ int apikey_limits_init(apr_pool_t *pconf, server_rec *s)
     if (apikey_shm_seed(s, "the limit table", seed)) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    table = apikey_limit_table_init(shm.base, size, nslots, seed, &adopted);
+    table =
+        apikey_limit_table_init(shm.base, size, nslots, leases, seed, &adopted);
     apikey_wipe(seed, sizeof(seed));
     state_file = conf->state_file;
     parent_pid = getpid();

@@ -95,6 +95,8 @@ static void json_row(request_rec *r, const row_t *row, int first)
 
     ap_rvputs(
         r, first ? "" : ",", "\n  {\"id\":", apikey_json_str(p, row->v.id),
+        /* Longer than its slot keeps: "id" is its start. */
+        row->v.id_cut ? ",\"id_cut\":true" : "",
         ",\"owner\":", apikey_json_str(p, row->v.owner),
         /* Whose budget, and which: an owner's slot's id is the owner. */
         ",\"by\":\"", row->v.budget & APIKEY_BUDGET_OWNER ? "owner" : "key",
@@ -132,6 +134,7 @@ static void html_row(request_rec *r, const row_t *row)
     const char *budget = apikey_budget_name(p, row->v.budget);
 
     ap_rvputs(r, "<tr><td>", ap_escape_html(p, row->v.id),
+              row->v.id_cut ? "&hellip;" : "",
               row->v.budget & APIKEY_BUDGET_OWNER ? " (all the owner's keys)"
                                                   : "",
               budget ? " budget " : "", budget ? ap_escape_html(p, budget) : "",

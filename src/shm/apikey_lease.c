@@ -19,9 +19,9 @@ static unsigned long lease_cap(unsigned long limit)
     return limit / 16 ? limit / 16 : 1;
 }
 
-static unsigned long lease_want(slot_t *s, unsigned long limit)
+static unsigned long lease_want(lease_t *l, unsigned long limit)
 {
-    unsigned long n = load_32(&s->lease_size);
+    unsigned long n = load_32(&l->lease_size);
 
     return n < 1 ? 1 : n > lease_cap(limit) ? lease_cap(limit) : n;
 }
@@ -29,10 +29,10 @@ static unsigned long lease_want(slot_t *s, unsigned long limit)
 /* Takes one unit of the lease for period (or, the clock having stepped
  * back, of a later period of the same type, as the quota count would):
  * returns the period field taken from, or 0 when none is held. */
-static unsigned long lease_take(slot_t *s, apikey_period_t type,
+static unsigned long lease_take(lease_t *l, apikey_period_t type,
                                 unsigned long period)
 {
-    apr_uint64_t w = load(&s->lease);
+    apr_uint64_t w = load(&l->lease);
 
     for (;;) {
         unsigned long p = APIKEY_QUOTA_PERIOD(w);
@@ -41,7 +41,7 @@ static unsigned long lease_take(slot_t *s, apikey_period_t type,
             || APIKEY_QUOTA_COUNT(w) == 0) {
             return 0;
         }
-        if (cas(&s->lease, &w, w - 1)) {
+        if (cas(&l->lease, &w, w - 1)) {
             return p;
         }
     }
@@ -50,9 +50,9 @@ static unsigned long lease_take(slot_t *s, apikey_period_t type,
 /* Gives a unit back to the lease it was taken from, while the lease is
  * still of that period, or empty: a sync may have drained it meanwhile,
  * and handed back all but this unit, which the next sync hands back. */
-void apikey_quota_lease_unit_back(slot_t *s, unsigned long period)
+void apikey_quota_lease_unit_back(lease_t *l, unsigned long period)
 {
-    apr_uint64_t w = load(&s->lease);
+    apr_uint64_t w = load(&l->lease);
 
     for (;;) {
         apr_uint64_t nw;
@@ -67,7 +67,7 @@ void apikey_quota_lease_unit_back(slot_t *s, unsigned long period)
         else {
             return; /* a unit of a period that is over */
         }
-        if (cas(&s->lease, &w, nw)) {
+        if (cas(&l->lease, &w, nw)) {
             return;
         }
     }
@@ -75,9 +75,9 @@ void apikey_quota_lease_unit_back(slot_t *s, unsigned long period)
 
 /* Adds n units to an owed word for period (units owed for a period that
  * is over are dropped with it). */
-static void owe(slot_t *s, unsigned long period, unsigned long long n)
+static void owe(lease_t *l, unsigned long period, unsigned long long n)
 {
-    apr_uint64_t w = load(&s->owed);
+    apr_uint64_t w = load(&l->owed);
 
     for (;;) {
         unsigned long long held =
@@ -89,7 +89,7 @@ static void owe(slot_t *s, unsigned long period, unsigned long long n)
              && PERIOD_TYPE(APIKEY_QUOTA_PERIOD(w)) == PERIOD_TYPE(period)
              && APIKEY_QUOTA_PERIOD(w) > period)
             || held + n > 0xffffffffULL
-            || cas(&s->owed, &w, APIKEY_QUOTA_WORD(period, held + n))) {
+            || cas(&l->owed, &w, APIKEY_QUOTA_WORD(period, held + n))) {
             return;
         }
     }
@@ -99,7 +99,7 @@ static void owe(slot_t *s, unsigned long period, unsigned long long n)
  * server's count of its admissions in the period, held to the quota, and
  * one unit owed to the store.  Returns 1 when admitted (on the count), 0
  * with QUOTA_EXCEEDED. */
-static int charge_fallback(slot_t *s, const apikey_quota_t *quota,
+static int charge_fallback(slot_t *s, lease_t *l, const apikey_quota_t *quota,
                            unsigned long period, int flags,
                            apikey_charge_t *out)
 {
@@ -118,7 +118,7 @@ static int charge_fallback(slot_t *s, const apikey_quota_t *quota,
             break;
         }
     }
-    owe(s, APIKEY_QUOTA_PERIOD(nw), 1);
+    owe(l, APIKEY_QUOTA_PERIOD(nw), 1);
     out->quota_used = apikey_quota_used(nw, period);
     out->quota_remaining =
         out->quota_used >= quota->limit ? 0 : quota->limit - out->quota_used;
@@ -133,36 +133,37 @@ static int charge_fallback(slot_t *s, const apikey_quota_t *quota,
  * says why), 2 when admitted on this server's own count (FALLBACK), else 1
  * with the period the unit came from in *from (0 when none was taken:
  * report only). */
-unsigned long apikey_quota_lease_used(slot_t *s, unsigned long period)
+unsigned long apikey_quota_lease_used(lease_t *l, unsigned long period)
 {
-    apr_uint64_t w = load(&s->lease);
+    apr_uint64_t w = load(&l->lease);
     unsigned long held =
         APIKEY_QUOTA_PERIOD(w) == period ? APIKEY_QUOTA_COUNT(w) : 0;
-    unsigned long claimed = load_32(&s->claimed);
+    unsigned long claimed = load_32(&l->claimed);
 
     return claimed > held ? claimed - held : 0;
 }
 
-int apikey_quota_lease_charge(slot_t *s, const apikey_quota_t *quota,
-                              unsigned long period, int flags,
-                              apikey_charge_t *out, unsigned long *from)
+int apikey_quota_lease_charge(slot_t *s, lease_t *l,
+                              const apikey_quota_t *quota, unsigned long period,
+                              int flags, apikey_charge_t *out,
+                              unsigned long *from)
 {
     apr_uint64_t w, nw = 0;
 
     *from = period;
     if (!(flags & APIKEY_CHARGE_PREPAID)
-        && !(*from = lease_take(s, quota->period, period))) {
-        apr_uint64_t d = load(&s->dry);
+        && !(*from = lease_take(l, quota->period, period))) {
+        apr_uint64_t d = load(&l->dry);
 
         if (APIKEY_QUOTA_PERIOD(d) != period) {
             out->result = APIKEY_CHARGE_NEED_LEASE;
-            out->lease_want = lease_want(s, quota->limit);
+            out->lease_want = lease_want(l, quota->limit);
             out->lease_period = period;
             return 0;
         }
         if (APIKEY_QUOTA_COUNT(d) == DRY_DOWN
             && (flags & APIKEY_CHARGE_FALLBACK)) {
-            return charge_fallback(s, quota, period, flags, out) ? 2 : 0;
+            return charge_fallback(s, l, quota, period, flags, out) ? 2 : 0;
         }
         if (APIKEY_QUOTA_COUNT(d) == DRY_DOWN) {
             out->result = APIKEY_CHARGE_STORE_DOWN;
@@ -182,11 +183,24 @@ int apikey_quota_lease_charge(slot_t *s, const apikey_quota_t *quota,
         && !cas(&s->quota, &w, nw)) {
     }
     if (out->result != APIKEY_CHARGE_QUOTA_EXCEEDED) {
-        out->quota_used = apikey_quota_lease_used(s, period);
+        out->quota_used = apikey_quota_lease_used(l, period);
     }
     out->quota_remaining =
         out->quota_used >= quota->limit ? 0 : quota->limit - out->quota_used;
     return 1;
+}
+
+/* Names the lease: the key's whole id and the store its units are of,
+ * the id first (a sync reads the store, then the id).  Written only when
+ * it changed: a lease is named at every claim. */
+static void lease_name(lease_t *l, const apikey_slot_key_t *key,
+                       apr_uint32_t store)
+{
+    if (strncmp(l->id, key->id, sizeof(l->id) - 1)) {
+        strncpy(l->id, key->id, sizeof(l->id) - 1);
+        l->id[sizeof(l->id) - 1] = '\0';
+    }
+    __atomic_store_n(&l->store, store, __ATOMIC_RELEASE);
 }
 
 int apikey_limit_table_lease_put(apikey_limit_table_t *t,
@@ -197,15 +211,17 @@ int apikey_limit_table_lease_put(apikey_limit_table_t *t,
 {
     int reset = 0;
     slot_t *s = apikey_slot_of(t, key, now, &reset);
+    lease_t *l = s ? lease_of(t, s) : NULL;
     unsigned long size;
     apr_uint64_t w, nw;
 
-    if (!s || units == 0 || !quota->limit) {
+    if (!l || units == 0 || !quota->limit) {
         return 0;
     }
-    /* Where a sync gives them back: set before the units are there. */
-    __atomic_store_n(&s->store, store, __ATOMIC_RELEASE);
-    w = load(&s->lease);
+    /* Where and under what id a sync gives them back: set before the
+     * units are there. */
+    lease_name(l, key, store);
+    w = load(&l->lease);
     for (;;) {
         unsigned long p = APIKEY_QUOTA_PERIOD(w);
         unsigned long long held = 0;
@@ -224,22 +240,22 @@ int apikey_limit_table_lease_put(apikey_limit_table_t *t,
             return 0;
         }
         nw = APIKEY_QUOTA_WORD(period, held + units - 1);
-        if (cas(&s->lease, &w, nw)) {
+        if (cas(&l->lease, &w, nw)) {
             break;
         }
     }
     if (claimed == (unsigned long)-1) {
-        __atomic_fetch_add(&s->claimed, (apr_uint32_t)units, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&l->claimed, (apr_uint32_t)units, __ATOMIC_RELAXED);
     }
     else {
-        __atomic_store_n(&s->claimed, (apr_uint32_t)claimed, __ATOMIC_RELEASE);
+        __atomic_store_n(&l->claimed, (apr_uint32_t)claimed, __ATOMIC_RELEASE);
     }
     /* The next claim asks for twice as much, up to the cap: a busy key
      * that runs dry within a sync interval makes fewer round trips. */
-    size = lease_want(s, quota->limit);
+    size = lease_want(l, quota->limit);
     size =
         size > lease_cap(quota->limit) / 2 ? lease_cap(quota->limit) : size * 2;
-    __atomic_store_n(&s->lease_size, (apr_uint32_t)size, __ATOMIC_RELEASE);
+    __atomic_store_n(&l->lease_size, (apr_uint32_t)size, __ATOMIC_RELEASE);
     return 1;
 }
 
@@ -250,10 +266,11 @@ void apikey_limit_table_lease_dry(apikey_limit_table_t *t,
 {
     int reset = 0;
     slot_t *s = apikey_slot_of(t, key, now, &reset);
+    lease_t *l = s ? lease_of(t, s) : NULL;
 
-    if (s && quota->limit) {
-        __atomic_store_n(&s->store, store, __ATOMIC_RELEASE);
-        __atomic_store_n(&s->dry,
+    if (l && quota->limit) {
+        lease_name(l, key, store);
+        __atomic_store_n(&l->dry,
                          APIKEY_QUOTA_WORD(period_of(quota->period, now),
                                            full ? DRY_FULL : DRY_DOWN),
                          __ATOMIC_RELEASE);
@@ -264,29 +281,30 @@ int apikey_limit_table_lease_drain(apikey_limit_table_t *t, unsigned i,
                                    long long now, apikey_lease_return_t *out)
 {
     slot_t *s;
-    apr_uint64_t w, l, o;
+    lease_t *l;
+    apr_uint64_t w, lw, o;
     unsigned long count, before, spent, cap;
     apr_uint32_t store;
     size_t k;
 
-    if (!(s = slot_held(t, i, &w))
-        || (store = __atomic_load_n(&s->store, __ATOMIC_ACQUIRE)) == 0) {
+    if (!(s = slot_held(t, i, &w)) || !(l = lease_of(t, s))
+        || (store = __atomic_load_n(&l->store, __ATOMIC_ACQUIRE)) == 0) {
         return 0; /* no leased quota here */
     }
     /* The next lease: what this server admitted since the last sync. */
     count = APIKEY_QUOTA_COUNT(load(&s->quota));
-    before = load_32(&s->synced);
+    before = load_32(&l->synced);
     spent = count >= before ? count - before : count;
-    __atomic_store_n(&s->synced, (apr_uint32_t)count, __ATOMIC_RELEASE);
+    __atomic_store_n(&l->synced, (apr_uint32_t)count, __ATOMIC_RELEASE);
     cap = lease_cap(load_32(&s->quota_limit));
-    __atomic_store_n(&s->lease_size,
+    __atomic_store_n(&l->lease_size,
                      (apr_uint32_t)(spent < 1     ? 1
                                     : spent > cap ? cap
                                                   : spent),
                      __ATOMIC_RELEASE);
     /* Units can go back only under the key's whole id: a slot whose id
      * was scribbled over keeps what it holds (its key spends it). */
-    memcpy(out->id, s->id, sizeof(out->id));
+    memcpy(out->id, l->id, sizeof(out->id));
     out->id[APIKEY_QUOTA_ID_MAX] = '\0';
     for (k = 0; out->id[k]; k++) {
         if ((unsigned char)out->id[k] < ' '
@@ -298,13 +316,13 @@ int apikey_limit_table_lease_drain(apikey_limit_table_t *t, unsigned i,
         return 0;
     }
     /* Ask the store again at the next claim. */
-    __atomic_store_n(&s->dry, 0, __ATOMIC_RELEASE);
-    l = __atomic_exchange_n(&s->lease, 0, __ATOMIC_ACQ_REL);
-    o = __atomic_exchange_n(&s->owed, 0, __ATOMIC_ACQ_REL);
+    __atomic_store_n(&l->dry, 0, __ATOMIC_RELEASE);
+    lw = __atomic_exchange_n(&l->lease, 0, __ATOMIC_ACQ_REL);
+    o = __atomic_exchange_n(&l->owed, 0, __ATOMIC_ACQ_REL);
     out->period = out->units = out->owed = out->owed_period = 0;
-    if (APIKEY_QUOTA_COUNT(l) && !period_over(APIKEY_QUOTA_PERIOD(l), now)) {
-        out->period = APIKEY_QUOTA_PERIOD(l);
-        out->units = APIKEY_QUOTA_COUNT(l);
+    if (APIKEY_QUOTA_COUNT(lw) && !period_over(APIKEY_QUOTA_PERIOD(lw), now)) {
+        out->period = APIKEY_QUOTA_PERIOD(lw);
+        out->units = APIKEY_QUOTA_COUNT(lw);
     }
     if (APIKEY_QUOTA_COUNT(o) && !period_over(APIKEY_QUOTA_PERIOD(o), now)) {
         out->owed_period = APIKEY_QUOTA_PERIOD(o);
@@ -322,18 +340,19 @@ int apikey_limit_table_lease_restore(apikey_limit_table_t *t, unsigned i,
                                      const apikey_lease_return_t *r)
 {
     slot_t *s;
+    lease_t *l;
     apr_uint64_t w;
 
-    if (!(s = slot_at(t, i))) {
+    if (!(s = slot_at(t, i)) || !(l = lease_of(t, s))) {
         return 0;
     }
     if (r->owed) {
-        owe(s, r->owed_period, r->owed);
+        owe(l, r->owed_period, r->owed);
     }
     if (!r->units) {
         return 1;
     }
-    w = load(&s->lease);
+    w = load(&l->lease);
     for (;;) {
         unsigned long long held =
             APIKEY_QUOTA_PERIOD(w) == r->period ? APIKEY_QUOTA_COUNT(w) : 0;
@@ -342,7 +361,7 @@ int apikey_limit_table_lease_restore(apikey_limit_table_t *t, unsigned i,
             || held + r->units > 0xffffffffULL) {
             return 0;
         }
-        if (cas(&s->lease, &w, APIKEY_QUOTA_WORD(r->period, held + r->units))) {
+        if (cas(&l->lease, &w, APIKEY_QUOTA_WORD(r->period, held + r->units))) {
             return 1;
         }
     }
@@ -352,13 +371,14 @@ void apikey_limit_table_lease_returned(apikey_limit_table_t *t, unsigned i,
                                        unsigned long units)
 {
     slot_t *s = slot_at(t, i);
+    lease_t *l = s ? lease_of(t, s) : NULL;
     apr_uint32_t *c;
     apr_uint32_t w, nw;
 
-    if (!s) {
+    if (!l) {
         return;
     }
-    c = &s->claimed;
+    c = &l->claimed;
     w = __atomic_load_n(c, __ATOMIC_ACQUIRE);
     do {
         nw = w > units ? (apr_uint32_t)(w - units) : 0;

@@ -14,18 +14,19 @@
  * down), 2 when admitted on the server's own count (fallback=local), else
  * 1 with the period the unit came from in *from (0 when none was taken:
  * report only). */
-int apikey_quota_lease_charge(slot_t *s, const apikey_quota_t *quota,
-                              unsigned long period, int flags,
-                              apikey_charge_t *out, unsigned long *from);
+int apikey_quota_lease_charge(slot_t *s, lease_t *l,
+                              const apikey_quota_t *quota, unsigned long period,
+                              int flags, apikey_charge_t *out,
+                              unsigned long *from);
 
 /* The unit lease_put kept for a prepaid charge goes back to the lease
  * (the rate limit refused the request), while the lease is still of that
  * period, or empty: a sync may have drained it meanwhile, and handed back
  * all but this unit, which the next sync hands back. */
-void apikey_quota_lease_unit_back(slot_t *s, unsigned long period);
+void apikey_quota_lease_unit_back(lease_t *l, unsigned long period);
 
 /* The units of period used as far as this server knows: what the cluster
  * has claimed less what this server still holds. */
-unsigned long apikey_quota_lease_used(slot_t *s, unsigned long period);
+unsigned long apikey_quota_lease_used(lease_t *l, unsigned long period);
 
 #endif /* APIKEY_LEASE_H */

@@ -15,23 +15,29 @@
 #include <unistd.h>
 
 #define TABLE_MAGIC APR_UINT64_C(0x41504b51554f5441) /* "APKQUOTA" */
-#define FILE_MAGIC  "apikey-quota-state 3\n"
+#define FILE_MAGIC  "apikey-quota-state 4\n"
 
-apr_size_t apikey_limit_table_size(unsigned nslots)
+/* A key's bytes: its slot's, and its lease's when the table has leases. */
+static apr_uint32_t key_size(int leases)
 {
-    return sizeof(apikey_limit_table_t) + (apr_size_t)nslots * sizeof(slot_t);
+    return (apr_uint32_t)(sizeof(slot_t) + (leases ? sizeof(lease_t) : 0));
+}
+
+apr_size_t apikey_limit_table_size(unsigned nslots, int leases)
+{
+    return sizeof(apikey_limit_table_t) + (apr_size_t)nslots * key_size(leases);
 }
 
 apikey_limit_table_t *
-apikey_limit_table_init(void *mem, apr_size_t size, unsigned nslots,
+apikey_limit_table_init(void *mem, apr_size_t size, unsigned nslots, int leases,
                         const unsigned char seed[APIKEY_QUOTA_SEED_LEN],
                         int *adopted)
 {
-    if (nslots == 0 || size < apikey_limit_table_size(nslots)) {
+    if (nslots == 0 || size < apikey_limit_table_size(nslots, leases)) {
         return NULL;
     }
     *adopted = apikey_segment_init(mem, size, TABLE_MAGIC, nslots,
-                                   sizeof(slot_t), seed, 1);
+                                   key_size(leases), seed, 1);
     /* Adopted: kept counts, of a build that may not have counted. */
     apikey_limit_table_recount(mem);
     return mem;
@@ -87,8 +93,8 @@ int apikey_limit_table_header_check(apikey_limit_table_t *t,
 
 /* Checks the words a charge relies on; resets them when they cannot be
  * right (a corrupted slot).  Returns 1 when it reset anything. */
-static int repair(slot_t *s, long long now, const apikey_rate_t *rate,
-                  const apikey_quota_t *quota)
+static int repair(slot_t *s, lease_t *ls, long long now,
+                  const apikey_rate_t *rate, const apikey_quota_t *quota)
 {
     apr_uint64_t q = load(&s->quota);
     apr_int64_t tat = (apr_int64_t)load((apr_uint64_t *)&s->tat);
@@ -116,32 +122,35 @@ static int repair(slot_t *s, long long now, const apikey_rate_t *rate,
             fixed = 1;
         }
     }
+    if (!ls) {
+        return fixed;
+    }
     /* The same for units held of a leased quota: they cannot be of such
      * a period (and cannot be given back to one). */
     {
-        apr_uint64_t l = load(&s->lease);
+        apr_uint64_t l = load(&ls->lease);
 
         if (quota->limit
             && PERIOD_TYPE(APIKEY_QUOTA_PERIOD(l)) == (unsigned)quota->period
             && APIKEY_QUOTA_PERIOD(l) > period_of(quota->period, now) + 1
             && APIKEY_QUOTA_PERIOD(l)
                    > period_of(quota->period, now + APIKEY_QUOTA_CLOCK_SLACK)
-            && cas(&s->lease, &l, 0)) {
+            && cas(&ls->lease, &l, 0)) {
             fixed = 1;
         }
         /* More units held than the quota has: never claimed. */
         if (quota->limit && APIKEY_QUOTA_COUNT(l) > quota->limit
-            && cas(&s->lease, &l, 0)) {
+            && cas(&ls->lease, &l, 0)) {
             fixed = 1;
         }
     }
     /* More owed than a server may admit on its own in a period: counted
      * as the most it may (more counted is the safe side). */
     {
-        apr_uint64_t o = load(&s->owed);
+        apr_uint64_t o = load(&ls->owed);
 
         if (quota->limit && APIKEY_QUOTA_COUNT(o) > quota->limit
-            && cas(&s->owed, &o,
+            && cas(&ls->owed, &o,
                    APIKEY_QUOTA_WORD(APIKEY_QUOTA_PERIOD(o), quota->limit))) {
             fixed = 1;
         }
@@ -160,6 +169,8 @@ static void describe(slot_t *s, const apikey_slot_key_t *key, const char *owner,
         || s->burst != (apr_uint32_t)rate->burst || s->keystore != key->store
         || s->query != key->query || s->budget != key->budget
         || strncmp(s->id, id, sizeof(s->id) - 1)) {
+        size_t n = strlen(id);
+
         s->keystore = key->store;
         s->query = key->query;
         s->budget = key->budget;
@@ -169,6 +180,7 @@ static void describe(slot_t *s, const apikey_slot_key_t *key, const char *owner,
         s->period = (unsigned char)quota->period;
         strncpy(s->id, id, sizeof(s->id) - 1);
         s->id[sizeof(s->id) - 1] = '\0';
+        s->id_cut = n > SLOT_ID_KEPT;
         strncpy(s->owner_name, owner ? owner : "", sizeof(s->owner_name) - 1);
         s->owner_name[sizeof(s->owner_name) - 1] = '\0';
     }
@@ -267,13 +279,12 @@ static int charge_quota(slot_t *s, const apikey_quota_t *quota,
 
 /* What the quota's headers say of a request the rate limit refused, which
  * the quota never saw: its count as it stands. */
-static void quota_peek(slot_t *s, const apikey_quota_t *quota,
-                       unsigned long period, int leased, apikey_charge_t *out)
+static void quota_peek(slot_t *s, lease_t *l, const apikey_quota_t *quota,
+                       unsigned long period, apikey_charge_t *out)
 {
     out->quota_used =
-        leased ? apikey_quota_lease_used(s, period)
-               : apikey_quota_used(as_type(load(&s->quota), quota->period),
-                                   period);
+        l ? apikey_quota_lease_used(l, period)
+          : apikey_quota_used(as_type(load(&s->quota), quota->period), period);
     out->quota_remaining =
         out->quota_used >= quota->limit ? 0 : quota->limit - out->quota_used;
 }
@@ -289,6 +300,7 @@ void apikey_limit_table_charge(apikey_limit_table_t *t,
     unsigned long period = quota->limit ? period_of(quota->period, now) : 0;
     int counted = 0; /* by the rate limit */
     slot_t *s;
+    lease_t *l;
 
     memset(out, 0, sizeof(*out));
     s = (flags & APIKEY_CHARGE_SPARE)
@@ -299,8 +311,18 @@ void apikey_limit_table_charge(apikey_limit_table_t *t,
         out->result = APIKEY_CHARGE_FULL;
         return;
     }
-    out->repaired |= repair(s, now, rate, quota);
+    l = lease_of(t, s);
+    out->repaired |= repair(s, l, now, rate, quota);
     describe(s, key, owner, rate, quota);
+    if (leased && !l) {
+        /* A leased quota in a table laid out with no server keeping
+         * quotas in the store (which start-up rules out): fail closed. */
+        out->result = APIKEY_CHARGE_STORE_DOWN;
+        return;
+    }
+    if (!leased) {
+        l = NULL; /* the quota is this server's own */
+    }
     if (quota->limit) {
         out->quota_reset_us = apikey_period_end(quota->period, now) - now;
     }
@@ -311,11 +333,11 @@ void apikey_limit_table_charge(apikey_limit_table_t *t,
         if (!charge_rate(s, rate, now, report_only, out)) {
             /* The one unit a charge may hold before it reaches the quota:
              * the one lease_put kept for it. */
-            if (leased && (flags & APIKEY_CHARGE_PREPAID)) {
-                apikey_quota_lease_unit_back(s, period);
+            if (l && (flags & APIKEY_CHARGE_PREPAID)) {
+                apikey_quota_lease_unit_back(l, period);
             }
             if (quota->limit) {
-                quota_peek(s, quota, period, leased, out);
+                quota_peek(s, l, quota, period, out);
                 /* Spent as well: the quota is what keeps the request out
                  * longest, and what the client is told to wait for. */
                 if (out->quota_remaining == 0) {
@@ -331,11 +353,10 @@ void apikey_limit_table_charge(apikey_limit_table_t *t,
     }
     if (quota->limit) {
         unsigned long from;
-        int admitted =
-            leased
-                ? apikey_quota_lease_charge(s, quota, period, flags, out, &from)
-                      != 0
-                : charge_quota(s, quota, period, report_only, out);
+        int admitted = l ? apikey_quota_lease_charge(s, l, quota, period, flags,
+                                                     out, &from)
+                               != 0
+                         : charge_quota(s, quota, period, report_only, out);
 
         if (!admitted && counted) {
             rate_give_back(s, rate, now, out);
@@ -371,8 +392,8 @@ void apikey_limit_table_refund(apikey_limit_table_t *t,
         while (APIKEY_QUOTA_PERIOD(w) == period && APIKEY_QUOTA_COUNT(w) > 0
                && !cas(&s->quota, &w, w - 1)) {
         }
-        if ((flags & APIKEY_CHARGE_LEASED)) {
-            apikey_quota_lease_unit_back(s, period);
+        if ((flags & APIKEY_CHARGE_LEASED) && lease_of(t, s)) {
+            apikey_quota_lease_unit_back(lease_of(t, s), period);
         }
     }
 }
@@ -389,8 +410,8 @@ void apikey_limit_table_peek(apikey_limit_table_t *t,
     out->quota_remaining = quota->limit;
     out->quota_reset_us = apikey_period_end(quota->period, now) - now;
     if (s && quota->limit) {
-        quota_peek(s, quota, period_of(quota->period, now),
-                   (flags & APIKEY_CHARGE_LEASED) != 0, out);
+        quota_peek(s, (flags & APIKEY_CHARGE_LEASED) ? lease_of(t, s) : NULL,
+                   quota, period_of(quota->period, now), out);
     }
 }
 
@@ -398,21 +419,32 @@ int apikey_limit_table_view(apikey_limit_table_t *t, unsigned i,
                             apikey_quota_view_t *v)
 {
     slot_t *s;
+    lease_t *l;
     apr_uint64_t w;
     size_t k;
 
     if (!(s = slot_held(t, i, &w))) {
         return 0;
     }
-    memcpy(v->id, s->id, sizeof(s->id));
-    v->id[APIKEY_QUOTA_ID_MAX] = '\0';
-    memcpy(v->owner, s->owner_name, sizeof(v->owner));
-    v->owner[sizeof(v->owner) - 1] = '\0';
+    l = lease_of(t, s);
+    v->leased = l && __atomic_load_n(&l->store, __ATOMIC_ACQUIRE) != 0;
+    /* A leased key's id is whole in its lease; another's may be cut. */
+    if (v->leased) {
+        memcpy(v->id, l->id, sizeof(l->id));
+        v->id_cut = 0;
+    }
+    else {
+        memcpy(v->id, s->id, sizeof(s->id));
+        v->id_cut = s->id_cut != 0;
+    }
+    v->id[v->leased ? APIKEY_QUOTA_ID_MAX : SLOT_ID_KEPT] = '\0';
+    memcpy(v->owner, s->owner_name, sizeof(s->owner_name));
+    v->owner[sizeof(s->owner_name) - 1] = '\0';
     v->store = s->keystore;
     v->query = s->query;
     v->budget = s->budget;
     /* Racy copies of display strings: no control characters.  An id is
-     * ASCII; an owner may be UTF-8 (cut at the slot's 25 bytes, perhaps in
+     * ASCII; an owner may be UTF-8 (cut at the slot's 24 bytes, perhaps in
      * the middle of a character, which the status page's writers mend). */
     for (k = 0; v->id[k]; k++) {
         if ((unsigned char)v->id[k] < ' ' || (unsigned char)v->id[k] > '~') {
@@ -443,16 +475,15 @@ int apikey_limit_table_view(apikey_limit_table_t *t, unsigned i,
     }
     v->rate_interval_us = s->rate_interval;
     v->burst = s->burst;
-    v->leased = __atomic_load_n(&s->store, __ATOMIC_ACQUIRE) != 0;
     v->lease_period = v->lease_units = v->cluster_claimed = 0;
     if (v->leased) {
-        apr_uint64_t l = load(&s->lease);
+        apr_uint64_t lw = load(&l->lease);
 
-        if (PERIOD_TYPE(APIKEY_QUOTA_PERIOD(l)) == (unsigned)v->period) {
-            v->lease_period = APIKEY_QUOTA_PERIOD(l) & 0x3fffffffUL;
-            v->lease_units = APIKEY_QUOTA_COUNT(l);
+        if (PERIOD_TYPE(APIKEY_QUOTA_PERIOD(lw)) == (unsigned)v->period) {
+            v->lease_period = APIKEY_QUOTA_PERIOD(lw) & 0x3fffffffUL;
+            v->lease_units = APIKEY_QUOTA_COUNT(lw);
         }
-        v->cluster_claimed = load_32(&s->claimed);
+        v->cluster_claimed = load_32(&l->claimed);
     }
     return 1;
 }
@@ -466,10 +497,14 @@ int apikey_limit_table_full_log_due(apikey_limit_table_t *t, long long now,
            && cas(&t->h.word, &last, (apr_uint64_t)now);
 }
 
+/* The state file: its magic, the slot count, a key's bytes (the table's
+ * header's slot size: with leases or without), the seed, then the slots
+ * and, when there are, the leases. */
 int apikey_limit_table_save(apikey_limit_table_t *t, const char *path)
 {
     char tmp[4096];
     FILE *f;
+    lease_t *l = lease_of(t, slots(t));
 
     /* Written by the parent, as root: a temporary name nobody can guess
      * or plant a link at, mode 0600 (the file holds the table's seed). */
@@ -480,26 +515,50 @@ int apikey_limit_table_save(apikey_limit_table_t *t, const char *path)
         f, tmp, path,
         fputs(FILE_MAGIC, f) >= 0
             && fwrite(&t->h.nslots, sizeof(t->h.nslots), 1, f) == 1
+            && fwrite(&t->h.slot_size, sizeof(t->h.slot_size), 1, f) == 1
             && fwrite(t->h.seed, APIKEY_QUOTA_SEED_LEN, 1, f) == 1
-            && fwrite(slots(t), sizeof(slot_t), t->h.nslots, f) == t->h.nslots);
+            && fwrite(slots(t), sizeof(slot_t), t->h.nslots, f) == t->h.nslots
+            && (!l
+                || fwrite(l, sizeof(lease_t), t->h.nslots, f) == t->h.nslots));
 }
 
 int apikey_limit_table_load(apikey_limit_table_t *t, const char *path)
 {
-    const size_t head =
-        sizeof(FILE_MAGIC) - 1 + sizeof(apr_uint32_t) + APIKEY_QUOTA_SEED_LEN;
-    size_t want = head + (size_t)t->h.nslots * sizeof(slot_t), got = 0;
+    const size_t magic = sizeof(FILE_MAGIC) - 1,
+                 head =
+                     magic + 2 * sizeof(apr_uint32_t) + APIKEY_QUOTA_SEED_LEN;
+    unsigned char h[sizeof(FILE_MAGIC) - 1 + 2 * sizeof(apr_uint32_t)
+                    + APIKEY_QUOTA_SEED_LEN];
+    size_t want, got;
     unsigned char *buf;
-    apr_uint32_t n;
+    apr_uint32_t n, size;
+    int leases;
     unsigned i;
+    lease_t *l = lease_of(t, slots(t));
     /* Not a link, not a file another user could have written. */
     FILE *f = apikey_file_open_private(path);
 
     if (!f) {
         return -1;
     }
-    /* Read it whole, one byte more than expected: a file cut short or too
-     * long is refused before anything is applied. */
+    /* The header, then the rest whole, one byte more than the header says:
+     * a file cut short or too long is refused before anything is applied.
+     * A file of a table with leases restores into one without (the slots)
+     * and the other way round (the leases start empty). */
+    if (fread(h, 1, head, f) != head || memcmp(h, FILE_MAGIC, magic)) {
+        fclose(f);
+        errno = EINVAL;
+        return -1;
+    }
+    memcpy(&n, h + magic, sizeof(n));
+    memcpy(&size, h + magic + sizeof(n), sizeof(size));
+    leases = size == sizeof(slot_t) + sizeof(lease_t);
+    if (n != t->h.nslots || (size != sizeof(slot_t) && !leases)) {
+        fclose(f);
+        errno = EINVAL;
+        return -1;
+    }
+    want = (size_t)n * size;
     if (!(buf = malloc(want + 1))) {
         fclose(f);
         errno = ENOMEM;
@@ -507,22 +566,25 @@ int apikey_limit_table_load(apikey_limit_table_t *t, const char *path)
     }
     got = fread(buf, 1, want + 1, f);
     fclose(f);
-    memcpy(&n, buf + sizeof(FILE_MAGIC) - 1, sizeof(n));
-    if (got != want || memcmp(buf, FILE_MAGIC, sizeof(FILE_MAGIC) - 1)
-        || n != t->h.nslots) {
+    if (got != want) {
         free(buf);
         errno = EINVAL;
         return -1;
     }
-    memcpy(t->h.seed, buf + sizeof(FILE_MAGIC) - 1 + sizeof(n),
-           APIKEY_QUOTA_SEED_LEN);
+    memcpy(t->h.seed, h + magic + 2 * sizeof(n), APIKEY_QUOTA_SEED_LEN);
     for (i = 0; i < n; i++) {
         slot_t s;
 
-        memcpy(&s, buf + head + (size_t)i * sizeof(slot_t), sizeof(s));
-        /* Only slots that look whole are restored. */
+        memcpy(&s, buf + (size_t)i * sizeof(slot_t), sizeof(s));
+        /* Only slots that look whole are restored, and their leases. */
         if (s.owner && owner_valid(s.owner)) {
             slots(t)[i] = s;
+            if (l && leases) {
+                memcpy(l + i,
+                       buf + (size_t)n * sizeof(slot_t)
+                           + (size_t)i * sizeof(lease_t),
+                       sizeof(lease_t));
+            }
         }
     }
     free(buf);

@@ -1,10 +1,11 @@
 /* Copyright 2026 the mod_authn_apikey authors
  * SPDX-License-Identifier: Apache-2.0
  *
- * The limit table: one slot of 192 bytes per key, in memory that every
- * child of every generation shares, charged with 64-bit compare-and-swap
- * only.  No lock: a child killed at any instant leaves every word whole.
- * No httpd here, so unit tests hammer it from forked processes. */
+ * The limit table: one slot of 128 bytes per key (and, when some server
+ * keeps quotas in the store, a lease of 112 bytes beside it), in memory
+ * that every child of every generation shares, charged with 64-bit
+ * compare-and-swap only.  No lock: a child killed at any instant leaves every
+ * word whole. No httpd here, so unit tests hammer it from forked processes. */
 #ifndef APIKEY_LIMIT_TABLE_H
 #define APIKEY_LIMIT_TABLE_H
 
@@ -13,8 +14,9 @@
 #include "apikey_limit.h"
 #include "apikey_segment.h"
 
-#define APIKEY_QUOTA_SLOT_SIZE 192
-#define APIKEY_QUOTA_SEED_LEN  APIKEY_SEGMENT_SEED_LEN
+#define APIKEY_QUOTA_SLOT_SIZE  128
+#define APIKEY_QUOTA_LEASE_SIZE 112
+#define APIKEY_QUOTA_SEED_LEN   APIKEY_SEGMENT_SEED_LEN
 /* Slots a key may live in, from its hash on.  A key is refused only when
  * this many slots in a row are taken: with linear probing, runs grow long
  * well before the table is full (16 refused one key in 45 at 80 % full and
@@ -98,6 +100,7 @@ typedef struct {
 /* A slot as the status page shows it. */
 typedef struct {
     char id[APIKEY_QUOTA_ID_MAX + 1];
+    int id_cut; /* the id is longer than its slot keeps: id is its start */
     char owner[26];
     apr_uint32_t store, query, budget; /* the key's (apikey_slot_key_t) */
     long long tat, last_used;
@@ -117,13 +120,16 @@ typedef struct {
     unsigned long lease_period, lease_units, cluster_claimed;
 } apikey_quota_view_t;
 
-apr_size_t apikey_limit_table_size(unsigned nslots);
+/* The bytes of a table of nslots keys, with leases (cluster-wide quotas:
+ * some server has AuthAPIKeyQuotaStore dbd) or without. */
+apr_size_t apikey_limit_table_size(unsigned nslots, int leases);
 
 /* Lays a table out in mem, or adopts the one already there when it has the
  * same layout (a restart keeping the memory): returns the table and sets
- * *adopted, or NULL when size is too small. */
+ * *adopted, or NULL when size is too small.  A table without leases
+ * refuses a leased charge (STORE_DOWN: fail closed). */
 apikey_limit_table_t *
-apikey_limit_table_init(void *mem, apr_size_t size, unsigned nslots,
+apikey_limit_table_init(void *mem, apr_size_t size, unsigned nslots, int leases,
                         const unsigned char seed[APIKEY_QUOTA_SEED_LEN],
                         int *adopted);
 

@@ -44,27 +44,32 @@ static apr_uint64_t owner_word(apikey_limit_table_t *t,
 /* Whether a slot's windows have all expired, it holds no units of a
  * cluster-wide quota, and it has been left alone long enough to give it to
  * another key. */
-static int idle(slot_t *s, long long now)
+static int idle(apikey_limit_table_t *t, slot_t *s, long long now)
 {
     apr_int64_t tat = (apr_int64_t)load((apr_uint64_t *)&s->tat);
     apr_int64_t last = (apr_int64_t)load((apr_uint64_t *)&s->last_used);
     apr_uint64_t q = load(&s->quota);
-    apr_uint64_t l = load(&s->lease);
     int quota_over =
         APIKEY_QUOTA_COUNT(q) == 0 || period_over(APIKEY_QUOTA_PERIOD(q), now);
-    apr_uint64_t o = load(&s->owed);
-    int lease_over =
-        APIKEY_QUOTA_COUNT(l) == 0 || period_over(APIKEY_QUOTA_PERIOD(l), now);
-    int owed_over =
-        APIKEY_QUOTA_COUNT(o) == 0 || period_over(APIKEY_QUOTA_PERIOD(o), now);
-    apr_uint64_t d = load(&s->dry);
+    lease_t *ls = lease_of(t, s);
 
-    /* A key the store just refused still has its answer here. */
-    owed_over =
-        owed_over && (d == 0 || period_over(APIKEY_QUOTA_PERIOD(d), now));
+    if (!(tat <= now && quota_over && now - last >= APIKEY_QUOTA_REUSE_AFTER)) {
+        return 0;
+    }
+    if (ls) {
+        apr_uint64_t l = load(&ls->lease), o = load(&ls->owed),
+                     d = load(&ls->dry);
 
-    return tat <= now && quota_over && lease_over && owed_over
-           && now - last >= APIKEY_QUOTA_REUSE_AFTER;
+        /* Units held or owed, or a key the store just refused (its answer
+         * is still here): not to be given away. */
+        if ((APIKEY_QUOTA_COUNT(l) && !period_over(APIKEY_QUOTA_PERIOD(l), now))
+            || (APIKEY_QUOTA_COUNT(o)
+                && !period_over(APIKEY_QUOTA_PERIOD(o), now))
+            || (d && !period_over(APIKEY_QUOTA_PERIOD(d), now))) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* The key's slot: found along its probe sequence, else the first free one
@@ -99,18 +104,22 @@ static slot_t *find_slot(apikey_limit_table_t *t, apr_uint64_t me,
         if (!owner_valid(w)) {
             /* Scribbled over: whoever it was cannot be told; it is reset
              * and given to us, and the caller logs it. */
+            lease_t *ls = lease_of(t, s);
+
             __atomic_store_n(&s->quota, 0, __ATOMIC_RELEASE);
             __atomic_store_n(&s->tat, 0, __ATOMIC_RELEASE);
-            __atomic_store_n(&s->lease, 0, __ATOMIC_RELEASE);
-            __atomic_store_n(&s->dry, 0, __ATOMIC_RELEASE);
-            __atomic_store_n(&s->owed, 0, __ATOMIC_RELEASE);
+            if (ls) {
+                __atomic_store_n(&ls->lease, 0, __ATOMIC_RELEASE);
+                __atomic_store_n(&ls->dry, 0, __ATOMIC_RELEASE);
+                __atomic_store_n(&ls->owed, 0, __ATOMIC_RELEASE);
+            }
             if (cas(&s->owner, &w, me) || w == me) {
                 *reset = 1;
                 return s;
             }
             continue;
         }
-        if (!reuse && idle(s, now)) {
+        if (!reuse && idle(t, s, now)) {
             reuse = s;
         }
     }
@@ -124,13 +133,17 @@ static slot_t *find_slot(apikey_limit_table_t *t, apr_uint64_t me,
         if (w == me) {
             return reuse;
         }
-        if (idle(reuse, now) && cas(&reuse->owner, &w, me)) {
+        if (idle(t, reuse, now) && cas(&reuse->owner, &w, me)) {
+            lease_t *ls = lease_of(t, reuse);
+
             /* The old key's lease bookkeeping is not ours. */
-            __atomic_store_n(&reuse->dry, 0, __ATOMIC_RELEASE);
-            __atomic_store_n(&reuse->claimed, 0, __ATOMIC_RELEASE);
-            __atomic_store_n(&reuse->synced, 0, __ATOMIC_RELEASE);
-            __atomic_store_n(&reuse->lease_size, 0, __ATOMIC_RELEASE);
-            __atomic_store_n(&reuse->store, 0, __ATOMIC_RELEASE);
+            if (ls) {
+                __atomic_store_n(&ls->dry, 0, __ATOMIC_RELEASE);
+                __atomic_store_n(&ls->claimed, 0, __ATOMIC_RELEASE);
+                __atomic_store_n(&ls->synced, 0, __ATOMIC_RELEASE);
+                __atomic_store_n(&ls->lease_size, 0, __ATOMIC_RELEASE);
+                __atomic_store_n(&ls->store, 0, __ATOMIC_RELEASE);
+            }
             return reuse;
         }
         if (load(&reuse->owner) == me) {

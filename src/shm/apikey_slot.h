@@ -18,6 +18,12 @@
 #define DRY_FULL 1
 #define DRY_DOWN 2
 
+/* The bytes of an id a slot keeps (with a NUL): a UUID, or any of the
+ * default format's, whole. */
+#define SLOT_ID_KEPT 40
+
+/* A key's slot: 128 bytes, two cache lines.  The words a charge writes
+ * come first; the rest is for the status page. */
 typedef struct {
     /* The key's hash with a check byte on top; 0: free.  The one word that
      * says whose slot this is, claimed by compare-and-swap. */
@@ -27,8 +33,30 @@ typedef struct {
      * quota, this server's admissions, which the lease size follows. */
     apr_uint64_t quota;
     apr_int64_t last_used;
-    /* Leased quotas.  period | units this server holds, taken one by one
-     * by compare-and-swap and drained by the sync; what the store last
+    /* For the status page only: written racily, shown after checks. */
+    apr_int64_t rate_interval;
+    apr_uint32_t quota_limit;
+    apr_uint32_t burst;
+    /* The key's store and look-up statement (apikey_slot_key_t): the
+     * owner word is a hash of them with the id; here for the status page,
+     * which shows a virtual host only its own stores' keys, and the sync. */
+    apr_uint32_t keystore, query;
+    apr_uint32_t budget; /* apikey_slot_key_t's */
+    unsigned char period;
+    /* The id is longer than the slot keeps (SLOT_ID_KEPT bytes): the
+     * status page marks it cut.  A leased key's lease keeps it whole. */
+    unsigned char id_cut;
+    char id[SLOT_ID_KEPT + 1];
+    char owner_name[25];
+} slot_t;
+
+/* The lease of a key's cluster-wide quota (AuthAPIKeyQuotaStore dbd): in a
+ * second array, lease i for slot i, there only when some server uses a
+ * dbd quota store, so that a key counted on this server alone costs its
+ * slot's 128 bytes and no more. */
+typedef struct {
+    /* period | units this server holds, taken one by one by
+     * compare-and-swap and drained by the sync; what the store last
      * answered a claim that got nothing (period | DRY_FULL or DRY_DOWN),
      * until the next sync. */
     apr_uint64_t lease;
@@ -40,29 +68,20 @@ typedef struct {
     apr_uint32_t lease_size; /* units the next claim asks for */
     apr_uint32_t claimed;    /* the cluster's claimed units, last reported */
     apr_uint32_t synced;     /* the count at the last sync (sync only) */
-    /* For the status page only: written racily, shown after checks. */
-    apr_uint32_t quota_limit;
-    apr_int64_t rate_interval;
-    apr_uint32_t burst;
-    /* Which store holds a leased quota (where the sync gives units back);
-     * 0: the quota is this server's own.  Written before the first
-     * units. */
+    /* Which store holds the quota (where the sync gives units back); 0:
+     * none, the slot's quota is this server's own.  Written after the id,
+     * before the first units. */
     apr_uint32_t store;
-    /* The key's store and look-up statement (apikey_slot_key_t): the
-     * owner word is a hash of them with the id; here for the status page,
-     * which shows a virtual host only its own stores' keys, and the sync. */
-    apr_uint32_t keystore, query;
-    unsigned char period;
     /* Whole (the sync gives units back under it), NUL-terminated. */
     char id[APIKEY_QUOTA_ID_MAX + 1];
-    char owner_name[26];
-    /* For the status page: the budget (apikey_slot_key_t's). */
-    apr_uint32_t budget;
-} slot_t;
+} lease_t;
 
 /* The header's word is the time of the last "table full" line; used
  * counts the slots ever claimed (slots are taken over, never freed), warned
- * whether the filling warning was given. */
+ * whether the filling warning was given.  The segment header's slot size
+ * is a key's bytes: its slot's, and its lease's when the table has
+ * leases (which makes the two layouts different shapes, never adopted one
+ * for the other, and the flag one the header check puts back). */
 struct apikey_limit_table_t {
     apikey_segment_header_t h;
     apr_uint64_t used;
@@ -70,15 +89,34 @@ struct apikey_limit_table_t {
     apr_uint64_t pad;
 };
 
-typedef char slot_is_192[sizeof(slot_t) == APIKEY_QUOTA_SLOT_SIZE ? 1 : -1];
+typedef char slot_is_128[sizeof(slot_t) == APIKEY_QUOTA_SLOT_SIZE ? 1 : -1];
+typedef char lease_is_112[sizeof(lease_t) == APIKEY_QUOTA_LEASE_SIZE ? 1 : -1];
 /* t/lib/ApiKeyFault.pm reads the id at this offset (the fault tests write
  * over slots in a running httpd's memory): keep the two in step. */
-typedef char id_at_97[offsetof(slot_t, id) == 97 ? 1 : -1];
+typedef char id_at_62[offsetof(slot_t, id) == 62 ? 1 : -1];
+/* The view's copies hold the slot's and the lease's strings whole. */
+typedef char view_holds_id[sizeof(((apikey_quota_view_t *)0)->id)
+                                   >= sizeof(((lease_t *)0)->id)
+                               ? 1
+                               : -1];
+typedef char view_holds_owner[sizeof(((apikey_quota_view_t *)0)->owner)
+                                      >= sizeof(((slot_t *)0)->owner_name)
+                                  ? 1
+                                  : -1];
 typedef char header_is_64[sizeof(struct apikey_limit_table_t) == 64 ? 1 : -1];
 
 static inline slot_t *slots(apikey_limit_table_t *t)
 {
     return (slot_t *)(t + 1);
+}
+
+/* The lease of slot s, or NULL when the table has none (no server uses a
+ * dbd quota store). */
+static inline lease_t *lease_of(apikey_limit_table_t *t, slot_t *s)
+{
+    return t->h.slot_size > sizeof(slot_t)
+               ? (lease_t *)(slots(t) + t->h.nslots) + (s - slots(t))
+               : NULL;
 }
 
 static inline apr_uint64_t load(apr_uint64_t *w)

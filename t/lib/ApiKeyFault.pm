@@ -212,14 +212,16 @@ sub mem_write {
 # The limit table (src/shm/apikey_limit_table.c) in the memory of process pid:
 # an anonymous shared mapping starting with APR's size word, then the
 # table's header (magic "APKQUOTA" as a little-endian word, the slot count,
-# the slot size), then slots of $SLOT_SIZE bytes.  Returns the address of
-# the slot whose id (its display text starts at byte $SLOT_TEXT: the id, 65
-# bytes, then the owner) is id, or undef; with id undef, the table's
-# address.
+# a key's bytes: a slot's, or a slot's and a lease's when some server keeps
+# quotas in the store), then slots of $SLOT_SIZE bytes (and the leases
+# after them).  Returns the address of the slot whose id (its display text
+# starts at byte $SLOT_TEXT: the id, 41 bytes, then the owner) is id, or
+# undef; with id undef, the table's address.
 my $MAGIC = 'ATOUQKPA';
-our $SLOT_SIZE = 192;
-our $SLOT_TEXT = 97;
-our $SLOT_TEXT_LEN = 65 + 30;
+our $SLOT_SIZE = 128;
+our $SLOT_TEXT = 62;
+our $SLOT_TEXT_LEN = 41 + 25;
+my $LEASE_SIZE = 112;
 
 sub quota_slot {
     my ($pid, $id) = @_;
@@ -232,14 +234,14 @@ sub quota_slot {
         my $head = mem_read($pid, $start, 24) // next;
         next unless substr($head, 8, 8) eq $MAGIC;
         my ($nslots, $size) = unpack('L<L<', substr($head, 16, 8));
-        next unless $size == $SLOT_SIZE
-                    && 8 + 64 + $nslots * $SLOT_SIZE <= $end - $start;
+        next unless ($size == $SLOT_SIZE || $size == $SLOT_SIZE + $LEASE_SIZE)
+                    && 8 + 64 + $nslots * $size <= $end - $start;
         my $table = $start + 8;
         return $table unless defined $id;
         my $all = mem_read($pid, $table + 64, $nslots * $SLOT_SIZE) // next;
         for my $i (0 .. $nslots - 1) {
             my $slot_id = unpack('Z*', substr($all, $i * $SLOT_SIZE
-                                                    + $SLOT_TEXT, 65));
+                                                    + $SLOT_TEXT, 41));
             return $table + 64 + $i * $SLOT_SIZE if $slot_id eq $id;
         }
     }

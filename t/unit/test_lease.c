@@ -83,14 +83,14 @@ static int scale = 100;
 
 static apikey_limit_table_t *table_new(void **mem)
 {
-    apr_size_t size = apikey_limit_table_size(NSLOTS);
+    apr_size_t size = apikey_limit_table_size(NSLOTS, 1);
     int adopted;
 
     *mem = calloc(1, size);
     if (!*mem) {
         return NULL;
     }
-    return apikey_limit_table_init(*mem, size, NSLOTS, seeds[0], &adopted);
+    return apikey_limit_table_init(*mem, size, NSLOTS, 1, seeds[0], &adopted);
 }
 
 /* A leased charge: LEASED and flags. */
@@ -501,8 +501,7 @@ static void test_rate_give_back(void)
            && find_key(t, "rated", &v) >= 0 && v.quota_count == 5,
        "no lease asked for, nothing taken (5 admitted)");
     c = lcharge(t, "rated", one, q, t0 + 5 * SEC, 0);
-    is_int(c.result, APIKEY_CHARGE_NEED_LEASE,
-           "a second later: NEED_LEASE");
+    is_int(c.result, APIKEY_CHARGE_NEED_LEASE, "a second later: NEED_LEASE");
     ok(apikey_limit_table_lease_put(t, KEY("rated"), &q, t0 + 5 * SEC,
                                     c.lease_period, 3, 8, 9),
        "lease_put of 3 (one kept for the request)");
@@ -1077,7 +1076,7 @@ static pid_t spawn(sim_t *sh, apikey_limit_table_t **t, int k, int nice_it)
 
 static int cluster_new(sim_t **sh, apikey_limit_table_t **t, void **mem)
 {
-    apr_size_t size = apikey_limit_table_size(CLUSTER_SLOTS);
+    apr_size_t size = apikey_limit_table_size(CLUSTER_SLOTS, 1);
     int n, adopted;
 
     *sh = shared_new(sizeof(**sh));
@@ -1088,7 +1087,7 @@ static int cluster_new(sim_t **sh, apikey_limit_table_t **t, void **mem)
     (*sh)->period = FIELD(APIKEY_PERIOD_DAY, DAY_INDEX);
     for (n = 0; n < NODES; n++) {
         mem[n] = shared_new(size);
-        t[n] = mem[n] ? apikey_limit_table_init(mem[n], size, CLUSTER_SLOTS,
+        t[n] = mem[n] ? apikey_limit_table_init(mem[n], size, CLUSTER_SLOTS, 1,
                                                 seeds[n], &adopted)
                       : NULL;
         if (!t[n]) {
@@ -1104,7 +1103,7 @@ static void cluster_free(sim_t *sh, void **mem)
 
     for (n = 0; n < NODES; n++) {
         if (mem[n]) {
-            munmap(mem[n], apikey_limit_table_size(CLUSTER_SLOTS));
+            munmap(mem[n], apikey_limit_table_size(CLUSTER_SLOTS, 1));
         }
     }
     munmap(sh, sizeof(*sh));
@@ -1431,6 +1430,85 @@ static void test_killed(void)
     cluster_free(sh, mem);
 }
 
+/* The two layouts: a table without leases (no server keeps quotas in the
+ * store) costs a slot a key and refuses a leased charge (fail closed);
+ * one with leases costs a lease more and keeps a long id whole for the
+ * sync.  A state file of either restores into either: the slots always,
+ * the leases where both have them. */
+static void test_layouts(void)
+{
+    apikey_quota_t q = quota_of(LIMIT, APIKEY_PERIOD_DAY);
+    const char *longid = "a-legacy-key-id-of-sixty-four-bytes-which-no-slot-"
+                         "keeps-whole-xy";
+    apikey_lease_return_t r;
+    apikey_quota_view_t v;
+    apikey_charge_t c;
+    char path[256];
+    int adopted, i;
+    apr_size_t plain = apikey_limit_table_size(NSLOTS, 0),
+               leased = apikey_limit_table_size(NSLOTS, 1);
+    void *mem = calloc(1, plain), *mem2;
+    apikey_limit_table_t *t = mem ? apikey_limit_table_init(
+                                  mem, plain, NSLOTS, 0, seeds[0], &adopted)
+                                  : NULL,
+                         *t2;
+
+    is_int((long long)(leased - plain), (long long)NSLOTS * 112,
+           "leases cost 112 bytes a key more");
+    if (!t) {
+        ok(0, "a table without leases");
+        return;
+    }
+    c = lcharge(t, "leased", no_rate, q, NOW0, 0);
+    is_int(c.result, APIKEY_CHARGE_STORE_DOWN,
+           "without leases, a leased charge fails closed (STORE_DOWN)");
+    ok(!apikey_limit_table_lease_put(t, KEY("leased"), &q, NOW0,
+                                     FIELD(APIKEY_PERIOD_DAY, DAY_INDEX), 5, 5,
+                                     7),
+       "and lease_put takes nothing");
+    i = find_key(t, "leased", &v);
+    ok(i >= 0 && !v.leased
+           && !apikey_limit_table_lease_drain(t, (unsigned)i, NOW0, &r),
+       "its slot is not leased and drains nothing");
+    apikey_limit_table_charge(t, KEY("own"), "owner", &no_rate, &q, NOW0, 0,
+                              &c);
+    is_int(c.result, APIKEY_CHARGE_ADMIT, "a quota of the server's own works");
+
+    t2 = table_new(&mem2);
+    if (!t2) {
+        ok(0, "a table with leases");
+        free(mem);
+        return;
+    }
+    ok(first_lease(t2, longid, q, NOW0, 5, 7), "a 64-byte id: leased");
+    i = find_key(t2, longid, &v);
+    ok(i >= 0 && v.leased && !v.id_cut, "shown whole, from its lease");
+    ok(i >= 0 && apikey_limit_table_lease_drain(t2, (unsigned)i, NOW0, &r)
+           && !strcmp(r.id, longid) && r.units == 4,
+       "drained under its whole id, 4 units");
+    ok(apikey_limit_table_lease_restore(t2, (unsigned)i, &r),
+       "and restored (a give-back that failed)");
+    apikey_limit_table_charge(t2, KEY("own"), "owner", &no_rate, &q, NOW0, 0,
+                              &c);
+
+    snprintf(path, sizeof(path), "/tmp/test_lease.%ld.state", (long)getpid());
+    is_int(apikey_limit_table_save(t2, path), 0, "a table with leases saved");
+    memset(mem, 0, plain);
+    t = apikey_limit_table_init(mem, plain, NSLOTS, 0, seeds[1], &adopted);
+    is_int(apikey_limit_table_load(t, path), 0, "restores into one without");
+    ok(find_key(t, "own", &v) >= 0 && v.quota_count == 1 && !v.leased,
+       "the slots: the server's own count kept");
+    is_int(apikey_limit_table_save(t, path), 0, "a table without saved");
+    memset(mem2, 0, leased);
+    t2 = apikey_limit_table_init(mem2, leased, NSLOTS, 1, seeds[1], &adopted);
+    is_int(apikey_limit_table_load(t2, path), 0, "restores into one with");
+    ok(find_key(t2, "own", &v) >= 0 && v.quota_count == 1, "its slots kept");
+    is_int(held(t2, "leased"), -1, "the leases start empty");
+    unlink(path);
+    free(mem);
+    free(mem2);
+}
+
 int main(void)
 {
     const char *env = getenv("APIKEY_TORTURE_SCALE");
@@ -1448,6 +1526,7 @@ int main(void)
     test_give_back_after_sync();
     test_fallback();
     test_lease_clamp();
+    test_layouts();
     test_exactness();
     test_killed();
     return done_testing();

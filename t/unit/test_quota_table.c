@@ -94,27 +94,27 @@ static unsigned long charge_n(apikey_limit_table_t *t, const char *id,
  * size and the table size, and the slots are what a slot adds to it. */
 static unsigned char *slot_bytes(void *mem, unsigned nslots, unsigned i)
 {
-    return (unsigned char *)mem + apikey_limit_table_size(nslots)
+    return (unsigned char *)mem + apikey_limit_table_size(nslots, 0)
            - (apr_size_t)(nslots - i) * APIKEY_QUOTA_SLOT_SIZE;
 }
 
 static apikey_limit_table_t *table_new(unsigned nslots, void **mem)
 {
-    apr_size_t size = apikey_limit_table_size(nslots);
+    apr_size_t size = apikey_limit_table_size(nslots, 0);
     int adopted;
 
     *mem = calloc(1, size);
     if (!*mem) {
         return NULL;
     }
-    return apikey_limit_table_init(*mem, size, nslots, seed, &adopted);
+    return apikey_limit_table_init(*mem, size, nslots, 0, seed, &adopted);
 }
 
 /* A table over memory full of junk, with its own seed. */
 static apikey_limit_table_t *table_fresh(unsigned nslots,
                                          const unsigned char *s, void **mem)
 {
-    apr_size_t size = apikey_limit_table_size(nslots);
+    apr_size_t size = apikey_limit_table_size(nslots, 0);
     int adopted;
 
     *mem = malloc(size);
@@ -122,12 +122,13 @@ static apikey_limit_table_t *table_fresh(unsigned nslots,
         return NULL;
     }
     memset(*mem, 0x77, size);
-    return apikey_limit_table_init(*mem, size, nslots, s, &adopted);
+    return apikey_limit_table_init(*mem, size, nslots, 0, s, &adopted);
 }
 
 static void test_size_init(void)
 {
-    apr_size_t s1 = apikey_limit_table_size(1), s2 = apikey_limit_table_size(2);
+    apr_size_t s1 = apikey_limit_table_size(1, 0),
+               s2 = apikey_limit_table_size(2, 0);
     apikey_limit_table_t *t;
     apikey_charge_t c;
     apr_size_t size;
@@ -136,21 +137,21 @@ static void test_size_init(void)
 
     is_int((long long)(s2 - s1), APIKEY_QUOTA_SLOT_SIZE,
            "a slot costs %d bytes", APIKEY_QUOTA_SLOT_SIZE);
-    is_int((long long)(apikey_limit_table_size(1000) - s1),
+    is_int((long long)(apikey_limit_table_size(1000, 0) - s1),
            999LL * APIKEY_QUOTA_SLOT_SIZE, "1000 slots cost 1000 times that");
 
-    size = apikey_limit_table_size(16);
+    size = apikey_limit_table_size(16, 0);
     mem = malloc(size + 128);
     if (!mem) {
         ok(0, "malloc");
         return;
     }
-    ok(apikey_limit_table_init(mem, size - 1, 16, seed, &adopted) == NULL,
+    ok(apikey_limit_table_init(mem, size - 1, 16, 0, seed, &adopted) == NULL,
        "init refuses one byte less than table_size");
-    ok(apikey_limit_table_init(mem, size, 0, seed, &adopted) == NULL,
+    ok(apikey_limit_table_init(mem, size, 0, 0, seed, &adopted) == NULL,
        "init refuses 0 slots");
     memset(mem, 0x5a, size + 128);
-    t = apikey_limit_table_init(mem, size, 16, seed, &adopted);
+    t = apikey_limit_table_init(mem, size, 16, 0, seed, &adopted);
     ok(t != NULL && adopted == 0, "init lays a table over junk, not adopted");
     if (!t) {
         free(mem);
@@ -171,12 +172,12 @@ static void test_size_init(void)
     c = charge(t, "k1", no_rate, quota_of(3, APIKEY_PERIOD_DAY), NOW0, 0);
     ok(c.result == APIKEY_CHARGE_ADMIT && c.quota_used == 1,
        "a key is charged in it");
-    t = apikey_limit_table_init(mem, size, 16, seed2, &adopted);
+    t = apikey_limit_table_init(mem, size, 16, 0, seed2, &adopted);
     ok(t != NULL && adopted == 1, "init of the same memory adopts the table");
     c = charge(t, "k1", no_rate, quota_of(3, APIKEY_PERIOD_DAY), NOW0, 0);
     ok(c.result == APIKEY_CHARGE_ADMIT && c.quota_used == 2,
        "and the key's count goes on (2)");
-    t = apikey_limit_table_init(mem, size, 15, seed, &adopted);
+    t = apikey_limit_table_init(mem, size, 15, 0, seed, &adopted);
     ok(t != NULL && adopted == 0, "init with another slot count starts anew");
     c = charge(t, "k1", no_rate, quota_of(3, APIKEY_PERIOD_DAY), NOW0, 0);
     ok(c.result == APIKEY_CHARGE_ADMIT && c.quota_used == 1,
@@ -427,7 +428,7 @@ static int exact_child(apikey_limit_table_t *t, exact_shared_t *sh, int k,
 static void exact(const char *what, unsigned nkeys, apikey_rate_t r,
                   apikey_quota_t q, unsigned long charges, unsigned long want)
 {
-    apr_size_t size = apikey_limit_table_size(64);
+    apr_size_t size = apikey_limit_table_size(64, 0);
     exact_shared_t *sh = shared_new(sizeof(*sh));
     void *mem = shared_new(size);
     unsigned long admitted[3] = {0, 0, 0}, rl = 0, qe = 0, other = 0;
@@ -442,7 +443,7 @@ static void exact(const char *what, unsigned nkeys, apikey_rate_t r,
         ok(0, "%s: mmap: %s", what, strerror(errno));
         return;
     }
-    t = apikey_limit_table_init(mem, size, 64, seed, &adopted);
+    t = apikey_limit_table_init(mem, size, 64, 0, seed, &adopted);
     fflush(stdout);
     fflush(stderr);
     for (k = 0; k < CHILDREN; k++) {
@@ -619,7 +620,7 @@ static long killed_count(apikey_limit_table_t *t)
  * request admitted beyond the quota. */
 static void test_killed(void)
 {
-    apr_size_t size = apikey_limit_table_size(64);
+    apr_size_t size = apikey_limit_table_size(64, 0);
     kill_shared_t *sh = shared_new(sizeof(*sh));
     void *mem = shared_new(size);
     apr_uint64_t state = mix64((apr_uint64_t)getpid());
@@ -639,7 +640,7 @@ static void test_killed(void)
         ok(0, "mmap: %s", strerror(errno));
         return;
     }
-    t = apikey_limit_table_init(mem, size, 64, seed, &adopted);
+    t = apikey_limit_table_init(mem, size, 64, 0, seed, &adopted);
     sh->now = NOW0;
     for (k = 0; k < KILL_CHILDREN; k++) {
         pids[k] = spawn_charger(t, sh, k);
@@ -916,8 +917,8 @@ static void test_header(void)
     is_int((long long)apikey_limit_table_slots(t), 64, "64 slots again");
     is_int((long long)charge_n(t, "kept", no_rate, q, NOW0, 5), 1,
            "the key has 1 left, as before");
-    ok(apikey_limit_table_init(mem, apikey_limit_table_size(64), 64, seed2,
-                               &adopted)
+    ok(apikey_limit_table_init(mem, apikey_limit_table_size(64, 0), 64, 0,
+                               seed2, &adopted)
            && adopted,
        "the restored table is adopted at a restart");
     is_int(apikey_limit_table_header_check(t, &h), 0, "with the same header");
@@ -930,7 +931,7 @@ static apikey_charge_t scribble(void *mem, apikey_limit_table_t **tp,
                                 int pattern, apr_uint64_t *state, int *views_ok,
                                 int *slot_found)
 {
-    apr_size_t size = apikey_limit_table_size(64);
+    apr_size_t size = apikey_limit_table_size(64, 0);
     apikey_quota_t q = quota_of(5, APIKEY_PERIOD_DAY);
     apikey_limit_table_t *t;
     apikey_quota_view_t v;
@@ -939,7 +940,7 @@ static apikey_charge_t scribble(void *mem, apikey_limit_table_t **tp,
     int adopted, idx;
 
     memset(mem, 0, size);
-    t = *tp = apikey_limit_table_init(mem, size, 64, seed, &adopted);
+    t = *tp = apikey_limit_table_init(mem, size, 64, 0, seed, &adopted);
     charge_n(t, "victim", rate_of(SEC, 5), q, NOW0, 5);
     charge_n(t, "bystander", rate_of(SEC, 5), q, NOW0, 2);
     idx = find_key(t, "victim", &v);
@@ -965,7 +966,7 @@ static apikey_charge_t scribble(void *mem, apikey_limit_table_t **tp,
 static void test_scribble(void)
 {
     static const int patterns[] = {0xff, 0xa5, 0x5a, 0x01, 0x80};
-    apr_size_t size = apikey_limit_table_size(64);
+    apr_size_t size = apikey_limit_table_size(64, 0);
     apikey_quota_t q = quota_of(5, APIKEY_PERIOD_DAY);
     apr_uint64_t state = 7;
     void *mem = malloc(size);
@@ -1037,13 +1038,13 @@ static void test_scribble(void)
     /* A table of one slot, scribbled: later charges still get served once
      * the old windows are over. */
     {
-        apr_size_t size1 = apikey_limit_table_size(1);
+        apr_size_t size1 = apikey_limit_table_size(1, 0);
         void *m1 = calloc(1, size1);
         apikey_limit_table_t *t;
         apikey_charge_t c;
         int adopted;
 
-        t = apikey_limit_table_init(m1, size1, 1, seed, &adopted);
+        t = apikey_limit_table_init(m1, size1, 1, 0, seed, &adopted);
         charge(t, "only", no_rate, q, NOW0, 0);
         memset(slot_bytes(m1, 1, 0), 0xff, APIKEY_QUOTA_SLOT_SIZE);
         c = charge(t, "only", no_rate, q, NOW0 + 1, 0);
@@ -1213,7 +1214,7 @@ static int race_child(apikey_limit_table_t *t, void *mem, apr_size_t size,
             /* A fresh table with the old key in its one slot, idle for
              * the reuse delay at the time of the new key's charges. */
             memset(mem, 0, size);
-            apikey_limit_table_init(mem, size, 1, seed, &adopted);
+            apikey_limit_table_init(mem, size, 1, 0, seed, &adopted);
             apikey_limit_table_charge(t, KEY("old"), "owner", &no_rate,
                                       &no_quota, NOW0, 0, &c);
             sh->stop = sh->rounds >= RACE_ROUNDS || seconds() > end;
@@ -1246,7 +1247,7 @@ static int race_child(apikey_limit_table_t *t, void *mem, apr_size_t size,
 
 static void test_reuse_race(void)
 {
-    apr_size_t size = apikey_limit_table_size(1);
+    apr_size_t size = apikey_limit_table_size(1, 0);
     race_shared_t *sh = shared_new(sizeof(*sh));
     void *mem = shared_new(size);
     double end = seconds() + RACE_SECONDS * scale / 100, start = seconds();
@@ -1258,7 +1259,7 @@ static void test_reuse_race(void)
         ok(0, "mmap: %s", strerror(errno));
         return;
     }
-    t = apikey_limit_table_init(mem, size, 1, seed, &adopted);
+    t = apikey_limit_table_init(mem, size, 1, 0, seed, &adopted);
     fflush(stdout);
     fflush(stderr);
     for (k = 0; k < 2; k++) {
@@ -1291,7 +1292,7 @@ static void test_reuse_race(void)
 /* full_log_due across processes: one of them logs. */
 static void test_full_log_fork(void)
 {
-    apr_size_t size = apikey_limit_table_size(4);
+    apr_size_t size = apikey_limit_table_size(4, 0);
     exact_shared_t *sh = shared_new(sizeof(*sh));
     void *mem = shared_new(size);
     apikey_limit_table_t *t;
@@ -1302,7 +1303,7 @@ static void test_full_log_fork(void)
         ok(0, "mmap: %s", strerror(errno));
         return;
     }
-    t = apikey_limit_table_init(mem, size, 4, seed, &adopted);
+    t = apikey_limit_table_init(mem, size, 4, 0, seed, &adopted);
     for (round = 1; round <= 20; round++) {
         unsigned long n = 0;
 
@@ -1434,10 +1435,10 @@ static void test_save_load(void)
     free(mem2);
 
     {
-        apr_size_t size32 = apikey_limit_table_size(32);
+        apr_size_t size32 = apikey_limit_table_size(32, 0);
         void *m32 = calloc(1, size32);
         apikey_limit_table_t *t32 =
-            apikey_limit_table_init(m32, size32, 32, seed, &adopted);
+            apikey_limit_table_init(m32, size32, 32, 0, seed, &adopted);
 
         errno = 0;
         rc = apikey_limit_table_load(t32, path);
@@ -1464,16 +1465,16 @@ static void test_save_load(void)
         ok(0, "read %s back", path);
         return;
     }
-    /* The file is a 21-byte magic line, 4 bytes of slot count, 16 of seed,
-     * then the slots: cut in each part, at a slot boundary, and one byte
-     * short. */
+    /* The file is a 21-byte magic line, 4 bytes of slot count, 4 of a
+     * key's size, 16 of seed, then the slots: cut in each part, at a slot
+     * boundary, and one byte short. */
     cuts[0] = 0;
     cuts[1] = 10;
     cuts[2] = 23;
-    cuts[3] = 33;
-    cuts[4] = 41;
-    cuts[5] = 41 + 64;
-    cuts[6] = 41 + 128;
+    cuts[3] = 27;
+    cuts[4] = 45;
+    cuts[5] = 45 + 64;
+    cuts[6] = 45 + 128;
     cuts[7] = len / 2;
     cuts[8] = len - 128;
     cuts[9] = len - 1;
@@ -1536,6 +1537,44 @@ static void test_store_scoping(void)
  * run of taken slots as long as the probe window (16 slots refused about
  * one key in 45 at 80 %, one in 2,500 at 50 %); the used count follows the
  * claims, and the 80 % mark is reported once. */
+/* An id longer than a slot keeps (a legacy store's, an owner's budget):
+ * counted as itself (the slot is found by a hash of the whole id), shown
+ * cut and marked so; two ids alike in their first 40 bytes are two keys. */
+static void test_long_id(void)
+{
+    apikey_quota_t q3 = quota_of(3, APIKEY_PERIOD_DAY);
+    const char *a = "0123456789012345678901234567890123456789-first",
+               *b = "0123456789012345678901234567890123456789-second",
+               *uuid = "123e4567-e89b-12d3-a456-426614174000";
+    apikey_quota_view_t v;
+    unsigned i, shown = 0, cut = 0;
+    void *mem;
+    apikey_limit_table_t *t = table_new(64, &mem);
+
+    if (!t) {
+        ok(0, "a table");
+        return;
+    }
+    is_int((long long)charge_n(t, a, no_rate, q3, NOW0, 5), 3,
+           "a 46-byte id: 3 of its quota of 3");
+    is_int((long long)charge_n(t, b, no_rate, q3, NOW0, 5), 3,
+           "another alike in its first 40 bytes: 3 of its own");
+    is_int((long long)charge_n(t, a, no_rate, q3, NOW0, 1), 0,
+           "the first again: its own slot, spent");
+    for (i = 0; i < 64; i++) {
+        if (apikey_limit_table_view(t, i, &v) && !strncmp(v.id, a, 40)) {
+            shown += strlen(v.id) == 40;
+            cut += v.id_cut;
+        }
+    }
+    is_int(shown, 2, "both shown by their first 40 bytes");
+    is_int(cut, 2, "and marked cut");
+    charge_n(t, uuid, no_rate, q3, NOW0, 1);
+    ok(find_key(t, uuid, &v) >= 0 && !v.id_cut,
+       "a UUID (36 bytes) is kept whole, not marked");
+    free(mem);
+}
+
 static void test_fill(void)
 {
     const unsigned n = 4096, keys = n * 9 / 10;
@@ -1592,6 +1631,7 @@ int main(void)
     test_full_log_fork();
     test_save_load();
     test_store_scoping();
+    test_long_id();
     test_fill();
     return done_testing();
 }
