@@ -15,6 +15,7 @@
 #include "apikey_errors.h"
 #include "apikey_failure.h"
 #include "apikey_key.h"
+#include "apikey_limit_headers.h"
 #include "apikey_logno.h"
 #include "apikey_quota_sql.h"
 #include "apikey_store.h"
@@ -237,18 +238,6 @@ static void limits_for(request_rec *r, const apikey_dir_conf_t *conf,
     }
 }
 
-static long long up_to_sec(long long us)
-{
-    return us <= 0 ? 0 : (us + 999999) / 1000000;
-}
-
-/* A number as header text.  (APR's formatter knows APR_INT64_T_FMT, not
- * %lld.) */
-static const char *num(apr_pool_t *p, long long v)
-{
-    return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)v);
-}
-
 int apikey_limits_bound(const apikey_request_t *rq, long long *limit,
                         long long *remaining, long long *reset_us)
 {
@@ -296,64 +285,6 @@ static int binding_of(const apikey_request_t *rq, int refused_window)
         }
     }
     return b;
-}
-
-/* The RateLimit headers: the IETF draft's RateLimit-Policy and RateLimit
- * (one item per limit, each with its own state), and/or the older
- * RateLimit-Limit/-Remaining/-Reset for the limit that binds.  In
- * err_headers_out: they go out with a 429 too. */
-static void limit_headers(request_rec *r, int how, const char *budget,
-                          const apikey_request_t *rq)
-{
-    apr_pool_t *p = r->pool;
-    const char *policy = NULL, *state = NULL;
-    /* The policies' names: "rate" and "quota" (with several windows
-     * "quota-hour"...), after "NAME." for an AuthAPIKeyLimitName (its
-     * characters are all a header may carry). */
-    const char *pre = budget ? apr_pstrcat(p, "\"", budget, ".", NULL) : "\"";
-    long long limit, remaining, reset;
-    unsigned i;
-
-    if (rq->rate.interval_us) {
-        policy = apr_pstrcat(
-            p, pre, "rate\";q=", num(p, rq->rate.burst),
-            ";w=", num(p, up_to_sec(rq->rate.interval_us * rq->rate.burst)),
-            NULL);
-        state = apr_pstrcat(
-            p, pre, "rate\";r=", num(p, rq->charge.rate_remaining),
-            ";t=", num(p, up_to_sec(rq->charge.rate_reset_us)), NULL);
-    }
-    for (i = 0; i < rq->quota.n; i++) {
-        const apikey_quota_t *q = &rq->quota.w[i];
-        const char *name =
-            rq->quota.n == 1
-                ? "quota"
-                : apr_pstrcat(p, "quota-", apikey_period_name(q->period), NULL);
-        const char *qp =
-            apr_pstrcat(p, pre, name, "\";q=", num(p, (long long)q->limit),
-                        ";w=", num(p, apikey_period_seconds(q->period)), NULL);
-        const char *qs = apr_pstrcat(
-            p, pre, name, "\";r=", num(p, (long long)rq->window[i].remaining),
-            ";t=", num(p, up_to_sec(rq->window[i].reset_us)), NULL);
-
-        policy = policy ? apr_pstrcat(p, policy, ", ", qp, NULL) : qp;
-        state = state ? apr_pstrcat(p, state, ", ", qs, NULL) : qs;
-    }
-    if (!policy) {
-        return;
-    }
-    if (how & APIKEY_HEADERS_DRAFT) {
-        apr_table_setn(r->err_headers_out, "RateLimit-Policy", policy);
-        apr_table_setn(r->err_headers_out, "RateLimit", state);
-    }
-    if ((how & APIKEY_HEADERS_LEGACY)
-        && apikey_limits_bound(rq, &limit, &remaining, &reset)) {
-        apr_table_setn(r->err_headers_out, "RateLimit-Limit", num(p, limit));
-        apr_table_setn(r->err_headers_out, "RateLimit-Remaining",
-                       num(p, remaining));
-        apr_table_setn(r->err_headers_out, "RateLimit-Reset",
-                       num(p, up_to_sec(reset)));
-    }
 }
 
 /* A charge of a cluster-wide quota whose lease ran out: claims units
@@ -659,16 +590,17 @@ static int charge(request_rec *r, apikey_request_t *rq,
             return DECLINED;
         }
         refused_as(r, rq, APIKEY_RESULT_ERROR);
-        return refuse(r, HTTP_SERVICE_UNAVAILABLE, 0,
-                      num(r->pool, up_to_sec(srv->quota_sync)
-                                       ? up_to_sec(srv->quota_sync)
-                                       : 1));
+        return refuse(
+            r, HTTP_SERVICE_UNAVAILABLE, 0,
+            apikey_header_num(r->pool, apikey_up_to_sec(srv->quota_sync)
+                                           ? apikey_up_to_sec(srv->quota_sync)
+                                           : 1));
     }
     if (conf->limit_headers > 0) {
-        limit_headers(r, conf->limit_headers,
-                      conf->limit_name && *conf->limit_name ? conf->limit_name
-                                                            : NULL,
-                      rq);
+        apikey_limit_headers(
+            r, conf->limit_headers,
+            conf->limit_name && *conf->limit_name ? conf->limit_name : NULL,
+            rq);
     }
     if (c->result == APIKEY_CHARGE_ADMIT) {
         return DECLINED;
@@ -686,9 +618,11 @@ static int charge(request_rec *r, apikey_request_t *rq,
                c->result == APIKEY_CHARGE_RATE_LIMITED
                    ? APIKEY_RESULT_RATE_LIMITED
                    : APIKEY_RESULT_QUOTA_EXCEEDED);
-    return refuse(
-        r, HTTP_TOO_MANY_REQUESTS, c->result == APIKEY_CHARGE_RATE_LIMITED,
-        num(r->pool, up_to_sec(c->retry_us) ? up_to_sec(c->retry_us) : 1));
+    return refuse(r, HTTP_TOO_MANY_REQUESTS,
+                  c->result == APIKEY_CHARGE_RATE_LIMITED,
+                  apikey_header_num(r->pool, apikey_up_to_sec(c->retry_us)
+                                                 ? apikey_up_to_sec(c->retry_us)
+                                                 : 1));
 }
 
 /* The owner the status page shows for anonymous clients' slots, and the

@@ -92,8 +92,9 @@ int apikey_limit_table_header_check(apikey_limit_table_t *t,
 }
 
 /* Checks the words a charge relies on; resets them when they cannot be
- * right (a corrupted slot).  Returns 1 when it reset anything. */
-static int repair(slot_t *s, lease_t *ls, long long now,
+ * right (a corrupted slot).  period is now's period field of the quota
+ * (when it has a limit).  Returns 1 when it reset anything. */
+static int repair(slot_t *s, lease_t *ls, long long now, unsigned long period,
                   const apikey_rate_t *rate, const apikey_quota_t *quota)
 {
     apr_uint64_t q = load(&s->quota);
@@ -115,7 +116,7 @@ static int repair(slot_t *s, lease_t *ls, long long now,
      * The next period for monthly quotas, the slack for hourly ones.) */
     if (quota->limit
         && PERIOD_TYPE(APIKEY_QUOTA_PERIOD(q)) == (unsigned)quota->period
-        && APIKEY_QUOTA_PERIOD(q) > period_of(quota->period, now) + 1
+        && APIKEY_QUOTA_PERIOD(q) > period + 1
         && APIKEY_QUOTA_PERIOD(q)
                > period_of(quota->period, now + APIKEY_QUOTA_CLOCK_SLACK)) {
         if (cas(&s->quota, &q, APIKEY_QUOTA_WORD(0, 0))) {
@@ -132,7 +133,7 @@ static int repair(slot_t *s, lease_t *ls, long long now,
 
         if (quota->limit
             && PERIOD_TYPE(APIKEY_QUOTA_PERIOD(l)) == (unsigned)quota->period
-            && APIKEY_QUOTA_PERIOD(l) > period_of(quota->period, now) + 1
+            && APIKEY_QUOTA_PERIOD(l) > period + 1
             && APIKEY_QUOTA_PERIOD(l)
                    > period_of(quota->period, now + APIKEY_QUOTA_CLOCK_SLACK)
             && cas(&ls->lease, &l, 0)) {
@@ -312,7 +313,7 @@ void apikey_limit_table_charge(apikey_limit_table_t *t,
         return;
     }
     l = lease_of(t, s);
-    out->repaired |= repair(s, l, now, rate, quota);
+    out->repaired |= repair(s, l, now, period, rate, quota);
     describe(s, key, owner, rate, quota);
     if (leased && !l) {
         /* A leased quota in a table laid out with no server keeping
