@@ -20,6 +20,10 @@ TEST_USER=${APIKEY_TEST_USER:-nobody}
 # it runs).  Only processes of this tree are signalled (a stale pid file may
 # name someone else's process by now).
 cleanup() {
+    # The harness, when it runs in the background (beside another suite).
+    if [ -n "${harness:-}" ]; then
+        kill "$harness" 2>/dev/null
+    fi
     for pid in "$TOP"/t/logs/httpd.pid "$TOP"/t/logs/srv-*/httpd.pid; do
         [ -f "$pid" ] || continue
         pid=$(cat "$pid")
@@ -42,9 +46,13 @@ fi
 if [ "$(id -u)" = 0 ]; then
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/apikey-test.XXXXXX")
     # Not the sanitizer builds' copy and reports (scripts/test-sanitizers.sh).
+    # Nor what another suite beside this one may be writing (scripts/
+    # test-all.sh): the sanitizer build's staging copy, the fuzz targets,
+    # the package build.
     tar -C "$TOP" --exclude=./.git --exclude=./t/logs --exclude=./t/data \
         --exclude=./build/mutate \
-        --exclude=./build/asan --exclude='./build/*-logs' \
+        --exclude=./build/asan --exclude=./build/asan-src \
+        --exclude=./build/fuzz --exclude=./build/deb --exclude='./build/*-logs' \
         --exclude=./build/db-server.run -cf - . | tar -C "$WORK" -xf -
     chown -R "$TEST_USER" "$WORK"
     chmod 755 "$WORK"
@@ -158,6 +166,28 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 export APIKEY_TOP="$TOP"
 perl t/TEST.PL -clean >/dev/null 2>&1 || true
 set +e
+if [ -z "$APIKEY_TEST_START_LOCK" ]; then
+    perl t/TEST.PL -apxs "$APXS" -httpd "$HTTPD" -port select \
+        -httpd_conf_extra "$TOP/build/test-modules.conf" "$@"
+    exit $?
+fi
+# Another suite runs beside this one (scripts/test-all.sh).  Apache::Test
+# takes its ports when it writes the configuration (-port select: the first
+# free block of 20 from 8529), so two suites configuring at once would take
+# the same block.  The lock is held from before this one configures until
+# its server listens (httpd writes its pid file once its ports are bound)
+# or the harness has ended, whichever comes first.
+exec 9>>"$APIKEY_TEST_START_LOCK"
+flock 9
 perl t/TEST.PL -apxs "$APXS" -httpd "$HTTPD" -port select \
-    -httpd_conf_extra "$TOP/build/test-modules.conf" "$@"
-exit $?
+    -httpd_conf_extra "$TOP/build/test-modules.conf" "$@" 9>&- &
+harness=$!
+while [ ! -s t/logs/httpd.pid ] && kill -0 "$harness" 2>/dev/null; do
+    sleep 0.2
+done
+flock -u 9
+exec 9>&-
+wait "$harness"
+rc=$?
+harness=
+exit $rc
