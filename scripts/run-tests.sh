@@ -4,7 +4,8 @@
 # Apache::Test refuses to run as root (httpd could not drop privileges for
 # its children), so as root this copies the tree to a temporary directory
 # owned by an unprivileged user (nobody, or $APIKEY_TEST_USER) and runs the
-# suite there as that user.  Logs of a failed run are kept and their path
+# suite there as that user.  Beside another suite (APIKEY_TEST_START_LOCK,
+# scripts/test-all.sh) it runs in a copy too, as any user.  Logs of a failed run are kept and their path
 # printed (and always with KEEP=1).  Extra arguments are passed to t/TEST.PL (e.g. t/010_authn.t).
 #
 # APIKEY_TEST_BACKEND=pgsql|mysql puts the main key store on a private
@@ -43,7 +44,19 @@ if [ "$1" = --cleanup ]; then
     exit 0
 fi
 
-if [ "$(id -u)" = 0 ]; then
+# As root, and beside another suite (scripts/test-all.sh's lanes, which
+# must not share t/), the suite runs in a copy of the tree: as root owned by
+# and run as the test user, else as this user.
+as_user() {
+    if [ "$(id -u)" = 0 ]; then
+        runuser -u "$TEST_USER" -- env HOME="$WORK" PATH="$PATH" \
+            APIKEY_TEST_IN_COPY=1 "$@"
+    else
+        env APIKEY_TEST_IN_COPY=1 "$@"
+    fi
+}
+if [ -z "${APIKEY_TEST_IN_COPY:-}" ] &&
+    { [ "$(id -u)" = 0 ] || [ -n "${APIKEY_TEST_START_LOCK:-}" ]; }; then
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/apikey-test.XXXXXX")
     # Not the sanitizer builds' copy and reports (scripts/test-sanitizers.sh).
     # Nor what another suite beside this one may be writing (scripts/
@@ -54,18 +67,18 @@ if [ "$(id -u)" = 0 ]; then
         --exclude=./build/asan --exclude=./build/asan-src \
         --exclude=./build/fuzz --exclude=./build/deb --exclude='./build/*-logs' \
         --exclude=./build/db-server.run -cf - . | tar -C "$WORK" -xf -
-    chown -R "$TEST_USER" "$WORK"
+    if [ "$(id -u)" = 0 ]; then
+        chown -R "$TEST_USER" "$WORK"
+    fi
     chmod 755 "$WORK"
     set +e
     # A signal ends the run below; this shell stays to clean up after it.
     trap 'echo "run-tests: interrupted" >&2' HUP INT TERM
-    runuser -u "$TEST_USER" -- env HOME="$WORK" PATH="$PATH" \
-        sh "$WORK/scripts/run-tests.sh" "$@"
+    as_user sh "$WORK/scripts/run-tests.sh" "$@"
     rc=$?
     # runuser kills the test user's shell 2 s after passing a SIGTERM on,
     # maybe before its own clean-up is done: finish it.
-    runuser -u "$TEST_USER" -- env HOME="$WORK" PATH="$PATH" \
-        sh "$WORK/scripts/run-tests.sh" --cleanup
+    as_user sh "$WORK/scripts/run-tests.sh" --cleanup
     set -e
     if [ $rc -eq 0 ] && [ -z "$KEEP" ]; then
         rm -rf "$WORK"
