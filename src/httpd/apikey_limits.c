@@ -68,8 +68,13 @@ static apr_status_t save_state(void *data)
 {
     server_rec *s = data;
 
-    if (table && state_file && getpid() == parent_pid
-        && apikey_limit_table_save(table, state_file) != 0) {
+    if (!table || !state_file || getpid() != parent_pid) {
+        return APR_SUCCESS;
+    }
+    /* The header as this process set it up first: a slot count or size
+     * written over would have the save read past the segment. */
+    apikey_limit_table_header_check(table, &header);
+    if (apikey_limit_table_save(table, state_file) != 0) {
         ap_log_error(APLOG_MARK, APLOG_ERR, apr_get_os_error(), s,
                      APIKEY_LOGNO(00025) "cannot write the limit state "
                                          "file %s",
@@ -141,7 +146,9 @@ int apikey_limits_init(apr_pool_t *pconf, server_rec *s)
                      APIKEY_LOGNO(00090) "AuthAPIKeyQuotaStore dbd is now "
                                          "%s: the limit table %s leases of "
                                          "cluster-wide quotas; limit "
-                                         "counters start afresh",
+                                         "counters start afresh unless "
+                                         "AuthAPIKeyStateFile restores "
+                                         "them",
                      leases ? "used" : "used nowhere",
                      leases ? "makes room for" : "drops its");
     }

@@ -303,7 +303,11 @@ int apikey_limit_table_lease_drain(apikey_limit_table_t *t, unsigned i,
                                                   : spent),
                      __ATOMIC_RELEASE);
     /* Units can go back only under the key's whole id: a slot whose id
-     * was scribbled over keeps what it holds (its key spends it). */
+     * was scribbled over keeps what it holds (its key spends it), and a
+     * lease not named for its slot's key gives nothing back. */
+    if (!lease_names_slot(l, s)) {
+        return 0;
+    }
     memcpy(out->id, l->id, sizeof(out->id));
     out->id[APIKEY_QUOTA_ID_MAX] = '\0';
     for (k = 0; out->id[k]; k++) {

@@ -169,9 +169,8 @@ static void describe(slot_t *s, const apikey_slot_key_t *key, const char *owner,
     if (s->quota_limit != quota->limit || s->rate_interval != rate->interval_us
         || s->burst != (apr_uint32_t)rate->burst || s->keystore != key->store
         || s->query != key->query || s->budget != key->budget
-        || strncmp(s->id, id, sizeof(s->id) - 1)) {
-        size_t n = strlen(id);
-
+        || strncmp(s->id, id, sizeof(s->id) - 1)
+        || s->id_cut != (strnlen(id, SLOT_ID_KEPT + 1) > SLOT_ID_KEPT)) {
         s->keystore = key->store;
         s->query = key->query;
         s->budget = key->budget;
@@ -181,7 +180,7 @@ static void describe(slot_t *s, const apikey_slot_key_t *key, const char *owner,
         s->period = (unsigned char)quota->period;
         strncpy(s->id, id, sizeof(s->id) - 1);
         s->id[sizeof(s->id) - 1] = '\0';
-        s->id_cut = n > SLOT_ID_KEPT;
+        s->id_cut = strlen(id) > SLOT_ID_KEPT;
         strncpy(s->owner_name, owner ? owner : "", sizeof(s->owner_name) - 1);
         s->owner_name[sizeof(s->owner_name) - 1] = '\0';
     }
@@ -430,15 +429,16 @@ int apikey_limit_table_view(apikey_limit_table_t *t, unsigned i,
     l = lease_of(t, s);
     v->leased = l && __atomic_load_n(&l->store, __ATOMIC_ACQUIRE) != 0;
     /* A leased key's id is whole in its lease; another's may be cut. */
-    if (v->leased) {
+    if (v->leased && lease_names_slot(l, s)) {
         memcpy(v->id, l->id, sizeof(l->id));
+        v->id[sizeof(l->id) - 1] = '\0';
         v->id_cut = 0;
     }
     else {
         memcpy(v->id, s->id, sizeof(s->id));
+        v->id[sizeof(s->id) - 1] = '\0';
         v->id_cut = s->id_cut != 0;
     }
-    v->id[v->leased ? APIKEY_QUOTA_ID_MAX : SLOT_ID_KEPT] = '\0';
     memcpy(v->owner, s->owner_name, sizeof(s->owner_name));
     v->owner[sizeof(s->owner_name) - 1] = '\0';
     v->store = s->keystore;

@@ -109,9 +109,16 @@ static slot_t *find_slot(apikey_limit_table_t *t, apr_uint64_t me,
             __atomic_store_n(&s->quota, 0, __ATOMIC_RELEASE);
             __atomic_store_n(&s->tat, 0, __ATOMIC_RELEASE);
             if (ls) {
+                /* The store first: the sync gives nothing back under a
+                 * lease without one, nor the status page shows its name. */
+                __atomic_store_n(&ls->store, 0, __ATOMIC_RELEASE);
                 __atomic_store_n(&ls->lease, 0, __ATOMIC_RELEASE);
                 __atomic_store_n(&ls->dry, 0, __ATOMIC_RELEASE);
                 __atomic_store_n(&ls->owed, 0, __ATOMIC_RELEASE);
+                __atomic_store_n(&ls->claimed, 0, __ATOMIC_RELEASE);
+                __atomic_store_n(&ls->synced, 0, __ATOMIC_RELEASE);
+                __atomic_store_n(&ls->lease_size, 0, __ATOMIC_RELEASE);
+                ls->id[0] = '\0';
             }
             if (cas(&s->owner, &w, me) || w == me) {
                 *reset = 1;

@@ -10,6 +10,7 @@
 #define APIKEY_SLOT_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "apikey_limit_table.h"
 #include "apikey_segment.h"
@@ -99,6 +100,10 @@ typedef char view_holds_id[sizeof(((apikey_quota_view_t *)0)->id)
                                    >= sizeof(((lease_t *)0)->id)
                                ? 1
                                : -1];
+typedef char drain_holds_id[sizeof(((apikey_lease_return_t *)0)->id)
+                                    == sizeof(((lease_t *)0)->id)
+                                ? 1
+                                : -1];
 typedef char view_holds_owner[sizeof(((apikey_quota_view_t *)0)->owner)
                                       >= sizeof(((slot_t *)0)->owner_name)
                                   ? 1
@@ -114,9 +119,17 @@ static inline slot_t *slots(apikey_limit_table_t *t)
  * dbd quota store). */
 static inline lease_t *lease_of(apikey_limit_table_t *t, slot_t *s)
 {
-    return t->h.slot_size > sizeof(slot_t)
+    return t->h.slot_size == sizeof(slot_t) + sizeof(lease_t)
                ? (lease_t *)(slots(t) + t->h.nslots) + (s - slots(t))
                : NULL;
+}
+
+/* Whether lease l is named for the key of its slot s (the id's first
+ * bytes alike): else it is a former key's, whose name a reset slot may
+ * still hold for an instant, and neither shown nor given back under. */
+static inline int lease_names_slot(const lease_t *l, const slot_t *s)
+{
+    return !strncmp(l->id, s->id, SLOT_ID_KEPT);
 }
 
 static inline apr_uint64_t load(apr_uint64_t *w)

@@ -1490,9 +1490,28 @@ static void test_layouts(void)
        "and restored (a give-back that failed)");
     apikey_limit_table_charge(t2, KEY("own"), "owner", &no_rate, &q, NOW0, 0,
                               &c);
+    ok(first_lease(t2, "short", q, NOW0, 5, 7) && held(t2, "short") == 4,
+       "another leased key holds 4");
 
     snprintf(path, sizeof(path), "/tmp/test_lease.%ld.state", (long)getpid());
     is_int(apikey_limit_table_save(t2, path), 0, "a table with leases saved");
+    {
+        void *mem3 = calloc(1, leased);
+        apikey_limit_table_t *t3 =
+            mem3 ? apikey_limit_table_init(mem3, leased, NSLOTS, 1, seeds[2],
+                                           &adopted)
+                 : NULL;
+
+        ok(t3 && apikey_limit_table_load(t3, path) == 0,
+           "restores into another with leases");
+        is_int(t3 ? held(t3, "short") : -2, 4, "its leases: 4 units held");
+        i = t3 ? find_key(t3, longid, &v) : -1;
+        ok(i >= 0 && v.leased && v.lease_units == 4
+               && apikey_limit_table_lease_drain(t3, (unsigned)i, NOW0, &r)
+               && !strcmp(r.id, longid) && r.units == 4,
+           "the 64-byte id's lease whole: drained under it, 4 units");
+        free(mem3);
+    }
     memset(mem, 0, plain);
     t = apikey_limit_table_init(mem, plain, NSLOTS, 0, seeds[1], &adopted);
     is_int(apikey_limit_table_load(t, path), 0, "restores into one without");
@@ -1503,10 +1522,41 @@ static void test_layouts(void)
     t2 = apikey_limit_table_init(mem2, leased, NSLOTS, 1, seeds[1], &adopted);
     is_int(apikey_limit_table_load(t2, path), 0, "restores into one with");
     ok(find_key(t2, "own", &v) >= 0 && v.quota_count == 1, "its slots kept");
-    is_int(held(t2, "leased"), -1, "the leases start empty");
+    is_int(held(t2, "short"), 0,
+           "the leases start empty (the key that held 4: none)");
     unlink(path);
     free(mem);
     free(mem2);
+
+    /* A slot whose owner word is scribbled over, taken by another key: the
+     * former key's lease is neither shown nor given back under its name. */
+    {
+        apr_size_t one = apikey_limit_table_size(1, 1);
+        void *m1 = calloc(1, one);
+        apikey_limit_table_t *t1 =
+            m1 ? apikey_limit_table_init(m1, one, 1, 1, seeds[0], &adopted)
+               : NULL;
+
+        if (!t1) {
+            ok(0, "a table of one slot");
+            return;
+        }
+        ok(first_lease(t1, "tenant-a-id", q, NOW0, 5, 7)
+               && held(t1, "tenant-a-id") == 4,
+           "one slot: a leased key holding 4");
+        /* The header is 64 bytes; slot 0's owner word comes first. */
+        memset((char *)m1 + 64, 0xff, 8);
+        apikey_limit_table_charge(t1, KEY("tenant-b-id"), "owner", &no_rate,
+                                  &q, NOW0, 0, &c);
+        ok(c.result == APIKEY_CHARGE_ADMIT && c.repaired,
+           "its owner word scribbled over: another key takes the slot");
+        ok(apikey_limit_table_view(t1, 0, &v) && !strcmp(v.id, "tenant-b-id")
+               && !v.leased && v.cluster_claimed == 0,
+           "shown as the new key, not leased, nothing claimed");
+        ok(!apikey_limit_table_lease_drain(t1, 0, NOW0, &r),
+           "and nothing is given back under the former key's name");
+        free(m1);
+    }
 }
 
 int main(void)

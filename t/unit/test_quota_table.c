@@ -1533,10 +1533,6 @@ static void test_store_scoping(void)
     free(mem);
 }
 
-/* A table takes keys to 80 % of its slots and more, not only to the first
- * run of taken slots as long as the probe window (16 slots refused about
- * one key in 45 at 80 %, one in 2,500 at 50 %); the used count follows the
- * claims, and the 80 % mark is reported once. */
 /* An id longer than a slot keeps (a legacy store's, an owner's budget):
  * counted as itself (the slot is found by a hash of the whole id), shown
  * cut and marked so; two ids alike in their first 40 bytes are two keys. */
@@ -1545,7 +1541,10 @@ static void test_long_id(void)
     apikey_quota_t q3 = quota_of(3, APIKEY_PERIOD_DAY);
     const char *a = "0123456789012345678901234567890123456789-first",
                *b = "0123456789012345678901234567890123456789-second",
-               *uuid = "123e4567-e89b-12d3-a456-426614174000";
+               *uuid = "123e4567-e89b-12d3-a456-426614174000",
+               *forty = "0123456789012345678901234567890123456789",
+               *other = "ABCDEFGHIJABCDEFGHIJABCDEFGHIJABCDEFGHIJ",
+               *fortyone = "ABCDEFGHIJABCDEFGHIJABCDEFGHIJABCDEFGHIJ!";
     apikey_quota_view_t v;
     unsigned i, shown = 0, cut = 0;
     void *mem;
@@ -1572,9 +1571,38 @@ static void test_long_id(void)
     charge_n(t, uuid, no_rate, q3, NOW0, 1);
     ok(find_key(t, uuid, &v) >= 0 && !v.id_cut,
        "a UUID (36 bytes) is kept whole, not marked");
+    charge_n(t, forty, no_rate, q3, NOW0, 1);
+    ok(find_key(t, forty, &v) >= 0 && !v.id_cut, "40 bytes: whole");
+    charge_n(t, fortyone, no_rate, q3, NOW0, 1);
+    shown = 0;
+    for (i = 0; i < 64; i++) {
+        shown += apikey_limit_table_view(t, i, &v) && v.id_cut
+                 && !strcmp(v.id, other);
+    }
+    is_int(shown, 1, "41 bytes: its first 40, marked cut");
+    free(mem);
+
+    /* A slot taken over by an id alike in its first 40 bytes: marked as
+     * the new id is, whichever came first. */
+    t = table_new(1, &mem);
+    if (!t) {
+        ok(0, "a table of one slot");
+        return;
+    }
+    charge_n(t, a, no_rate, no_quota, NOW0, 1);
+    charge_n(t, forty, no_rate, no_quota, NOW0 + 11 * SEC, 1);
+    ok(apikey_limit_table_view(t, 0, &v) && !strcmp(v.id, forty) && !v.id_cut,
+       "a 40-byte id after a 46-byte one in its slot: not marked cut");
+    charge_n(t, a, no_rate, no_quota, NOW0 + 22 * SEC, 1);
+    ok(apikey_limit_table_view(t, 0, &v) && v.id_cut,
+       "and the 46-byte one after it: marked again");
     free(mem);
 }
 
+/* A table takes keys to 80 % of its slots and more, not only to the first
+ * run of taken slots as long as the probe window (16 slots refused about
+ * one key in 45 at 80 %, one in 2,500 at 50 %); the used count follows the
+ * claims, and the 80 % mark is reported once. */
 static void test_fill(void)
 {
     const unsigned n = 4096, keys = n * 9 / 10;
