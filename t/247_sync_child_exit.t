@@ -71,10 +71,13 @@ for (1..40) {
 ok t_cmp($admitted, 40, '40 requests admitted');
 
 # Hold the store's lock from another connection: each sync's give-back now
-# waits for it.
+# waits for it.  The client waits for the lock itself (.timeout): a sync
+# or look-up of the server may hold it at that instant (on a busy machine
+# the client's BEGIN failed at once, "database is locked", and the test
+# went on without the lock).
 open(my $lock, '|-', 'sqlite3', key_store()) or die "sqlite3: $!";
 select((select($lock), $| = 1)[0]);
-print $lock "BEGIN EXCLUSIVE;\n";
+print $lock ".timeout 30000\nBEGIN EXCLUSIVE;\n";
 my $locked = wait_for(sub {
     system('sqlite3', key_store(), 'BEGIN IMMEDIATE; ROLLBACK;') != 0 });
 ok t_cmp($locked ? 1 : 0, 1, 'the store is locked by another connection');
@@ -122,7 +125,7 @@ $fresh->start or die 'server did not start';
 my $k2 = create_key(owner => 'prepare-locked');
 open($lock, '|-', 'sqlite3', key_store()) or die "sqlite3: $!";
 select((select($lock), $| = 1)[0]);
-print $lock "BEGIN EXCLUSIVE;\n";
+print $lock ".timeout 30000\nBEGIN EXCLUSIVE;\n";
 wait_for(sub { system('sqlite3', key_store(), 'BEGIN IMMEDIATE; ROLLBACK;') != 0 })
     or die 'the store did not lock';
 # The request goes out now; the lock goes as soon as its look-up has
