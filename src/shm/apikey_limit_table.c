@@ -427,9 +427,11 @@ int apikey_limit_table_view(apikey_limit_table_t *t, unsigned i,
         return 0;
     }
     l = lease_of(t, s);
-    v->leased = l && __atomic_load_n(&l->store, __ATOMIC_ACQUIRE) != 0;
-    /* A leased key's id is whole in its lease; another's may be cut. */
-    if (v->leased && lease_names_slot(l, s)) {
+    /* A leased key's id is whole in its lease; another's may be cut.  A
+     * lease not named for the slot's key is a former key's: not shown. */
+    v->leased = l && __atomic_load_n(&l->store, __ATOMIC_ACQUIRE) != 0
+                && lease_names_slot(l, s);
+    if (v->leased) {
         memcpy(v->id, l->id, sizeof(l->id));
         v->id[sizeof(l->id) - 1] = '\0';
         v->id_cut = 0;

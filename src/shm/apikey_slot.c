@@ -72,6 +72,26 @@ static int idle(apikey_limit_table_t *t, slot_t *s, long long now)
     return 1;
 }
 
+/* Forgets a former key's lease (ls may be NULL: no leases), the store
+ * first: the sync gives nothing back under a lease without one, nor does
+ * the status page show its name.  (A slot taken over when idle holds no
+ * units of a current period; one reset for being scribbled over loses
+ * them, as it loses its counts.) */
+static void lease_clear(lease_t *ls)
+{
+    if (!ls) {
+        return;
+    }
+    __atomic_store_n(&ls->store, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&ls->lease, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&ls->dry, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&ls->owed, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&ls->claimed, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&ls->synced, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&ls->lease_size, 0, __ATOMIC_RELEASE);
+    ls->id[0] = '\0';
+}
+
 /* The key's slot: found along its probe sequence, else the first free one
  * claimed, else a corrupt or idle one taken over.  NULL when all are busy.
  * *reset is set when a corrupt slot was taken (its counts are gone). */
@@ -104,22 +124,9 @@ static slot_t *find_slot(apikey_limit_table_t *t, apr_uint64_t me,
         if (!owner_valid(w)) {
             /* Scribbled over: whoever it was cannot be told; it is reset
              * and given to us, and the caller logs it. */
-            lease_t *ls = lease_of(t, s);
-
             __atomic_store_n(&s->quota, 0, __ATOMIC_RELEASE);
             __atomic_store_n(&s->tat, 0, __ATOMIC_RELEASE);
-            if (ls) {
-                /* The store first: the sync gives nothing back under a
-                 * lease without one, nor the status page shows its name. */
-                __atomic_store_n(&ls->store, 0, __ATOMIC_RELEASE);
-                __atomic_store_n(&ls->lease, 0, __ATOMIC_RELEASE);
-                __atomic_store_n(&ls->dry, 0, __ATOMIC_RELEASE);
-                __atomic_store_n(&ls->owed, 0, __ATOMIC_RELEASE);
-                __atomic_store_n(&ls->claimed, 0, __ATOMIC_RELEASE);
-                __atomic_store_n(&ls->synced, 0, __ATOMIC_RELEASE);
-                __atomic_store_n(&ls->lease_size, 0, __ATOMIC_RELEASE);
-                ls->id[0] = '\0';
-            }
+            lease_clear(lease_of(t, s));
             if (cas(&s->owner, &w, me) || w == me) {
                 *reset = 1;
                 return s;
@@ -141,16 +148,8 @@ static slot_t *find_slot(apikey_limit_table_t *t, apr_uint64_t me,
             return reuse;
         }
         if (idle(t, reuse, now) && cas(&reuse->owner, &w, me)) {
-            lease_t *ls = lease_of(t, reuse);
-
             /* The old key's lease bookkeeping is not ours. */
-            if (ls) {
-                __atomic_store_n(&ls->dry, 0, __ATOMIC_RELEASE);
-                __atomic_store_n(&ls->claimed, 0, __ATOMIC_RELEASE);
-                __atomic_store_n(&ls->synced, 0, __ATOMIC_RELEASE);
-                __atomic_store_n(&ls->lease_size, 0, __ATOMIC_RELEASE);
-                __atomic_store_n(&ls->store, 0, __ATOMIC_RELEASE);
-            }
+            lease_clear(lease_of(t, reuse));
             return reuse;
         }
         if (load(&reuse->owner) == me) {

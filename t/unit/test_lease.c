@@ -1546,8 +1546,8 @@ static void test_layouts(void)
            "one slot: a leased key holding 4");
         /* The header is 64 bytes; slot 0's owner word comes first. */
         memset((char *)m1 + 64, 0xff, 8);
-        apikey_limit_table_charge(t1, KEY("tenant-b-id"), "owner", &no_rate,
-                                  &q, NOW0, 0, &c);
+        apikey_limit_table_charge(t1, KEY("tenant-b-id"), "owner", &no_rate, &q,
+                                  NOW0, 0, &c);
         ok(c.result == APIKEY_CHARGE_ADMIT && c.repaired,
            "its owner word scribbled over: another key takes the slot");
         ok(apikey_limit_table_view(t1, 0, &v) && !strcmp(v.id, "tenant-b-id")
