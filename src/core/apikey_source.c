@@ -174,13 +174,7 @@ int apikey_header_one_value(const char **v, size_t *len, const char *scheme)
     return 1;
 }
 
-static unsigned char fold_header(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return (unsigned char)(c - 'A' + 'a');
-    }
-    return c == '-' ? '_' : c;
-}
+#define fold_header apikey_header_fold
 
 int apikey_header_name_is(const char *a, const char *b)
 {

@@ -77,6 +77,15 @@ int apikey_query_param(const char *args, const char *name, const char **val,
  * other parameters and their order.  Returns the length written. */
 size_t apikey_query_strip(const char *args, const char *name, char *out);
 
+/* A header name's byte as apikey_header_name_is compares it. */
+static inline unsigned char apikey_header_fold(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return (unsigned char)(c - 'A' + 'a');
+    }
+    return c == '-' ? '_' : c;
+}
+
 /* Whether header field name a is name b as a backend may read it: ASCII case
  * ignored and '-' taken for '_', the way CGI, PHP-FPM, WSGI and Rack servers
  * fold names into HTTP_* variables. */

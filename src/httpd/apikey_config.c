@@ -10,6 +10,7 @@
 #include "apikey_time.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "apr_strings.h"
 #include "http_config.h"
@@ -90,11 +91,11 @@ const char *apikey_config_duration(cmd_parms *cmd, const char *what,
     return NULL;
 }
 
-void *apikey_config_dir_create(apr_pool_t *p, char *dir)
+/* A section's settings before any directive: what every section starts
+ * from, and what merging compares with. */
+static void dir_unset(apikey_dir_conf_t *conf)
 {
-    apikey_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
-
-    (void)dir;
+    memset(conf, 0, sizeof(*conf));
     conf->require_tls = -1;
     conf->any_format = -1;
     conf->limit_headers = -1;
@@ -105,13 +106,50 @@ void *apikey_config_dir_create(apr_pool_t *p, char *dir)
     conf->error_format = -1;
     conf->anonymous = -1;
     conf->limit_by = -1;
+}
+
+/* What sets_nothing compares with, made by the first section created:
+ * the server's own, while the configuration is read and before any thread
+ * runs (an .htaccess section, created during a request, only reads it). */
+static apikey_dir_conf_t unset_conf;
+static int have_unset_conf;
+
+void *apikey_config_dir_create(apr_pool_t *p, char *dir)
+{
+    apikey_dir_conf_t *conf = apr_palloc(p, sizeof(*conf));
+
+    (void)dir;
+    if (!have_unset_conf) {
+        dir_unset(&unset_conf);
+        have_unset_conf = 1;
+    }
+    dir_unset(conf);
     return conf;
+}
+
+/* Whether conf sets nothing: every field as dir_unset left it.  Both were
+ * zeroed whole first, so their padding compares equal too. */
+static int sets_nothing(const apikey_dir_conf_t *conf)
+{
+    return !memcmp(conf, &unset_conf, sizeof(unset_conf));
 }
 
 void *apikey_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
 {
     const apikey_dir_conf_t *base = basev, *add = addv;
-    apikey_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+    apikey_dir_conf_t *conf;
+
+    /* httpd merges a <Directory> with the server's settings for every
+     * request: where one side sets nothing (the server's, as a rule), the
+     * merge is the other side as it stands, and needs no copy.  Nothing
+     * writes a section's settings once they are read. */
+    if (sets_nothing(base)) {
+        return addv;
+    }
+    if (sets_nothing(add)) {
+        return basev;
+    }
+    conf = apr_pcalloc(p, sizeof(*conf));
 
     /* A list set in the child replaces the parent's, as AuthBasicProvider's
      * does: appending would let an inner section widen an outer policy. */

@@ -191,9 +191,14 @@ static void hide_headers(request_rec *r, const char *const *names, int n)
 {
     const char *doomed[HIDE_MAX];
     size_t len[HIDE_MAX];
+    /* The names' first bytes, folded, as a set: one test per header. */
+    apr_uint64_t firsts[4] = {0, 0, 0, 0};
     int i, k, ndoomed;
 
     for (k = 0; k < n; k++) {
+        unsigned char c = apikey_header_fold((unsigned char)names[k][0]);
+
+        firsts[c >> 6] |= APR_UINT64_C(1) << (c & 63);
         len[k] = strlen(names[k]);
     }
     do {
@@ -202,12 +207,17 @@ static void hide_headers(request_rec *r, const char *const *names, int n)
 
         ndoomed = 0;
         for (i = 0; i < h->nelts && ndoomed < HIDE_MAX; i++) {
+            unsigned char c;
             size_t klen;
 
             if (!e[i].key) {
                 continue;
             }
-            /* Lengths first: most names differ in theirs. */
+            /* First bytes, then lengths: most names differ in those. */
+            c = apikey_header_fold((unsigned char)e[i].key[0]);
+            if (!(firsts[c >> 6] >> (c & 63) & 1)) {
+                continue;
+            }
             klen = strlen(e[i].key);
             for (k = 0; k < n; k++) {
                 if (klen == len[k]

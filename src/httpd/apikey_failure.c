@@ -28,9 +28,10 @@
 
 APLOG_USE_MODULE(authn_apikey);
 
-/* Named for the layout (v2: the shared segment header): another build's
- * table is left to its children. */
-#define RETAINED_KEY "mod_authn_apikey-failure-table-v2"
+/* Named for the layout (v2: the shared segment header; v3: the latest
+ * time in its word, which an older build would not raise): another
+ * build's table is left to its children. */
+#define RETAINED_KEY "mod_authn_apikey-failure-table-v3"
 /* Clients the table follows at once: 128 KiB.  A client pushed out by
  * others starts afresh, which only a large botnet achieves, and each of
  * its addresses still has its own budget. */

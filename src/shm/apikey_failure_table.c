@@ -9,7 +9,11 @@
  * whose time has passed owes nothing: any client may take it over without
  * losing anything, so the table needs no expiry sweep.  Two clients whose
  * tags and slots collide share one budget, which only makes the limit
- * stricter for them. */
+ * stricter for them.
+ *
+ * The header's word is the latest time any slot was given (milliseconds,
+ * as in a slot).  While it has passed no client can be blocked, and the
+ * check every request makes is one read of it: no hash, no probe. */
 
 #include "apikey_failure_table.h"
 #include "apikey_segment.h"
@@ -18,14 +22,15 @@
 
 #include "apr_siphash.h"
 
-#define TABLE_MAGIC APR_UINT64_C(0x41504b4641494c31) /* "APKFAIL1" */
+/* "APKFAIL2": v2 keeps the latest time in the header's word. */
+#define TABLE_MAGIC APR_UINT64_C(0x41504b4641494c32)
 /* 2024-01-01T00:00:00Z: 40 bits of milliseconds from here last to 2058. */
 #define BASE_US   (1704067200LL * 1000000LL)
 #define TIME_BITS 40
 #define TIME_MASK ((APR_UINT64_C(1) << TIME_BITS) - 1)
 
 struct apikey_failure_table_t {
-    apikey_segment_header_t h; /* slots of one word; no word of its own */
+    apikey_segment_header_t h; /* slots of one word; h.word: the latest */
     apr_uint64_t pad[3];
 };
 
@@ -156,16 +161,34 @@ static apr_uint64_t *victim(apikey_failure_table_t *t, const where_t *w,
     return best;
 }
 
+/* Raises the latest time to that of word w.  Done before w is written:
+ * a process that reads w's debt has the latest time that covers it. */
+static void raise_latest(apikey_failure_table_t *t, apr_uint64_t w)
+{
+    apr_uint64_t ms = w & TIME_MASK;
+    apr_uint64_t cur = load(&t->h.word);
+
+    while (cur < ms
+           && !__atomic_compare_exchange_n(
+               &t->h.word, &cur, ms, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    }
+}
+
 int apikey_failure_table_blocked(apikey_failure_table_t *t, const void *addr,
                                  apr_size_t len, const apikey_rate_t *rate,
                                  long long now, long long *retry_us)
 {
-    where_t w = locate(t, addr, len);
-    apr_uint64_t *p = find(t, &w);
+    where_t w;
+    apr_uint64_t *p;
     long long new_tat, remaining, reset;
 
     *retry_us = 0;
-    if (!p) {
+    /* A client is blocked only while its time is ahead of now. */
+    if (word_time(load(&t->h.word)) <= now) {
+        return 0;
+    }
+    w = locate(t, addr, len);
+    if (!(p = find(t, &w))) {
         return 0;
     }
     return !apikey_gcra(effective_tat(load(p), rate, now), now, rate, &new_tat,
@@ -206,6 +229,7 @@ long long apikey_failure_table_record(apikey_failure_table_t *t,
             return -1;
         }
         tat_word = make_word(w.tag, new_tat);
+        raise_latest(t, tat_word);
         if (__atomic_compare_exchange_n(p, &old, tat_word, 0, __ATOMIC_ACQ_REL,
                                         __ATOMIC_ACQUIRE)) {
             return remaining;

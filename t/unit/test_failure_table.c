@@ -108,6 +108,40 @@ static void test_clock_back(void)
     munmap(mem, apikey_failure_table_size(64));
 }
 
+/* The latest time a slot was given is the table's answer for every client
+ * while it has passed: a client blocked under one section's slow rate stays
+ * blocked when another client then fails under a fast one (its time, though
+ * later in the clock, ends sooner). */
+static void test_latest(void)
+{
+    void *mem;
+    apikey_failure_table_t *t = table_new(64, &mem);
+    apikey_rate_t slow = rate_of("5/m"), fast = rate_of("100/s");
+    const char a[4] = {10, 0, 0, 7}, b[4] = {10, 0, 0, 8};
+    long long retry;
+    int i;
+
+    for (i = 0; i < 5; i++) {
+        apikey_failure_table_record(t, a, 4, &slow, NOW0);
+    }
+    is_int(apikey_failure_table_record(t, b, 4, &fast, NOW0 + SEC), 99,
+           "another client fails once under 100/s, a second later");
+    is_int(apikey_failure_table_blocked(t, a, 4, &slow, NOW0 + 2 * SEC, &retry),
+           1, "the first is still blocked under 5/m");
+    is_int(retry, 10 * SEC, "for the 10 s left of its wait");
+    is_int(apikey_failure_table_blocked(t, b, 4, &fast, NOW0 + 2 * SEC, &retry),
+           0, "the second is not");
+    is_int(
+        apikey_failure_table_blocked(t, a, 4, &slow, NOW0 + 61 * SEC, &retry),
+        0, "once every time has passed, no client is blocked");
+    is_int(apikey_failure_table_record(t, a, 4, &slow, NOW0 + 61 * SEC), 4,
+           "and a failure counts from a full budget");
+    is_int(
+        apikey_failure_table_blocked(t, a, 4, &slow, NOW0 + 61 * SEC, &retry),
+        0, "one failure of five does not block");
+    munmap(mem, apikey_failure_table_size(64));
+}
+
 /* Many clients through a small table: each is found again while it owes,
  * and a full table evicts the debt that ends first. */
 static void test_many_clients(void)
@@ -210,6 +244,7 @@ int main(void)
 {
     test_budget();
     test_clock_back();
+    test_latest();
     test_many_clients();
     test_exact_fork();
     return done_testing();
