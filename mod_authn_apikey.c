@@ -98,7 +98,7 @@ static int apikey_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     apikey_refresh_init(pconf, s);
-    apikey_logging_post_config();
+    apikey_logging_post_config(s);
     apikey_counters_init(s);
     if (apikey_failure_init(s) != 0) {
         return HTTP_INTERNAL_SERVER_ERROR;

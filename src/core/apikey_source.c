@@ -182,8 +182,10 @@ int apikey_header_name_is(const char *a, const char *b)
 
     /* Most names differ in their first byte: no length is taken. */
     for (i = 0; a[i]; i++) {
-        if (fold_header((unsigned char)a[i])
-            != fold_header((unsigned char)b[i])) {
+        /* Bytes alike need no folding: a name spelled as configured. */
+        if (a[i] != b[i]
+            && fold_header((unsigned char)a[i])
+                   != fold_header((unsigned char)b[i])) {
             return 0;
         }
     }

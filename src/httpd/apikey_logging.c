@@ -22,6 +22,9 @@
  * (the request line, at trace5, as it reads it) and http (every request
  * header, at trace4).  Their indexes, or -1. */
 static int core_module_index = -1, http_module_index = -1;
+/* Whether any server's LogLevel has either module at trace4 or above: if
+ * none has, a request that follows its server's LogLevel needs no cap. */
+static int any_server_traces;
 
 static const request_rec *original(const request_rec *r)
 {
@@ -159,13 +162,23 @@ void apikey_logging_pre_config(apr_pool_t *pconf)
     }
 }
 
-void apikey_logging_post_config(void)
+static int traces(const struct ap_logconf *l, int index)
+{
+    return index >= 0 && ap_get_module_loglevel(l, index) >= APLOG_TRACE4;
+}
+
+void apikey_logging_post_config(server_rec *s)
 {
     module *core = ap_find_linked_module("core.c");
     module *http = ap_find_linked_module("http_core.c");
 
     core_module_index = core ? core->module_index : -1;
     http_module_index = http ? http->module_index : -1;
+    any_server_traces = 0;
+    for (; s; s = s->next) {
+        any_server_traces |= traces(&s->log, core_module_index)
+                             | traces(&s->log, http_module_index);
+    }
 }
 
 /* Caps one module at trace3 for this request, when it is above. */
@@ -185,6 +198,11 @@ int apikey_logging_guard(request_rec *r)
 {
     struct ap_logconf *l = NULL;
 
+    /* The request logs as its server does (no module set it otherwise for
+     * the request or its connection), and no server traces: no cap. */
+    if (!any_server_traces && !r->log && !r->connection->log) {
+        return DECLINED;
+    }
     if (cap(r, &l, core_module_index) | cap(r, &l, http_module_index)) {
         r->log = l;
     }

@@ -12,8 +12,9 @@
 /* Registers %{...}K with mod_log_config (pre_config). */
 void apikey_logging_pre_config(apr_pool_t *pconf);
 
-/* Finds the modules whose logging the guard caps (post_config). */
-void apikey_logging_post_config(void);
+/* Finds the modules whose logging the guard caps, and whether any of s's
+ * servers has them at trace4 or above (post_config). */
+void apikey_logging_post_config(server_rec *s);
 
 /* create_request and post_read_request hook: at trace4 and above httpd
  * writes the request line (core, trace5, while reading it) and every
