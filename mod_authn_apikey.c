@@ -98,7 +98,6 @@ static int apikey_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     apikey_refresh_init(pconf, s);
-    apikey_logging_post_config(s);
     apikey_counters_init(s);
     if (apikey_failure_init(s) != 0) {
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -158,6 +157,8 @@ static void apikey_register_hooks(apr_pool_t *p)
     apikey_errors_register();
     ap_hook_insert_error_filter(apikey_errors_insert_filter, NULL, NULL,
                                 APR_HOOK_MIDDLE);
+    ap_hook_post_config(apikey_logging_post_config, NULL, NULL,
+                        APR_HOOK_REALLY_LAST);
     ap_hook_create_request(apikey_logging_guard, NULL, NULL,
                            APR_HOOK_REALLY_LAST);
     ap_hook_post_read_request(apikey_logging_guard, NULL, NULL,

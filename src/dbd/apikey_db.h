@@ -50,6 +50,11 @@ typedef struct apikey_query_t {
  * the key record's list (apikey_record.h). */
 extern const apikey_query_t apikey_db_default_query;
 
+/* The SQL q is prepared with on db's connection: q's own, or for the
+ * default look-up the packed one where the driver's SQL is known
+ * (sqlite3, pgsql, mysql), else the wide one. */
+const char *apikey_db_sql(const apikey_db_t *db, const apikey_query_t *q);
+
 /* Checks a look-up SQL (AuthAPIKeyQuery) and gives it a label, the same
  * for the same SQL within one configuration: NULL and *out, or an English
  * message.  Allocates from p, which lives until the next restart. */
@@ -103,7 +108,8 @@ typedef enum {
     APIKEY_DB_BAD_ROW,    /* a row could not be read */
     APIKEY_DB_TWO_ROWS,   /* two keys share one digest */
     APIKEY_DB_NO_ID,      /* the row has no id */
-    APIKEY_DB_BAD_TIME    /* a time column holds no time */
+    APIKEY_DB_BAD_TIME,   /* a time column holds no time */
+    APIKEY_DB_BAD_PACK    /* a packed column holds its separator */
 } apikey_db_answer_t;
 
 /* Details of an answer other than FOUND and NOTFOUND, for the log. */

@@ -129,8 +129,8 @@ void apikey_db_recheck(apikey_db_t *db, const apikey_query_t *q,
      * a label: that driver PREPAREs a name only once. */
     (void)apikey_db_store_sql(db, &all);
     if (all
-        && apr_dbd_prepare(db->driver, db->pool, db->handle, q->sql, NULL,
-                           &whole)
+        && apr_dbd_prepare(db->driver, db->pool, db->handle,
+                           apikey_db_sql(db, q), NULL, &whole)
                == 0) {
         apr_hash_set(db->prepared, q->label, APR_HASH_KEY_STRING, whole);
         mark_reduced(db, 0);
@@ -150,11 +150,11 @@ const char *apikey_db_retry_sql(apikey_db_t *db, const apikey_query_t *q)
     int all;
 
     if (q != &apikey_db_default_query || !db->prepared) {
-        return q->sql;
+        return apikey_db_sql(db, q);
     }
     sql = apikey_db_store_sql(db, &all);
     mark_reduced(db, sql != NULL);
-    return sql ? sql : q->sql;
+    return sql ? sql : apikey_db_sql(db, q);
 }
 
 int apikey_db_prepare_reduced(apikey_db_t *db, const apikey_query_t *q,

@@ -167,7 +167,8 @@ static int traces(const struct ap_logconf *l, int index)
     return index >= 0 && ap_get_module_loglevel(l, index) >= APLOG_TRACE4;
 }
 
-void apikey_logging_post_config(server_rec *s)
+int apikey_logging_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                               apr_pool_t *ptemp, server_rec *s)
 {
     module *core = ap_find_linked_module("core.c");
     module *http = ap_find_linked_module("http_core.c");
@@ -179,6 +180,10 @@ void apikey_logging_post_config(server_rec *s)
         any_server_traces |= traces(&s->log, core_module_index)
                              | traces(&s->log, http_module_index);
     }
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    return OK;
 }
 
 /* Caps one module at trace3 for this request, when it is above. */

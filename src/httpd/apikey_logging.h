@@ -13,8 +13,10 @@
 void apikey_logging_pre_config(apr_pool_t *pconf);
 
 /* Finds the modules whose logging the guard caps, and whether any of s's
- * servers has them at trace4 or above (post_config). */
-void apikey_logging_post_config(server_rec *s);
+ * servers has them at trace4 or above (post_config, really last: after
+ * any module that sets a server's LogLevel in its own post_config). */
+int apikey_logging_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                               apr_pool_t *ptemp, server_rec *s);
 
 /* create_request and post_read_request hook: at trace4 and above httpd
  * writes the request line (core, trace5, while reading it) and every

@@ -318,6 +318,15 @@ apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
                                               "'%s'",
                           why.id, why.column, why.message);
             break;
+        case APIKEY_DB_BAD_PACK:
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          APIKEY_LOGNO(00091) "key %s: a restriction, limit "
+                                              "or rotation column holds the "
+                                              "byte 0x1f, which the look-up "
+                                              "cannot tell apart from its "
+                                              "own; refusing it",
+                          why.id ? why.id : "(no id)");
+            break;
     }
     apikey_counters_db_error();
     return APR_EGENERAL;

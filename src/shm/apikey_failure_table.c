@@ -13,7 +13,11 @@
  *
  * The header's word is the latest time any slot was given (milliseconds,
  * as in a slot).  While it has passed no client can be blocked, and the
- * check every request makes is one read of it: no hash, no probe. */
+ * check every request makes is one read of it: no hash, no probe.  It
+ * never goes down: a clock set ahead by mistake and put right keeps every
+ * check on the slots (the answer the same, only slower) until that time
+ * comes, and a busy server with failures within the last burst window
+ * checks the slots anyway. */
 
 #include "apikey_failure_table.h"
 #include "apikey_segment.h"
