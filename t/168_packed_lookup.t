@@ -1,7 +1,9 @@
 # The default look-up reads the columns added since the first schema
 # (restrictions, limits, rotation) as one value, joined by the byte 0x1f,
 # on SQLite, PostgreSQL and MySQL/MariaDB.  Here: a key with every one of
-# them set is read whole (its values land where they belong); a value
+# them set is read whole (its values land where they belong), keys with one
+# restriction each are refused by it (the last column, allow_cert, among
+# them), a row of empty strings is no restriction; a value
 # holding the separator is refused with 503 and APIKEY00091, never read
 # shifted; and a store that lacks all but one of those columns, whose
 # reduced look-up has as many columns as the packed one, is read by name.
@@ -16,7 +18,7 @@ use ApiKeyTest qw(backend create_key store_sql scratch_store drop_store
                   random_wellformed_key);
 use ApiKeyServer;
 
-plan tests => 14, need(need_module('authn_apikey', 'dbd'), need_lwp);
+plan tests => 20, need(need_module('authn_apikey', 'dbd'), need_lwp);
 
 my $drv = backend();
 # The separator as each dialect writes it.
@@ -43,6 +45,20 @@ my @hosts = map { sprintf('host%02d.example.com', $_) } 1 .. 48;
 my $long = create_key(owner => 'packed', 'allow-referer' => join(',', @hosts),
                       'allow-ip' => join(',', map { "10.0.$_.0/24" } 1 .. 40)
                                     . ',127.0.0.1');
+# One restriction each, none of which this client meets, the last packed
+# column (allow_cert) among them: each refuses, so each is read.
+my $far = create_key(owner => 'packed', 'allow-ip' => '192.0.2.0/24');
+my $ios = create_key(owner => 'packed', 'allow-ios' => 'com.example.app');
+my $cert = create_key(owner => 'packed', 'allow-cert' => 'ab' x 32);
+my $rotated = create_key(owner => 'packed');
+store_sql('UPDATE apikey SET grace_until = ' . (time - 60)
+          . ", replaced_by = 'next' WHERE id = '$rotated->{id}'");
+# Every packed column '' rather than NULL: nothing set.
+my $empty = create_key(owner => 'packed');
+store_sql("UPDATE apikey SET allow_ip = '', allow_referer = '', "
+          . "allow_method = '', replaced_by = '', rate = '', quota = '', "
+          . "bandwidth = '', allow_android = '', allow_ios = '', "
+          . "allow_cert = '' WHERE id = '$empty->{id}'");
 my $sep_key = create_key(owner => 'packed');
 store_sql('UPDATE apikey SET allow_referer = '
           . $cat->("'https://a.example/'", $sep, "'x'")
@@ -67,11 +83,24 @@ ok t_cmp($ua->get($srv->url, 'X-API-Key' => $long->{key},
 ok t_cmp($ua->get($srv->url, 'X-API-Key' => $long->{key},
                  Referer => 'http://other.example.net/')->code,
          403, 'and another host is refused');
+ok t_cmp($ua->get($srv->url, 'X-API-Key' => $far->{key})->code, 403,
+         'allow_ip of another network: 403');
+ok t_cmp($ua->get($srv->url, 'X-API-Key' => $ios->{key})->code, 403,
+         'allow_ios without the app: 403');
+ok t_cmp($ua->get($srv->url, 'X-API-Key' => $ios->{key},
+                  'X-Ios-Bundle-Identifier' => 'com.example.app')->code, 200,
+         'and with it: in');
+ok t_cmp($ua->get($srv->url, 'X-API-Key' => $cert->{key})->code, 403,
+         'allow_cert, the last packed column, without a certificate: 403');
+ok t_cmp($ua->get($srv->url, 'X-API-Key' => $rotated->{key})->code, 401,
+         'a rotated key past its grace_until: 401');
+ok t_cmp($ua->get($srv->url, 'X-API-Key' => $empty->{key})->code, 200,
+         'every packed column empty rather than NULL: in, unrestricted');
 $r = $ua->get($srv->url, 'X-API-Key' => $sep_key->{key});
 ok t_cmp($r->code, 503, 'a value holding the separator: 503, not read shifted');
 $srv->stop;
 ok t_cmp($srv->error_log,
-         qr/APIKEY00091: key \Q$sep_key->{id}\E: a restriction, limit or rotation column holds the byte 0x1f/,
+         qr/APIKEY00091: key \Q$sep_key->{id}\E: the look-up's packed restriction, limit and rotation columns do not read back/,
          'the error log names the key');
 
 # A store of the first schema plus allow_ip only: its look-up has the

@@ -73,8 +73,12 @@ static void build_packed(char *buf, size_t size, int join)
             first = 0;
         }
     }
+    /* Each value is followed by the separator, the last one too: a value
+     * a driver cut short (MySQL's fldsz) lacks the last separator and is
+     * refused, never read without its last column. */
     if (join == JOIN_PRINTF) {
-        /* Most keys have none of them: NULL then, with no printf. */
+        /* Most keys have none of them: the separators alone then, with
+         * no printf. */
         ADD(", CASE WHEN ");
         for (i = 0, first = 1; i < apikey_ncolumns; i++) {
             if (packed(&apikey_columns[i])) {
@@ -83,37 +87,43 @@ static void build_packed(char *buf, size_t size, int join)
                 first = 0;
             }
         }
-        ADD(" THEN NULL ELSE printf('");
-        for (i = 0, first = 1; i < apikey_ncolumns; i++) {
+        ADD(" THEN '");
+        for (i = 0; i < apikey_ncolumns; i++) {
+            if (packed(&apikey_columns[i])) {
+                ADD("%c", PACKED_SEP);
+            }
+        }
+        ADD("' ELSE printf('");
+        for (i = 0; i < apikey_ncolumns; i++) {
             if (packed(&apikey_columns[i])) {
                 /* %% for APR's placeholder syntax: "%s" reaches SQLite. */
-                ADD(first ? "%%%%s" : "%c%%%%s", PACKED_SEP);
-                first = 0;
+                ADD("%%%%s%c", PACKED_SEP);
             }
         }
         ADD("'");
+        for (i = 0; i < apikey_ncolumns; i++) {
+            if (packed(&apikey_columns[i])) {
+                ADD(", %s", apikey_columns[i].name);
+            }
+        }
+        ADD(") END");
     }
     else {
-        ADD(", CONCAT(");
-    }
-    for (i = 0, first = 1; i < apikey_ncolumns; i++) {
-        if (!packed(&apikey_columns[i])) {
-            continue;
-        }
-        if (join == JOIN_PRINTF) {
-            ADD(", %s", apikey_columns[i].name);
-        }
-        else {
-            if (!first) {
-                ADD(", '%c', ", PACKED_SEP);
+        /* pg_catalog's: an unqualified concat would resolve to one another
+         * role made on the search path (CVE-2018-1058's pattern). */
+        ADD(join == JOIN_CONCAT ? ", pg_catalog.concat(" : ", CONCAT(");
+        for (i = 0, first = 1; i < apikey_ncolumns; i++) {
+            if (packed(&apikey_columns[i])) {
+                ADD(join == JOIN_CONCAT
+                        ? "%s%s, '%c'"
+                        : "%sCOALESCE(CAST(%s AS CHAR), ''), '%c'",
+                    first ? "" : ", ", apikey_columns[i].name, PACKED_SEP);
+                first = 0;
             }
-            ADD(join == JOIN_CONCAT ? "%s" : "COALESCE(CAST(%s AS CHAR), '')",
-                apikey_columns[i].name);
         }
-        first = 0;
+        ADD(")");
     }
-    ADD(")%s AS " PACKED_NAME " FROM apikey WHERE digest = %%s",
-        join == JOIN_PRINTF ? " END" : "");
+    ADD(" AS " PACKED_NAME " FROM apikey WHERE digest = %%s");
 #undef ADD
     if (!fits) {
         buf[0] = '\0';
@@ -260,6 +270,15 @@ static int prepare_once(apikey_db_t *db, const apikey_query_t *q,
     }
     if (rv != 0 && q == &apikey_db_default_query && !apikey_db_busy(db, rv)
         && apikey_db_prepare_reduced(db, q, st) == 0) {
+        rv = 0;
+    }
+    /* A store with every column whose engine cannot run the packed
+     * look-up (an SQLite before printf, 3.8.3): the wide one. */
+    if (rv != 0 && q == &apikey_db_default_query && !apikey_db_busy(db, rv)
+        && apikey_db_sql(db, q) != default_sql
+        && apr_dbd_prepare(db->driver, db->pool, db->handle, default_sql,
+                           db->prepared ? q->label : NULL, st)
+               == 0) {
         rv = 0;
     }
     if (rv == 0 && db->prepared) {
@@ -462,25 +481,32 @@ static int default_columns(const apr_dbd_driver_t *drv, apr_dbd_results_t *res,
         *m = wide_map;
         return 0;
     }
-    if (cols == packed_cols
-        && (last = apr_dbd_get_name(drv, res, packed_map.pack)) != NULL
-        && !strcasecmp(last, PACKED_NAME)) {
-        *m = packed_map;
-        return 0;
+    if (cols == packed_cols) {
+        /* A name unread could be the packed column's: never mapped by
+         * name, where its twelve would count as absent. */
+        if (!(last = apr_dbd_get_name(drv, res, packed_map.pack))) {
+            return -2;
+        }
+        if (!strcasecmp(last, PACKED_NAME)) {
+            *m = packed_map;
+            return 0;
+        }
     }
     return -1;
 }
 
-static void map_columns(apr_pool_t *p, const apr_dbd_driver_t *drv,
-                        apr_dbd_results_t *res, const apikey_query_t *q,
-                        columns_t *m)
+/* Maps res's columns into m: 0, or -1 when the default look-up's result
+ * cannot be told wide or packed (then nothing of it is read). */
+static int map_columns(apr_pool_t *p, const apr_dbd_driver_t *drv,
+                       apr_dbd_results_t *res, const apikey_query_t *q,
+                       columns_t *m)
 {
-    int i, c, n;
+    int i, c, n, ours = q == &apikey_db_default_query;
 
     /* Ours: no name to compare (a fifteenth of a look-up's instructions
      * went to strcasecmp). */
-    if (q == &apikey_db_default_query && default_columns(drv, res, m) == 0) {
-        return;
+    if (ours && (c = default_columns(drv, res, m)) != -1) {
+        return c == 0 ? 0 : -1;
     }
     n = apr_dbd_num_cols(drv, res);
     for (c = 0; c < apikey_ncolumns; c++) {
@@ -495,6 +521,9 @@ static void map_columns(apr_pool_t *p, const apr_dbd_driver_t *drv,
 
         if (!name) {
             continue;
+        }
+        if (ours && !strcasecmp(name, PACKED_NAME)) {
+            return -1;
         }
         /* The default look-up lists the columns in the list's order: one
          * comparison each, the whole list only for other queries.  The
@@ -518,6 +547,7 @@ static void map_columns(apr_pool_t *p, const apr_dbd_driver_t *drv,
             m->extra_env[m->nextra++] = env_name(p, name);
         }
     }
+    return 0;
 }
 
 /* A column's value copied to p; NULL when absent or SQL NULL. */
@@ -530,26 +560,28 @@ static const char *entry(apr_pool_t *p, const apr_dbd_driver_t *drv,
 }
 
 /* The n values of a packed column (its copy, cut in place) into part:
- * 0, or -1 when it holds another number of them.  NULL is n empty values
- * (SQLite's look-up says so when every one is NULL). */
+ * 0, or -1 when it is NULL (no look-up of ours makes one) or does not hold
+ * exactly n values each ended by the separator. */
 static int split_pack(char *v, int n, const char **part)
 {
     int i = 0;
 
     if (!v) {
-        for (; i < n; i++) {
-            part[i] = "";
-        }
-        return 0;
+        return -1;
     }
-    part[i++] = v;
+    part[0] = v;
     for (; *v; v++) {
         if (*v == PACKED_SEP) {
             if (i == n) {
                 return -1;
             }
             *v = '\0';
-            part[i++] = v + 1;
+            if (++i < n) {
+                part[i] = v + 1;
+            }
+            else if (v[1]) {
+                return -1; /* something after the last separator */
+            }
         }
     }
     return i == n ? 0 : -1;
@@ -656,8 +688,9 @@ static int lookup_row(apr_dbd_row_t *row, void *ctx)
     if (l->rows++ == 0) {
         columns_t cols;
 
-        map_columns(l->p, l->db->driver, l->res, l->q, &cols);
-        l->answer = read_row(l, row, &cols);
+        l->answer = map_columns(l->p, l->db->driver, l->res, l->q, &cols)
+                        ? APIKEY_DB_BAD_PACK
+                        : read_row(l, row, &cols);
     }
     return 0; /* read every row: two with one digest are refused */
 }

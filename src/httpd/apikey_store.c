@@ -320,11 +320,12 @@ apr_status_t apikey_store_lookup(request_rec *r, const apikey_query_t *query,
             break;
         case APIKEY_DB_BAD_PACK:
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          APIKEY_LOGNO(00091) "key %s: a restriction, limit "
-                                              "or rotation column holds the "
-                                              "byte 0x1f, which the look-up "
-                                              "cannot tell apart from its "
-                                              "own; refusing it",
+                          APIKEY_LOGNO(00091) "key %s: the look-up's packed "
+                                              "restriction, limit and "
+                                              "rotation columns do not read "
+                                              "back (a value holding the "
+                                              "byte 0x1f, or cut short by "
+                                              "the driver); refusing it",
                           why.id ? why.id : "(no id)");
             break;
     }
