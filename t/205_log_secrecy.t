@@ -112,9 +112,6 @@ Listen 127.0.0.1:$tls_port
     DocumentRoot \${DOCS}
 </VirtualHost>
 CONF
-(my $docs = $srv->dir . '/htdocs');
-$srv->{conf} =~ s/\$\{DOCS\}/$docs/g;
-$srv->write_conf;
 ok $srv->start;
 
 sub curl {

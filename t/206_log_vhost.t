@@ -31,9 +31,6 @@ Listen 127.0.0.1:$vport
     </Location>
 </VirtualHost>
 CONF
-(my $docs = $srv->dir . '/htdocs');
-$srv->{conf} =~ s/\$\{DOCS\}/$docs/g;
-$srv->write_conf;
 ok $srv->start;
 
 my $code = `curl -s -o /dev/null -w '%{http_code}' -H 'X-API-Key: $key' http://127.0.0.1:$vport/index.txt`;

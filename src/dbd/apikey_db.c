@@ -13,6 +13,7 @@
 
 #include "apikey_db.h"
 #include "apikey_db_columns.h"
+#include "apikey_db_packed.h"
 #include "apikey_key.h"
 #include "apikey_time.h"
 
@@ -24,111 +25,6 @@
 
 /* The default look-up's SQL: the record's columns but htapikey's own. */
 static char default_sql[512];
-
-/* The same look-up for the drivers whose SQL we know, with the columns
- * added since the first schema (the rarely set ones: restrictions,
- * limits, rotation) folded into one, PACKED_NAME, their values joined by
- * PACKED_SEP: apr_dbd_sqlite3 makes four calls of SQLite's API for each
- * column of a row, each taking SQLite's mutex, so twelve columns fewer
- * save a cached miss about a tenth of its instructions.  NULL and "" are
- * one to every column packed (none, for restrictions, limits and times
- * alike).  A value holding the separator is refused (APIKEY_DB_BAD_PACK):
- * it would shift the values after it. */
-#define PACKED_NAME "apikey_packed"
-#define PACKED_SEP  '\x1f'
-
-/* How each dialect joins values, NULL taken for "": SQLite's printf (one
- * function call and one string: a chain of || and COALESCE made SQLite
- * allocate an intermediate string per column, which cost more than the
- * columns saved), PostgreSQL's CONCAT (NULL-blind already), MySQL's CONCAT
- * (NULL if any value is: each is COALESCEd). */
-enum { JOIN_PRINTF, JOIN_CONCAT, JOIN_CONCAT_COALESCE, NJOINS };
-static char packed_sql[NJOINS][1024];
-
-static int packed(const apikey_column_t *col)
-{
-    return col->added != NULL && col->kind != APIKEY_COL_CLI;
-}
-
-/* Builds the packed look-up of one dialect into buf: "" when it does not
- * fit (the wide one serves then). */
-static void build_packed(char *buf, size_t size, int join)
-{
-    size_t at = 0;
-    int i, first = 1, fits = 1;
-
-#define ADD(...)                                                               \
-    do {                                                                       \
-        if (fits) {                                                            \
-            int n_ = apr_snprintf(buf + at, size - at, __VA_ARGS__);           \
-            fits = n_ >= 0 && (size_t)n_ < size - at - 1;                      \
-            at += fits ? (size_t)n_ : 0;                                       \
-        }                                                                      \
-    } while (0)
-    ADD("SELECT ");
-    for (i = 0; i < apikey_ncolumns; i++) {
-        if (apikey_columns[i].kind != APIKEY_COL_CLI
-            && !packed(&apikey_columns[i])) {
-            ADD("%s%s", first ? "" : ", ", apikey_columns[i].name);
-            first = 0;
-        }
-    }
-    /* Each value is followed by the separator, the last one too: a value
-     * a driver cut short (MySQL's fldsz) lacks the last separator and is
-     * refused, never read without its last column. */
-    if (join == JOIN_PRINTF) {
-        /* Most keys have none of them: the separators alone then, with
-         * no printf. */
-        ADD(", CASE WHEN ");
-        for (i = 0, first = 1; i < apikey_ncolumns; i++) {
-            if (packed(&apikey_columns[i])) {
-                ADD("%s%s IS NULL", first ? "" : " AND ",
-                    apikey_columns[i].name);
-                first = 0;
-            }
-        }
-        ADD(" THEN '");
-        for (i = 0; i < apikey_ncolumns; i++) {
-            if (packed(&apikey_columns[i])) {
-                ADD("%c", PACKED_SEP);
-            }
-        }
-        ADD("' ELSE printf('");
-        for (i = 0; i < apikey_ncolumns; i++) {
-            if (packed(&apikey_columns[i])) {
-                /* %% for APR's placeholder syntax: "%s" reaches SQLite. */
-                ADD("%%%%s%c", PACKED_SEP);
-            }
-        }
-        ADD("'");
-        for (i = 0; i < apikey_ncolumns; i++) {
-            if (packed(&apikey_columns[i])) {
-                ADD(", %s", apikey_columns[i].name);
-            }
-        }
-        ADD(") END");
-    }
-    else {
-        /* pg_catalog's: an unqualified concat would resolve to one another
-         * role made on the search path (CVE-2018-1058's pattern). */
-        ADD(join == JOIN_CONCAT ? ", pg_catalog.concat(" : ", CONCAT(");
-        for (i = 0, first = 1; i < apikey_ncolumns; i++) {
-            if (packed(&apikey_columns[i])) {
-                ADD(join == JOIN_CONCAT
-                        ? "%s%s, '%c'"
-                        : "%sCOALESCE(CAST(%s AS CHAR), ''), '%c'",
-                    first ? "" : ", ", apikey_columns[i].name, PACKED_SEP);
-                first = 0;
-            }
-        }
-        ADD(")");
-    }
-    ADD(" AS " PACKED_NAME " FROM apikey WHERE digest = %%s");
-#undef ADD
-    if (!fits) {
-        buf[0] = '\0';
-    }
-}
 
 /* Labels name our statements in a connection's prepared-statement hash.
  * The pgsql driver uses them as SQL identifiers (PREPARE <label>), so they
@@ -158,31 +54,8 @@ void apikey_db_reset(apr_pool_t *p)
     }
     apr_snprintf(w, sizeof(default_sql) - (size_t)(w - default_sql),
                  " FROM apikey WHERE digest = %%s");
-    for (i = 0; i < NJOINS; i++) {
-        build_packed(packed_sql[i], sizeof(packed_sql[i]), i);
-    }
+    apikey_db_packed_reset();
     build_maps();
-}
-
-const char *apikey_db_sql(const apikey_db_t *db, const apikey_query_t *q)
-{
-    const char *name;
-    int join = -1;
-
-    if (q != &apikey_db_default_query) {
-        return q->sql;
-    }
-    name = apr_dbd_name(db->driver);
-    if (name && !strcmp(name, "sqlite3")) {
-        join = JOIN_PRINTF;
-    }
-    else if (name && !strcmp(name, "pgsql")) {
-        join = JOIN_CONCAT;
-    }
-    else if (name && !strcmp(name, "mysql")) {
-        join = JOIN_CONCAT_COALESCE;
-    }
-    return join >= 0 && *packed_sql[join] ? packed_sql[join] : default_sql;
 }
 
 apr_uint32_t apikey_db_hash(const char *s, size_t len, apr_uint32_t h)
@@ -275,7 +148,7 @@ static int prepare_once(apikey_db_t *db, const apikey_query_t *q,
     /* A store with every column whose engine cannot run the packed
      * look-up (an SQLite before printf, 3.8.3): the wide one. */
     if (rv != 0 && q == &apikey_db_default_query && !apikey_db_busy(db, rv)
-        && apikey_db_sql(db, q) != default_sql
+        && apikey_db_sql(db, q) != apikey_db_default_query.sql
         && apr_dbd_prepare(db->driver, db->pool, db->handle, default_sql,
                            db->prepared ? q->label : NULL, st)
                == 0) {
@@ -411,8 +284,8 @@ int apikey_db_rows(apikey_db_t *db, apr_pool_t *p, apr_dbd_results_t *res,
 enum { NCOLS = 0 APIKEY_COLUMNS(ONE) };
 typedef struct {
     int col[NCOLS];
-    /* The packed look-up's: where PACKED_NAME is (-1: a wide result), and
-     * each column's place in it (-1: a column of its own). */
+    /* The packed look-up's: where APIKEY_DB_PACKED_NAME is (-1: a wide result),
+     * and each column's place in it (-1: a column of its own). */
     int pack;
     int npack;
     int in_pack[NCOLS];
@@ -453,7 +326,7 @@ static void build_maps(void)
         if (wide_map.col[c] < 0) {
             continue;
         }
-        if (packed(&apikey_columns[c])) {
+        if (apikey_db_packed(&apikey_columns[c])) {
             packed_map.in_pack[c] = packed_map.npack++;
             packed_map.col[c] = -1;
         }
@@ -487,7 +360,7 @@ static int default_columns(const apr_dbd_driver_t *drv, apr_dbd_results_t *res,
         if (!(last = apr_dbd_get_name(drv, res, packed_map.pack))) {
             return -2;
         }
-        if (!strcasecmp(last, PACKED_NAME)) {
+        if (!strcasecmp(last, APIKEY_DB_PACKED_NAME)) {
             *m = packed_map;
             return 0;
         }
@@ -522,7 +395,7 @@ static int map_columns(apr_pool_t *p, const apr_dbd_driver_t *drv,
         if (!name) {
             continue;
         }
-        if (ours && !strcasecmp(name, PACKED_NAME)) {
+        if (ours && !strcasecmp(name, APIKEY_DB_PACKED_NAME)) {
             return -1;
         }
         /* The default look-up lists the columns in the list's order: one
@@ -559,34 +432,6 @@ static const char *entry(apr_pool_t *p, const apr_dbd_driver_t *drv,
     return v ? apr_pstrdup(p, v) : NULL;
 }
 
-/* The n values of a packed column (its copy, cut in place) into part:
- * 0, or -1 when it is NULL (no look-up of ours makes one) or does not hold
- * exactly n values each ended by the separator. */
-static int split_pack(char *v, int n, const char **part)
-{
-    int i = 0;
-
-    if (!v) {
-        return -1;
-    }
-    part[0] = v;
-    for (; *v; v++) {
-        if (*v == PACKED_SEP) {
-            if (i == n) {
-                return -1;
-            }
-            *v = '\0';
-            if (++i < n) {
-                part[i] = v + 1;
-            }
-            else if (v[1]) {
-                return -1; /* something after the last separator */
-            }
-        }
-    }
-    return i == n ? 0 : -1;
-}
-
 /* A look-up being read: the first row goes into rec. */
 typedef struct {
     apikey_db_t *db;
@@ -611,7 +456,8 @@ static apikey_db_answer_t read_row(lookup_t *l, apr_dbd_row_t *row,
     int c, i;
 
     if (m->pack >= 0
-        && split_pack((char *)entry(l->p, drv, row, m->pack), m->npack, part)) {
+        && apikey_db_split_pack((char *)entry(l->p, drv, row, m->pack),
+                                m->npack, part)) {
         for (c = 0; c < apikey_ncolumns; c++) {
             if (apikey_columns[c].kind == APIKEY_COL_ID) {
                 l->why->id = entry(l->p, drv, row, m->col[c]);

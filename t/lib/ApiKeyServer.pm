@@ -43,7 +43,8 @@ sub free_port {
 # user, say; the driver is always the suite's backend); db => FILE, a SQLite
 # key store of its own; no_dbd => 1, no DBDriver at all (as the package's
 # authn_apikey.conf ships); env => { VAR => value }, set for the httpd process
-# only (LD_PRELOAD of libfaketime, say).
+# only (LD_PRELOAD of libfaketime, say).  ${DOCS} in conf stands for the
+# server's document root.
 sub new {
     my ($class, %o) = @_;
     my $dir = File::Spec->catdir(Apache::Test::vars('t_logs'), "srv-$o{name}");
@@ -70,6 +71,9 @@ sub write_conf {
     my $lib = Apache::Test::config()->apxs('LIBEXECDIR');
     my $module = File::Spec->catfile(top_dir(), '.libs', 'mod_authn_apikey.so');
     my $d = $self->{dir};
+    # ${DOCS} in a test's conf: this server's document root (a virtual
+    # host's DocumentRoot, say).
+    (my $conf = $self->{conf} // '') =~ s/\$\{DOCS\}/$d\/htdocs/g;
     open(my $fh, '>', "$d/httpd.conf") or die $!;
     print $fh <<"CONF";
 ServerRoot $d
@@ -96,7 +100,7 @@ DocumentRoot $d/htdocs
     AuthName "exact"
     Require apikey
 </Directory>
-$self->{conf}
+$conf
 CONF
     close $fh;
 }
