@@ -15,7 +15,7 @@ use POSIX ();
 use ApiKeyTest qw(create_key);
 use ApiKeyServer;
 
-plan tests => 30, need(need_module('authn_apikey', 'dbd', 'proxy',
+plan tests => 34, need(need_module('authn_apikey', 'dbd', 'proxy',
                                    'proxy_http', 'auth_basic'));
 
 my $k     = create_key(owner => 'alice', scopes => 'read');
@@ -53,6 +53,14 @@ LoadModule auth_basic_module $lib/mod_auth_basic.so
     AuthType Basic
     AuthName "variants basic"
     AuthBasicProvider apikey
+    AuthAPIKeyIdentityHeaders On
+    Require apikey
+    ProxyPass http://127.0.0.1:$bport/echo
+</Location>
+<Location /p40>
+    AuthType APIKey
+    AuthName "variants"
+    AuthAPIKeySource header:X-A-B-C-D-E-F bearer
     AuthAPIKeyIdentityHeaders On
     Require apikey
     ProxyPass http://127.0.0.1:$bport/echo
@@ -132,6 +140,24 @@ push @junk, map { ($_ => 'junk') } qw(X_APIKey_Id X-APIKey_Id X_APIKey-Id);
 ok t_cmp($code, 200, scalar(@junk) / 2 + 1 . ' forged spellings: 200');
 ok t_cmp(join('|', lines_named($body, 'X-APIKey-Owner')),
          'X-APIKey-Owner: alice', 'none of them reaches the backend');
+
+# More than two passes' worth (40 spellings of a header source, each its own
+# to apr_table_unset, and the forged owner): the one pass that read the key
+# removes 16, and passes of their own the rest, until one finds fewer.
+@junk = ();
+for my $bits (1 .. 40) {   # (0: the source itself, read as a key)
+    my @sep = map { $bits & (1 << $_) ? '_' : '-' } 0 .. 5;
+    push @junk, 'X' . join('', map { $sep[$_ - 1] . chr(64 + $_) } 1 .. 6)
+        => "junk$bits";
+}
+($code, $body) = raw('/p40', Authorization => "Bearer $k->{key}", @junk,
+                     'X_APIKey_Owner' => 'bigbank');
+ok t_cmp($code, 200, scalar(@junk) / 2 + 1 . ' forged spellings: 200');
+ok t_cmp(scalar(lines_named($body, 'X-A-B-C-D-E-F')), 0,
+         'no spelling of the source reaches the backend');
+ok $body !~ /junk/;
+ok t_cmp(join('|', lines_named($body, 'X-APIKey-Owner')),
+         'X-APIKey-Owner: alice', 'nor the forged owner');
 
 # Under AuthBasicProvider apikey too.
 use MIME::Base64 qw(encode_base64);

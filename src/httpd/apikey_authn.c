@@ -197,6 +197,7 @@ int apikey_authn_check(request_rec *r)
      * is let in: an attacker behind the same proxy or NAT does not lock
      * out its clients with keys. */
     blocked = apikey_failure_check(r, conf, &retry_us);
+    memset(&found, 0, sizeof(found));
     res = apikey_extract(r, conf, &found);
     /* A subrequest (an include, a look-up) verifies for itself: the client
      * request's record is given the key only once it is accepted. */
@@ -229,7 +230,7 @@ int apikey_authn_check(request_rec *r)
     }
     /* Whatever the verdict, nothing after us sees the key: not the handler,
      * not a CGI, PHP or proxied backend, not an ErrorDocument. */
-    apikey_extract_hide_found(r, conf, &found);
+    apikey_extract_hide(r, conf);
     if (res == APIKEY_RESULT_THROTTLED) {
         apikey_failure_refused(r, retry_us);
     }

@@ -20,114 +20,11 @@ static const char *authorization_header(const request_rec *r)
                                          : "Authorization";
 }
 
-#define NIDENTITY (int)(sizeof(identity_headers) / sizeof(identity_headers[0]))
-
-static void add_first(apr_uint64_t *firsts, const char *name)
-{
-    unsigned char c = apikey_header_fold((unsigned char)name[0]);
-
-    firsts[c >> 6] |= APR_UINT64_C(1) << (c & 63);
-}
-
-static int has_first(const apr_uint64_t *firsts, const char *name)
-{
-    unsigned char c = apikey_header_fold((unsigned char)name[0]);
-
-    return (int)(firsts[c >> 6] >> (c & 63) & 1);
-}
-
-/* A name scan_headers looks for: which source's (-1 an identity header,
- * -2 Authorization), and its length, compared before any byte. */
-typedef struct {
-    const char *name;
-    size_t len;
-    int source;
-} wanted_t;
-
-#define WANTED_MAX (NIDENTITY + APIKEY_SOURCES_MAX + 1)
-
-/* Reads the request headers once into s: what apr_table_get would give for
- * each header source and for Authorization (when a source takes it), and
- * the entries to remove, under every spelling a backend folds into their
- * names (apikey_header_name_is): the identity headers, and the header
- * sources' when hide.  Most headers are passed over on their first byte,
- * the rest on their length. */
-static void scan_headers(request_rec *r, const apikey_source_t *sources, int n,
-                         int hide, apikey_scan_t *s)
-{
-    const apr_array_header_t *h = apr_table_elts(r->headers_in);
-    const apr_table_entry_t *e = (const apr_table_entry_t *)h->elts;
-    wanted_t w[WANTED_MAX];
-    apr_uint64_t firsts[4] = {0, 0, 0, 0};
-    int i, k, nw = 0, authz = 0;
-
-    s->authz = NULL;
-    s->ndoomed = 0;
-    for (k = 0; k < NIDENTITY; k++) {
-        w[nw].name = identity_headers[k];
-        w[nw].source = -1;
-        w[nw++].len = strlen(identity_headers[k]); /* folded to a constant */
-    }
-    for (k = 0; k < n; k++) {
-        s->value[k] = NULL;
-        if (sources[k].kind == APIKEY_SOURCE_HEADER) {
-            w[nw].name = sources[k].name;
-            w[nw].source = k;
-            w[nw++].len = strlen(sources[k].name);
-        }
-        else if (sources[k].kind != APIKEY_SOURCE_QUERY && !authz) {
-            authz = 1;
-            w[nw].name = authorization_header(r);
-            w[nw].source = -2;
-            w[nw].len = strlen(w[nw].name);
-            nw++;
-        }
-    }
-    for (k = 0; k < nw; k++) {
-        add_first(firsts, w[k].name);
-    }
-    for (i = 0; i < h->nelts; i++) {
-        const char *key = e[i].key;
-        size_t klen;
-        int doomed = 0;
-
-        if (!key || !has_first(firsts, key)) {
-            continue;
-        }
-        klen = strlen(key);
-        for (k = 0; k < nw; k++) {
-            if (w[k].len != klen) {
-                continue;
-            }
-            if (w[k].source == -2) {
-                /* Read under its own name only, as apr_table_get would. */
-                if (!s->authz && !strcasecmp(key, w[k].name)) {
-                    s->authz = e[i].val;
-                }
-                continue;
-            }
-            if (!apikey_header_name_is(key, w[k].name)) {
-                continue;
-            }
-            if (w[k].source < 0) {
-                doomed = 1;
-                continue;
-            }
-            if (!s->value[w[k].source] && !strcasecmp(key, w[k].name)) {
-                s->value[w[k].source] = e[i].val;
-            }
-            doomed |= hide;
-        }
-        if (doomed && s->ndoomed < APIKEY_HIDE_MAX) {
-            s->doomed[s->ndoomed++] = key;
-        }
-    }
-}
-
 /* The key of Authorization: Basic (see apikey_basic_key). */
-static int basic_key(request_rec *r, const char *cred, const char **v,
-                     size_t *len)
+static int basic_key(request_rec *r, const char **v, size_t *len)
 {
+    const char *cred = apr_table_get(r->headers_in, authorization_header(r));
+
     if (!cred) {
         return 0;
     }
@@ -135,29 +32,30 @@ static int basic_key(request_rec *r, const char *cred, const char **v,
         cred, apr_palloc(r->pool, apikey_basic_buf_len(cred)), v, len);
 }
 
-/* The key source i carries: 1 found, 0 absent, -1 conflict, -2 malformed
+/* The key a source carries: 1 found, 0 absent, -1 conflict, -2 malformed
  * (a query value that does not decode). */
 static int read_source(request_rec *r, const apikey_source_t *src,
-                       const apikey_scan_t *scan, int i, const char **v,
-                       size_t *len)
+                       const char **v, size_t *len)
 {
     long n;
     char *buf;
 
     switch (src->kind) {
         case APIKEY_SOURCE_HEADER:
-            if (!(*v = scan->value[i])) {
+            if (!(*v = apr_table_get(r->headers_in, src->name))) {
                 return 0;
             }
             *len = strlen(*v);
             return apikey_header_one_value(v, len, NULL);
         case APIKEY_SOURCE_BEARER:
-            if (!apikey_bearer_token(scan->authz, v, len)) {
+            if (!apikey_bearer_token(
+                    apr_table_get(r->headers_in, authorization_header(r)), v,
+                    len)) {
                 return 0;
             }
             return apikey_header_one_value(v, len, "Bearer");
         case APIKEY_SOURCE_BASIC:
-            return basic_key(r, scan->authz, v, len);
+            return basic_key(r, v, len);
         case APIKEY_SOURCE_QUERY:
             switch (apikey_query_param(r->args, src->name, v, len)) {
                 case 0:
@@ -184,15 +82,10 @@ apikey_result_t apikey_extract(request_rec *r, const apikey_dir_conf_t *conf,
     int i, n, have = 0;
 
     sources = apikey_config_sources(conf, &n);
-    scan_headers(r, sources, n, conf->hide_credentials != 0, &found->scan);
-    found->key = NULL;
-    found->len = 0;
-    found->source = APIKEY_SOURCE_HEADER;
-    found->from = NULL;
     for (i = 0; i < n; i++) {
         const char *v = NULL;
         size_t len = 0;
-        int rc = read_source(r, &sources[i], &found->scan, i, &v, &len);
+        int rc = read_source(r, &sources[i], &v, &len);
 
         if (rc == 0) {
             continue;
@@ -286,31 +179,49 @@ static void hide_query(request_rec *r, const char *name)
     }
 }
 
+/* Names of headers to remove, and how many. */
+#define HIDE_MAX 16
+
 /* Removes from r's request headers every one whose name is one of names
  * under the spellings backends fold together (apikey_header_name_is):
  * "X_APIKey_Owner" reaches a WSGI or PHP backend as HTTP_X_APIKEY_OWNER
- * just as "X-APIKey-Owner" does.  Passes over the headers while a pass
- * found as many spellings as it can hold. */
+ * just as "X-APIKey-Owner" does.  One pass over the headers as a rule;
+ * another while a pass found as many spellings as it can hold. */
 static void hide_headers(request_rec *r, const char *const *names, int n)
 {
-    const char *doomed[APIKEY_HIDE_MAX];
+    const char *doomed[HIDE_MAX];
+    size_t len[HIDE_MAX];
+    /* The names' first bytes, folded, as a set: one test per header. */
     apr_uint64_t firsts[4] = {0, 0, 0, 0};
     int i, k, ndoomed;
 
     for (k = 0; k < n; k++) {
-        add_first(firsts, names[k]);
+        unsigned char c = apikey_header_fold((unsigned char)names[k][0]);
+
+        firsts[c >> 6] |= APR_UINT64_C(1) << (c & 63);
+        len[k] = strlen(names[k]);
     }
     do {
         const apr_array_header_t *h = apr_table_elts(r->headers_in);
         const apr_table_entry_t *e = (const apr_table_entry_t *)h->elts;
 
         ndoomed = 0;
-        for (i = 0; i < h->nelts && ndoomed < APIKEY_HIDE_MAX; i++) {
-            if (!e[i].key || !has_first(firsts, e[i].key)) {
+        for (i = 0; i < h->nelts && ndoomed < HIDE_MAX; i++) {
+            unsigned char c;
+            size_t klen;
+
+            if (!e[i].key) {
                 continue;
             }
+            /* First bytes, then lengths: most names differ in those. */
+            c = apikey_header_fold((unsigned char)e[i].key[0]);
+            if (!(firsts[c >> 6] >> (c & 63) & 1)) {
+                continue;
+            }
+            klen = strlen(e[i].key);
             for (k = 0; k < n; k++) {
-                if (apikey_header_name_is(e[i].key, names[k])) {
+                if (klen == len[k]
+                    && apikey_header_name_is(e[i].key, names[k])) {
                     doomed[ndoomed++] = e[i].key;
                     break;
                 }
@@ -320,39 +231,45 @@ static void hide_headers(request_rec *r, const char *const *names, int n)
         for (i = 0; i < ndoomed; i++) {
             apr_table_unset(r->headers_in, doomed[i]);
         }
-    } while (ndoomed == APIKEY_HIDE_MAX);
+    } while (ndoomed == HIDE_MAX);
 }
 
 void apikey_extract_hide_identity(request_rec *r)
 {
-    hide_headers(r, identity_headers, NIDENTITY);
+    hide_headers(r, identity_headers,
+                 (int)(sizeof(identity_headers) / sizeof(identity_headers[0])));
 }
 
-/* Removes what scan found, and the Authorization header of our scheme and
- * the query parameters of the sources that take them. */
-static void hide_scanned(request_rec *r, const apikey_dir_conf_t *conf,
-                         const apikey_scan_t *scan)
+void apikey_extract_hide(request_rec *r, const apikey_dir_conf_t *conf)
 {
     const apikey_source_t *sources;
-    const char *names[APIKEY_HIDE_MAX];
+    const char *authz = apr_table_get(r->headers_in, authorization_header(r));
+    const char *names[HIDE_MAX];
     const char *tok;
-    size_t len;
-    int i, k, n, nnames = 0;
+    size_t len, i;
+    int k, n, nnames = 0;
 
+    for (i = 0; i < sizeof(identity_headers) / sizeof(identity_headers[0]);
+         i++) {
+        names[nnames++] = identity_headers[i];
+    }
     sources = apikey_config_sources(conf, &n);
     for (k = 0; k < n && conf->hide_credentials != 0; k++) {
         switch (sources[k].kind) {
             case APIKEY_SOURCE_HEADER:
+                if (nnames < HIDE_MAX) {
+                    names[nnames++] = sources[k].name;
+                }
                 break;
             case APIKEY_SOURCE_BEARER:
                 /* Only our scheme: other credentials are not ours to
                  * drop. */
-                if (apikey_bearer_token(scan->authz, &tok, &len)) {
+                if (apikey_bearer_token(authz, &tok, &len)) {
                     apr_table_unset(r->headers_in, authorization_header(r));
                 }
                 break;
             case APIKEY_SOURCE_BASIC:
-                if (scan->authz && !strncasecmp(scan->authz, "Basic", 5)) {
+                if (authz && !strncasecmp(authz, "Basic", 5)) {
                     apr_table_unset(r->headers_in, authorization_header(r));
                 }
                 break;
@@ -361,40 +278,7 @@ static void hide_scanned(request_rec *r, const apikey_dir_conf_t *conf,
                 break;
         }
     }
-    for (i = 0; i < scan->ndoomed; i++) {
-        apr_table_unset(r->headers_in, scan->doomed[i]);
-    }
-    if (scan->ndoomed < APIKEY_HIDE_MAX) {
-        return;
-    }
-    /* A pass full of spellings: the rest are found by passes of their own. */
-    for (i = 0; i < NIDENTITY; i++) {
-        names[nnames++] = identity_headers[i];
-    }
-    for (k = 0; k < n && conf->hide_credentials != 0; k++) {
-        if (sources[k].kind == APIKEY_SOURCE_HEADER
-            && nnames < APIKEY_HIDE_MAX) {
-            names[nnames++] = sources[k].name;
-        }
-    }
     hide_headers(r, names, nnames);
-}
-
-void apikey_extract_hide(request_rec *r, const apikey_dir_conf_t *conf)
-{
-    const apikey_source_t *sources;
-    apikey_scan_t scan;
-    int n;
-
-    sources = apikey_config_sources(conf, &n);
-    scan_headers(r, sources, n, conf->hide_credentials != 0, &scan);
-    hide_scanned(r, conf, &scan);
-}
-
-void apikey_extract_hide_found(request_rec *r, const apikey_dir_conf_t *conf,
-                               const apikey_found_t *found)
-{
-    hide_scanned(r, conf, &found->scan);
 }
 
 void apikey_extract_identity(request_rec *r, const apikey_record_t *rec)

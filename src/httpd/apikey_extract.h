@@ -11,31 +11,14 @@
 #include "apikey_config.h"
 #include "apikey_request.h"
 
-/* Names of request headers one pass removes at most (a request sending
- * more spellings of them takes further passes). */
-#define APIKEY_HIDE_MAX 16
-
-/* What one pass over the request headers found (apikey_extract): each
- * header source's first value and the Authorization header's, as
- * apr_table_get would give them, and the entries to remove. */
-typedef struct {
-    const char *value[APIKEY_SOURCES_MAX]; /* by source, header sources */
-    const char *authz; /* Authorization, Proxy-Authorization when proxying */
-    const char *doomed[APIKEY_HIDE_MAX];
-    int ndoomed;
-} apikey_scan_t;
-
 typedef struct {
     const char *key; /* not NUL-terminated necessarily */
     size_t len;
     apikey_source_kind_t source;
     const apikey_source_t *from; /* the configured source */
-    apikey_scan_t scan;
 } apikey_found_t;
 
-/* Looks for the key in every configured source, reading the request
- * headers once (found->scan, which apikey_extract_hide_found uses; found
- * needs no zeroing).  Returns MISSING, CONFLICT
+/* Looks for the key in every configured source.  Returns MISSING, CONFLICT
  * (two sources, or one header or parameter given twice, with different
  * keys), MALFORMED (a query value that does not decode), or OK with the
  * key in *found (from the first source that has it).  found->source is
@@ -48,11 +31,6 @@ apikey_result_t apikey_extract(request_rec *r, const apikey_dir_conf_t *conf,
  * header the client sent, so that no handler, CGI, PHP or proxied backend
  * sees them.  Called once the key was read, whatever the verdict. */
 void apikey_extract_hide(request_rec *r, const apikey_dir_conf_t *conf);
-
-/* apikey_extract_hide after apikey_extract found what to remove, with the
- * request headers unchanged since: no second pass over them. */
-void apikey_extract_hide_found(request_rec *r, const apikey_dir_conf_t *conf,
-                               const apikey_found_t *found);
 
 /* Removes the X-APIKey-Id, -Owner and -Scopes request headers a client
  * sent, in every spelling a backend folds into those names. */
